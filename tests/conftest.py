@@ -1,0 +1,28 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("TORCH_TTNN_RUNTIME", "sim")
+
+
+@pytest.fixture(scope="session")
+def ttnn():
+    import torch_ttnn.sim as ttnn
+    return ttnn
+
+
+@pytest.fixture(scope="session")
+def device(ttnn):
+    """The emulated device, opened once for the whole session."""
+    dev = ttnn.open_device(device_id=0)
+    yield dev
+    ttnn.close_device(dev)
+
+
+def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Pearson correlation of two tensors (1.0 when both are constant and equal)."""
+    a, b = a.detach().double().flatten(), b.detach().double().flatten()
+    if torch.equal(a, b):
+        return 1.0
+    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()

@@ -1,0 +1,281 @@
+"""Emulated devices: the card's figures, its DRAM/L1 allocators and the per-op record of estimated time.
+
+The figures come from Tenstorrent's card specifications (shared/reference/ttnn-facts.md). Allocation models
+TT-NN's interleaved allocator: pages (a tile, or a row in ROW_MAJOR) spread round-robin over a buffer type's
+banks, so a buffer needs ceil(pages / banks) aligned pages in every bank, and fails when one bank is full.
+Fragmentation is not modelled: free space is the bank size minus what live buffers hold.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+
+from .types import Arch, BufferType, CoreCoord, CoreGrid
+
+
+class OutOfMemoryError(RuntimeError):
+    """Raised when a buffer does not fit its buffer type: the real allocator's TT_FATAL, as an exception."""
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    name: str                 # the card, e.g. "n150"
+    arch: Arch
+    grid: CoreGrid            # compute_with_storage_grid_size
+    clock_hz: float
+    l1_per_core: int          # bytes of SRAM per Tensix core
+    l1_reserved: int          # bytes at the bottom of each core's L1 held by firmware and kernels
+    dram_bytes: int           # per chip
+    dram_banks: int
+    dram_bw: float            # bytes/s per chip
+    dram_alignment: int
+    l1_alignment: int
+    chips: int = 1
+
+    @property
+    def num_cores(self) -> int:
+        return self.grid.num_cores
+
+    @property
+    def l1_bank_size(self) -> int:
+        return self.l1_per_core - self.l1_reserved
+
+
+_MiB, _GiB = 1 << 20, 1 << 30
+ARCHS = {
+    # Wormhole n150: one chip, 8x8 compute grid, 1 GHz, 1.5 MB L1 per core, 12 GB GDDR6 in 12 banks, 288 GB/s.
+    "n150": ArchSpec("n150", Arch.WORMHOLE_B0, CoreGrid(y=8, x=8), 1.0e9, 1536 * 1024, 100 * 1024,
+                     12 * _GiB, 12, 288e9, 32, 16),
+    # Wormhole n300: two n150-like chips linked by Ethernet; each TT-NN device is one chip.
+    "n300": ArchSpec("n300", Arch.WORMHOLE_B0, CoreGrid(y=8, x=8), 1.0e9, 1536 * 1024, 100 * 1024,
+                     12 * _GiB, 12, 288e9, 32, 16, chips=2),
+    # Blackhole p150a: 140 Tensix cores, 120 enabled by current firmware (12x10), 1.35 GHz, 32 GB in 8 banks.
+    "p150": ArchSpec("p150", Arch.BLACKHOLE, CoreGrid(y=10, x=12), 1.35e9, 1536 * 1024, 100 * 1024,
+                     32 * _GiB, 8, 512e9, 64, 16),
+}
+DEFAULT_ARCH = "n150"
+
+
+def _arch_from_env() -> str:
+    name = os.environ.get("TORCH_TTNN_SIM_ARCH", DEFAULT_ARCH)
+    if name not in ARCHS:
+        raise ValueError(f"TORCH_TTNN_SIM_ARCH={name!r} is not a known card; choose one of {sorted(ARCHS)}")
+    return name
+
+
+@dataclass
+class _Pool:
+    """One buffer type's banks on one device."""
+    name: BufferType
+    banks: int
+    bank_size: int
+    alignment: int
+    used_per_bank: int = 0
+    live: dict = field(default_factory=dict)  # buffer id -> per-bank bytes
+    peak_per_bank: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.banks * self.bank_size
+
+    @property
+    def allocated(self) -> int:
+        return self.used_per_bank * self.banks
+
+
+@dataclass
+class OpRecord:
+    """One op call's cost estimate, kept by the device for run reports."""
+    name: str
+    time_ns: float
+    flops: float = 0.0
+    bytes: float = 0.0
+    bound: str = ""
+
+
+class Device:
+    """An emulated TT-NN device (one chip)."""
+
+    def __init__(self, device_id: int, spec: ArchSpec, l1_small_size: int = 0, trace_region_size: int = 0,
+                 worker_l1_size: int = 0):
+        self.device_id = device_id
+        self.spec = spec
+        self._open = True
+        self._next_buffer = 0
+        self.program_cache_enabled = False
+        self.op_records: list[OpRecord] = []
+        l1_bank = spec.l1_bank_size - l1_small_size - trace_region_size // max(spec.num_cores, 1)
+        if worker_l1_size:
+            l1_bank = min(l1_bank, worker_l1_size)
+        if l1_bank <= 0:
+            raise ValueError(f"l1_small_size={l1_small_size} and trace_region_size={trace_region_size} leave no "
+                             f"L1 for buffers (each core has {spec.l1_bank_size} bytes)")
+        self._pools = {
+            BufferType.DRAM: _Pool(BufferType.DRAM, spec.dram_banks, spec.dram_bytes // spec.dram_banks,
+                                   spec.dram_alignment),
+            BufferType.L1: _Pool(BufferType.L1, spec.num_cores, l1_bank, spec.l1_alignment),
+            BufferType.L1_SMALL: _Pool(BufferType.L1_SMALL, spec.num_cores, l1_small_size, spec.l1_alignment),
+        }
+
+    # --- the real Device's query methods -------------------------------------------------------------
+    def arch(self) -> Arch:
+        return self.spec.arch
+
+    def id(self) -> int:
+        return self.device_id
+
+    def compute_with_storage_grid_size(self) -> CoreCoord:
+        return CoreCoord(self.spec.grid.x, self.spec.grid.y)
+
+    @property
+    def core_grid(self) -> CoreGrid:
+        return self.spec.grid
+
+    def dram_grid_size(self) -> CoreCoord:
+        return CoreCoord(self.spec.dram_banks, 1)
+
+    def get_num_devices(self) -> int:
+        return 1
+
+    def enable_program_cache(self):
+        self.program_cache_enabled = True
+
+    def disable_and_clear_program_cache(self):
+        self.program_cache_enabled = False
+
+    def num_program_cache_entries(self) -> int:
+        return 0
+
+    def is_open(self) -> bool:
+        return self._open
+
+    def __repr__(self):
+        state = "open" if self._open else "closed"
+        return f"<emulated ttnn Device {self.device_id}: {self.spec.name} ({self.spec.arch.name}), {state}>"
+
+    # --- allocation ----------------------------------------------------------------------------------
+    def check_open(self):
+        if not self._open:
+            raise RuntimeError(f"Device {self.device_id} is closed: open it again with "
+                               f"ttnn.open_device(device_id={self.device_id}) before using it")
+
+    def allocate(self, buffer_type: BufferType, num_pages: int, page_size: int, num_banks: int | None = None) -> int:
+        """Reserve an interleaved buffer; returns a buffer id for free()."""
+        self.check_open()
+        pool = self._pools.get(buffer_type)
+        if pool is None:
+            raise RuntimeError(f"Buffer type {buffer_type.name} cannot hold tensors; use DRAM or L1")
+        banks = min(num_banks or pool.banks, pool.banks)
+        aligned = -(-page_size // pool.alignment) * pool.alignment
+        per_bank = -(-num_pages // banks) * aligned
+        if pool.used_per_bank + per_bank > pool.bank_size:
+            free = pool.bank_size - pool.used_per_bank
+            raise OutOfMemoryError(
+                f"Out of memory on device {self.device_id}: a {num_pages * aligned} B {buffer_type.name} buffer "
+                f"spread over {banks} banks needs {per_bank} B in each bank, but only {free} B of "
+                f"{pool.bank_size} B per bank is free ({pool.allocated} B of {pool.total} B held by "
+                f"{len(pool.live)} live buffers). Deallocate tensors you no longer need (ttnn.deallocate), "
+                f"use DRAM instead of L1, or a smaller dtype such as ttnn.bfloat8_b.")
+        self._next_buffer += 1
+        pool.used_per_bank += per_bank
+        pool.peak_per_bank = max(pool.peak_per_bank, pool.used_per_bank)
+        pool.live[self._next_buffer] = per_bank
+        return self._next_buffer
+
+    def free(self, buffer_type: BufferType, buffer_id: int):
+        pool = self._pools[buffer_type]
+        pool.used_per_bank -= pool.live.pop(buffer_id)
+
+    def memory_report(self) -> dict:
+        """Bytes per buffer type: total, allocated, free, peak, live buffers (used by leak tests and reports)."""
+        return {
+            bt.name: {"total": p.total, "allocated": p.allocated, "free": p.total - p.allocated,
+                      "peak": p.peak_per_bank * p.banks, "buffers": len(p.live), "banks": p.banks}
+            for bt, p in self._pools.items()
+        }
+
+    def allocated_bytes(self, buffer_type: BufferType = BufferType.DRAM) -> int:
+        return self._pools[buffer_type].allocated
+
+    def reset_peak(self):
+        for p in self._pools.values():
+            p.peak_per_bank = p.used_per_bank
+
+    # --- op records ----------------------------------------------------------------------------------
+    def record(self, rec: OpRecord):
+        self.op_records.append(rec)
+
+    def estimated_time_ns(self) -> float:
+        return sum(r.time_ns for r in self.op_records)
+
+
+_devices: dict[int, Device] = {}
+DEFAULT_L1_SMALL_SIZE = 0
+DEFAULT_TRACE_REGION_SIZE = 0
+
+
+def GetNumAvailableDevices() -> int:
+    return ARCHS[_arch_from_env()].chips
+
+
+def GetNumPCIeDevices() -> int:
+    return 1
+
+
+def open_device(*, device_id: int = 0, l1_small_size: int = DEFAULT_L1_SMALL_SIZE,
+                trace_region_size: int = DEFAULT_TRACE_REGION_SIZE, dispatch_core_config=None,
+                worker_l1_size: int = 0) -> Device:
+    """Open device `device_id`; an already open id returns the same device, as the real call does."""
+    spec = ARCHS[_arch_from_env()]
+    if not isinstance(device_id, int) or not 0 <= device_id < spec.chips:
+        raise RuntimeError(f"Device id {device_id!r} is out of range: this {spec.name} has {spec.chips} "
+                           f"device(s), ids 0..{spec.chips - 1}")
+    dev = _devices.get(device_id)
+    if dev is None or not dev._open:
+        dev = Device(device_id, spec, l1_small_size, trace_region_size, worker_l1_size)
+        _devices[device_id] = dev
+    return dev
+
+
+def CreateDevice(device_id: int, num_command_queues: int = 1, l1_small_size: int = 0, trace_region_size: int = 0,
+                 dispatch_core_config=None, *, worker_l1_size: int = 0) -> Device:
+    return open_device(device_id=device_id, l1_small_size=l1_small_size, trace_region_size=trace_region_size,
+                       dispatch_core_config=dispatch_core_config, worker_l1_size=worker_l1_size)
+
+
+def close_device(device: Device):
+    """Close the device; its buffers are released and tensors on it can no longer be used."""
+    device._open = False
+    for pool in device._pools.values():
+        pool.live.clear()
+        pool.used_per_bank = 0
+    _devices.pop(device.device_id, None)
+
+
+CloseDevice = close_device
+
+
+def synchronize_device(device: Device, cq_id=None, sub_device_ids=()):
+    device.check_open()
+
+
+@contextlib.contextmanager
+def manage_device(device_id: int):
+    device = open_device(device_id=device_id)
+    try:
+        yield device
+    finally:
+        close_device(device)
+
+
+_default_device: Device | None = None
+
+
+def SetDefaultDevice(device: Device):
+    global _default_device
+    _default_device = device
+
+
+def GetDefaultDevice() -> Device | None:
+    return _default_device

@@ -1,0 +1,145 @@
+"""Device number formats: bfloat16, block floating point (bfloat8_b/bfloat4_b), integer casts, tile padding.
+
+Everything is vectorised over whole tensors with torch: no Python loops over tiles or elements.
+The block-float rules follow tt-metal's host packer (blockfloat_common.cpp) and were checked bit for bit
+against the real `ttnn` 0.81.1 host conversion (see shared/reference/block-float.md).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .types import BLOCK_FLOAT, FACE_SIZE, INT_RANGE, TILE_SIZE, TORCH_DTYPE, DataType, Layout, Shape
+
+# Mantissa width including the explicit leading one, per block-float format.
+_BFP_MANTISSA_BITS = {DataType.BFLOAT8_B: 7, DataType.BFLOAT4_B: 3}
+
+
+def padded_shape(shape, layout: Layout) -> Shape:
+    """TILE pads the last two dims to multiples of 32; a 1-D tensor is tiled as a single row."""
+    shape = tuple(shape)
+    if layout != Layout.TILE:
+        return Shape(shape)
+    if len(shape) == 0:
+        return Shape((TILE_SIZE, TILE_SIZE))
+    if len(shape) == 1:
+        return Shape((TILE_SIZE, _round_up(shape[0], TILE_SIZE)))
+    return Shape(shape[:-2] + (_round_up(shape[-2], TILE_SIZE), _round_up(shape[-1], TILE_SIZE)))
+
+
+def _round_up(n: int, m: int) -> int:
+    return max(m, -(-n // m) * m) if n > 0 else m
+
+
+def round_bfloat16(x: torch.Tensor) -> torch.Tensor:
+    """Round float32 to bfloat16, nearest-even, subnormals and -0 kept (as the host converter does)."""
+    return x.to(torch.float32).to(torch.bfloat16)
+
+
+def flush_denormals(x: torch.Tensor) -> torch.Tensor:
+    """The matrix engine flushes denormal inputs and results to (signed) zero."""
+    tiny = torch.finfo(torch.float32).tiny
+    return torch.where(x.abs() < tiny, torch.zeros_like(x), x)
+
+
+def _as_face_rows(x: torch.Tensor, pad_value: float = 0.0) -> tuple[torch.Tensor, tuple]:
+    """View x (padded to tiles) as blocks of 16 values: one row of one 16x16 face each."""
+    shape = tuple(x.shape)
+    x2 = x.reshape(1, -1) if x.dim() <= 1 else x
+    h, w = x2.shape[-2], x2.shape[-1]
+    ph, pw = _round_up(h, TILE_SIZE), _round_up(w, TILE_SIZE)
+    if (ph, pw) != (h, w):
+        x2 = torch.nn.functional.pad(x2, (0, pw - w, 0, ph - h), value=pad_value)
+    return x2.reshape(*x2.shape[:-1], pw // FACE_SIZE, FACE_SIZE), (shape, h, w)
+
+
+def quantize_block_float(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    """Round float32 values to what bfloat8_b/bfloat4_b store, returned as float32 of the same shape.
+
+    A block is 16 values of one face row; its shared exponent is the largest biased float32 exponent in
+    it. Each mantissa (hidden one made explicit) is shifted right to that exponent, dropping bits, then
+    rounded to `w` bits nearest-even and saturated. A block holding Inf/NaN gets exponent 255: its finite
+    values flush to zero. Subnormals flush to zero and -0 becomes +0.
+    """
+    if dtype not in BLOCK_FLOAT:
+        raise ValueError(f"{dtype} is not a block-float format")
+    w = _BFP_MANTISSA_BITS[dtype]
+    blocks, (shape, h, wdt) = _as_face_rows(x.to(torch.float32).contiguous())
+    bits = blocks.contiguous().view(torch.int32).to(torch.int64) & 0xFFFFFFFF
+    sign = bits >> 31
+    exp = (bits >> 23) & 0xFF
+    mant = torch.where(exp == 0, torch.zeros_like(bits), (bits & 0x7FFFFF) | 0x800000)
+    exp = torch.where(exp == 0, torch.zeros_like(exp), exp)
+    shared = exp.amax(dim=-1, keepdim=True)
+    shift = (shared - exp).clamp(max=40)
+    m = mant >> shift
+    drop = 24 - w
+    q = m >> drop
+    rem = m & ((1 << drop) - 1)
+    half = 1 << (drop - 1)
+    up = (rem > half) | ((rem == half) & ((q & 1) == 1))
+    q = torch.clamp(q + up.to(torch.int64), max=(1 << w) - 1)
+    # Decode: value = sign * q * 2^(shared - 127 - (w - 1)); exponent 255 marks Inf (bare leading one) / NaN.
+    mag = torch.ldexp(q.to(torch.float64), (shared - 127 - (w - 1)).to(torch.float64))
+    special = shared == 255
+    mag = torch.where(special & (q == (1 << (w - 1))), torch.full_like(mag, math.inf), mag)
+    mag = torch.where(special & (q != 0) & (q != (1 << (w - 1))), torch.full_like(mag, math.nan), mag)
+    mag = torch.where(special & (q == 0), torch.zeros_like(mag), mag)
+    val = torch.where((sign == 1) & (q != 0), -mag, mag).to(torch.float32)
+    val = val.reshape(*val.shape[:-2], -1)[..., :h, :wdt]
+    return val.reshape(shape)
+
+
+def cast_to_integer(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    """Float to integer as the host typecast does: truncate toward zero, saturate to the type's range."""
+    lo, hi = INT_RANGE[dtype]
+    if x.is_floating_point():
+        x = torch.nan_to_num(x.to(torch.float64), nan=0.0).trunc().clamp(lo, hi)
+    else:
+        x = x.to(torch.int64).clamp(lo, hi)
+    return x.to(TORCH_DTYPE[dtype])
+
+
+def to_device_format(x: torch.Tensor, dtype: DataType, layout: Layout) -> torch.Tensor:
+    """Convert a torch tensor to the values a tensor of `dtype` holds, in the emulator's host storage dtype."""
+    if dtype in BLOCK_FLOAT:
+        if layout != Layout.TILE:
+            raise RuntimeError(f"{dtype.name} is only supported in TILE layout: pass layout=ttnn.TILE_LAYOUT "
+                               f"(block-float data is stored per 32x32 tile)")
+        src = x.to(torch.float32) if x.dtype != torch.bool else x.to(torch.float32)
+        return quantize_block_float(src, dtype)
+    if dtype == DataType.BFLOAT16:
+        return x.to(torch.float32).to(torch.bfloat16) if x.dtype != torch.bfloat16 else x.clone()
+    if dtype == DataType.FLOAT32:
+        return x.to(torch.float32).clone() if x.dtype == torch.float32 else x.to(torch.float32)
+    if dtype in INT_RANGE:
+        return cast_to_integer(x, dtype)
+    raise RuntimeError(f"Unsupported data type {dtype}: the emulator stores bfloat16, float32, bfloat8_b, "
+                       f"bfloat4_b, int32, uint32, uint16, uint8 and int8")
+
+
+def tilize(x: torch.Tensor, pad_value: float = 0.0) -> torch.Tensor:
+    """Physical TILE order: [..., tiles_h, tiles_w, 4 faces, 16, 16] (faces TL, TR, BL, BR, each row-major)."""
+    x2 = x.reshape(1, -1) if x.dim() <= 1 else x
+    h, w = x2.shape[-2:]
+    ph, pw = _round_up(h, TILE_SIZE), _round_up(w, TILE_SIZE)
+    x2 = torch.nn.functional.pad(x2, (0, pw - w, 0, ph - h), value=pad_value)
+    lead = x2.shape[:-2]
+    t = x2.reshape(*lead, ph // 32, 2, 16, pw // 32, 2, 16)
+    n = len(lead)
+    t = t.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2, n + 5)
+    return t.reshape(*lead, ph // 32, pw // 32, 4, 16, 16)
+
+
+def untilize(t: torch.Tensor, shape) -> torch.Tensor:
+    """Inverse of tilize: back to row-major, unpadded to the logical `shape`."""
+    lead = t.shape[:-5]
+    th, tw = t.shape[-5], t.shape[-4]
+    n = len(lead)
+    x = t.reshape(*lead, th, tw, 2, 2, 16, 16).permute(*range(n), n, n + 2, n + 4, n + 1, n + 3, n + 5)
+    x = x.reshape(*lead, th * 32, tw * 32)
+    shape = tuple(shape)
+    if len(shape) <= 1:
+        return x.reshape(-1)[: (shape[0] if shape else 1)].reshape(shape)
+    return x[..., : shape[-2], : shape[-1]].reshape(shape)

@@ -1,0 +1,422 @@
+"""The emulated `ttnn.Tensor` and the conversions between torch, host and device.
+
+A tensor's values are held on the host as a torch tensor of its logical shape, already rounded to what the
+device format can hold (bfloat16, block-float, saturated integers). Its padded shape, layout, dtype and
+memory config are tracked as the real library tracks them, and a device tensor owns a buffer in the device's
+allocator, sized as the device sizes it (whole tiles, bank-aligned pages), freed by `deallocate` or when the
+tensor is garbage collected (the real Tensor frees its buffer on destruction too).
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+import torch
+
+from . import formats
+from .device import Device
+from .operation import operation, record
+from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE, BufferType,
+                    DataType, Layout, MemoryConfig, Shape, StorageType, element_size, tile_bytes)
+
+_NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
+                   np.dtype(np.uint32): torch.int64, np.dtype(np.float64): torch.float32,
+                   np.dtype(np.int64): torch.int64, np.dtype(np.uint8): torch.uint8,
+                   np.dtype(np.uint16): torch.int32, np.dtype(np.int8): torch.int8, np.dtype(bool): torch.bool}
+
+
+class Tensor:
+    """An emulated TT-NN tensor: on the host (storage HOST) or on a device (storage DEVICE)."""
+
+    __slots__ = ("_values", "_dtype", "_layout", "_device", "_memory_config", "_buffer", "_finalizer",
+                 "_deallocated", "__weakref__")
+
+    def __init__(self, data=None, data_type: DataType | None = None, device: Device | None = None,
+                 layout: Layout = Layout.ROW_MAJOR, memory_config: MemoryConfig | None = None, *, tile=None):
+        """Build a tensor from a torch tensor, a numpy array or a nested list, as `ttnn.Tensor(...)` does."""
+        if isinstance(data, np.ndarray):
+            src = torch.from_numpy(np.ascontiguousarray(data).astype(data.dtype, copy=False))
+            if data.dtype == np.uint32:
+                src = src.to(torch.int64) if src.dtype != torch.int64 else src
+        elif isinstance(data, torch.Tensor):
+            src = data
+        elif data is not None:
+            src = torch.tensor(data, dtype=torch.float32)
+        else:
+            raise TypeError("ttnn.Tensor needs data: a torch tensor, a numpy array or a list")
+        if src.dtype == torch.float64:
+            src = src.to(torch.float32)
+        dtype = data_type if data_type is not None else _infer_dtype(src.dtype)
+        self._init(formats.to_device_format(src, dtype, layout), dtype, layout)
+        if device is not None:
+            _place(self, device, memory_config or DRAM_MEMORY_CONFIG)
+
+    def _init(self, values, dtype, layout, device=None, memory_config=None):
+        self._values = values
+        self._dtype = dtype
+        self._layout = layout
+        self._device = device
+        self._memory_config = memory_config
+        self._buffer = None
+        self._finalizer = None
+        self._deallocated = False
+
+    @classmethod
+    def _make(cls, values, dtype, layout, device=None, memory_config=None) -> "Tensor":
+        t = cls.__new__(cls)
+        t._init(values, dtype, layout)
+        if device is not None:
+            _place(t, device, memory_config or DRAM_MEMORY_CONFIG)
+        return t
+
+    # --- properties of the real Tensor ----------------------------------------------------------------
+    @property
+    def shape(self) -> Shape:
+        return Shape(self._values.shape)
+
+    @property
+    def padded_shape(self) -> Shape:
+        return formats.padded_shape(self._values.shape, self._layout)
+
+    @property
+    def dtype(self) -> DataType:
+        return self._dtype
+
+    @property
+    def layout(self) -> Layout:
+        return self._layout
+
+    def get_dtype(self) -> DataType:
+        return self._dtype
+
+    def get_layout(self) -> Layout:
+        return self._layout
+
+    def device(self) -> Device | None:
+        return self._device
+
+    def memory_config(self) -> MemoryConfig | None:
+        return self._memory_config
+
+    def storage_type(self) -> StorageType:
+        return StorageType.DEVICE if self._device is not None else StorageType.HOST
+
+    def is_allocated(self) -> bool:
+        return not self._deallocated
+
+    def is_sharded(self) -> bool:
+        return self._memory_config is not None and self._memory_config.is_sharded()
+
+    def volume(self) -> int:
+        n = 1
+        for d in self.padded_shape:
+            n *= d
+        return n
+
+    def logical_volume(self) -> int:
+        return self._values.numel()
+
+    def element_size(self) -> int:
+        return element_size(self._dtype)
+
+    def buffer_num_pages(self) -> int:
+        return _pages(self)[0]
+
+    def buffer_page_size(self) -> int:
+        return _pages(self)[1]
+
+    @property
+    def value(self) -> torch.Tensor:
+        """The stored values (logical shape, host storage dtype); raises if the tensor was deallocated."""
+        if self._deallocated:
+            raise RuntimeError("This tensor was deallocated (ttnn.deallocate) and its buffer freed: it can no "
+                               "longer be read. Keep a reference alive or recompute it.")
+        if self._device is not None:
+            self._device.check_open()
+        return self._values
+
+    def deallocate(self, force: bool = True):
+        deallocate(self, force)
+
+    def cpu(self, blocking: bool = True) -> "Tensor":
+        return from_device(self) if self._device is not None else self
+
+    def to_torch(self) -> torch.Tensor:
+        return to_torch(self)
+
+    def to_numpy(self) -> np.ndarray:
+        v = self.value
+        if self._dtype == DataType.BFLOAT16:
+            raise RuntimeError("to_numpy cannot express bfloat16: widen first with ttnn.typecast or to_torch")
+        return v.numpy().astype(np.uint32) if self._dtype == DataType.UINT32 else v.numpy()
+
+    def item(self):
+        if self.logical_volume() != 1:
+            raise RuntimeError(f"item() needs a tensor with one element, got shape {list(self.shape)}")
+        return self.value.reshape(()).item()
+
+    def to(self, target, memory_config=None):
+        if isinstance(target, Layout):
+            return to_layout(self, target)
+        return to_device(self, target, memory_config)
+
+    def reshape(self, *shape):
+        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def __repr__(self):
+        where = f"device {self._device.device_id}" if self._device is not None else "host"
+        if self._deallocated:
+            return f"ttnn.Tensor(<deallocated>, shape={list(self.shape)}, dtype={self._dtype}, on {where})"
+        body = str(self._values.to(torch.float32) if self._values.dtype == torch.bfloat16 else self._values)
+        body = body.replace("tensor(", "").rstrip(")")
+        return (f"ttnn.Tensor({body}, shape={list(self.shape)}, dtype={self._dtype}, layout={self._layout}, "
+                f"on {where})")
+
+    def __len__(self):
+        return self.shape[0]
+
+    # A TT-NN tensor is not a Python number: comparisons and bool() are errors, not silent host work.
+    def __bool__(self):
+        raise RuntimeError("The truth value of a ttnn.Tensor is ambiguous: compare with ttnn ops, then to_torch")
+
+
+def _infer_dtype(torch_dtype) -> DataType:
+    if torch_dtype not in FROM_TORCH_DTYPE:
+        raise RuntimeError(f"torch dtype {torch_dtype} has no TT-NN equivalent: convert it first "
+                           f"(e.g. .float() or .to(torch.int32)) or pass dtype=")
+    return FROM_TORCH_DTYPE[torch_dtype]
+
+
+def _pages(t: Tensor) -> tuple[int, int]:
+    """(pages, bytes per page): a tile per page in TILE layout, a row per page in ROW_MAJOR."""
+    if t._layout == Layout.TILE:
+        n = 1
+        for d in t.padded_shape:
+            n *= d
+        return max(1, n // (TILE_SIZE * TILE_SIZE)), tile_bytes(t._dtype)
+    shape = tuple(t._values.shape) or (1,)
+    rows = 1
+    for d in shape[:-1]:
+        rows *= d
+    return max(rows, 1), max(shape[-1], 1) * element_size(t._dtype)
+
+
+def _place(t: Tensor, device: Device, memory_config: MemoryConfig):
+    """Give a tensor a device buffer (raises OutOfMemoryError when it does not fit)."""
+    if not isinstance(device, Device):
+        raise TypeError(f"device must be an emulated ttnn device (ttnn.open_device), got {type(device).__name__}")
+    if not isinstance(memory_config, MemoryConfig):
+        raise TypeError(f"memory_config must be a ttnn.MemoryConfig, got {type(memory_config).__name__}")
+    device.check_open()
+    pages, page_size = _pages(t)
+    banks = None
+    if memory_config.shard_spec is not None:
+        banks = memory_config.shard_spec.num_cores()
+    buf = device.allocate(memory_config.buffer_type, pages, page_size, banks)
+    t._device, t._memory_config, t._buffer = device, memory_config, buf
+    t._finalizer = weakref.finalize(t, _free, device, memory_config.buffer_type, buf)
+
+
+def _free(device: Device, buffer_type: BufferType, buf: int):
+    if device._open and buf in device._pools[buffer_type].live:
+        device.free(buffer_type, buf)
+
+
+def new_device_tensor(values: torch.Tensor, dtype: DataType, layout: Layout, device: Device,
+                      memory_config: MemoryConfig | None = None) -> Tensor:
+    """How device ops make their output: store values as `dtype` can hold them, then allocate."""
+    return Tensor._make(formats.to_device_format(values, dtype, layout), dtype, layout, device,
+                        memory_config or DRAM_MEMORY_CONFIG)
+
+
+def nbytes(t: Tensor) -> int:
+    pages, size = _pages(t)
+    return pages * size
+
+
+def require_device(opname: str, *tensors):
+    """The real ops' first check: inputs live on an open device, and on the same one."""
+    dev = None
+    for i, t in enumerate(tensors):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{opname}: input {i} must be a ttnn.Tensor, got {type(t).__name__}")
+        if t._device is None:
+            raise RuntimeError(f"{opname}: input tensor {i} must be on device, got storage type: HOST. "
+                               f"Move it first with ttnn.to_device(tensor, device)")
+        t.value  # raises if deallocated or the device closed
+        if dev is not None and t._device is not dev:
+            raise RuntimeError(f"{opname}: inputs are on different devices (device {dev.device_id} and device "
+                               f"{t._device.device_id}); move them to one device first")
+        dev = t._device
+    return dev
+
+
+# --- conversions ----------------------------------------------------------------------------------------
+@operation("ttnn.from_torch")
+def from_torch(tensor, dtype: DataType | None = None, *, spec=None, tile=None, pad_value=None, layout=None,
+               device=None, memory_config=None, mesh_mapper=None, cq_id=None, preserve_nan_values=False,
+               col_tilize=False, enable_bfloat_opt=False) -> Tensor:
+    """torch.Tensor -> ttnn.Tensor on host, or on `device` when given (then DRAM unless memory_config says)."""
+    if tensor is None:
+        return None
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"from_torch expects a torch.Tensor, got {type(tensor).__name__}")
+    layout = Layout.ROW_MAJOR if layout is None else layout
+    if not isinstance(layout, Layout):
+        raise TypeError(f"layout must be ttnn.ROW_MAJOR_LAYOUT or ttnn.TILE_LAYOUT, got {layout!r}")
+    if dtype is not None and not isinstance(dtype, DataType):
+        raise TypeError(f"dtype must be a ttnn.DataType such as ttnn.bfloat16, got {dtype!r}")
+    if dtype in BLOCK_FLOAT and layout != Layout.TILE:
+        raise RuntimeError(f"{dtype.name} is only supported in TILE layout: pass layout=ttnn.TILE_LAYOUT")
+    src = tensor.detach()
+    if src.device.type != "cpu":
+        src = src.cpu()
+    if src.dtype == torch.int64 and (dtype in (None, DataType.INT32)):
+        lo, hi = int(src.min()) if src.numel() else 0, int(src.max()) if src.numel() else 0
+        if lo < -(2**31) or hi > 2**31 - 1:
+            raise RuntimeError(f"from_torch: int64 values in [{lo}, {hi}] do not fit int32, TT-NN's widest "
+                               f"signed integer; pass dtype=ttnn.uint32 or reduce the range")
+    dtype = dtype if dtype is not None else _infer_dtype(src.dtype)
+    t = Tensor._make(formats.to_device_format(src, dtype, layout), dtype, layout)
+    if device is not None:
+        t = to_device(t, device, memory_config)
+    return t
+
+
+@operation("ttnn.to_torch")
+def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=None, cq_id=None) -> torch.Tensor:
+    """ttnn.Tensor (host or device) -> torch.Tensor of the logical shape."""
+    if isinstance(tensor, torch.Tensor):
+        return tensor if dtype is None else tensor.to(dtype)
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_torch expects a ttnn.Tensor, got {type(tensor).__name__}")
+    out = tensor.value.clone()
+    if torch_rank is not None:
+        out = out.reshape(tuple(Shape(out.shape).to_rank(torch_rank)))
+    return out if dtype is None else out.to(dtype)
+
+
+@operation("ttnn.to_device")
+def to_device(tensor, device, memory_config=None, *, queue_id=None) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_device expects a ttnn.Tensor, got {type(tensor).__name__}")
+    if tensor._device is not None:
+        if tensor._device is device and (memory_config is None or memory_config == tensor._memory_config):
+            return tensor
+        return to_memory_config(tensor, memory_config or tensor._memory_config) \
+            if tensor._device is device else to_device(from_device(tensor), device, memory_config)
+    t = Tensor._make(tensor.value, tensor._dtype, tensor._layout)
+    _place(t, device, memory_config or DRAM_MEMORY_CONFIG)
+    record(device, "ttnn.to_device", bytes_moved=0)
+    return t
+
+
+@operation("ttnn.from_device")
+def from_device(tensor, blocking: bool = True, *, queue_id=None) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"from_device expects a ttnn.Tensor, got {type(tensor).__name__}")
+    return Tensor._make(tensor.value, tensor._dtype, tensor._layout)
+
+
+@operation("ttnn.to_layout")
+def to_layout(tensor, layout, dtype=None, memory_config=None, sub_core_grids=None, pad_value=0.0) -> Tensor:
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"to_layout expects a ttnn.Tensor, got {type(tensor).__name__}")
+    if not isinstance(layout, Layout) or layout == Layout.INVALID:
+        raise TypeError(f"layout must be ttnn.ROW_MAJOR_LAYOUT or ttnn.TILE_LAYOUT, got {layout!r}")
+    out_dtype = dtype or tensor._dtype
+    if out_dtype in BLOCK_FLOAT and layout != Layout.TILE:
+        raise RuntimeError(f"Cannot convert to ROW_MAJOR with dtype {out_dtype.name}: block-float data exists "
+                           f"only in TILE layout; typecast to ttnn.bfloat16 first")
+    if layout == tensor._layout and out_dtype == tensor._dtype and memory_config in (None, tensor._memory_config):
+        return tensor
+    values = tensor.value
+    if out_dtype != tensor._dtype:
+        values = formats.to_device_format(values, out_dtype, layout)
+    if tensor._device is None:
+        return Tensor._make(values, out_dtype, layout)
+    out = Tensor._make(values, out_dtype, layout, tensor._device, memory_config or tensor._memory_config)
+    record(tensor._device, "ttnn.to_layout", bytes_moved=nbytes(tensor) + nbytes(out))
+    return out
+
+
+@operation("ttnn.typecast")
+def typecast(input_tensor, dtype, *args, memory_config=None, output_tensor=None, sub_core_grids=None) -> Tensor:
+    """Device typecast. The two-dtype overload typecast(t, input_dtype, output_dtype) is accepted too."""
+    if args:  # typecast(t, input_dtype, output_dtype)
+        if dtype != input_tensor.dtype:
+            raise RuntimeError(f"typecast: input_dtype {dtype} does not match the tensor's dtype {input_tensor.dtype}")
+        dtype = args[0]
+    dev = require_device("ttnn.typecast", input_tensor)
+    if not isinstance(dtype, DataType):
+        raise TypeError(f"typecast: dtype must be a ttnn.DataType, got {dtype!r}")
+    if dtype in BLOCK_FLOAT and input_tensor.layout != Layout.TILE:
+        raise RuntimeError(f"typecast to {dtype.name} needs TILE layout; call ttnn.to_layout first")
+    out = new_device_tensor(input_tensor.value, dtype, input_tensor.layout, dev,
+                            memory_config or input_tensor.memory_config())
+    record(dev, "ttnn.typecast", bytes_moved=nbytes(input_tensor) + nbytes(out))
+    return out
+
+
+@operation("ttnn.reshape")
+def reshape(input_tensor, shape, *args, memory_config=None, pad_value=None, reshape_tile_mode=None,
+            sub_core_grids=None, skip_padding_fill=False) -> Tensor:
+    """Reshape to `shape` (one -1 allowed). The (logical_shape, padded_shape) overload is accepted too."""
+    if not isinstance(input_tensor, Tensor):
+        raise TypeError(f"reshape expects a ttnn.Tensor, got {type(input_tensor).__name__}")
+    shape = [int(s) for s in shape]
+    values = input_tensor.value
+    if shape.count(-1) > 1:
+        raise RuntimeError(f"reshape: only one dimension can be -1, got {shape}")
+    try:
+        new = values.reshape(shape)
+    except RuntimeError:
+        raise RuntimeError(f"reshape: cannot reshape a tensor of shape {list(values.shape)} "
+                           f"({values.numel()} elements) to {shape}") from None
+    dev = input_tensor._device
+    if dev is None:
+        return Tensor._make(new, input_tensor._dtype, input_tensor._layout)
+    out = Tensor._make(new, input_tensor._dtype, input_tensor._layout, dev,
+                       memory_config or input_tensor._memory_config)
+    # A view when the last dim is untouched in ROW_MAJOR or the tile grid is unchanged; a data move otherwise.
+    free = input_tensor.padded_shape[-1:] == out.padded_shape[-1:] and (
+        input_tensor._layout == Layout.ROW_MAJOR or input_tensor.padded_shape[-2:] == out.padded_shape[-2:])
+    record(dev, "ttnn.reshape", bytes_moved=0 if free else nbytes(input_tensor) + nbytes(out))
+    return out
+
+
+@operation("ttnn.to_memory_config")
+def to_memory_config(tensor, memory_config, dtype=None, output_tensor=None) -> Tensor:
+    dev = require_device("ttnn.to_memory_config", tensor)
+    out_dtype = dtype or tensor._dtype
+    values = tensor.value if out_dtype == tensor._dtype else formats.to_device_format(tensor.value, out_dtype,
+                                                                                      tensor._layout)
+    out = Tensor._make(values, out_dtype, tensor._layout, dev, memory_config)
+    record(dev, "ttnn.to_memory_config", bytes_moved=nbytes(tensor) + nbytes(out))
+    return out
+
+
+@operation("ttnn.clone")
+def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None) -> Tensor:
+    dev = require_device("ttnn.clone", input)
+    out = new_device_tensor(input.value, dtype or input._dtype, input._layout, dev,
+                            memory_config or input._memory_config)
+    record(dev, "ttnn.clone", bytes_moved=nbytes(input) + nbytes(out))
+    return out
+
+
+@operation("ttnn.deallocate")
+def deallocate(tensor, force: bool = True) -> None:
+    """Free a device tensor's buffer now; using the tensor afterwards raises."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"deallocate expects a ttnn.Tensor, got {type(tensor).__name__}")
+    if tensor._finalizer is not None:
+        tensor._finalizer()
+    if tensor._device is not None:
+        tensor._deallocated = True
+
+
+def is_tensor_storage_on_device(tensor) -> bool:
+    return isinstance(tensor, Tensor) and tensor._device is not None
