@@ -1,0 +1,2 @@
+"""TT-NN binary operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN conv operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN creation operations (emulated)."""
+__all__ = []

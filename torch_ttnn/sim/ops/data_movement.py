@@ -1,0 +1,2 @@
+"""TT-NN data_movement operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN experimental operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN matmul operations (emulated)."""
+__all__ = []

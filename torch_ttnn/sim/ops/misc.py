@@ -1,0 +1,2 @@
+"""TT-NN misc operations (emulated)."""
+__all__ = []

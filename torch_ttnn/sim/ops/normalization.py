@@ -1,0 +1,2 @@
+"""TT-NN normalization operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN pool operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN reduction operations (emulated)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TT-NN transformer operations (emulated)."""
+__all__ = []

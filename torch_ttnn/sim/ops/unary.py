@@ -1,0 +1,2 @@
+"""TT-NN unary operations (emulated)."""
+__all__ = []
