@@ -19,10 +19,3 @@ def device(ttnn):
     yield dev
     ttnn.close_device(dev)
 
-
-def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Pearson correlation of two tensors (1.0 when both are constant and equal)."""
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    if torch.equal(a, b):
-        return 1.0
-    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
