@@ -172,13 +172,6 @@ class Tensor:
         return (f"ttnn.Tensor({body}, shape={list(self.shape)}, dtype={self._dtype}, layout={self._layout}, "
                 f"on {where})")
 
-    def __len__(self):
-        return self.shape[0]
-
-    # A TT-NN tensor is not a Python number: comparisons and bool() are errors, not silent host work.
-    def __bool__(self):
-        raise RuntimeError("The truth value of a ttnn.Tensor is ambiguous: compare with ttnn ops, then to_torch")
-
 
 def _infer_dtype(torch_dtype) -> DataType:
     if torch_dtype not in FROM_TORCH_DTYPE:
