@@ -26,5 +26,26 @@ test: install
 bench: install
 	$(PY) -m torch_ttnn.cli bench
 
+# The emulator checked against the real ttnn (host side only, no card): formats, host typecasts, API surface,
+# host-side errors; writes conformance/COVERAGE.md. The real library needs CPython 3.12/3.10 and lives in its own
+# venv (.venv-ttnn, numpy only, never torch); its version is pinned in conformance/requirements-ttnn.txt.
+TTNN_VENV := .venv-ttnn
+TTNN_PYS := python3.12 $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) python3.10 $(wildcard /root/.pyenv/versions/3.10*/bin/python3.10)
+conformance: install
+	@set -e; real=""; \
+	if [ -x $(TTNN_VENV)/bin/python ]; then real=$(TTNN_VENV)/bin/python; else \
+	  for c in $(TTNN_PYS); do \
+	    if $$c -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 12), (3, 10)))' 2>/dev/null; then \
+	      echo "conformance: creating $(TTNN_VENV) with $$c"; $$c -m venv $(TTNN_VENV); real=$(TTNN_VENV)/bin/python; break; fi; \
+	  done; fi; \
+	if [ -z "$$real" ]; then \
+	  echo "###############################################################"; \
+	  echo "## conformance skipped: no Python 3.12/3.10 for the real ttnn"; \
+	  echo "###############################################################"; exit 0; fi; \
+	cmp -s conformance/requirements-ttnn.txt $(TTNN_VENV)/.installed || { \
+	  $$real -m pip install -q -r conformance/requirements-ttnn.txt && \
+	  cp conformance/requirements-ttnn.txt $(TTNN_VENV)/.installed; }; \
+	TTNN_REAL_PYTHON=$$real CONFORMANCE_STRICT=1 $(PY) -m conformance
+
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,258 @@
+"""The half of the harness that runs inside the real ttnn's venv (Python 3.12/3.10, numpy only, no torch).
+
+Usage: `python real_side.py surface OUT_DIR` writes surface.json (every public name with its kind, signatures,
+enum members); `python real_side.py data CORPUS.npz PROBES.json OUT_DIR` reads the corpus written by
+conformance.corpus and writes formats.npz (each round trip, as float32 or the integer type), typecasts.npz and
+data.json (logical/padded shapes, the version, and what the host side rejects with which message).
+It must import nothing from the project: the project needs torch, which this venv does not have.
+"""
+import importlib.metadata
+import inspect
+import json
+import sys
+
+import os
+
+import numpy as np
+import ttnn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from corpus import integer_source  # noqa: E402  (numpy only, shared with the project side)
+
+FORMATS = ("bfloat16", "bfloat8_b", "bfloat4_b", "float32", "int32", "uint32")
+LAYOUTS = ("ROW_MAJOR", "TILE")
+TYPECAST_TARGETS = ("int32", "uint32", "uint16", "uint8", "float32", "bfloat16")
+NAMESPACES = ("", "transformer", "experimental", "device")
+
+
+def to_numpy(t):
+    """Values of a host tensor; bfloat16 is widened to float32 (exact) since numpy cannot hold it."""
+    if t.dtype == ttnn.bfloat16:
+        t = ttnn.to_dtype(t, ttnn.float32)
+    return t.to_numpy()
+
+
+def run_formats(corpus):
+    out, shapes = {}, {}
+    for key in corpus.files:
+        if not key.startswith("fmt/"):
+            continue
+        a = corpus[key]
+        for dt in FORMATS:
+            for lay in LAYOUTS:
+                name = f"{key}|{dt}|{lay}"
+                if dt in ("bfloat8_b", "bfloat4_b") and lay == "ROW_MAJOR":
+                    continue  # rejected on the host: checked in errors.json
+                src = integer_source(a) if dt in ("int32", "uint32") else a
+                src = src.view(np.uint32) if dt == "uint32" else src
+                t = ttnn.Tensor(src, data_type=getattr(ttnn, dt), layout=getattr(ttnn, lay + "_LAYOUT"))
+                out[name] = to_numpy(t)
+                shapes[name] = [list(t.shape), list(t.padded_shape)]
+    return out, shapes
+
+
+def run_typecasts(corpus):
+    out = {}
+    for key in corpus.files:
+        if not key.startswith("cast/"):
+            continue
+        a = corpus[key]
+        for dt in TYPECAST_TARGETS:
+            for lay in LAYOUTS:
+                t = ttnn.Tensor(a, data_type=getattr(ttnn, dt), layout=getattr(ttnn, lay + "_LAYOUT"))
+                out[f"{key}|{dt}|{lay}"] = to_numpy(t)
+    return out
+
+
+# --- API surface ------------------------------------------------------------------------------------------
+def kind_of(obj):
+    cls = type(obj).__name__
+    if cls in ("FastOperation", "Operation"):
+        return "operation"
+    if cls in ("nb_func", "function", "builtin_function_or_method", "nb_method"):
+        return "function"
+    if cls == "module":
+        return "module"
+    if isinstance(obj, type):
+        import enum
+        return "enum" if issubclass(obj, enum.Enum) else "class"
+    return "value"
+
+
+def split_top(s, sep=","):
+    """Split at `sep` outside brackets (annotations hold commas inside [] and ())."""
+    parts, depth, cur = [], 0, ""
+    for ch in s:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == sep and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return [p.strip() for p in parts]
+
+
+def default_repr(v):
+    return {"repr": repr(v), "type": type(v).__name__}
+
+
+def parse_nb(line, defaults):
+    """One nanobind overload ('def f(self, a: T, *, b: T = \\0) -> R' + defaults) as a parameter list."""
+    head = line[line.index("(") + 1:]
+    depth, end = 1, 0
+    for i, ch in enumerate(head):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0:
+            end = i
+            break
+    params, kw_only = [], False
+    for p in split_top(head[:end]):
+        p = p.replace("\\*", "*")
+        if p == "*":
+            kw_only = True
+            continue
+        if p.startswith("**"):
+            params.append({"name": p[2:].split(":")[0].strip(), "kind": "VAR_KEYWORD"})
+            continue
+        if p.startswith("*"):
+            params.append({"name": p[1:].split(":")[0].strip(), "kind": "VAR_POSITIONAL"})
+            kw_only = True
+            continue
+        name_ann, _, dflt = p.partition("=")
+        name = name_ann.split(":")[0].strip()
+        if name == "self":
+            continue
+        entry = {"name": name, "kind": "KEYWORD_ONLY" if kw_only else "POSITIONAL_OR_KEYWORD",
+                 "ann": name_ann.partition(":")[2].strip()}
+        dflt = dflt.strip()
+        if dflt.startswith("\\") and dflt[1:].isdigit() and defaults is not None:
+            entry["default"] = default_repr(defaults[int(dflt[1:])])
+        elif dflt:
+            entry["default"] = {"repr": dflt, "type": "source"}
+        params.append(entry)
+    return params
+
+
+def parse_inspect(sig):
+    params = []
+    for p in sig.parameters.values():
+        if p.name == "self":
+            continue
+        entry = {"name": p.name, "kind": p.kind.name.replace("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")}
+        if p.default is not inspect.Parameter.empty:
+            entry["default"] = default_repr(p.default)
+        params.append(entry)
+    return params
+
+
+def signatures(obj):
+    """Every overload of a callable: operations, nanobind functions, Python functions, class constructors."""
+    target = obj
+    if type(obj).__name__ in ("FastOperation", "Operation"):
+        target = obj.function
+        nb = getattr(type(target).__call__, "__nb_signature__", None)
+        if nb:
+            return [parse_nb(s[0], s[2]) for s in nb]
+    if isinstance(obj, type):
+        nb = getattr(obj.__init__, "__nb_signature__", None)
+        if nb:
+            return [parse_nb(s[0], s[2]) for s in nb]
+        target = obj.__init__
+    nb = getattr(target, "__nb_signature__", None)
+    if nb:
+        return [parse_nb(s[0], s[2]) for s in nb]
+    try:
+        return [parse_inspect(inspect.signature(target))]
+    except (TypeError, ValueError):
+        return None
+
+
+def surface():
+    names = {}
+    for ns in NAMESPACES:
+        mod = getattr(ttnn, ns) if ns else ttnn
+        for n in dir(mod):
+            if n.startswith("_"):
+                continue
+            obj = getattr(mod, n)
+            kind = kind_of(obj)
+            entry = {"kind": kind}
+            if kind == "operation":
+                entry["qualname"] = obj.python_fully_qualified_name
+            if kind in ("operation", "function", "class"):
+                entry["signatures"] = signatures(obj)
+            if kind == "enum":
+                entry["members"] = {m: int(v.value) for m, v in obj.__members__.items()}
+            if kind == "value":
+                entry["repr"] = repr(obj)[:200]
+                entry["type"] = type(obj).__name__
+            names[f"{ns}.{n}" if ns else n] = entry
+    return names
+
+
+# --- host-side errors -------------------------------------------------------------------------------------
+def errors(probe_ops):
+    """What the real host side rejects. probe_ops: operations to call with host tensors only."""
+    res = {}
+
+    def attempt(key, fn):
+        """Run fn in a forked child: some host-side misuses crash the process (SIGSEGV/abort), not raise."""
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                fn()
+                out = {"outcome": "ok"}
+            except Exception as e:  # noqa: BLE001 - recording the message is the point
+                out = {"outcome": "raised", "type": type(e).__name__,
+                       "message": str(e).split("backtrace:")[0].strip()[-600:]}
+            os.write(w, json.dumps(out).encode())
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            data = f.read()
+        _, status = os.waitpid(pid, 0)
+        res[key] = json.loads(data) if data else {"outcome": "crashed", "signal": os.WTERMSIG(status)
+                                                  if os.WIFSIGNALED(status) else None}
+
+    a = np.linspace(-1, 1, 32 * 32, dtype=np.float32).reshape(32, 32)
+    for dt in ("bfloat8_b", "bfloat4_b"):
+        attempt(f"create|{dt}|ROW_MAJOR",
+                lambda dt=dt: ttnn.Tensor(a, data_type=getattr(ttnn, dt), layout=ttnn.ROW_MAJOR_LAYOUT))
+    host = ttnn.Tensor(a, data_type=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT)
+    attempt("reshape|volume", lambda: ttnn.reshape(host, [5, 5]))
+    for name, arity in probe_ops:
+        obj = ttnn
+        for p in name.split("."):
+            obj = getattr(obj, p)
+        attempt(f"host_input|{name}", lambda obj=obj, arity=arity: obj(*([host] * arity)))
+    return res
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "surface":
+        meta = {"version": importlib.metadata.version("ttnn"), "python": sys.version.split()[0]}
+        with open(f"{sys.argv[2]}/surface.json", "w") as f:
+            json.dump({"meta": meta, "names": surface()}, f)
+        return
+    corpus_path, probe_path, out_dir = sys.argv[2:5]
+    corpus = np.load(corpus_path)
+    fmt, shapes = run_formats(corpus)
+    np.savez(f"{out_dir}/formats.npz", **fmt)
+    np.savez(f"{out_dir}/typecasts.npz", **run_typecasts(corpus))
+    with open(probe_path) as f:
+        probe_ops = json.load(f)
+    with open(f"{out_dir}/data.json", "w") as f:
+        json.dump({"shapes": shapes, "errors": errors(probe_ops)}, f)
+
+
+if __name__ == "__main__":
+    main()
