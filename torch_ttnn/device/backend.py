@@ -1,0 +1,174 @@
+"""Making `ttnn` a torch device type: PrivateUse1 renamed, its Python hooks, `torch.ttnn`, factory kernels.
+
+`register()` runs on `import torch_ttnn`. It is cheap (no runtime import, no device opened: the device count is
+asked only when someone needs it) and idempotent (a second call, or a PrivateUse1 already renamed "ttnn" by an
+earlier import, is a no-op; a PrivateUse1 taken by another backend is an error naming it).
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import runtime
+
+NAME = "ttnn"
+_user_devices: dict = {}      # torch index -> a TT-NN device the user opened and handed to us
+_current = 0
+_registered = False
+_lib = None
+
+
+def device_count() -> int:
+    """How many TT-NN devices the active runtime has (the real card count, or the emulated board's chips)."""
+    try:
+        mod = runtime.ttnn()
+    except RuntimeError as e:  # TORCH_TTNN_RUNTIME=ttnn without a usable real package
+        raise RuntimeError(f"The ttnn device has no runtime: {e}") from None
+    return max(int(mod.GetNumAvailableDevices()), len(_user_devices), 1 if runtime.is_emulator(mod) else 0)
+
+
+def check_index(index) -> int:
+    index = 0 if index is None else int(index)
+    n = device_count()
+    if not 0 <= index < n:
+        raise RuntimeError(f"ttnn:{index} does not exist: {n} ttnn device(s) found "
+                           f"({', '.join(f'ttnn:{i}' for i in range(n)) or 'none'}); "
+                           f"see `torch-ttnn doctor` for what the runtime sees")
+    return index
+
+
+def ttnn_device(index: int = 0):
+    """The TT-NN device behind torch's ttnn:index (a device the user registered, else the runtime's shared one)."""
+    index = check_index(index)
+    dev = _user_devices.get(index)
+    if dev is not None:
+        return dev
+    return runtime.default_device(index)
+
+
+def register_ttnn_device(ttnn_dev) -> torch.device:
+    """Adopt a TT-NN device the caller opened: tensors on the returned torch device live on it."""
+    register()
+    index = int(ttnn_dev.id()) if hasattr(ttnn_dev, "id") else int(getattr(ttnn_dev, "device_id", 0))
+    _user_devices[index] = ttnn_dev
+    return torch.device(NAME, index)
+
+
+class _Module:
+    """`torch.ttnn`: the device module torch expects (device_count, current_device, ...)."""
+
+    @staticmethod
+    def is_available() -> bool:
+        try:
+            return device_count() > 0
+        except RuntimeError:
+            return False
+
+    @staticmethod
+    def is_initialized() -> bool:
+        return True
+
+    @staticmethod
+    def _is_in_bad_fork() -> bool:
+        return False
+
+    device_count = staticmethod(device_count)
+
+    @staticmethod
+    def current_device() -> int:
+        return _current
+
+    @staticmethod
+    def set_device(device) -> None:
+        global _current
+        _current = check_index(device.index if isinstance(device, torch.device) else device)
+
+    @staticmethod
+    def manual_seed_all(seed: int) -> None:
+        """Random ops run on the host generator (see dispatch.py), so torch.manual_seed already covers them."""
+
+    @staticmethod
+    def synchronize(device=None) -> None:
+        mod = runtime.ttnn()
+        if hasattr(mod, "synchronize_device"):
+            mod.synchronize_device(ttnn_device(_current if device is None else torch.device(device).index or 0))
+
+    @staticmethod
+    def get_ttnn_device(index: int = 0):
+        """The TT-NN device object behind ttnn:index."""
+        return ttnn_device(index)
+
+
+class _Hooks(torch._C._acc.PrivateUse1Hooks):
+    def is_available(self) -> bool:
+        return _Module.is_available()
+
+    def has_primary_context(self, dev_id) -> bool:
+        return True
+
+    def is_built(self) -> bool:
+        return True
+
+
+class _Guard(torch._C._acc.DeviceGuard):
+    def type_(self):
+        return torch._C._autograd.DeviceType.PrivateUse1
+
+
+def _empty(size, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
+    return _new_empty(size, dtype, device)
+
+
+def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memory=None):
+    return _new_empty(size, dtype, device)
+
+
+def _new_empty(size, dtype, device):
+    """torch.empty on ttnn: zeros on the device (TT-NN has no uninitialised allocation from Python)."""
+    from .tensor import TtnnTensor, host_to_tt
+    dtype = dtype or torch.get_default_dtype()
+    index = check_index(torch.device(device).index if device is not None else _current)
+    host = torch.zeros(tuple(size), dtype=dtype)
+    return TtnnTensor(host_to_tt(host, index), host.shape, dtype, index)
+
+
+def _host_factory(op):
+    """A factory torch implements as `empty(0)` + a resizing out= kernel (arange, eye): a wrapper cannot be
+    resized, so it is made on the host and placed, like any from_torch constant."""
+    def impl(*args, **kwargs):
+        from .tensor import TtnnTensor, host_to_tt
+        index = check_index(torch.device(kwargs["device"]).index if kwargs.get("device") is not None else _current)
+        host = op(*args, **{**kwargs, "device": torch.device("cpu"), "pin_memory": None})
+        return TtnnTensor(host_to_tt(host, index), host.shape, host.dtype, index)
+    return impl
+
+
+def _copy_from(src, dst, non_blocking=False):
+    """Reached without the Python key (torch.tensor(..., device="ttnn") copies with it excluded)."""
+    from .dispatch import dispatch
+    return dispatch(torch.ops.aten.copy_.default, (dst, src), {})
+
+
+_HOST_FACTORIES = ("arange", "arange.start", "arange.start_step", "eye", "eye.m")
+
+
+def register() -> None:
+    global _registered, _lib
+    if _registered:
+        return
+    name = torch._C._get_privateuse1_backend_name()
+    if name == NAME and hasattr(torch, NAME):
+        _registered = True  # an earlier copy of this package (e.g. reloaded) did it
+        return
+    if name != "privateuseone":
+        raise RuntimeError(f"PyTorch's PrivateUse1 device is already taken by {name!r}: torch-ttnn cannot register "
+                           f"the 'ttnn' device in the same process. Import torch_ttnn in a process without {name!r}.")
+    torch.utils.backend_registration._setup_privateuseone_for_python_backend(
+        rename=NAME, backend_module=_Module(), hook=_Hooks(), device_guard=_Guard())
+    _lib = torch.library.Library("aten", "IMPL")
+    _lib.impl("empty.memory_format", _empty, "PrivateUse1")
+    _lib.impl("empty_strided", _empty_strided, "PrivateUse1")
+    _lib.impl("_copy_from", _copy_from, "PrivateUse1")
+    for name in _HOST_FACTORIES:
+        packet, _, overload = name.partition(".")
+        _lib.impl(name, _host_factory(getattr(getattr(torch.ops.aten, packet), overload or "default")), "PrivateUse1")
+    _registered = True

@@ -1,0 +1,182 @@
+"""`TtnnTensor`: a torch tensor whose data is a TT-NN tensor on a device of the active runtime.
+
+Storage model. A wrapper has no torch storage; its data lives in a `Cell` (one TT-NN tensor plus a generation
+counter). Aliases that see the same elements in the same shape (`detach`, `alias`, `.data`, a Parameter made
+from a tensor) share one cell, so an in-place op through any of them is seen by all. A real view (a slice, a
+transpose, a reshape) owns its own cell and remembers its parent and the view op that made it: it re-derives its
+values when the parent's generation moved on, and an in-place write to it is scattered back into the parent
+(on the host: TT-NN has no general strided write). Strides are always reported contiguous: a TT-NN tensor is
+logical, nothing can observe a memory layout.
+
+Placement policy (what a copy to the device holds):
+  torch dtype            device dtype   why
+  float32                FLOAT32        exact round trip (compute rules typecast to bfloat16 where they want)
+  bfloat16               BFLOAT16       exact
+  float16, float64       FLOAT32        float16 is exact in float32; float64 loses precision (there is no f64)
+  int32, int16, int8     INT32          exact
+  int64                  INT32          exact inside int32 range; outside it the copy is refused (no silent wrap)
+  uint8, bool            UINT8          exact (bool as 0/1, read back as value != 0)
+Default layout ROW_MAJOR: a copy is then bit-exact and unpadded, and the data-movement ops that dominate eager
+code (view, slice, index, cat, embedding indices) want ROW_MAJOR, while compute rules call `ttnn.to_layout(TILE)`
+themselves (the agreed rule convention). The original torch-ttnn tilized on copy and then had to untilize for
+every op that could not take tiles. `set_default_layout("tile")` or TORCH_TTNN_DEVICE_LAYOUT=tile changes it.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from .. import runtime
+
+_INT32 = (-(2**31), 2**31 - 1)
+_layout_name = os.environ.get("TORCH_TTNN_DEVICE_LAYOUT", "row_major").lower()
+
+
+def set_default_layout(name: str):
+    """'row_major' (default) or 'tile': the layout copies to the device are placed in."""
+    global _layout_name
+    if name.lower() not in ("row_major", "tile"):
+        raise ValueError(f"device layout must be 'row_major' or 'tile', got {name!r}")
+    _layout_name = name.lower()
+
+
+def default_layout(ttnn):
+    return ttnn.TILE_LAYOUT if _layout_name == "tile" else ttnn.ROW_MAJOR_LAYOUT
+
+
+def device_dtype(ttnn, dtype: torch.dtype):
+    """The TT-NN dtype a torch dtype is stored as on the device (the table in the module docstring)."""
+    table = {torch.float32: ttnn.float32, torch.bfloat16: ttnn.bfloat16, torch.float16: ttnn.float32,
+             torch.float64: ttnn.float32, torch.int32: ttnn.int32, torch.int16: ttnn.int32,
+             torch.int8: ttnn.int32, torch.int64: ttnn.int32, torch.uint8: ttnn.uint8, torch.bool: ttnn.uint8}
+    if dtype not in table:
+        raise TypeError(f"torch dtype {dtype} cannot live on the ttnn device (TT-NN has no equivalent); "
+                        f"convert it on the CPU first, e.g. x.float().to('ttnn')")
+    return table[dtype]
+
+
+def _host_form(x: torch.Tensor) -> torch.Tensor:
+    """The torch tensor that from_torch gets for x: a dtype TT-NN accepts, values checked."""
+    x = x.detach()
+    if x.device.type != "cpu":
+        x = x.cpu()
+    if x.dtype == torch.int64 and x.numel():
+        lo, hi = int(x.min()), int(x.max())
+        if lo < _INT32[0] or hi > _INT32[1]:
+            raise RuntimeError(f"int64 values in [{lo}, {hi}] do not fit int32, the widest integer TT-NN stores: "
+                               f"keep this tensor on the CPU or reduce its range before x.to('ttnn')")
+    conv = {torch.int64: torch.int32, torch.int16: torch.int32, torch.int8: torch.int32, torch.bool: torch.uint8,
+            torch.float16: torch.float32, torch.float64: torch.float32}
+    return x.to(conv[x.dtype]) if x.dtype in conv else x
+
+
+def host_to_tt(x: torch.Tensor, index: int, layout=None):
+    """CPU tensor -> TT-NN tensor on ttnn:index (the one upload path)."""
+    from .backend import ttnn_device
+    ttnn = runtime.ttnn()
+    src = _host_form(x).contiguous()
+    return ttnn.from_torch(src, dtype=device_dtype(ttnn, x.dtype), layout=layout or default_layout(ttnn),
+                           device=ttnn_device(index))
+
+
+def tt_to_host(tt, dtype: torch.dtype, shape) -> torch.Tensor:
+    """TT-NN tensor -> CPU tensor of the wrapper's dtype and shape (the one download path)."""
+    out = runtime.ttnn().to_torch(tt)
+    if dtype == torch.bool:
+        out = out != 0
+    elif out.dtype != dtype:
+        out = out.to(dtype)
+    return out.reshape(shape)
+
+
+class Cell:
+    """One TT-NN tensor shared by every alias of the same elements; `gen` counts writes."""
+    __slots__ = ("tt", "gen")
+
+    def __init__(self, tt):
+        self.tt, self.gen = tt, 0
+
+    def write(self, tt):
+        self.tt, self.gen = tt, self.gen + 1
+
+
+class TtnnTensor(torch.Tensor):
+    """A tensor on the `ttnn` device. `x.ttnn_tensor()` gives the TT-NN tensor it holds."""
+
+    @staticmethod
+    def __new__(cls, tt, shape, dtype, index: int = 0, parent=None, replay=None):
+        r = torch.Tensor._make_wrapper_subclass(cls, tuple(shape), dtype=dtype, device=torch.device("ttnn", index),
+                                                requires_grad=False)
+        r._cell = tt if isinstance(tt, Cell) else Cell(tt)
+        r._parent, r._replay = parent, replay              # view provenance (see the module docstring)
+        r._parent_gen = parent._cell.gen if parent is not None else 0
+        return r
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    # --- the TT-NN side --------------------------------------------------------------------------------
+    def ttnn_tensor(self):
+        """The TT-NN tensor holding this tensor's values (of the active runtime; layout/dtype per the policy)."""
+        self._sync()
+        return self._cell.tt
+
+    def _sync(self):
+        """Re-derive a view whose parent was written since the view was made."""
+        p = self._parent
+        if p is None:
+            return
+        p._sync()
+        if p._cell.gen != self._parent_gen:
+            from .dispatch import rederive
+            self._cell.tt = rederive(self)
+            self._parent_gen = p._cell.gen
+
+    def _assign(self, tt):
+        """An in-place write: store tt, and push it into the parent when this is a view."""
+        self._sync()
+        self._cell.write(tt)
+        if self._parent is not None:
+            from .dispatch import write_back
+            write_back(self)
+            self._parent_gen = self._parent._cell.gen
+
+    def _host(self) -> torch.Tensor:
+        return tt_to_host(self.ttnn_tensor(), self.dtype, self.shape)
+
+    # --- torch side ------------------------------------------------------------------------------------
+    @property
+    def data(self):
+        return torch.Tensor.data.__get__(self)
+
+    @data.setter
+    def data(self, new):
+        """`param.data = y` (nn.Module._apply) swaps torch metadata; the TT-NN data must follow it."""
+        torch.Tensor.data.__set__(self, new)
+        if isinstance(new, TtnnTensor):
+            self._cell, self._parent, self._replay, self._parent_gen = (new._cell, new._parent, new._replay,
+                                                                        new._parent_gen)
+
+    def __repr__(self, *, tensor_contents=None):
+        try:
+            body = repr(self._host())
+        except Exception as e:  # printing must not hide the tensor: say what is wrong instead
+            return f"TtnnTensor(<unreadable: {e}>, shape={tuple(self.shape)}, device='{self.device}')"
+        body = body[:-1] if body.endswith(")") else body
+        extra = f", device='{self.device}'"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{type(self.grad_fn).__name__}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return body + extra + ")"
+
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        from .dispatch import dispatch
+        return dispatch(func, args, kwargs or {})
+
+
+def is_ttnn_tensor(x) -> bool:
+    """True for a tensor on the ttnn device (a TtnnTensor)."""
+    return isinstance(x, TtnnTensor)
