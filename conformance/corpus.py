@@ -8,6 +8,9 @@ tile padding of odd shapes.
 import numpy as np
 
 EDGE_DIMS = (1, 31, 32, 33, 65)
+FORMATS = ("bfloat16", "bfloat8_b", "bfloat4_b", "float32", "int32", "uint32")
+LAYOUTS = ("ROW_MAJOR", "TILE")
+TYPECAST_TARGETS = ("int32", "uint32", "uint16", "uint8", "float32", "bfloat16")
 
 
 def _bits(u):

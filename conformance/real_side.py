@@ -17,11 +17,8 @@ import numpy as np
 import ttnn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from corpus import integer_source  # noqa: E402  (numpy only, shared with the project side)
+from corpus import FORMATS, LAYOUTS, TYPECAST_TARGETS, integer_source  # noqa: E402  (numpy only, shared)
 
-FORMATS = ("bfloat16", "bfloat8_b", "bfloat4_b", "float32", "int32", "uint32")
-LAYOUTS = ("ROW_MAJOR", "TILE")
-TYPECAST_TARGETS = ("int32", "uint32", "uint16", "uint8", "float32", "bfloat16")
 NAMESPACES = ("", "transformer", "experimental", "device")
 
 

@@ -106,12 +106,13 @@ def test_tilize_face_order_and_round_trip(shape):
     assert torch.equal(formats.untilize(t, shape), x)
 
 
+# Expected values are the real ttnn 0.81.1 host conversion's (TILE: the SIMD path; see formats.cast_to_integer).
 @pytest.mark.parametrize("dtype,values,expected", [
-    ("INT32", [1.7, -1.7, 2.5, -2.5, 3e9], [1, -1, 2, -2, 2**31 - 1]),
+    ("INT32", [1.7, -1.7, 2.5, -2.5, 3e9], [1, -1, 2, -2, -2**31]),
     ("UINT16", [1.7, -1.7, 70000, 3.5], [1, 0, 65535, 3]),
     ("UINT8", [255.9, -3, 300, 7], [255, 0, 255, 7]),
-    ("UINT32", [-1.0, 4e9, 5e9, 2.9], [0, 4000000000, 2**32 - 1, 2]),
+    ("UINT32", [-1.0, 4e9, 5e9, 2.9], [2**32 - 1, 4000000000, 2**31, 2]),
 ])
-def test_float_to_integer_truncates_and_saturates(ttnn, dtype, values, expected):
+def test_float_to_integer_as_the_real_host_cast(ttnn, dtype, values, expected):
     got = formats.cast_to_integer(torch.tensor(values, dtype=torch.float32), getattr(ttnn.DataType, dtype))
     assert got.tolist() == expected

@@ -91,14 +91,47 @@ def quantize_block_float(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return val.reshape(shape)
 
 
-def cast_to_integer(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
-    """Float to integer as the host typecast does: truncate toward zero, saturate to the type's range."""
+# Host float->integer casts are C++ static_casts (undefined out of range), compiled to x86 SIMD: the real
+# library's results are those instructions' results, checked bit for bit by `make conformance`. Out-of-range
+# and NaN give INT_MIN from the 32-bit truncating convert; the SIMD path saturates uint16/uint8 and builds
+# uint32 from two int32 converts, while the last `numel % width` elements of a ROW_MAJOR buffer take the
+# scalar path, which keeps low bits instead. A TILE buffer (whole tiles) has no such tail.
+_SIMD_WIDTH = {DataType.UINT32: 8, DataType.UINT16: 4, DataType.UINT8: 8}
+_INT_BITS = {DataType.INT32: 32, DataType.UINT32: 32, DataType.UINT16: 16, DataType.UINT8: 8, DataType.INT8: 8}
+
+
+def _cvt(f: torch.Tensor, bits: int) -> torch.Tensor:
+    """x86 truncating convert to a signed `bits` integer: NaN and out-of-range give the minimum."""
+    t = f.trunc()
+    ok = (t >= -(2.0 ** (bits - 1))) & (t < 2.0 ** (bits - 1))
+    return torch.where(ok, t, torch.full_like(t, -(2.0 ** (bits - 1)))).to(torch.int64)
+
+
+def cast_to_integer(x: torch.Tensor, dtype: DataType, layout: Layout = Layout.TILE) -> torch.Tensor:
+    """To an integer dtype as the real host conversion does (see above); integer sources wrap to the width."""
     lo, hi = INT_RANGE[dtype]
-    if x.is_floating_point():
-        x = torch.nan_to_num(x.to(torch.float64), nan=0.0).trunc().clamp(lo, hi)
-    else:
-        x = x.to(torch.int64).clamp(lo, hi)
-    return x.to(TORCH_DTYPE[dtype])
+    bits = _INT_BITS[dtype]
+    if not x.is_floating_point():
+        v = x.to(torch.int64) & ((1 << bits) - 1)
+        v = torch.where(v > hi, v - (1 << bits), v) if lo < 0 else v
+        return v.to(TORCH_DTYPE[dtype])
+    f = x.to(torch.float64)
+    if dtype == DataType.INT8:  # not produced by the host converter: truncate and saturate
+        return torch.nan_to_num(f, nan=0.0).trunc().clamp(lo, hi).to(TORCH_DTYPE[dtype])
+    if dtype == DataType.INT32:
+        return _cvt(f, 32).to(TORCH_DTYPE[dtype])
+    if dtype == DataType.UINT32:
+        low = _cvt(f, 32) & 0xFFFFFFFF
+        vec = torch.where(f >= 2.0 ** 31, (_cvt(f - 2.0 ** 31, 32) & 0xFFFFFFFF) | 0x80000000, low)
+        scalar = _cvt(f, 64) & 0xFFFFFFFF
+    else:  # UINT16 / UINT8
+        c = _cvt(f, 32)
+        vec, scalar = c.clamp(0, hi), c & hi
+    tail = x.numel() % _SIMD_WIDTH[dtype] if layout == Layout.ROW_MAJOR else 0
+    if tail:
+        idx = torch.arange(x.numel()).reshape(x.shape)
+        vec = torch.where(idx >= x.numel() - tail, scalar, vec)
+    return vec.to(TORCH_DTYPE[dtype])
 
 
 def to_device_format(x: torch.Tensor, dtype: DataType, layout: Layout) -> torch.Tensor:
@@ -110,11 +143,12 @@ def to_device_format(x: torch.Tensor, dtype: DataType, layout: Layout) -> torch.
         src = x.to(torch.float32) if x.dtype != torch.bool else x.to(torch.float32)
         return quantize_block_float(src, dtype)
     if dtype == DataType.BFLOAT16:
-        return x.to(torch.float32).to(torch.bfloat16) if x.dtype != torch.bfloat16 else x.clone()
+        y = x.to(torch.float32).to(torch.bfloat16) if x.dtype != torch.bfloat16 else x.clone()
+        return torch.where(torch.isnan(y), torch.full_like(y, math.nan), y)  # the converter writes +NaN only
     if dtype == DataType.FLOAT32:
         return x.to(torch.float32).clone() if x.dtype == torch.float32 else x.to(torch.float32)
     if dtype in INT_RANGE:
-        return cast_to_integer(x, dtype)
+        return cast_to_integer(x, dtype, layout)
     raise RuntimeError(f"Unsupported data type {dtype}: the emulator stores bfloat16, float32, bfloat8_b, "
                        f"bfloat4_b, int32, uint32, uint16, uint8 and int8")
 
