@@ -279,3 +279,22 @@ def SetDefaultDevice(device: Device):
 
 def GetDefaultDevice() -> Device | None:
     return _default_device
+
+
+# --- ttnn.device arch queries (the real ttnn/device.py helpers) ------------------------------------------
+def _arch_of(device) -> Arch:
+    return device.arch() if device is not None else ARCHS[_arch_from_env()].arch
+
+
+def is_wormhole_b0(device=None) -> bool:
+    """True on a Wormhole card: the given device's arch, else the emulated card (TORCH_TTNN_SIM_ARCH)."""
+    return _arch_of(device) == Arch.WORMHOLE_B0
+
+
+def is_blackhole(device=None) -> bool:
+    return _arch_of(device) == Arch.BLACKHOLE
+
+
+def is_grayskull(device=None) -> bool:
+    """Gone from ttnn 0.81.1 (Grayskull is no longer supported); kept for older scripts. Always False here."""
+    return _arch_of(device) == Arch.GRAYSKULL

@@ -1,2 +1,186 @@
-"""TT-NN transformer operations (emulated)."""
-__all__ = []
+"""ttnn.transformer (emulated): scaled_dot_product_attention, attention_softmax(_), concatenate_heads,
+split_query_key_value_and_split_heads.
+
+Layouts follow the real ops and their golden functions (ttnn/operations/transformer.py in the package): heads
+are [B, NH, S, D]; a fused QKV row is [Q heads | K heads | V heads]; K comes out transposed [B, NKV, D, S] unless
+transpose_key=False. SDPA numerics: the flash-attention kernel keeps scores and probabilities in bfloat16
+circular buffers, so the emulator rounds QK^T and softmax(QK^T) to bfloat16 before the next matmul, computing
+everything else in float32 (fidelity effects of the two matmuls are not modelled).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..formats import round_bfloat16
+from ..operation import operation, record
+from ..tensor import nbytes, new_device_tensor, require_device
+from ..types import INTEGERS, DataType, Layout
+from .data_movement import _check, _finish
+
+__all__ = ["scaled_dot_product_attention", "attention_softmax", "attention_softmax_", "concatenate_heads",
+           "split_query_key_value_and_split_heads"]
+
+
+def _sdpa_golden(q, k, v, *, attn_mask=None, is_causal=True, scale=None, **_):
+    rep = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(rep, 1).float(), v.repeat_interleave(rep, 1).float()
+    if attn_mask is not None and is_causal:
+        causal = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+        attn_mask = attn_mask.float().masked_fill(~causal, float("-inf"))
+        is_causal = False
+    return torch.nn.functional.scaled_dot_product_attention(q.float(), k, v, attn_mask=attn_mask,
+                                                            is_causal=is_causal, scale=scale)
+
+
+@operation("ttnn.transformer.scaled_dot_product_attention", golden_function=_sdpa_golden)
+def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v, *, attn_mask=None, is_causal=True,
+                                 scale=None, sliding_window_size=None, memory_config=None, program_config=None,
+                                 compute_kernel_config=None, attention_sink=None, cu_window_seqlens=None,
+                                 windowed_q_token_offset=0, windowed_q_token_offset_tensor=None,
+                                 output_concat_heads=False, attn_mask_block_map=None):
+    """softmax(Q K^T * scale + mask) V over [B, NH, S, D] (K/V may have fewer heads: grouped-query attention).
+    is_causal defaults to True, as in the real op; an attn_mask [B, 1|NH, Sq, Sk] is added to the scores
+    (with is_causal also set, both apply). scale defaults to 1/sqrt(D). sliding_window_size limits each query
+    to the last that many keys. Validation per tt-metal sdpa_device_operation: rank 4, TILE, float dtypes,
+    matching batch and head dim, NH divisible by NKV.
+    """
+    op = "ttnn.transformer.scaled_dot_product_attention"
+    dev = require_device(op, input_tensor_q, input_tensor_k, input_tensor_v, attn_mask)
+    q, k, v = input_tensor_q, input_tensor_k, input_tensor_v
+    for name, t in (("Q", q), ("K", k), ("V", v)):
+        _check(len(t.shape) == 4, op, f"{name} must be rank 4 [B, heads, S, D], got {list(t.shape)}")
+        _check(t.layout == Layout.TILE, op, f"{name} must be in TILE layout; use ttnn.to_layout")
+        _check(t.dtype not in INTEGERS, op, f"{name} must be a float type, got {t.dtype}")
+    b, nh, sq, d = q.shape
+    _check(k.shape[0] == b and v.shape[0] == b, op, f"batch mismatch: Q {list(q.shape)}, K {list(k.shape)}, "
+           f"V {list(v.shape)}")
+    _check(k.shape[3] == d and v.shape[3] == d, op, f"head dim mismatch: Q {d}, K {k.shape[3]}, V {v.shape[3]}")
+    _check(list(k.shape) == list(v.shape), op, f"K {list(k.shape)} and V {list(v.shape)} must have the same shape")
+    nkv, sk = k.shape[1], k.shape[2]
+    _check(nh % nkv == 0, op, f"Q heads ({nh}) must be a multiple of K/V heads ({nkv})")
+    scores = q.value.float() @ k.value.float().repeat_interleave(nh // nkv, 1).transpose(-1, -2)
+    scores = round_bfloat16(scores * (1.0 / math.sqrt(d) if scale is None else scale)).float()
+    if attn_mask is not None:
+        m = attn_mask.value.float()
+        _check(m.dim() == 4 and m.shape[-2:] == (sq, sk) and m.shape[0] in (1, b) and m.shape[1] in (1, nh), op,
+               f"attn_mask must be [B|1, 1|NH, {sq}, {sk}], got {list(m.shape)}")
+        scores = scores + m
+    qi = torch.arange(sq).unsqueeze(1)
+    kj = torch.arange(sk).unsqueeze(0)
+    keep = torch.ones(sq, sk, dtype=torch.bool)
+    if is_causal:
+        keep &= kj <= qi
+    if sliding_window_size is not None:
+        keep &= kj > qi - sliding_window_size
+    scores = scores.masked_fill(~keep, float("-inf"))
+    probs = round_bfloat16(torch.softmax(scores, -1)).float()
+    out = probs @ v.value.float().repeat_interleave(nh // nkv, 1)
+    if output_concat_heads:
+        out = out.permute(0, 2, 1, 3).reshape(b, sq, nh * d)
+    flops = 4.0 * b * nh * sq * sk * d
+    return _finish(op, dev, out, q, (q, k, v, attn_mask), memory_config=memory_config, flops=flops,
+                   sfpu_ops=float(b * nh * sq * sk), sfpu_cycles=4.0)
+
+
+def _attn_softmax_golden(t, *, head_size=None, attention_mask=None, **_):
+    t = t.float() * (1.0 / math.sqrt(head_size) if head_size is not None else 1.0)
+    return torch.softmax(t + attention_mask.float() if attention_mask is not None else t, -1)
+
+
+def _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask):
+    dev = require_device(op, tensor, attention_mask)
+    _check(len(tensor.shape) == 4, op, f"input must be rank 4 [B, NH, Sq, Sk], got {list(tensor.shape)}")
+    x = tensor.value.float() * (1.0 / math.sqrt(head_size) if head_size is not None else 1.0)
+    if attention_mask is not None:
+        m = attention_mask.value.float()
+        try:
+            x = x + m
+        except RuntimeError:
+            raise RuntimeError(f"{op}: attention_mask {list(m.shape)} does not broadcast to the scores "
+                               f"{list(tensor.shape)}") from None
+    elif causal_mask:
+        raise RuntimeError(f"{op}: causal_mask=True needs the causal mask passed as attention_mask")
+    return dev, torch.softmax(x, -1)
+
+
+@operation("ttnn.transformer.attention_softmax", golden_function=_attn_softmax_golden)
+def attention_softmax(tensor, *, head_size=None, attention_mask=None, program_config=None, causal_mask=False,
+                      memory_config=None):
+    """softmax(x / sqrt(head_size) + attention_mask) over the last dim (no scaling when head_size is None)."""
+    op = "ttnn.transformer.attention_softmax"
+    dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask)
+    return _finish(op, dev, y, tensor, (tensor, attention_mask), memory_config=memory_config,
+                   sfpu_ops=float(y.numel()), sfpu_cycles=4.0)
+
+
+@operation("ttnn.transformer.attention_softmax_", golden_function=_attn_softmax_golden)
+def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_config=None, causal_mask=False,
+                       memory_config=None):
+    """In-place attention_softmax: the input tensor's buffer is overwritten and the input returned."""
+    op = "ttnn.transformer.attention_softmax_"
+    dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask)
+    tmp = new_device_tensor(y, tensor.dtype, tensor.layout, dev, tensor.memory_config())
+    tensor._values = tmp._values  # the same buffer now holds the result
+    tmp.deallocate()
+    record(dev, op, bytes_moved=2 * nbytes(tensor), sfpu_ops=float(y.numel()), sfpu_cycles=4.0)
+    return tensor
+
+
+@operation("ttnn.transformer.concatenate_heads",
+           golden_function=lambda t, **_: t.permute(0, 2, 1, 3).reshape(t.shape[0], t.shape[2], -1))
+def concatenate_heads(input_tensor, *, memory_config=None):
+    """[B, NH, S, D] -> [B, S, NH*D] (rank 4, TILE as the real op requires)."""
+    op = "ttnn.transformer.concatenate_heads"
+    dev = require_device(op, input_tensor)
+    _check(len(input_tensor.shape) == 4, op, f"input must be rank 4 [B, NH, S, D], got {list(input_tensor.shape)}")
+    _check(input_tensor.layout == Layout.TILE, op, "input must be in TILE layout")
+    b, nh, s, d = input_tensor.shape
+    y = input_tensor.value.permute(0, 2, 1, 3).reshape(b, s, nh * d)
+    return _finish(op, dev, y, input_tensor, memory_config=memory_config)
+
+
+def _split_golden(input_tensor, kv_input_tensor=None, *, num_heads, num_kv_heads=None, transpose_key=True, **_):
+    x = input_tensor if kv_input_tensor is None else torch.cat([input_tensor, kv_input_tensor], -1)
+    return _split_values(x, num_heads, num_kv_heads or num_heads, transpose_key)
+
+
+def _split_values(x, nh, nkv, transpose_key):
+    b, s, hidden = x.shape
+    d = hidden // (nh + 2 * nkv)
+    q = x[..., : nh * d].reshape(b, s, nh, d).permute(0, 2, 1, 3)
+    kv = x[..., nh * d:].reshape(b, s, 2 * nkv, d).permute(0, 2, 1, 3)
+    k, v = kv[:, :nkv], kv[:, nkv:]
+    return q, (k.transpose(-1, -2) if transpose_key else k), v
+
+
+@operation("ttnn.transformer.split_query_key_value_and_split_heads", golden_function=_split_golden)
+def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *, num_heads, num_kv_heads=None,
+                                          transpose_key=True, memory_config=None, use_falcon7b_backend=False):
+    """Fused QKV [B, S, (NH + 2*NKV)*D] (or Q [B, S, NH*D] plus kv_input_tensor [B, S, 2*NKV*D]) ->
+    Q [B, NH, S, D], K [B, NKV, D, S] (or [B, NKV, S, D] without transpose_key), V [B, NKV, S, D]."""
+    op = "ttnn.transformer.split_query_key_value_and_split_heads"
+    dev = require_device(op, input_tensor, kv_input_tensor)
+    nkv = num_kv_heads or num_heads
+    _check(len(input_tensor.shape) == 3, op, f"input must be rank 3 [B, S, hidden], got {list(input_tensor.shape)}")
+    x = input_tensor.value
+    if kv_input_tensor is not None:
+        _check(len(kv_input_tensor.shape) == 3 and kv_input_tensor.shape[:2] == input_tensor.shape[:2], op,
+               f"kv_input_tensor {list(kv_input_tensor.shape)} must be [B, S, 2*NKV*D] with the input's B and S")
+        _check(input_tensor.shape[-1] % num_heads == 0, op,
+               f"Q hidden {input_tensor.shape[-1]} is not divisible by num_heads={num_heads}")
+        d = input_tensor.shape[-1] // num_heads
+        _check(kv_input_tensor.shape[-1] == 2 * nkv * d, op, f"kv_input_tensor hidden {kv_input_tensor.shape[-1]} "
+               f"must be 2 * num_kv_heads * head_size = {2 * nkv * d}")
+        x = torch.cat([x, kv_input_tensor.value], -1)
+    hidden = x.shape[-1]
+    _check(hidden % (num_heads + 2 * nkv) == 0, op, f"hidden size {hidden} is not divisible by num_heads + "
+           f"2 * num_kv_heads = {num_heads + 2 * nkv}")
+    _check(num_heads % nkv == 0, op, f"num_heads ({num_heads}) must be a multiple of num_kv_heads ({nkv})")
+    parts = _split_values(x, num_heads, nkv, transpose_key)
+    outs = [new_device_tensor(p.contiguous(), input_tensor.dtype, input_tensor.layout, dev,
+                              memory_config or input_tensor.memory_config()) for p in parts]
+    moved = nbytes(input_tensor) + (nbytes(kv_input_tensor) if kv_input_tensor is not None else 0)
+    record(dev, op, bytes_moved=moved + sum(nbytes(o) for o in outs))
+    return tuple(outs)
