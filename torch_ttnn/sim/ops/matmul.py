@@ -1,2 +1,217 @@
-"""TT-NN matmul operations (emulated)."""
-__all__ = []
+"""ttnn.matmul and ttnn.linear on the emulated matrix engine.
+
+Numerics (ttnn-facts.md "Numerics of the Tensix core"; tt-isa-documentation MVMUL):
+- Operands enter 19-bit source registers: bfloat16/block-float exactly, float32 as TF32 (low 13 mantissa bits
+  dropped); denormals flush to zero.
+- The engine computes Dst += SrcB @ SrcA with the activations (first input) in SrcB and the weights (second
+  input) in SrcA (our reading of the matmul LLK's unpack; marked "verify" in ttnn-facts.md). Each pass
+  multiplies by at most hidden+4 mantissa bits of SrcA and hidden+6 of SrcB; fidelity phases add the rest:
+  LoFi = Bhi*Ahi, HiFi2 += Bhi*Alo, HiFi3 += Blo*Ahi, HiFi4 += Blo*Alo (Alo = the next 5 bits of A, Blo = the
+  next 4 of B). The phase sums collapse to at most two float32 matmuls of truncated operands.
+- Accumulation: float32 when fp32_dest_acc_en, else bfloat16 rounded each time a 32-wide K tile's partial
+  product is added (packer L1 accumulation also holds bfloat16 partials). Output rounded to the output dtype.
+- Default compute config when compute_kernel_config is None (tt-metal matmul_device_operation.cpp,
+  create_matmul_attributes, 2025): HiFi2, or LoFi when a program_config/core_grid is given or both inputs are
+  block-float, HiFi4 when both inputs are float32; fp32_dest_acc_en when the output dtype is float32;
+  math_approx_mode off.
+Validation follows the same file: TILE layout, B rank >= 2, K must match, batch dims equal unless B's batch
+is 1 (broadcast), float dtypes only.
+Fast path: float32 accumulation (or K within one tile) and a fidelity that keeps every operand bit is a
+single float32 matmul, so bf16 models at HiFi4/fp32-acc cost what eager torch costs.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ..tensor import require_device
+from ..types import BLOCK_FLOAT, FLOATS, TILE_SIZE, DataType, Layout, MathFidelity
+from . import _eltwise as E
+from .unary import activation_fn
+
+_A_HI, _A_LO = 4, 5   # SrcA (weights): hidden+4 bits per pass, then the next 5
+_B_HI, _B_LO = 6, 4   # SrcB (activations): hidden+6 bits per pass, then the next 4
+_BITS = {DataType.FLOAT32: 10, DataType.BFLOAT8_B: 6, DataType.BFLOAT4_B: 2}  # explicit mantissa bits held
+_CHUNK_ELEMENTS = 1 << 24  # bound on the per-K-tile partial products held at once (64 MB of float32)
+
+
+def default_fidelity(a_dtype, b_dtype, program_config=None, core_grid=None) -> MathFidelity:
+    if a_dtype == DataType.FLOAT32 and b_dtype == DataType.FLOAT32:
+        return MathFidelity.HiFi4
+    if program_config is not None or core_grid is not None or (a_dtype in BLOCK_FLOAT and b_dtype in BLOCK_FLOAT):
+        return MathFidelity.LoFi
+    return MathFidelity.HiFi2
+
+
+def _phases(x_b: torch.Tensor, x_a: torch.Tensor, fidelity: MathFidelity, bits_b: int = 23, bits_a: int = 23):
+    """(SrcB operand, SrcA operand) pairs whose matmuls sum to what the fidelity phases compute; x_b is the
+    activations (first matmul input), x_a the weights (second); bits_* = explicit mantissa bits the operand
+    can hold at most (7 for bfloat16, 10 for TF32), so truncations that cannot drop anything are skipped."""
+    def trunc(x, bits, keep):
+        return x if keep >= bits else E.truncate_mantissa(x, keep)
+
+    a_full = trunc(x_a, bits_a, _A_HI + _A_LO)
+    b_full = trunc(x_b, bits_b, _B_HI + _B_LO)
+    if fidelity == MathFidelity.HiFi4:
+        return [(b_full, a_full)]
+    b_hi = trunc(x_b, bits_b, _B_HI)
+    if fidelity == MathFidelity.HiFi2:
+        return [(b_hi, a_full)]
+    a_hi = trunc(x_a, bits_a, _A_HI)
+    if fidelity == MathFidelity.HiFi3:
+        return [(b_hi, a_full), (b_full - b_hi, a_hi)] if b_hi is not b_full else [(b_hi, a_full)]
+    return [(b_hi, a_hi)]  # LoFi
+
+
+def _accumulate(terms, fp32_acc: bool) -> torch.Tensor:
+    """Sum of the phase matmuls, accumulated as the Dst register does."""
+    k = terms[0][0].shape[-1]
+    if fp32_acc or k <= TILE_SIZE:
+        out = terms[0][0] @ terms[0][1]
+        for b, a in terms[1:]:
+            out = out + b @ a
+        return out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
+    kt = -(-k // TILE_SIZE)
+    pad = kt * TILE_SIZE - k
+
+    def split(b, a):  # [..., M, K] -> [..., Kt, M, 32]; [..., K, N] -> [..., Kt, 32, N]
+        b = torch.nn.functional.pad(b, (0, pad))
+        a = torch.nn.functional.pad(a, (0, 0, 0, pad))
+        b = b.reshape(*b.shape[:-1], kt, TILE_SIZE).movedim(-2, -3)
+        a = a.reshape(*a.shape[:-2], kt, TILE_SIZE, a.shape[-1])
+        return b, a
+
+    parts = [split(b, a) for b, a in terms]
+    b0, a0 = parts[0]
+    rows, cols = b0.shape[-2], a0.shape[-1]
+    batch = math.prod(torch.broadcast_shapes(b0.shape[:-3], a0.shape[:-3]))
+    step = max(1, _CHUNK_ELEMENTS // max(1, batch * rows * cols))
+    acc = None
+    for s in range(0, kt, step):  # bf16 accumulation is a sequential scan over K tiles, vectorised over M x N
+        p = sum(b[..., s:s + step, :, :] @ a[..., s:s + step, :, :] for b, a in parts)
+        for i in range(p.shape[-3]):
+            acc = p[..., i, :, :] if acc is None else acc + p[..., i, :, :]
+            acc = E.round_to(acc, DataType.BFLOAT16)
+    return acc
+
+
+def _validate(qual, a, b, transpose_a, transpose_b):
+    dev = require_device(qual, a, b)
+    for i, t in enumerate((a, b)):
+        if t.layout != Layout.TILE:
+            raise RuntimeError(f"{qual}: input tensor {i} must be in TILE layout, got {t.layout.name}; "
+                               f"convert it with ttnn.to_layout(tensor, ttnn.TILE_LAYOUT)")
+        E.check_dtype(qual, t.dtype, FLOATS, what=f"input tensor {i}")
+    if len(b.shape) < 2:
+        raise RuntimeError(f"{qual}: expects input B rank >= 2, got {len(b.shape)} (shape {list(b.shape)})")
+    if len(a.shape) < 1 or (transpose_a and len(a.shape) < 2):
+        raise RuntimeError(f"{qual}: input A of shape {list(a.shape)} has too few dims")
+    return dev
+
+
+def _operands(a, b, transpose_a, transpose_b):
+    xa = E.fpu_operand(a.value, a.dtype)
+    xb = E.fpu_operand(b.value, b.dtype)
+    if transpose_a:
+        xa = xa.transpose(-1, -2)
+    if transpose_b:
+        xb = xb.transpose(-1, -2)
+    vector_a = xa.dim() == 1
+    if vector_a:
+        xa = xa.unsqueeze(0)
+    return xa, xb, vector_a
+
+
+def _check_shapes(qual, xa, xb):
+    if xa.shape[-1] != xb.shape[-2]:
+        raise RuntimeError(f"{qual}: the width of the first tensor must be equal to the height of the second "
+                           f"tensor. Mismatch: width={xa.shape[-1]} height={xb.shape[-2]} (after transpose_a/"
+                           f"transpose_b); transpose an input or fix the shapes")
+    b_batch = xb.shape[:-2]
+    if math.prod(b_batch) != 1:
+        rank = max(xa.dim(), xb.dim())
+        ab = (1,) * (rank - xa.dim()) + tuple(xa.shape[:-2])
+        bb = (1,) * (rank - xb.dim()) + tuple(b_batch)
+        if ab != bb:
+            raise RuntimeError(f"{qual}: bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN=BCMN: "
+                               f"batch dims of A {list(xa.shape[:-2])} and B {list(b_batch)} must match, or B's "
+                               f"batch must be 1 to broadcast")
+
+
+def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtype, program_config, activation,
+                 compute_kernel_config, core_grid, optional_output_tensor):
+    dev = _validate(qual, a, b, transpose_a, transpose_b)
+    E.check_dtype_arg(qual, dtype)
+    out_dtype = dtype or (optional_output_tensor.dtype if optional_output_tensor is not None else a.dtype)
+    xa, xb, vector_a = _operands(a, b, transpose_a, transpose_b)
+    _check_shapes(qual, xa, xb)
+    fid = default_fidelity(a.dtype, b.dtype, program_config, core_grid)
+    fp32_acc = out_dtype == DataType.FLOAT32
+    if compute_kernel_config is not None:
+        if compute_kernel_config.math_fidelity != MathFidelity.Invalid:
+            fid = compute_kernel_config.math_fidelity
+        fp32_acc = bool(compute_kernel_config.fp32_dest_acc_en)
+    out = _accumulate(_phases(xa, xb, fid, _BITS.get(a.dtype, 7), _BITS.get(b.dtype, 7)), fp32_acc)
+    if bias is not None:
+        n = xb.shape[-1]
+        if require_device(qual, bias) is not dev:
+            raise RuntimeError(f"{qual}: bias is on a different device than the inputs")
+        if bias.shape[-1] != n or math.prod(bias.shape) != n:
+            raise RuntimeError(f"{qual}: bias must be one row of {n} values (shape [{n}] or [1, {n}]) broadcast over "
+                               f"the output rows, got shape {list(bias.shape)}")
+        out = out + E.fpu_operand(bias.value, bias.dtype).reshape(n)
+        out = out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
+    act = activation_fn(activation)
+    if act is not None:
+        out = act(out)
+    if vector_a:
+        out = out.squeeze(-2)
+    m, k, n = xa.shape[-2], xa.shape[-1], xb.shape[-1]
+    pad = lambda d: -(-d // TILE_SIZE) * TILE_SIZE  # noqa: E731  the engine works on whole tiles
+    batch = math.prod(torch.broadcast_shapes(xa.shape[:-2], xb.shape[:-2]))
+    flops = 2.0 * batch * pad(m) * pad(k) * pad(n)
+    inputs = (a, b) + ((bias,) if bias is not None else ())
+    return E.finish(qual, out, out_dtype, Layout.TILE, dev, memory_config, inputs,
+                    output_tensor=optional_output_tensor, flops=flops, fidelity=fid,
+                    sfpu_cycles=10.0 if act is not None else 0.0)
+
+
+def _matmul_impl(input_tensor_a, input_tensor_b, transpose_a=False, transpose_b=False, memory_config=None, dtype=None,
+                 program_config=None, activation=None, compute_kernel_config=None, core_grid=None, output_tile=None,
+                 optional_output_tensor=None, global_cb=None, sub_device_id=None, prefetcher_pipes=None):
+    """Matrix product of the last two dims with batch broadcasting of B, at the device's fidelity."""
+    return _matmul_core("ttnn.matmul", input_tensor_a, input_tensor_b, None, transpose_a, transpose_b, memory_config,
+                        dtype, program_config, activation, compute_kernel_config, core_grid, optional_output_tensor)
+
+
+def _linear_impl(input_tensor_a, input_tensor_b, bias=None, transpose_a=False, transpose_b=False, memory_config=None,
+                 dtype=None, program_config=None, activation=None, compute_kernel_config=None, core_grid=None,
+                 output_tile=None, optional_output_tensor=None, global_cb=None, sub_device_id=None,
+                 prefetcher_pipes=None, in0_column_offset=None):
+    """input @ weight (+ bias row) (then activation): matmul with the bias added in the accumulator."""
+    return _matmul_core("ttnn.linear", input_tensor_a, input_tensor_b, bias, transpose_a, transpose_b, memory_config,
+                        dtype, program_config, activation, compute_kernel_config, core_grid, optional_output_tensor)
+
+
+def _golden_matmul(a, b, *args, transpose_a=False, transpose_b=False, **kw):
+    a, b = a.float(), b.float()
+    return (a.transpose(-1, -2) if transpose_a else a) @ (b.transpose(-1, -2) if transpose_b else b)
+
+
+def _golden_linear(a, b, *args, bias=None, transpose_a=False, transpose_b=False, activation=None, **kw):
+    out = _golden_matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    if bias is not None:
+        out = out + bias.float().reshape(-1)
+    act = activation_fn(activation)
+    return act(out) if act is not None else out
+
+
+_COMMON = ("transpose_a=False, transpose_b=False, memory_config=None, dtype=None, program_config=None, "
+           "activation=None, compute_kernel_config=None, core_grid=None, output_tile=None, "
+           "optional_output_tensor=None, global_cb=None, sub_device_id=None, prefetcher_pipes=[]")
+matmul = E.make_op("ttnn.matmul", f"input_tensor_a, input_tensor_b, *, {_COMMON}", _matmul_impl, _golden_matmul)
+linear = E.make_op("ttnn.linear", f"input_tensor_a, input_tensor_b, *, bias=None, {_COMMON}, in0_column_offset=None",
+                   _linear_impl, _golden_linear)
+
+__all__ = ["matmul", "linear"]

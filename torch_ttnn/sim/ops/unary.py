@@ -1,2 +1,275 @@
-"""TT-NN unary operations (emulated)."""
-__all__ = []
+"""Element-wise unary operations (ttnn.relu, ttnn.exp, ...), generated from one table.
+
+On the device these run on the vector engine (SFPU), which computes in float32 from exactly unpacked inputs
+(bfloat16/block-float unpack losslessly), so the emulator computes in float32 and rounds once to the output
+dtype. Approximate modes: `gelu(fast_and_approximate_mode=True)` / `variant=Tanh|FastLut` use the tanh form
+of GELU (what the device's approximate GELU computes); every other approximate flag (exp, log, sqrt, rsqrt,
+erf, mish, tanh, sigmoid modes) is accepted and computed exactly: the SFPU's approximations are not
+documented to bit level. Cycle costs per value are estimates for the cost model (simple ops 1, exp/log ~8-10,
+trigonometry ~16), not measurements.
+Signatures: read from ttnn 0.81.1. Layouts: TILE and ROW_MAJOR are both accepted (the real unary ops
+run on either interleaved layout).
+"""
+from __future__ import annotations
+
+import torch
+
+from ..tensor import Tensor, require_device
+from ..types import INTEGERS
+from . import _eltwise as E
+from ._eltwise import GeluVariant, SigmoidMode, UnaryOpType, UnaryWithParam  # noqa: F401  (ttnn names)
+
+_TAIL = "memory_config=None, output_tensor=None, sub_core_grids=None"
+_PLAIN = f"input_tensor, *, {_TAIL}"
+_FAST = f"input_tensor, *, fast_and_approximate_mode=False, {_TAIL}"
+
+
+def _gelu(x, variant=GeluVariant.Accurate, fast_and_approximate_mode=False):
+    approx = fast_and_approximate_mode or variant in (GeluVariant.Tanh, GeluVariant.FastLut)
+    return torch.nn.functional.gelu(x, approximate="tanh" if approx else "none")
+
+
+def _round(x, decimals=0):
+    return torch.round(x, decimals=int(decimals or 0))
+
+
+def _logit(x, eps=None):
+    return torch.logit(x, eps=eps)
+
+
+def _cmpz(op):
+    return lambda x: op(x, 0).to(x.dtype)
+
+
+def _flag(fn):
+    return lambda x: fn(x).to(x.dtype)
+
+
+_F = torch.nn.functional
+# name -> (params, compute(x, **op params) on float32/float64 values, SFPU cycles per value, golden or None).
+_TABLE = {
+    "abs": (_PLAIN, torch.abs, 1),
+    "neg": (_PLAIN, torch.neg, 1),
+    "exp": (_FAST, lambda x, fast_and_approximate_mode=False: torch.exp(x), 8),
+    "expm1": (_PLAIN, torch.expm1, 10),
+    "exp2": (_PLAIN, torch.exp2, 8),
+    "log": (_FAST, lambda x, fast_and_approximate_mode=False: torch.log(x), 10),
+    "log1p": (_FAST, lambda x, fast_and_approximate_mode=False: torch.log1p(x), 12),
+    "log2": (_FAST, lambda x, fast_and_approximate_mode=False: torch.log2(x), 10),
+    "log10": (_FAST, lambda x, fast_and_approximate_mode=False: torch.log10(x), 10),
+    "sqrt": (_FAST, lambda x, fast_and_approximate_mode=False: torch.sqrt(x), 8),
+    "rsqrt": (_FAST, lambda x, fast_and_approximate_mode=False: torch.rsqrt(x), 8),
+    "reciprocal": (_PLAIN, torch.reciprocal, 8),
+    "square": (_PLAIN, torch.square, 1),
+    "sin": (_PLAIN, torch.sin, 16),
+    "cos": (_PLAIN, torch.cos, 16),
+    "tan": (_PLAIN, torch.tan, 20),
+    "asin": (_PLAIN, torch.asin, 16),
+    "acos": (_PLAIN, torch.acos, 16),
+    "atan": (_PLAIN, torch.atan, 16),
+    "sinh": (_PLAIN, torch.sinh, 16),
+    "cosh": (_PLAIN, torch.cosh, 16),
+    "tanh": (f"input_tensor, *, memory_config=None, output_tensor=None, fast_and_approximate_mode=False, "
+             f"sub_core_grids=None", lambda x, fast_and_approximate_mode=False: torch.tanh(x), 10),
+    "asinh": (_PLAIN, torch.asinh, 20),
+    "acosh": (_PLAIN, torch.acosh, 20),
+    "atanh": (_PLAIN, torch.atanh, 20),
+    "sigmoid": (f"input_tensor, *, vector_mode=4, mode=SigmoidMode.Accurate, {_TAIL}",
+                lambda x, vector_mode=4, mode=None: torch.sigmoid(x), 10),
+    "sigmoid_accurate": (f"input_tensor, fast_and_approximate_mode=False, *, {_TAIL}",
+                         lambda x, fast_and_approximate_mode=False: torch.sigmoid(x), 12),
+    "log_sigmoid": (_PLAIN, _F.logsigmoid, 14),
+    "hardsigmoid": (_PLAIN, _F.hardsigmoid, 2),
+    "hardswish": (_PLAIN, _F.hardswish, 3),
+    "hardtanh": (f"input_tensor, *, min_val=-1.0, max_val=1.0, {_TAIL}",
+                 lambda x, min_val=-1.0, max_val=1.0: torch.clamp(x, min_val, max_val), 2),
+    "relu": (_PLAIN, torch.relu, 1),
+    "relu6": (_PLAIN, lambda x: torch.clamp(x, 0.0, 6.0), 2),
+    "relu_max": (f"input_tensor, upper_limit, *, {_TAIL}", lambda x, upper_limit: torch.clamp(x, 0.0, upper_limit), 2),
+    "relu_min": (f"input_tensor, lower_limit, *, {_TAIL}",
+                 lambda x, lower_limit: torch.clamp(x, min=lower_limit), 2),
+    "leaky_relu": (f"input_tensor, negative_slope, *, {_TAIL}",
+                   lambda x, negative_slope: _F.leaky_relu(x, negative_slope), 2),
+    "elu": (f"input_tensor, *, alpha=1.0, {_TAIL}", lambda x, alpha=1.0: _F.elu(x, alpha), 10),
+    "celu": (f"input_tensor, *, alpha=1.0, {_TAIL}", lambda x, alpha=1.0: _F.celu(x, alpha), 10),
+    "selu": (f"input_tensor, *, scale=1.0506999492645264, alpha=1.673259973526001, {_TAIL}",
+             lambda x, scale=1.0507, alpha=1.6733: scale * torch.where(x > 0, x, alpha * torch.expm1(x)), 10),
+    "gelu": (f"input_tensor, *, variant=GeluVariant.Accurate, fast_and_approximate_mode=False, {_TAIL}", _gelu, 14),
+    "silu": (_PLAIN, _F.silu, 12),
+    "mish": (_FAST, lambda x, fast_and_approximate_mode=False: _F.mish(x), 20),
+    "softplus": (f"input_tensor, *, beta=1.0, threshold=20.0, {_TAIL}",
+                 lambda x, beta=1.0, threshold=20.0: _F.softplus(x, beta, threshold), 16),
+    "softsign": (_PLAIN, _F.softsign, 10),
+    "tanhshrink": (_PLAIN, _F.tanhshrink, 12),
+    "hardshrink": (f"input_tensor, *, lambd=0.5, {_TAIL}", lambda x, lambd=0.5: _F.hardshrink(x, lambd), 2),
+    "softshrink": (f"input_tensor, *, lambd=0.5, {_TAIL}", lambda x, lambd=0.5: _F.softshrink(x, lambd), 2),
+    "threshold": (f"input_tensor, threshold, value, *, {_TAIL}",
+                  lambda x, threshold, value: torch.where(x > threshold, x, torch.full_like(x, value)), 2),
+    "heaviside": (f"input_tensor, value, *, {_TAIL}",
+                  lambda x, value: torch.heaviside(x, torch.tensor(float(value), dtype=x.dtype)), 2),
+    "erf": (_FAST, lambda x, fast_and_approximate_mode=False: torch.erf(x), 12),
+    "erfc": (_PLAIN, torch.erfc, 12),
+    "logit": (f"input_tensor, *, eps=None, {_TAIL}", _logit, 14),
+    "cbrt": (_PLAIN, lambda x: torch.sign(x) * torch.abs(x).pow(1.0 / 3.0), 12),
+    "i0": (_PLAIN, torch.special.i0, 20),
+    "lgamma": (_PLAIN, torch.lgamma, 24),
+    "digamma": (_PLAIN, torch.digamma, 24),
+    "deg2rad": (_PLAIN, torch.deg2rad, 1),
+    "rad2deg": (_PLAIN, torch.rad2deg, 1),
+    "sign": (_PLAIN, torch.sign, 2),
+    "signbit": (_PLAIN, _flag(torch.signbit), 1),
+    "floor": (_PLAIN, torch.floor, 2),
+    "ceil": (_PLAIN, torch.ceil, 2),
+    "trunc": (_PLAIN, torch.trunc, 2),
+    "frac": (_PLAIN, torch.frac, 2),
+    "round": (f"input_tensor, *, decimals=0, {_TAIL}", _round, 4),
+    "isnan": (_PLAIN, _flag(torch.isnan), 1),
+    "isinf": (_PLAIN, _flag(torch.isinf), 1),
+    "isfinite": (_PLAIN, _flag(torch.isfinite), 1),
+    "logical_not": (_PLAIN, _flag(torch.logical_not), 1),
+    "eqz": (_PLAIN, _cmpz(torch.eq), 1),
+    "nez": (_PLAIN, _cmpz(torch.ne), 1),
+    "gtz": (_PLAIN, _cmpz(torch.gt), 1),
+    "gez": (_PLAIN, _cmpz(torch.ge), 1),
+    "ltz": (_PLAIN, _cmpz(torch.lt), 1),
+    "lez": (_PLAIN, _cmpz(torch.le), 1),
+}
+
+def _make_unary(name, params, fn, cycles):
+    qual = f"ttnn.{name}"
+
+    def impl(input_tensor, memory_config=None, output_tensor=None, sub_core_grids=None, **op_params):
+        dev = require_device(qual, input_tensor)
+        E.check_layout(qual, input_tensor)
+        out = fn(E.host_values(input_tensor), **op_params)
+        return E.finish(qual, out, input_tensor.dtype, input_tensor.layout, dev,
+                        memory_config or input_tensor.memory_config(), (input_tensor,),
+                        output_tensor=output_tensor, sfpu_cycles=cycles)
+
+    def golden(input_tensor, *args, **kwargs):
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("memory_config", "output_tensor", "sub_core_grids",
+                                                               "device")}
+        return fn(input_tensor.float(), *args, **kwargs)
+
+    impl.__doc__ = f"Element-wise {name} on the vector engine, computed in float32, rounded to the input dtype."
+    return E.make_op(qual, params, impl, golden)
+
+
+for _name, (_params, _fn, _cycles) in _TABLE.items():
+    globals()[_name] = _make_unary(_name, _params, _fn, _cycles)
+
+
+def _bitwise_not_impl(input_tensor, memory_config=None, output_tensor=None, sub_core_grids=None):
+    """Bitwise NOT of integer data (the real op accepts INT32/UINT16/UINT32 only)."""
+    dev = require_device("ttnn.bitwise_not", input_tensor)
+    E.check_dtype("ttnn.bitwise_not", input_tensor.dtype, INTEGERS)
+    out = torch.bitwise_not(input_tensor.value.to(torch.int64))
+    return E.finish("ttnn.bitwise_not", out, input_tensor.dtype, input_tensor.layout, dev,
+                    memory_config or input_tensor.memory_config(), (input_tensor,),
+                    output_tensor=output_tensor, sfpu_cycles=1)
+
+
+bitwise_not = E.make_op("ttnn.bitwise_not", _PLAIN, _bitwise_not_impl, lambda x, *a, **k: torch.bitwise_not(x))
+
+
+def _tri(name, torch_fn):
+    qual = f"ttnn.{name}"
+
+    def impl(input_tensor, diagonal=0, memory_config=None):
+        """Keep the lower (tril) / upper (triu) triangle of the last two dims, zero the rest."""
+        dev = require_device(qual, input_tensor)
+        if len(input_tensor.shape) < 2:
+            raise RuntimeError(f"{qual}: input must have rank >= 2, got shape {list(input_tensor.shape)}")
+        out = torch_fn(E.host_values(input_tensor), diagonal=int(diagonal))
+        return E.finish(qual, out, input_tensor.dtype, input_tensor.layout, dev,
+                        memory_config or input_tensor.memory_config(), (input_tensor,), sfpu_cycles=1)
+
+    return E.make_op(qual, "input_tensor, *, diagonal=0, memory_config=None", impl,
+                     lambda x, diagonal=0, **k: torch_fn(x, diagonal=diagonal))
+
+
+tril = _tri("tril", torch.tril)
+triu = _tri("triu", torch.triu)
+
+
+def _bound(qual, v, dev, shape):
+    """A clamp bound: None, a Python number, or a device tensor broadcastable to the input."""
+    if v is None or isinstance(v, (int, float)):
+        return v
+    if isinstance(v, Tensor):
+        if require_device(qual, v) is not dev:
+            raise RuntimeError(f"{qual}: min/max tensor is on a different device than the input")
+        try:
+            return torch.broadcast_to(E.host_values(v), shape)
+        except RuntimeError:
+            raise RuntimeError(f"{qual}: bound of shape {list(v.shape)} does not broadcast to the input shape "
+                               f"{list(shape)}") from None
+    raise TypeError(f"{qual}: min/max must be a number, a ttnn.Tensor or None, got {type(v).__name__}")
+
+
+def _make_clamp(name, params):
+    qual = f"ttnn.{name}"
+
+    def impl(input_tensor, min=None, max=None, memory_config=None, output_tensor=None):
+        """Clamp to [min, max]; bounds are numbers or tensors, at least one must be given (as the real op)."""
+        dev = require_device(qual, input_tensor)
+        if min is None and max is None:
+            raise RuntimeError(f"{qual}: only one of 'min' or 'max' can be None; pass at least one bound")
+        x = E.host_values(input_tensor)
+        lo, hi = _bound(qual, min, dev, x.shape), _bound(qual, max, dev, x.shape)
+        out = x
+        if lo is not None:
+            out = torch.maximum(out, lo if isinstance(lo, torch.Tensor) else torch.tensor(float(lo), dtype=x.dtype))
+        if hi is not None:
+            out = torch.minimum(out, hi if isinstance(hi, torch.Tensor) else torch.tensor(float(hi), dtype=x.dtype))
+        inputs = (input_tensor,) + tuple(b for b in (min, max) if isinstance(b, Tensor))
+        return E.finish(qual, out, input_tensor.dtype, input_tensor.layout, dev,
+                        memory_config or input_tensor.memory_config(), inputs, output_tensor=output_tensor,
+                        sfpu_cycles=2)
+
+    def golden(x, min=None, max=None, **k):
+        return torch.clamp(x, min, max)
+
+    return E.make_op(qual, params, impl, golden)
+
+
+clamp = _make_clamp("clamp", "input_tensor, min=None, max=None, *, memory_config=None, output_tensor=None")
+clip = _make_clamp("clip", "input_tensor, min=None, max=None, *, memory_config=None")
+
+
+# Activations fused into matmul/linear (activation="relu" or a UnaryWithParam): name -> float32 function.
+def activation_fn(activation):
+    """Resolve a matmul `activation` argument to a float32 function (None passes through)."""
+    if activation is None:
+        return None
+    if isinstance(activation, str):
+        name = activation.lower()
+        if name == "gelu_approx" or name == "gelu_tanh":
+            return lambda x: _gelu(x, fast_and_approximate_mode=True)
+        if name not in _TABLE or _TABLE[name][0] not in (_PLAIN, _FAST):
+            raise RuntimeError(f"Unsupported activation {activation!r}: use e.g. 'relu', 'gelu', 'silu', 'sigmoid' "
+                               f"or a ttnn.UnaryWithParam")
+        return _TABLE[name][1]
+    if isinstance(activation, UnaryWithParam):
+        t, p = activation.op_type, activation.params
+        special = {
+            "GELU": lambda x: _gelu(x, fast_and_approximate_mode=bool(p and p[0])),
+            "GELU_TANH": lambda x: _gelu(x, fast_and_approximate_mode=True),
+            "LEAKY_RELU": lambda x: _F.leaky_relu(x, p[0] if p else 0.01),
+            "RELU_MAX": lambda x: torch.clamp(x, 0.0, p[0]),
+            "RELU_MIN": lambda x: torch.clamp(x, min=p[0]),
+            "ELU": lambda x: _F.elu(x, p[0] if p else 1.0),
+            "RECIP": torch.reciprocal,
+            "IDENTITY": lambda x: x,
+        }
+        if t.name in special:
+            return special[t.name]
+        name = t.name.lower()
+        if name in _TABLE:
+            return _TABLE[name][1]
+        raise RuntimeError(f"Unsupported fused activation {activation!r}")
+    raise TypeError(f"activation must be a string or ttnn.UnaryWithParam, got {type(activation).__name__}")
+
+
+__all__ = list(_TABLE) + ["bitwise_not", "tril", "triu", "clamp", "clip", "GeluVariant", "SigmoidMode",
+                          "UnaryOpType", "UnaryWithParam"]
