@@ -30,8 +30,9 @@ def test_tiny_builds_runs_and_is_deterministic(name):
     rows = ya.reshape(ya.shape[0], -1) if name != "clip" else ya
     assert (rows[0] - rows[1]).abs().max() > 1e-3 * rows.abs().max(), f"{name}: output ignores its input"
     assert ya.std() > 1e-4
-    other = zoo.build(name, "tiny", batch=2, seed=1).run()
-    assert not torch.equal(ya, other), f"{name}: the seed does not reach the weights/inputs"
+    other = zoo.build(name, "tiny", batch=1, seed=1).run()   # batch 1 works too (BatchNorm calibration)
+    assert other.shape[1:] == ya.shape[1:] and torch.isfinite(other).all()
+    assert not torch.equal(ya[:1], other[:1]), f"{name}: the seed does not reach the weights/inputs"
 
 
 @pytest.mark.parametrize("name", REQUIRED)

@@ -113,23 +113,32 @@ def build(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, meta: bo
     return ex
 
 
-def calibrate_batchnorm(ex: Example) -> None:
-    """Set every BatchNorm's running statistics from one pass over the example inputs.
+def calibrate_batchnorm(ex: Example, batch: int = 8) -> None:
+    """Set every BatchNorm's running statistics from a pass over a batch of inputs like the example's.
 
-    Freshly initialised BatchNorms hold mean 0 / variance 1 (and some HF inits scale them by ~0.02), so a deep randomly initialised convnet shrinks its
-    signal layer after layer until the output is a constant (PCC is then meaningless). A trained network's
-    statistics match its data: measuring them on the inputs restores unit-scale activations at every layer,
-    as in a real checkpoint. Deterministic: it runs under the caller's seeded RNG.
+    Freshly initialised BatchNorms hold mean 0 / variance 1 (and some HF inits scale them by ~0.02), so a deep
+    randomly initialised convnet shrinks its signal layer after layer until the output is a constant (PCC is
+    then meaningless). A trained network's statistics match its data: measuring them on a calibration batch
+    (`batch` samples drawn with the example inputs' mean and spread; more than one, so that 1x1 feature maps
+    still have a variance) restores unit-scale activations at every layer, as in a real checkpoint.
+    Deterministic: it draws from the caller's seeded RNG.
     """
     norms = [m for m in ex.model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
+
+    def like(x):
+        if not (isinstance(x, torch.Tensor) and x.is_floating_point() and x.dim() > 1):
+            return x
+        return torch.randn((batch, *x.shape[1:]), dtype=x.dtype) * x.std() + x.mean()
+
     for m in norms:
-        m.reset_parameters()                # also unit scale: some HF inits draw BN weights ~ N(0, 0.02)
-        m.momentum = None                   # cumulative average: exactly this batch's statistics
+        m.reset_parameters()                # unit scale, zero shift, statistics cleared
+        m.momentum = None                   # cumulative average: exactly the calibration batch's statistics
     ex.model.train()
     try:
-        ex.run()
+        with torch.no_grad():
+            ex.model(*[like(a) for a in ex.args], **{k: like(v) for k, v in ex.kwargs.items()})
     finally:
         ex.model.eval()
 
