@@ -5,11 +5,13 @@ TTNN_REAL_PYTHON, else the repository's .venv-ttnn; arrays come back as .npz, th
 """
 from __future__ import annotations
 
+import ast
 import enum
 import functools
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -91,16 +93,18 @@ def _default(v):
 
 
 def emulator_params(obj) -> list | None:
-    target = obj.__init__ if isinstance(obj, type) else obj
+    target = obj
+    if isinstance(obj, type):  # the constructor: __init__, or __new__ for immutable types such as Shape(tuple)
+        target = obj.__init__ if obj.__init__ not in (object.__init__, tuple.__init__) else obj.__new__
     try:
         sig = inspect.signature(target)
     except (TypeError, ValueError):
         return None
     params = []
     for p in sig.parameters.values():
-        if p.name == "self":
+        if p.name in ("self", "cls"):
             continue
-        e = {"name": p.name, "kind": p.kind.name.replace("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")}
+        e = {"name": p.name, "kind": p.kind.name}
         if p.default is not inspect.Parameter.empty:
             e["default"] = _default(p.default)
         params.append(e)
@@ -143,21 +147,30 @@ def _norm_default(d):
     r, t = d["repr"], d["type"]
     if t in ("int", "float"):
         return ("num", float(r))
+    if t in ("list", "tuple"):
+        try:
+            return ("seq", tuple(ast.literal_eval(r)))
+        except (ValueError, SyntaxError):
+            pass
     if t in ("list", "tuple") and r in ("[]", "()"):
         return ("empty-seq",)
-    return ("repr", r)
+    if t == "MemoryConfig":  # the real repr also lists nd-shard fields the emulator does not model
+        return ("repr", ",".join(re.findall(r"(?:memory_layout|buffer_type)=[\w:]+", r)))
+    return ("repr", re.sub(r" at 0x[0-9a-f]+", "", r))
 
 
 def param_diff(emu: list, real: list) -> list[str]:
     """Differences between the emulator's parameter list and one real overload (empty when equal)."""
     out = []
-    en = [p["name"] for p in emu]
-    rn = [p["name"] for p in real]
+    # Real positional-only parameters carry generated names (arg0, ...): only their position counts.
+    en = [p["name"] if r.get("kind") != "POSITIONAL_ONLY" else "#" for p, r in zip(emu, real)] + \
+        [p["name"] for p in emu[len(real):]]
+    rn = [p["name"] if p["kind"] != "POSITIONAL_ONLY" else "#" for p in real]
     if en != rn:
         out.append(f"names/order {en} != real {rn}")
         return out
     for e, r in zip(emu, real):
-        if e["kind"] != r["kind"]:
+        if e["kind"] != r["kind"] and not (r["kind"] == "POSITIONAL_ONLY" and e["kind"] != "KEYWORD_ONLY"):
             out.append(f"{e['name']}: {e['kind']} != real {r['kind']}")
         ed, rd = _norm_default(e.get("default")), _norm_default(r.get("default"))
         if ed != rd:

@@ -111,6 +111,10 @@ def parse_nb(line, defaults):
     params, kw_only = [], False
     for p in split_top(head[:end]):
         p = p.replace("\\*", "*")
+        if p == "/":  # nanobind's positional-only marker: the names before it are not part of the API
+            for q in params:
+                q["kind"] = "POSITIONAL_ONLY"
+            continue
         if p == "*":
             kw_only = True
             continue
@@ -141,7 +145,7 @@ def parse_inspect(sig):
     for p in sig.parameters.values():
         if p.name == "self":
             continue
-        entry = {"name": p.name, "kind": p.kind.name.replace("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")}
+        entry = {"name": p.name, "kind": p.kind.name}
         if p.default is not inspect.Parameter.empty:
             entry["default"] = default_repr(p.default)
         params.append(entry)
