@@ -1,0 +1,49 @@
+"""The decomposition table given to aot_autograd: each entry is here for a stated reason.
+
+Everything else reaches the lowering as the ATen op dynamo produced, because a direct rule keeps one TT-NN
+op where a decomposition would make several (e.g. layer_norm, softmax, gelu, addmm, sdpa have TT-NN ops).
+"""
+from __future__ import annotations
+
+import torch
+from torch._decomp import get_decompositions
+
+aten = torch.ops.aten
+
+REASONS = {
+    # No TT-NN op; the decomposition uses ops that have one.
+    aten.baddbmm: "TT-NN has no baddbmm: bmm + scaled add",
+    aten.logsumexp: "TT-NN has no logsumexp: max, exp, sum, log",
+    aten.linalg_vector_norm: "TT-NN has no vector norm: abs, pow, sum, root",
+    aten.glu: "TT-NN's glu needs specific widths: slice, sigmoid, multiply",
+    aten.native_group_norm: "TT-NN's group_norm wants a sharded NHWC layout: mean/var per group instead",
+    aten.unbind: "a list of selects, each a slice",
+    aten.var_mean: "var and mean are separate TT-NN reductions",
+    aten.new_zeros: "full with the same device and dtype",
+    aten.new_ones: "full with the same device and dtype",
+    aten.new_full: "full with the same device and dtype",
+    aten.addcmul: "aten's scalar-value form: multiply and add",
+    aten.mv: "matmul of a matrix and a column",
+    aten.hardswish: "x * relu6(x + 3) / 6 in ops that lower",
+    aten.mish: "x * tanh(softplus(x))",
+    aten.softplus: "TT-NN softplus lacks aten's threshold argument: log1p(exp) with where",
+    aten.upsample_bilinear2d: "TT-NN's bilinear upsample wants sharded inputs: gathers and lerps",
+    # Training graphs: the backward ops of the forward ops above, as pointwise ops that lower.
+    aten.threshold_backward: "relu backward: where(x > 0, grad, 0)",
+    aten.gelu_backward: "pointwise ops",
+    aten.silu_backward: "pointwise ops",
+    aten.sigmoid_backward: "pointwise ops",
+    aten.tanh_backward: "pointwise ops",
+    aten.native_layer_norm_backward: "reductions and pointwise ops",
+    aten._softmax_backward_data: "multiply, sum, subtract",
+    aten._log_softmax_backward_data: "exp, sum, subtract",
+    aten.native_batch_norm: "training batch norm: mean/var reductions",
+    aten._native_batch_norm_legit: "training batch norm: mean/var reductions",
+    aten._native_batch_norm_legit_functional: "training batch norm: mean/var reductions",
+    aten.native_dropout: "bernoulli mask and multiply (the mask runs on CPU: TT-NN's rand differs from torch's)",
+    aten.embedding_dense_backward: "index_put of gradients (runs on CPU)",
+    aten.mse_loss: "subtract, square, mean",
+    aten.nll_loss_forward: "gather and mean",
+}
+
+DECOMPOSITIONS = get_decompositions(list(REASONS))

@@ -1,0 +1,104 @@
+"""`TorchTtnnOption`: the backend's options, compatible with torch-ttnn 0.5, checked before any work is done.
+
+0.5 semantics kept: `device` (now optional: device 0 of the active runtime), `gen_graphviz`, `metrics_path`
+(a directory; the run record is written there as JSON), `export_code` (a path: the lowered graphs written as
+a TT-NN Python script), `data_parallel` (number of devices; one device is what the emulator has), `verbose`
+(print the metrics summary), `bypass_compile` (trace and count but run the ATen graph on CPU: a debugging
+aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
+lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
+`float_dtype` (the device dtype of float tensors), `check_accuracy` (PCC of each compiled graph against a
+CPU float32 run of the same ATen graph, first call only).
+"""
+from __future__ import annotations
+
+import os
+
+from .. import runtime
+
+_FLOAT_DTYPES = ("bfloat16", "float32", "bfloat8_b")
+
+
+class TorchTtnnOption:
+    def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: str = "", export_code=None,
+                 data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
+                 verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
+                 check_accuracy: bool = False, **unknown):
+        if unknown:
+            raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
+                            f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
+                            f"bypass_compile, verbose, runtime, float_dtype, check_accuracy")
+        for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
+                        ("bypass_compile", bypass_compile), ("verbose", verbose),
+                        ("check_accuracy", check_accuracy)):
+            if not isinstance(v, bool):
+                raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
+        if not isinstance(metrics_path, (str, os.PathLike)):
+            raise TypeError(f"TorchTtnnOption: metrics_path must be a directory path (str), got {metrics_path!r}")
+        if export_code is not None and not isinstance(export_code, (str, os.PathLike)):
+            raise TypeError(f"TorchTtnnOption: export_code must be a file path or None, got {export_code!r}")
+        if isinstance(data_parallel, bool):
+            n_dev = 1
+        elif isinstance(data_parallel, int) and data_parallel >= 1:
+            n_dev = data_parallel
+        else:
+            raise ValueError(f"TorchTtnnOption: data_parallel must be False or a device count >= 1, "
+                             f"got {data_parallel!r}")
+        if n_dev > 1:
+            raise NotImplementedError(f"TorchTtnnOption: data_parallel={data_parallel} needs a mesh of "
+                                      f"{n_dev} devices, which this backend does not drive yet; use one device")
+        rt = runtime if runtime is not None else os.environ.get("TORCH_TTNN_RUNTIME", "auto")
+        if not isinstance(rt, str) or rt.lower() not in ("auto", "sim", "ttnn"):
+            raise ValueError(f"TorchTtnnOption: runtime must be 'auto', 'sim' or 'ttnn', got {rt!r} "
+                             f"(check TORCH_TTNN_RUNTIME)")
+        if float_dtype not in _FLOAT_DTYPES:
+            raise ValueError(f"TorchTtnnOption: float_dtype must be one of {_FLOAT_DTYPES}, got {float_dtype!r}")
+        self.device = device
+        self.gen_graphviz = gen_graphviz
+        self.metrics_path = str(metrics_path) if metrics_path else ""
+        self.export_code = str(export_code) if export_code is not None else None
+        self.data_parallel = data_parallel
+        self.load_params_once = load_params_once
+        self.bypass_compile = bypass_compile
+        self.verbose = verbose
+        self.runtime = rt.lower()
+        self.float_dtype = float_dtype
+        self.check_accuracy = check_accuracy
+        self._out_fx_graphs = []
+        self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
+
+    # --- resolved lazily, checked before any compilation work -----------------------------------------
+    def resolve(self):
+        """(ttnn module, device): select the runtime, open or check the device."""
+        mod = runtime.select(self.runtime) if self.runtime != "auto" or runtime._active is None \
+            else runtime.ttnn()
+        if self.device is None:
+            self.device = runtime.default_device()
+        dev = self.device
+        if runtime.is_emulator(mod) and not isinstance(dev, mod.Device):
+            raise TypeError(f"TorchTtnnOption: device must be a device of the active runtime "
+                            f"(ttnn.open_device(device_id=0)), got {type(dev).__name__}")
+        if hasattr(dev, "is_open") and not dev.is_open():
+            raise RuntimeError(f"TorchTtnnOption: device {getattr(dev, 'device_id', '?')} is closed; open it "
+                               f"with ttnn.open_device(device_id=...) or leave device=None")
+        return mod, dev
+
+    @property
+    def metrics(self) -> list[dict]:
+        """The run record of each compiled subgraph (see compiler.metrics)."""
+        return [c.metrics() for c in self.compiled]
+
+    def summary(self) -> str:
+        from .metrics import summary
+        return summary(self.metrics)
+
+
+def from_kwargs(options) -> TorchTtnnOption:
+    """What torch.compile(options=...) passed: a TorchTtnnOption, a dict of its fields, or nothing."""
+    if options is None:
+        return TorchTtnnOption()
+    if isinstance(options, TorchTtnnOption):
+        return options
+    if isinstance(options, dict):
+        return TorchTtnnOption(**options)
+    raise TypeError(f"backend options must be a torch_ttnn.TorchTtnnOption or a dict of its fields, "
+                    f"got {type(options).__name__}")

@@ -1,0 +1,75 @@
+"""Passes over the lowered TT-NN graph, each `graph -> graph` (or graph -> facts), in the order they run:
+
+1. `mark_constants`: a node is constant when it depends only on parameters, buffers and graph constants.
+   Constant nodes run once per compiled module (parameters placed on the device once, weight transposes and
+   casts folded) and their device results are kept: `load_params_once`.
+2. `insert_deallocs`: every device tensor computed per call is freed right after its last use, so device
+   memory after a call is what it was before it. Ops that may return their input itself (a view or a no-op
+   conversion) make one buffer of input and output: the group is freed after the last use of any member,
+   and never when it holds a kept constant.
+"""
+from __future__ import annotations
+
+import operator
+
+import torch.fx as fx
+
+from .recording import MAY_ALIAS
+
+# ATen ops whose result changes per call even with the same inputs: never folded.
+_RANDOM = ("rand", "randn", "randint", "bernoulli", "native_dropout", "normal", "uniform", "empty", "randperm")
+
+
+def mark_constants(graph: fx.Graph) -> None:
+    for n in graph.nodes:
+        if n.op == "placeholder":
+            n.meta["const"] = n.meta.get("kind") in ("param", "const")
+        elif n.op == "output":
+            n.meta["const"] = False
+        else:
+            random = any(r in str(n.target) for r in _RANDOM) and n.meta.get("fallback")
+            n.meta["const"] = not random and all(a.meta.get("const") for a in n.all_input_nodes)
+    for n in graph.nodes:  # constants read by per-call nodes are kept across calls
+        n.meta["kept"] = n.meta["const"] and any(not u.meta.get("const") for u in n.users)
+
+
+def _alias_groups(graph: fx.Graph) -> dict:
+    parent = {}
+
+    def find(x):
+        while parent.get(x, x) is not x:
+            x = parent[x]
+        return x
+    for n in graph.nodes:
+        if n.meta.get("ttnn_name") in MAY_ALIAS and n.args and isinstance(n.args[0], fx.Node):
+            parent[find(n)] = find(n.args[0])
+    return {n: find(n) for n in graph.nodes}
+
+
+def insert_deallocs(graph: fx.Graph, deallocate) -> int:
+    """Insert `deallocate(x)` after the last use of each per-call device tensor; returns how many."""
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    group_of = _alias_groups(graph)
+    groups: dict = {}
+    for n in graph.nodes:
+        groups.setdefault(group_of[n], []).append(n)
+    count = 0
+    for members in groups.values():
+        dev = [m for m in members if m.meta.get("device") and not m.meta.get("multi")]
+        if not dev or any(m.meta.get("kept") or m.op == "placeholder" for m in members):
+            continue
+        users = [u for m in members for u in m.users]
+        if any(u.op == "output" for u in users):
+            continue  # a device value leaving the graph as is (should not happen: outputs go to host)
+        last = max(users, key=order.__getitem__) if users else max(members, key=order.__getitem__)
+        const = all(m.meta.get("const") for m in members)
+        with graph.inserting_after(last):
+            for m in reversed(dev):
+                d = graph.call_function(deallocate, (m,))
+                d.meta.update(const=const, ttnn_name="deallocate", device=False)
+                count += 1
+    return count
+
+
+def multi_output_getitems(graph: fx.Graph):
+    return [n for n in graph.nodes if n.target is operator.getitem]

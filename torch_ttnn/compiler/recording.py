@@ -1,0 +1,129 @@
+"""The compiler's `ttnn` namespace: calling an op records an FX node instead of running it.
+
+Lowering rules are plain TT-NN code (`ttnn.add(a, b)`). In the compiler they are called with `Recorder` as
+`ttnn` and `TT` handles as tensors, so each op call becomes a `call_function` node whose target is the active
+runtime's own function (e.g. `torch_ttnn.sim.add`): the lowered graph reads as TT-NN code. Handles carry the
+layout, dtype and (where it can be known) shape of the value, which lets the recorder drop conversions that
+would not change anything (`to_layout` to the layout a tensor already has, `typecast` to its own dtype).
+"""
+from __future__ import annotations
+
+import operator
+import types
+
+import torch.fx as fx
+
+# Ops whose output has the shape, layout and dtype of their first tensor input (eltwise, norms, softmax).
+_SAME_SHAPE = {
+    "abs", "neg", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "reciprocal", "square",
+    "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid",
+    "hardsigmoid", "hardswish", "hardtanh", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish",
+    "softplus", "erf", "erfc", "sign", "floor", "ceil", "trunc", "round", "clamp", "clip", "isnan", "isinf",
+    "isfinite", "logical_not", "bitwise_not", "tril", "triu", "softmax", "layer_norm", "rms_norm", "clone",
+    "to_layout", "typecast", "eqz", "nez", "gtz", "gez", "ltz", "lez", "fill", "to_memory_config", "to_device",
+}
+# Ops that may hand back their input object itself (a view, or a no-op conversion): the dealloc pass must
+# treat their output and input as one buffer.
+MAY_ALIAS = {"to_layout", "to_device", "to_memory_config", "reshape", "typecast", "squeeze", "unsqueeze", "view",
+             "clone"}
+
+
+class TT:
+    """A TT-NN tensor value in a graph being recorded: an FX node plus what is known about it."""
+    __slots__ = ("node", "shape", "dtype", "layout")
+
+    def __init__(self, node: fx.Node, shape=None, dtype=None, layout=None):
+        self.node, self.shape, self.dtype, self.layout = node, shape, dtype, layout
+
+    def get_layout(self):
+        return self.layout
+
+    def get_dtype(self):
+        return self.dtype
+
+    def __getitem__(self, i):
+        """Element `i` of a multi-output op's result (split, topk...)."""
+        node = self.node.graph.call_function(operator.getitem, (self.node, i))
+        node.meta["device"] = True
+        self.node.meta["multi"] = True
+        return TT(node, None, self.dtype, self.layout)
+
+    def __repr__(self):
+        return f"TT({self.node.name}, shape={self.shape}, {self.dtype}, {self.layout})"
+
+    def __bool__(self):
+        raise TypeError("A recorded TT-NN tensor has no truth value at compile time: decide with guards, "
+                        "which see the ATen-level (fake) tensors")
+
+
+def _nodes(x):
+    return fx.node.map_aggregate(x, lambda a: a.node if isinstance(a, TT) else a)
+
+
+def _first_tt(args):
+    for a in args:
+        if isinstance(a, TT):
+            return a
+        if isinstance(a, (list, tuple)):
+            for b in a:
+                if isinstance(b, TT):
+                    return b
+    return None
+
+
+class Recorder:
+    """A stand-in for a `ttnn` module: operations record nodes, everything else (enums, configs) is real."""
+
+    def __init__(self, module: types.ModuleType, graph: fx.Graph, device, float_dtype=None):
+        self._mod, self._graph, self._device, self._float_dtype = module, graph, device, float_dtype
+        # What lowering rules ask for when they need the device or the float policy (see lowering.policy).
+        self.TORCH_TTNN_DEVICE = device
+        if float_dtype is not None:
+            self.TORCH_TTNN_FLOAT_DTYPE = float_dtype
+
+    def __getattr__(self, name):
+        obj = getattr(self._mod, name)
+        if isinstance(obj, types.ModuleType):  # ttnn.transformer, ttnn.experimental
+            sub = Recorder(obj, self._graph, self._device, self._float_dtype)
+            setattr(self, name, sub)
+            return sub
+        if hasattr(obj, "python_fully_qualified_name") and callable(obj) and not isinstance(obj, type):
+            return lambda *a, **k: self._record(obj, name, a, k)
+        return obj
+
+    def _record(self, fn, name, args, kwargs):
+        x = _first_tt(args)
+        # Drop conversions that would not change anything: the emulator would return the same tensor anyway.
+        if name == "to_layout" and isinstance(x, TT):
+            layout = args[1] if len(args) > 1 else kwargs.get("layout")
+            dtype = args[2] if len(args) > 2 else kwargs.get("dtype")
+            if x.layout == layout and dtype in (None, x.dtype) and kwargs.get("memory_config") is None:
+                return x
+        if name == "typecast" and isinstance(x, TT) and len(args) == 2 and args[1] == x.dtype and not kwargs:
+            return x
+        if name == "reshape" and isinstance(x, TT) and x.shape is not None and not kwargs and len(args) == 2 \
+                and tuple(args[1]) == tuple(x.shape):
+            return x
+        node = self._graph.call_function(fn, _nodes(tuple(args)), _nodes(dict(kwargs)))
+        shape = dtype = layout = None
+        if x is not None:
+            dtype, layout = x.dtype, x.layout
+            if name in _SAME_SHAPE:
+                shape = x.shape
+        if name == "to_layout":
+            layout = args[1] if len(args) > 1 else kwargs.get("layout")
+            dtype = (args[2] if len(args) > 2 else kwargs.get("dtype")) or dtype
+        elif name == "typecast":
+            dtype = args[-1] if len(args) > 1 else kwargs.get("dtype")
+        elif name == "reshape":
+            s = tuple(args[1]) if len(args) > 1 else tuple(kwargs["shape"])
+            shape = s if -1 not in s else None
+        elif name == "from_torch":
+            dtype, layout = kwargs.get("dtype"), kwargs.get("layout")
+        if "dtype" in kwargs and kwargs["dtype"] is not None and name not in ("to_layout", "typecast"):
+            dtype = kwargs["dtype"]
+        if "layout" in kwargs and kwargs["layout"] is not None and name != "to_layout":
+            layout = kwargs["layout"]
+        node.meta["ttnn_name"] = name
+        node.meta["device"] = name not in ("to_torch", "deallocate")
+        return TT(node, shape, dtype, layout)

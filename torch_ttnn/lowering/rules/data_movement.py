@@ -1,0 +1,266 @@
+"""Shape and data movement: view/reshape, permute/transpose, expand, cat, split/slice/select, (un)squeeze,
+copies and dtype casts, embedding, and tensor creation (arange, full and friends).
+
+Shape rules compute TT-NN arguments from the input's shape (`x.shape` works on TT-NN tensors and on the
+compiler's handles alike) and never from values.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import policy
+from ..registry import lowering
+from ._util import aten, dim_, is_float, is_t, row_major, tile
+
+_ANY = (torch.float32, torch.bfloat16, torch.float16, torch.bool, torch.int32, torch.int64)
+
+
+def _ok(x, lo=1):
+    return is_t(x) and x.dim() >= lo and x.dtype in _ANY
+
+
+def _resolve(shape, numel):
+    shape = [int(s) for s in shape]
+    if -1 in shape:
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        shape[shape.index(-1)] = numel // max(known, 1)
+    return shape
+
+
+def _numel(x):
+    n = 1
+    for s in x.shape:
+        n *= s
+    return n
+
+
+@lowering(aten.view.default, aten._unsafe_view.default, aten.reshape.default,
+          when=lambda x, shape: _ok(x) and len(shape) >= 1)
+def view(ttnn, x, shape):
+    return ttnn.reshape(x, _resolve(shape, _numel(x)))
+
+
+@lowering(aten.permute.default, when=lambda x, dims: _ok(x, 2))
+def permute(ttnn, x, dims):
+    r = len(x.shape)
+    return ttnn.permute(x, [dim_(d, r) for d in dims])
+
+
+@lowering(aten.transpose.int, when=lambda x, a, b: _ok(x, 2))
+def transpose(ttnn, x, a, b):
+    r = len(x.shape)
+    a, b = dim_(a, r), dim_(b, r)
+    if a == b:
+        return x
+    dims = list(range(r))
+    dims[a], dims[b] = dims[b], dims[a]
+    return ttnn.permute(x, dims)
+
+
+@lowering(aten.t.default, when=lambda x: _ok(x, 1) and x.dim() <= 2)
+def t(ttnn, x):
+    return ttnn.permute(x, [1, 0]) if len(x.shape) == 2 else x
+
+
+@lowering(aten.expand.default, when=lambda x, sizes, implicit=False: _ok(x) and len(sizes) >= x.dim())
+def expand(ttnn, x, sizes, implicit=False):
+    r = len(sizes)
+    src = [1] * (r - len(x.shape)) + list(x.shape)
+    target = [src[i] if s == -1 else int(s) for i, s in enumerate(sizes)]
+    if target == list(x.shape):
+        return x
+    if len(src) != len(x.shape):
+        x = ttnn.reshape(x, src)
+    return ttnn.repeat(x, [t // s if s != t else 1 for s, t in zip(src, target)])
+
+
+@lowering(aten.cat.default, when=lambda ts, dim=0: len(ts) >= 1 and all(_ok(t) for t in ts)
+          and len({t.dtype for t in ts}) == 1 and len({t.dim() for t in ts}) == 1)
+def cat(ttnn, ts, dim=0):
+    ts = [t for t in ts if _numel(t) > 0] or ts[:1]
+    if len(ts) == 1:
+        return ts[0]
+    return ttnn.concat(list(ts), dim_(dim, len(ts[0].shape)))
+
+
+def _slice(ttnn, x, dim, start, end, step=1):
+    shape = list(x.shape)
+    starts, ends, steps = [0] * len(shape), list(shape), [1] * len(shape)
+    starts[dim], ends[dim], steps[dim] = start, end, step
+    return ttnn.slice(x, starts, ends, steps)
+
+
+def _clamp_range(n, start, end):
+    start = 0 if start is None else start
+    end = n if end is None else end
+    start = max(0, min(n, start + n if start < 0 else start))
+    end = max(start, min(n, end + n if end < 0 else end))
+    return start, end
+
+
+@lowering(aten.slice.Tensor, when=lambda x, dim=0, start=None, end=None, step=1: _ok(x) and step >= 1)
+def slice_(ttnn, x, dim=0, start=None, end=None, step=1):
+    d = dim_(dim, len(x.shape))
+    s, e = _clamp_range(x.shape[d], start, end)
+    if s == 0 and e == x.shape[d] and step == 1:
+        return x
+    return _slice(ttnn, x, d, s, e, step)
+
+
+@lowering(aten.select.int, when=lambda x, dim, index: _ok(x))
+def select(ttnn, x, dim, index):
+    d = dim_(dim, len(x.shape))
+    i = index + x.shape[d] if index < 0 else index
+    out = _slice(ttnn, x, d, i, i + 1)
+    shape = [s for j, s in enumerate(x.shape) if j != d]
+    return ttnn.reshape(out, shape or [1])
+
+
+@lowering(aten.split.Tensor, when=lambda x, size, dim=0: _ok(x))
+def split(ttnn, x, size, dim=0):
+    d = dim_(dim, len(x.shape))
+    n = x.shape[d]
+    return [_slice(ttnn, x, d, s, min(s + size, n)) for s in range(0, n, size)]
+
+
+@lowering(aten.split_with_sizes.default, when=lambda x, sizes, dim=0: _ok(x))
+def split_with_sizes(ttnn, x, sizes, dim=0):
+    d = dim_(dim, len(x.shape))
+    out, s = [], 0
+    for size in sizes:
+        out.append(_slice(ttnn, x, d, s, s + size))
+        s += size
+    return out
+
+
+def _reshaped(ttnn, x, shape):
+    return ttnn.reshape(x, list(shape) or [1])
+
+
+@lowering(aten.unsqueeze.default, when=lambda x, dim: _ok(x, 0))
+def unsqueeze(ttnn, x, dim):
+    shape = list(x.shape)
+    shape.insert(dim_(dim, len(shape) + 1), 1)
+    return _reshaped(ttnn, x, shape)
+
+
+@lowering(aten.squeeze.dim, aten.squeeze.dims, when=lambda x, dims: _ok(x))
+def squeeze(ttnn, x, dims):
+    r = len(x.shape)
+    dims = {dim_(d, r) for d in ([dims] if isinstance(dims, int) else dims)}
+    return _reshaped(ttnn, x, [s for i, s in enumerate(x.shape) if not (i in dims and s == 1)])
+
+
+@lowering(aten.squeeze.default, when=lambda x: _ok(x))
+def squeeze_all(ttnn, x):
+    return _reshaped(ttnn, x, [s for s in x.shape if s != 1])
+
+
+@lowering(aten.clone.default, aten.alias.default, aten.lift_fresh_copy.default, aten.detach.default,
+          when=lambda x, **kw: _ok(x, 0))
+def identity(ttnn, x, **kw):
+    """Values are never mutated in an aot_autograd graph, so a copy can be the value itself."""
+    return x
+
+
+def _cast_guard(x, dtype=None, layout=None, device=None, pin_memory=None, non_blocking=False,
+                memory_format=None):
+    return _ok(x) and (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type == "cpu")
+
+
+@lowering(aten._to_copy.default, when=_cast_guard)
+def to_copy(ttnn, x, dtype=None, **kw):
+    if dtype is None:
+        return x
+    target = policy.ttnn_dtype(ttnn, dtype)
+    if target == x.dtype:
+        return x
+    if dtype.is_floating_point or dtype == torch.bool:
+        x = tile(ttnn, x)
+    return ttnn.typecast(x, target)
+
+
+@lowering(aten.embedding.default, when=lambda w, ids, padding_idx=-1, scale=False, sparse=False: is_float(w)
+          and w.dim() == 2 and is_t(ids) and ids.dtype in (torch.int32, torch.int64))
+def embedding(ttnn, w, ids, padding_idx=-1, scale=False, sparse=False):
+    out = ttnn.embedding(row_major(ttnn, ids), w, layout=ttnn.TILE_LAYOUT)
+    return out
+
+
+# --- creation ---------------------------------------------------------------------------------------------
+def _creates(dtype, device=None, layout=None, pin_memory=None):
+    return (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type == "cpu")
+
+
+def _layout_for(ttnn, dtype):
+    return ttnn.TILE_LAYOUT if dtype.is_floating_point or dtype == torch.bool else ttnn.ROW_MAJOR_LAYOUT
+
+
+@lowering(aten.arange.start_step, when=lambda start, end, step=1, *, dtype=None, layout=None, device=None,
+          pin_memory=None: all(isinstance(v, int) for v in (start, end, step)) and _creates(dtype, device)
+          and (dtype is None or not dtype.is_floating_point))
+def arange(ttnn, start, end, step=1, *, dtype=None, layout=None, device=None, pin_memory=None):
+    return ttnn.arange(start, end, step, dtype=ttnn.int32, device=policy.device_of(ttnn))
+
+
+@lowering(aten.arange.start, when=lambda start, end, *, dtype=None, layout=None, device=None, pin_memory=None:
+          isinstance(start, int) and isinstance(end, int) and _creates(dtype, device)
+          and (dtype is None or not dtype.is_floating_point))
+def arange_start(ttnn, start, end, *, dtype=None, **kw):
+    return ttnn.arange(start, end, 1, dtype=ttnn.int32, device=policy.device_of(ttnn))
+
+
+@lowering(aten.arange.default, when=lambda end, *, dtype=None, layout=None, device=None, pin_memory=None:
+          isinstance(end, int) and _creates(dtype, device) and (dtype is None or not dtype.is_floating_point))
+def arange_end(ttnn, end, *, dtype=None, **kw):
+    return ttnn.arange(0, end, 1, dtype=ttnn.int32, device=policy.device_of(ttnn))
+
+
+def _full(ttnn, shape, value, dtype):
+    dtype = dtype or (torch.float32 if isinstance(value, float) else torch.int64)
+    if dtype == torch.bool:
+        value = float(bool(value))
+    return ttnn.full(list(shape), value, dtype=policy.ttnn_dtype(ttnn, dtype), layout=_layout_for(ttnn, dtype),
+                     device=policy.device_of(ttnn))
+
+
+@lowering(aten.full.default, when=lambda size, fill_value, *, dtype=None, layout=None, device=None,
+          pin_memory=None: len(size) >= 1 and _creates(dtype, device) and isinstance(fill_value, (int, float)))
+def full(ttnn, size, fill_value, *, dtype=None, **kw):
+    return _full(ttnn, size, fill_value, dtype)
+
+
+def _creates_size(size, *, dtype=None, layout=None, device=None, pin_memory=None):
+    return len(size) >= 1 and _creates(dtype, device)
+
+
+@lowering(aten.zeros.default, when=_creates_size)
+def zeros(ttnn, size, *, dtype=None, **kw):
+    return _full(ttnn, size, 0, dtype or torch.float32)
+
+
+@lowering(aten.ones.default, when=_creates_size)
+def ones(ttnn, size, *, dtype=None, **kw):
+    return _full(ttnn, size, 1, dtype or torch.float32)
+
+
+def _like_guard(x, *a, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
+    return _ok(x) and dtype is None and (device is None or torch.device(device).type == "cpu")
+
+
+@lowering(aten.full_like.default, when=_like_guard)
+def full_like(ttnn, x, fill_value, **kw):
+    return ttnn.full(list(x.shape), fill_value, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
+
+
+@lowering(aten.zeros_like.default, when=_like_guard)
+def zeros_like(ttnn, x, **kw):
+    return ttnn.full(list(x.shape), 0, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
+
+
+@lowering(aten.ones_like.default, when=_like_guard)
+def ones_like(ttnn, x, **kw):
+    return ttnn.full(list(x.shape), 1, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))

@@ -1,0 +1,46 @@
+"""Normalizations and softmax: layer_norm, batch_norm (inference), softmax, log_softmax."""
+from __future__ import annotations
+
+from ..registry import lowering
+from ._util import aten, dim_, is_float, tile
+
+
+@lowering(aten.native_layer_norm.default, when=lambda x, shape, w, b, eps: is_float(x) and len(shape) == 1
+          and (w is None or is_float(w)) and (b is None or is_float(b)))
+def layer_norm(ttnn, x, shape, w, b, eps):
+    out = ttnn.layer_norm(tile(ttnn, x), epsilon=eps, weight=None if w is None else tile(ttnn, w),
+                          bias=None if b is None else tile(ttnn, b))
+    return out, None, None  # mean and rstd: only training graphs read them, and those decompose
+
+
+@lowering(aten._native_batch_norm_legit_no_training.default,
+          when=lambda x, w, b, rm, rv, momentum, eps: is_float(x) and x.dim() == 4 and is_float(rm) and is_float(rv))
+def batch_norm(ttnn, x, w, b, rm, rv, momentum, eps):
+    """Inference batch norm, NCHW, as per-channel scale and shift (running stats folded with the weights:
+    all of it depends on parameters only, so the compiler folds it once)."""
+    c = x.shape[1]
+
+    def chan(t):
+        return ttnn.reshape(tile(ttnn, t), (1, c, 1, 1))
+    scale = ttnn.rsqrt(ttnn.add(tile(ttnn, rv), eps))
+    if w is not None:
+        scale = ttnn.multiply(scale, tile(ttnn, w))
+    shift = ttnn.multiply(ttnn.neg(tile(ttnn, rm)), scale)
+    if b is not None:
+        shift = ttnn.add(shift, tile(ttnn, b))
+    return ttnn.add(ttnn.multiply(tile(ttnn, x), chan(scale)), chan(shift)), None, None
+
+
+@lowering(aten._softmax.default, when=lambda x, dim, half_to_float: is_float(x) and x.dim() >= 1 and not half_to_float)
+def softmax(ttnn, x, dim, half_to_float=False):
+    return ttnn.softmax(tile(ttnn, x), dim_(dim, len(x.shape)))
+
+
+@lowering(aten._log_softmax.default, when=lambda x, dim, half_to_float: is_float(x) and x.dim() >= 1
+          and not half_to_float)
+def log_softmax(ttnn, x, dim, half_to_float=False):
+    """x - max - log(sum(exp(x - max))): log(softmax) would lose the small probabilities to bf16."""
+    d = dim_(dim, len(x.shape))
+    x = tile(ttnn, x)
+    shifted = ttnn.subtract(x, ttnn.max(x, dim=d, keepdim=True))
+    return ttnn.subtract(shifted, ttnn.log(ttnn.sum(ttnn.exp(shifted), dim=d, keepdim=True)))

@@ -1,0 +1,79 @@
+"""Reductions over dims: sum, mean, amax/amin, max/min with indices, argmax/argmin, var/std, cumsum."""
+from __future__ import annotations
+
+from ..registry import lowering
+from ._util import aten, dim_, is_float, tile
+
+
+def _dims(x, dims):
+    r = x.dim() if hasattr(x, "dim") else len(x.shape)
+    if dims is None or (isinstance(dims, (list, tuple)) and len(dims) == 0):
+        return list(range(r))
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    return sorted(dim_(d, r) for d in dims)
+
+
+def _fix_rank(ttnn, out, x, dims, keepdim):
+    """The ATen result shape (TT-NN may keep a reduced dim that ATen drops, or the reverse)."""
+    shape = [1 if i in dims else s for i, s in enumerate(x.shape)] if keepdim else \
+        [s for i, s in enumerate(x.shape) if i not in dims]
+    return ttnn.reshape(out, shape) if shape else ttnn.reshape(out, [1])
+
+
+def _reducible(x, dims=None, keepdim=False, dtype=None, **kw):
+    return is_float(x) and x.dim() >= 1 and dtype is None
+
+
+def _red(name):
+    def rule(ttnn, x, dims=None, keepdim=False, dtype=None):
+        d = _dims(x, dims)
+        out = getattr(ttnn, name)(tile(ttnn, x), dim=d if len(d) > 1 else d[0], keepdim=True)
+        return _fix_rank(ttnn, out, x, d, keepdim)
+    rule.__name__ = f"reduce_{name}"
+    return rule
+
+
+lowering(aten.sum.dim_IntList, when=_reducible)(_red("sum"))
+lowering(aten.mean.dim, when=_reducible)(_red("mean"))
+lowering(aten.amax.default, when=_reducible)(_red("max"))
+lowering(aten.amin.default, when=_reducible)(_red("min"))
+
+
+def _var(name):
+    def rule(ttnn, x, dims=None, *, correction=None, keepdim=False):
+        d = _dims(x, dims)
+        n = 1
+        for i in d:
+            n *= x.shape[i]
+        c = 1 if correction is None else correction
+        xt = tile(ttnn, x)
+        centred = ttnn.subtract(xt, ttnn.mean(xt, dim=d if len(d) > 1 else d[0], keepdim=True))
+        var = ttnn.multiply(ttnn.sum(ttnn.square(centred), dim=d if len(d) > 1 else d[0], keepdim=True),
+                            1.0 / max(n - c, 1))
+        out = ttnn.sqrt(var) if name == "std" else var
+        return _fix_rank(ttnn, out, x, d, keepdim)
+    rule.__name__ = name
+    return rule
+
+
+_var_guard = (lambda x, dims=None, *, correction=None, keepdim=False: is_float(x) and x.dim() >= 1)
+lowering(aten.var.correction, when=_var_guard)(_var("var"))
+lowering(aten.std.correction, when=_var_guard)(_var("std"))
+
+
+def _arg(name):
+    def rule(ttnn, x, dim=None, keepdim=False):
+        d = dim_(dim, len(x.shape))
+        out = getattr(ttnn, name)(tile(ttnn, x), dim=d, keepdim=True)
+        return _fix_rank(ttnn, out, x, [d], keepdim)
+    rule.__name__ = name
+    return rule
+
+
+lowering(aten.argmax.default, when=lambda x, dim=None, keepdim=False: is_float(x) and dim is not None)(_arg("argmax"))
+lowering(aten.argmin.default, when=lambda x, dim=None, keepdim=False: is_float(x) and dim is not None)(_arg("argmin"))
+
+
+@lowering(aten.cumsum.default, when=lambda x, dim, dtype=None: is_float(x) and dtype is None and x.dim() >= 1)
+def cumsum(ttnn, x, dim, dtype=None):
+    return ttnn.cumsum(tile(ttnn, x), dim_(dim, len(x.shape)))
