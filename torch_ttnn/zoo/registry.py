@@ -42,7 +42,7 @@ class Example:
 
     def run(self, model: Callable | None = None) -> torch.Tensor:
         with torch.no_grad():
-            return self.output((model or self.model)(*self.args, **self.kwargs))
+            return self.output((self.model if model is None else model)(*self.args, **self.kwargs))
 
     def inputs(self) -> list[torch.Tensor]:
         return [t for t in (*self.args, *self.kwargs.values()) if isinstance(t, torch.Tensor)]
