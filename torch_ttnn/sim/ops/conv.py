@@ -17,57 +17,29 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..formats import flush_denormals, round_bfloat16
+from ..formats import flush_denormals
 from ..operation import operation, record
 from ..tensor import Tensor, nbytes, new_device_tensor, require_device
 from ..types import (BLOCK_FLOAT, DataType, Layout, MathFidelity, WormholeComputeKernelConfig)
+from . import matmul as _mm
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "prepare_conv_weights", "prepare_conv_bias",
            "prepare_conv_transpose2d_weights", "prepare_conv_transpose2d_bias", "Conv2dConfig", "Conv1dConfig"]
 
 
 # --- matrix-engine numerics ------------------------------------------------------------------------------
-def _trunc_mantissa(x: torch.Tensor, bits: int) -> torch.Tensor:
-    """Keep `bits` explicit mantissa bits of float32 values, dropping the rest (truncation, as the unpacker)."""
-    mask = -(1 << (23 - bits))  # int32 with the low 23-bits bits clear
-    return (x.contiguous().view(torch.int32) & mask).view(torch.float32)
+_HELD_BITS = {DataType.BFLOAT16: 7, DataType.BFLOAT8_B: 6, DataType.BFLOAT4_B: 2}  # explicit mantissa bits
 
 
-def fidelity_matmul(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, fp32_acc: bool) -> torch.Tensor:
-    """act [..., M, K] @ wt [..., K, N] as the matrix engine computes it (ttnn-facts.md, "Numerics").
-
-    act streams through SrcB (hi = 6 mantissa bits, lo = the next 4), wt through SrcA (hi = 4, lo = the next 5).
-    LoFi multiplies hi x hi; HiFi2 adds SrcA lo x SrcB hi; HiFi3 adds SrcA hi x SrcB lo; HiFi4 all four
-    (exact for bfloat16 operands). Denormals flush. Without fp32_dest_acc_en the Dst register holds bf16: the
-    running sum is rounded after each 32-wide K tile's partial sum is added.
-    """
+def fidelity_matmul(act: torch.Tensor, wt: torch.Tensor, fidelity: MathFidelity, fp32_acc: bool,
+                    act_dtype: DataType = DataType.FLOAT32, wt_dtype: DataType = DataType.FLOAT32) -> torch.Tensor:
+    """act [..., M, K] @ wt [..., K, N] as the matrix engine computes it: the same phases and Dst accumulation
+    as ttnn.matmul (ops/matmul.py, ttnn-facts.md "Numerics"): activations in SrcB, weights in SrcA, float32
+    operands TF32-truncated, denormals flushed, bf16 accumulation per 32-wide K tile unless fp32_acc."""
     act, wt = flush_denormals(act.float()), flush_denormals(wt.float())
-    a_hi, a_full = _trunc_mantissa(act, 6), _trunc_mantissa(act, 10)
-    w_hi, w_full = _trunc_mantissa(wt, 4), _trunc_mantissa(wt, 9)
     f = fidelity if fidelity != MathFidelity.Invalid else MathFidelity.HiFi4
-    if f == MathFidelity.LoFi:
-        terms = [(a_hi, w_hi)]
-    elif f == MathFidelity.HiFi2:
-        terms = [(a_hi, w_full)]
-    elif f == MathFidelity.HiFi3:
-        terms = [(a_hi, w_full), (a_full - a_hi, w_hi)]
-    else:
-        terms = [(a_full, w_full)]
-    if fp32_acc:
-        return sum(a @ w for a, w in terms)
-    k = act.shape[-1]
-    kt = -(-k // 32)
-    pad = kt * 32 - k
-    acc = None
-    for a, w in terms:  # per K tile partial sums, vectorised over M, N and the tiles
-        a = F.pad(a, (0, pad)).unflatten(-1, (kt, 32)).transpose(-2, -3)           # [..., KT, M, 32]
-        w = F.pad(w, (0, 0, 0, pad)).unflatten(-2, (kt, 32))                       # [..., KT, 32, N]
-        p = a @ w
-        acc = p if acc is None else acc + p
-    out = torch.zeros_like(acc.select(-3, 0))
-    for t in range(kt):  # sequential bf16 accumulation in Dst, one K tile at a time
-        out = round_bfloat16(out + acc.select(-3, t)).float()
-    return out
+    terms = _mm._phases(act, wt, f, _HELD_BITS.get(act_dtype, 23), _HELD_BITS.get(wt_dtype, 23))
+    return _mm._accumulate(terms, fp32_acc)
 
 
 # --- config ----------------------------------------------------------------------------------------------
@@ -246,7 +218,7 @@ def _input_nchw(x: Tensor, n, h, w, c, op):
     return nhwc[..., :c].permute(0, 3, 1, 2)
 
 
-def _conv_core(op, x_nchw, w_prep, bias, *, kernel, stride, pad4, dilation, groups, cfg):
+def _conv_core(op, x_nchw, w_prep, bias, *, kernel, stride, pad4, dilation, groups, cfg, dtypes):
     """im2col rows x prepared weight, per group, with the engine's numerics. Returns [N*OH*OW, OC] float32."""
     n, c = x_nchw.shape[:2]
     kh, kw = kernel
@@ -262,7 +234,7 @@ def _conv_core(op, x_nchw, w_prep, bias, *, kernel, stride, pad4, dilation, grou
     act = cols.reshape(groups, n * oh * ow, kh * kw * cg)
     oc = w_prep.shape[-1]
     wt = w_prep.reshape(kh * kw * cg, groups, oc // groups).permute(1, 0, 2)       # [G, K, OC/g]
-    out = fidelity_matmul(act, wt, cfg.math_fidelity, cfg.fp32_dest_acc_en)      # [G, M, OC/g]
+    out = fidelity_matmul(act, wt, cfg.math_fidelity, cfg.fp32_dest_acc_en, *dtypes)  # [G, M, OC/g]
     out = out.permute(1, 0, 2).reshape(n * oh * ow, oc)
     if bias is not None:
         out = out + bias.reshape(1, oc)
@@ -298,7 +270,8 @@ def _run_conv(op, *, input_tensor, weight_tensor, device, in_channels, out_chann
     if transpose is not None:
         x, pad4, strd = transpose.input(x)
     out, oh, ow = _conv_core(name, x, w_prep.value.float(), None if b_prep is None else b_prep.value.float(),
-                             kernel=kernel, stride=strd, pad4=pad4, dilation=dil, groups=groups, cfg=cfg)
+                             kernel=kernel, stride=strd, pad4=pad4, dilation=dil, groups=groups, cfg=cfg,
+                             dtypes=(input_tensor.dtype, w_prep.dtype))
     act = _activation(cfg_conv.activation)
     if act is not None:
         out = act(out)
