@@ -1,0 +1,126 @@
+"""ttnn.transformer / experimental ops vs torch float32: attention, head split/concat, errors."""
+import math
+
+import pytest
+import torch
+from helpers import assert_pcc
+
+
+def tt(ttnn, device, t, dtype="bfloat16"):
+    return ttnn.from_torch(t, dtype=getattr(ttnn, dtype), layout=ttnn.TILE_LAYOUT, device=device)
+
+
+@pytest.mark.parametrize("b,nh,nkv,s,d", [(1, 2, 2, 32, 32), (2, 4, 2, 40, 16), (1, 4, 1, 7, 64)])
+@pytest.mark.parametrize("causal,mask,scale", [(True, False, None), (False, False, 0.3), (False, True, None),
+                                               (True, True, None)])
+@pytest.mark.parametrize("dtype", ["bfloat16", "bfloat8_b"])
+def test_sdpa(ttnn, device, b, nh, nkv, s, d, causal, mask, scale, dtype):
+    torch.manual_seed(0)
+    q, k, v = torch.randn(b, nh, s, d), torch.randn(b, nkv, s, d), torch.randn(b, nkv, s, d)
+    m = torch.where(torch.rand(b, 1, s, s) < 0.2, -1e9, 0.0) if mask else None
+    m = m if m is None else m.masked_fill(torch.eye(s, dtype=torch.bool), 0.0)  # every row keeps one key
+    out = ttnn.transformer.scaled_dot_product_attention(
+        tt(ttnn, device, q, dtype), tt(ttnn, device, k, dtype), tt(ttnn, device, v, dtype),
+        attn_mask=None if m is None else tt(ttnn, device, m), is_causal=causal, scale=scale)
+    kk, vv = k.repeat_interleave(nh // nkv, 1), v.repeat_interleave(nh // nkv, 1)
+    full = torch.zeros(s, s) if m is None else m
+    if causal:
+        full = full + torch.full((s, s), float("-inf")).triu(1)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, kk, vv, attn_mask=full, scale=scale)
+    assert out.shape == ref.shape and out.dtype == getattr(ttnn, dtype)
+    assert_pcc(ref, ttnn.to_torch(out), 0.99)
+
+
+def test_sdpa_default_is_causal(ttnn, device):
+    q = torch.randn(1, 1, 32, 32)
+    x = tt(ttnn, device, q)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    assert_pcc(ref, ttnn.to_torch(ttnn.transformer.scaled_dot_product_attention(x, x, x)), 0.999)
+
+
+def test_sdpa_concat_heads_output(ttnn, device):
+    q = torch.randn(2, 3, 32, 32)
+    x = tt(ttnn, device, q)
+    out = ttnn.transformer.scaled_dot_product_attention(x, x, x, is_causal=False, output_concat_heads=True)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, q, q).permute(0, 2, 1, 3).reshape(2, 32, 96)
+    assert_pcc(ref, ttnn.to_torch(out), 0.999)
+
+
+@pytest.mark.parametrize("change,msg", [
+    (dict(q=(1, 2, 32)), "rank 4"),
+    (dict(k=(1, 2, 32, 16)), "head dim mismatch"),
+    (dict(k=(1, 3, 32, 32), v=(1, 3, 32, 32)), "multiple of K/V heads"),
+    (dict(layout="ROW_MAJOR"), "TILE"),
+])
+def test_sdpa_rejected(ttnn, device, change, msg):
+    shapes = {n: change.get(n, (1, 2, 32, 32)) for n in "qkv"}
+    layout = getattr(ttnn.Layout, change.get("layout", "TILE"))
+    ts = [ttnn.from_torch(torch.randn(shapes[n]), dtype=ttnn.bfloat16, layout=layout, device=device) for n in "qkv"]
+    with pytest.raises(RuntimeError, match=msg):
+        ttnn.transformer.scaled_dot_product_attention(*ts)
+
+
+@pytest.mark.parametrize("head_size,with_mask", [(None, False), (64, True)])
+def test_attention_softmax(ttnn, device, head_size, with_mask):
+    x, m = torch.randn(2, 3, 32, 40), torch.where(torch.rand(2, 1, 1, 40) < 0.3, -1e4, 0.0)
+    scaled = x.bfloat16().float() * (1 / math.sqrt(head_size) if head_size else 1.0)
+    ref = torch.softmax(scaled + (m if with_mask else 0), -1)
+    kw = dict(head_size=head_size, attention_mask=tt(ttnn, device, m) if with_mask else None)
+    assert_pcc(ref, ttnn.to_torch(ttnn.transformer.attention_softmax(tt(ttnn, device, x), **kw)), 0.999)
+    inp = tt(ttnn, device, x)
+    same = ttnn.transformer.attention_softmax_(inp, **kw)
+    assert same is inp
+    assert_pcc(ref, ttnn.to_torch(inp), 0.999)
+
+
+@pytest.mark.parametrize("nh,nkv,transpose_key,separate_kv", [(4, None, True, False), (4, 2, False, False),
+                                                               (2, 1, True, True)])
+def test_split_and_concat_heads(ttnn, device, nh, nkv, transpose_key, separate_kv):
+    b, s, d = 2, 33, 32
+    nk = nkv or nh
+    x = torch.randn(b, s, (nh + 2 * nk) * d)
+    if separate_kv:
+        q_in, kv_in = tt(ttnn, device, x[..., : nh * d].contiguous()), tt(ttnn, device, x[..., nh * d:].contiguous())
+        q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(q_in, kv_in, num_heads=nh, num_kv_heads=nkv,
+                                                                         transpose_key=transpose_key)
+    else:
+        q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(tt(ttnn, device, x), num_heads=nh,
+                                                                         num_kv_heads=nkv, transpose_key=transpose_key)
+    xb = x.bfloat16()
+    ref_q = xb[..., : nh * d].reshape(b, s, nh, d).permute(0, 2, 1, 3)
+    ref_k = xb[..., nh * d:(nh + nk) * d].reshape(b, s, nk, d).permute(0, 2, 1, 3)
+    ref_v = xb[..., (nh + nk) * d:].reshape(b, s, nk, d).permute(0, 2, 1, 3)
+    assert torch.equal(ttnn.to_torch(q), ref_q)
+    assert torch.equal(ttnn.to_torch(k), ref_k.transpose(-1, -2) if transpose_key else ref_k)
+    assert torch.equal(ttnn.to_torch(v), ref_v)
+    cat = ttnn.transformer.concatenate_heads(q)
+    assert torch.equal(ttnn.to_torch(cat), xb[..., : nh * d])
+    nlp = ttnn.experimental.nlp_concat_heads(q)
+    assert list(nlp.shape) == [b, 1, s, nh * d]
+
+
+def test_split_rejects_bad_hidden(ttnn, device):
+    with pytest.raises(RuntimeError, match="not divisible"):
+        ttnn.transformer.split_query_key_value_and_split_heads(tt(ttnn, device, torch.randn(1, 4, 100)), num_heads=3)
+
+
+def test_experimental_view_overloads(ttnn, device):
+    x = tt(ttnn, device, torch.randn(2, 64, 32))
+    assert list(ttnn.experimental.view(x, [1, 2, 64, 32]).shape) == [1, 2, 64, 32]
+    assert list(ttnn.experimental.view(x, 1, 1, 128, 32).shape) == [1, 1, 128, 32]
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (1, True), ([0, 2], False)])
+def test_moreh_reductions(ttnn, device, dim, keepdim):
+    x = torch.randn(3, 4, 37)
+    t = tt(ttnn, device, x, "float32")
+    ref = x.sum(dim=dim, keepdim=keepdim) if dim is not None else x.sum()
+    assert torch.allclose(ttnn.to_torch(ttnn.moreh_sum(t, dim, keepdim=keepdim)), ref, atol=1e-4)
+    ref_m = x.mean(dim=dim, keepdim=keepdim) if dim is not None else x.mean()
+    assert torch.allclose(ttnn.to_torch(ttnn.moreh_mean(t, dim=dim, keepdim=keepdim)), ref_m, atol=1e-5)
+    assert torch.allclose(ttnn.to_torch(ttnn.moreh_cumsum(t, 2)), x.cumsum(2), atol=1e-4)
+
+
+def test_device_queries(ttnn, device):
+    assert ttnn.device.is_wormhole_b0(device) and not ttnn.device.is_blackhole(device)
+    assert ttnn.device.is_wormhole_b0() == (device.arch() == ttnn.Arch.WORMHOLE_B0)

@@ -1,0 +1,44 @@
+"""`python -m torch_ttnn.sim script.py args` runs an unchanged `import ttnn` script on the emulator."""
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent("""
+    import sys
+    import torch
+    import ttnn
+    import ttnn.transformer
+
+    device = ttnn.open_device(device_id=0)
+    x = ttnn.from_torch(torch.ones(1, 1, 32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+    y = ttnn.transformer.scaled_dot_product_attention(x, x, x)
+    y = ttnn.permute(y, (0, 1, 3, 2))
+    print("sum", float(ttnn.to_torch(y).float().sum()), "args", sys.argv[1:], ttnn.device.is_wormhole_b0(device),
+          __name__)
+    ttnn.close_device(device)
+    sys.exit(int(sys.argv[1]))
+""")
+
+
+def run(tmp_path, *args):
+    path = tmp_path / "script.py"
+    path.write_text(SCRIPT)
+    env = dict(os.environ, TORCH_TTNN_SIM_ARCH="n150")
+    return subprocess.run([sys.executable, "-m", "torch_ttnn.sim", str(path), *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_runs_import_ttnn_script(tmp_path):
+    """One subprocess (importing torch costs seconds): argv, __main__, submodules, summary, exit code."""
+    r = run(tmp_path, "3", "extra")
+    assert r.returncode == 3, r.stderr
+    assert "sum 1024.0 args ['3', 'extra'] True __main__" in r.stdout
+    last = r.stderr.strip().splitlines()[-1]
+    assert "[ttnn emulator] 3 device ops" in last and "estimated device time" in last and "n150" in last
+
+
+def test_missing_script(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "torch_ttnn.sim", str(tmp_path / "nope.py")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "no such script" in r.stderr
