@@ -76,9 +76,10 @@ def _accumulate(terms, fp32_acc: bool) -> torch.Tensor:
     pad = kt * TILE_SIZE - k
 
     def split(b, a):  # [..., M, K] -> [..., Kt, M, 32]; [..., K, N] -> [..., Kt, 32, N]
-        b = torch.nn.functional.pad(b, (0, pad))
-        a = torch.nn.functional.pad(a, (0, 0, 0, pad))
-        b = b.reshape(*b.shape[:-1], kt, TILE_SIZE).movedim(-2, -3)
+        if pad:  # zero K padding adds nothing to any partial product
+            b = torch.nn.functional.pad(b, (0, pad))
+            a = torch.nn.functional.pad(a, (0, 0, 0, pad))
+        b = b.reshape(*b.shape[:-1], kt, TILE_SIZE).movedim(-2, -3).contiguous()  # contiguous: 3x faster bmm
         a = a.reshape(*a.shape[:-2], kt, TILE_SIZE, a.shape[-1])
         return b, a
 
@@ -87,13 +88,14 @@ def _accumulate(terms, fp32_acc: bool) -> torch.Tensor:
     rows, cols = b0.shape[-2], a0.shape[-1]
     batch = math.prod(torch.broadcast_shapes(b0.shape[:-3], a0.shape[:-3]))
     step = max(1, _CHUNK_ELEMENTS // max(1, batch * rows * cols))
-    acc = None
+    acc = None  # held as bfloat16: the Dst register's 16-bit accumulator
     for s in range(0, kt, step):  # bf16 accumulation is a sequential scan over K tiles, vectorised over M x N
-        p = sum(b[..., s:s + step, :, :] @ a[..., s:s + step, :, :] for b, a in parts)
+        p = parts[0][0][..., s:s + step, :, :] @ parts[0][1][..., s:s + step, :, :]
+        for b, a in parts[1:]:
+            p += b[..., s:s + step, :, :] @ a[..., s:s + step, :, :]
         for i in range(p.shape[-3]):
-            acc = p[..., i, :, :] if acc is None else acc + p[..., i, :, :]
-            acc = E.round_to(acc, DataType.BFLOAT16)
-    return acc
+            acc = p[..., i, :, :].bfloat16() if acc is None else torch.add(p[..., i, :, :], acc).bfloat16()
+    return acc.float()
 
 
 def _validate(qual, a, b, transpose_a, transpose_b):
