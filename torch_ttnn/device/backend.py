@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import runtime
+from .tensor import no_dynamo
 
 NAME = "ttnn"
 _user_devices: dict = {}      # torch index -> a TT-NN device the user opened and handed to us
@@ -99,25 +100,31 @@ class _Module:
 
 
 class _Hooks(torch._C._acc.PrivateUse1Hooks):
+    @no_dynamo
     def is_available(self) -> bool:
         return _Module.is_available()
 
+    @no_dynamo
     def has_primary_context(self, dev_id) -> bool:
         return True
 
+    @no_dynamo
     def is_built(self) -> bool:
         return True
 
 
 class _Guard(torch._C._acc.DeviceGuard):
+    @no_dynamo
     def type_(self):
         return torch._C._autograd.DeviceType.PrivateUse1
 
 
+@no_dynamo
 def _empty(size, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
     return _new_empty(size, dtype, device)
 
 
+@no_dynamo
 def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memory=None):
     return _new_empty(size, dtype, device)
 
@@ -134,6 +141,7 @@ def _new_empty(size, dtype, device):
 def _host_factory(op):
     """A factory torch implements as `empty(0)` + a resizing out= kernel (arange, eye): a wrapper cannot be
     resized, so it is made on the host and placed, like any from_torch constant."""
+    @no_dynamo
     def impl(*args, **kwargs):
         from .tensor import TtnnTensor, host_to_tt
         index = check_index(torch.device(kwargs["device"]).index if kwargs.get("device") is not None else _current)
@@ -142,6 +150,7 @@ def _host_factory(op):
     return impl
 
 
+@no_dynamo
 def _copy_from(src, dst, non_blocking=False):
     """Reached without the Python key (torch.tensor(..., device="ttnn") copies with it excluded)."""
     from .dispatch import dispatch

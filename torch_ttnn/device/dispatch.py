@@ -17,7 +17,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
 from .. import lowering, runtime
-from .tensor import TtnnTensor, host_to_tt, tt_to_host
+from .tensor import LazyCell, TtnnTensor, host_to_tt, tt_to_host
 
 aten = torch.ops.aten
 _fallbacks: Counter = Counter()
@@ -53,10 +53,23 @@ def dispatch(func, args, kwargs):
     if k is not None:
         return k(func, args, kwargs)
     index = device_index(func, args, kwargs)
-    out = _via_rule(func, args, kwargs, index)
+    try:
+        out = _via_rule(func, args, kwargs, index)
+    except _RuleError as e:
+        if STRICT:
+            raise e.__cause__
+        return cpu_fallback(func, args, kwargs, index, f"its lowering rule failed: {e}")
     if out is not NotImplemented:
         return out
     return cpu_fallback(func, args, kwargs, index)
+
+
+class _RuleError(Exception):
+    """A lowering rule raised on arguments torch accepts: a rule bug, run on the CPU unless STRICT."""
+
+
+# TORCH_TTNN_STRICT=1: a failing rule raises instead of falling back (tests of rules want the error).
+STRICT = os.environ.get("TORCH_TTNN_STRICT", "0") not in ("0", "", "false")
 
 
 # --- placement checks ---------------------------------------------------------------------------------
@@ -147,9 +160,12 @@ def _via_rule(func, args, kwargs, index):
     if rule is None:
         return NotImplemented
     meta = meta_run(func, args, kwargs)  # torch's checks and result metadata (in-place: `self` as it stays)
-    res = rule.fn(runtime.ttnn(), *tree_map(lambda x: _to_tt(x, index), args),
-                  **{k: _to_tt(v, index) for k, v in kwargs.items()})
     where = f"rule {rule.name!r} for {target}"
+    try:
+        res = rule.fn(runtime.ttnn(), *tree_map(lambda x: _to_tt(x, index), args),
+                      **{k: _to_tt(v, index) for k, v in kwargs.items()})
+    except Exception as e:
+        raise _RuleError(f"{where}: {type(e).__name__}: {e}") from e
     if inplace:
         self = args[0]
         self._assign(fit(res, self.shape, where))
@@ -176,6 +192,11 @@ def wrap(func, args, kwargs, res, meta, index, where):
 def wrap_one(r, m, index, where, parent, replay):
     if not isinstance(m, torch.Tensor):
         return r
+    if r is None:  # the rule skipped an output torch produces: make it on the CPU if anyone reads it
+        func, args, kwargs, i = replay
+        return TtnnTensor(LazyCell(lambda: cpu_fallback(func, args, kwargs, index,
+                                                        "its rule does not compute this output")[i]._cell.tt),
+                          m.shape, m.dtype, index)
     return TtnnTensor(fit(r, m.shape, where), m.shape, m.dtype, index, parent,
                       replay if parent is not None else None)
 

@@ -103,11 +103,13 @@ def _copy_from_and_resize(func, args, kwargs):
     return _copy_(func, (args[1], args[0]), {})
 
 
-def _filled(x: TtnnTensor, value):
+def _filled(x: TtnnTensor, value, like=None):
     """A device tensor of x's shape filled with value, made on the device (ttnn.full)."""
     ttnn = runtime.ttnn()
-    tt = x._cell.tt
-    if x.dtype in (torch.int64,) and not -(2**31) <= int(value) < 2**31:
+    tt = (like if like is not None else x)._cell.tt
+    if isinstance(value, torch.Tensor):
+        value = value.item()
+    if x.dtype == torch.int64 and not -(2**31) <= int(value) < 2**31:
         raise RuntimeError(f"fill value {value} does not fit int32, the widest integer the ttnn device stores")
     v = bool(value) if x.dtype == torch.bool else value
     if hasattr(ttnn, "full"):
@@ -116,7 +118,7 @@ def _filled(x: TtnnTensor, value):
     return host_to_tt(torch.full(x.shape, v, dtype=x.dtype), x.device.index, tt.layout)
 
 
-@kernel(aten.fill_.Scalar, aten.zero_.default)
+@kernel(aten.fill_.Scalar, aten.fill_.Tensor, aten.zero_.default)
 def _fill_(func, args, kwargs):
     x = args[0]
     value = args[1] if len(args) > 1 else kwargs.get("value", 0)
@@ -148,3 +150,23 @@ def _view(func, args, kwargs):
         res = ttnn.reshape(x.ttnn_tensor(), list(meta.shape) or [1])
     return wrap(func, args, kwargs, res, meta, index, f"view {func}")
 
+
+
+_LIKE = {aten.zeros_like.default: 0, aten.ones_like.default: 1, aten.empty_like.default: 0,
+         aten.full_like.default: None, aten.new_zeros.default: 0, aten.new_ones.default: 1,
+         aten.new_empty.default: 0, aten.new_full.default: None, aten.new_empty_strided.default: 0}
+
+
+@kernel(*_LIKE)
+def _like(func, args, kwargs):
+    """Factories shaped after a tensor: filled on the device (or run on the CPU when they ask for the CPU)."""
+    device = kwargs.get("device")
+    if device is not None and torch.device(device).type != "ttnn":
+        host = [a._host() if isinstance(a, TtnnTensor) else a for a in args]
+        return func(*host, **kwargs)
+    index = check_index(torch.device(device).index) if device is not None else args[0].device.index
+    meta = meta_run(func, args, kwargs)
+    value = _LIKE[func] if _LIKE[func] is not None else args[-1] if func == aten.full_like.default else args[2]
+    out = TtnnTensor(None, meta.shape, meta.dtype, index)
+    out._cell.tt = _filled(out, value, like=args[0])
+    return out

@@ -15,7 +15,9 @@ Placement policy (what a copy to the device holds):
   float16, float64       FLOAT32        float16 is exact in float32; float64 loses precision (there is no f64)
   int32, int16, int8     INT32          exact
   int64                  INT32          exact inside int32 range; outside it the copy is refused (no silent wrap)
-  uint8, bool            UINT8          exact (bool as 0/1, read back as value != 0)
+  uint8                  UINT8          exact
+  bool                   BFLOAT16       0/1, read back as value != 0: the lowering rules' convention (TT-NN
+                                        comparisons and `where` work on numbers; there is no boolean dtype)
 Default layout ROW_MAJOR: a copy is then bit-exact and unpadded, and the data-movement ops that dominate eager
 code (view, slice, index, cat, embedding indices) want ROW_MAJOR, while compute rules call `ttnn.to_layout(TILE)`
 themselves (the agreed rule convention). The original torch-ttnn tilized on copy and then had to untilize for
@@ -49,7 +51,7 @@ def device_dtype(ttnn, dtype: torch.dtype):
     """The TT-NN dtype a torch dtype is stored as on the device (the table in the module docstring)."""
     table = {torch.float32: ttnn.float32, torch.bfloat16: ttnn.bfloat16, torch.float16: ttnn.float32,
              torch.float64: ttnn.float32, torch.int32: ttnn.int32, torch.int16: ttnn.int32,
-             torch.int8: ttnn.int32, torch.int64: ttnn.int32, torch.uint8: ttnn.uint8, torch.bool: ttnn.uint8}
+             torch.int8: ttnn.int32, torch.int64: ttnn.int32, torch.uint8: ttnn.uint8, torch.bool: ttnn.bfloat16}
     if dtype not in table:
         raise TypeError(f"torch dtype {dtype} cannot live on the ttnn device (TT-NN has no equivalent); "
                         f"convert it on the CPU first, e.g. x.float().to('ttnn')")
@@ -66,7 +68,7 @@ def _host_form(x: torch.Tensor) -> torch.Tensor:
         if lo < _INT32[0] or hi > _INT32[1]:
             raise RuntimeError(f"int64 values in [{lo}, {hi}] do not fit int32, the widest integer TT-NN stores: "
                                f"keep this tensor on the CPU or reduce its range before x.to('ttnn')")
-    conv = {torch.int64: torch.int32, torch.int16: torch.int32, torch.int8: torch.int32, torch.bool: torch.uint8,
+    conv = {torch.int64: torch.int32, torch.int16: torch.int32, torch.int8: torch.int32, torch.bool: torch.bfloat16,
             torch.float16: torch.float32, torch.float64: torch.float32}
     return x.to(conv[x.dtype]) if x.dtype in conv else x
 
@@ -90,6 +92,18 @@ def tt_to_host(tt, dtype: torch.dtype, shape) -> torch.Tensor:
     return out.reshape(shape)
 
 
+def no_dynamo(fn):
+    """Keep torch.compile out of fn and everything it calls: these frames are device plumbing running under
+    a compiled region's graph breaks, not user code to trace (dynamo would try to compile them)."""
+    try:
+        from torch._C._dynamo import eval_frame as ef
+        skip = ef._FrameExecStrategy(ef._FrameAction.SKIP, ef._FrameAction.SKIP)
+        ef.set_code_exec_strategy(fn.__code__, skip)
+    except (ImportError, AttributeError, TypeError):  # an older torch without per-code strategies
+        pass
+    return fn
+
+
 class Cell:
     """One TT-NN tensor shared by every alias of the same elements; `gen` counts writes."""
     __slots__ = ("tt", "gen")
@@ -99,6 +113,21 @@ class Cell:
 
     def write(self, tt):
         self.tt, self.gen = tt, self.gen + 1
+
+
+class LazyCell(Cell):
+    """An output a rule did not compute (e.g. layer_norm's saved mean/rstd, which only backward reads): made
+    on first use by running the op on the CPU."""
+    __slots__ = ("_make",)
+
+    def __init__(self, make):
+        self._make, self.gen = make, 0
+
+    def __getattr__(self, name):  # only reached while `tt` is unset
+        if name != "tt":
+            raise AttributeError(name)
+        self.tt = self._make()
+        return self.tt
 
 
 class TtnnTensor(torch.Tensor):
@@ -116,7 +145,12 @@ class TtnnTensor(torch.Tensor):
     def __init__(self, *args, **kwargs):
         pass
 
+    # No Python-level override: ops reach __torch_dispatch__ directly, and torch.compile sees a plain tensor on
+    # device "ttnn" instead of tracing into this class.
+    __torch_function__ = torch._C._disabled_torch_function_impl
+
     # --- the TT-NN side --------------------------------------------------------------------------------
+    @no_dynamo
     def ttnn_tensor(self):
         """The TT-NN tensor holding this tensor's values (of the active runtime; layout/dtype per the policy)."""
         self._sync()
@@ -158,6 +192,7 @@ class TtnnTensor(torch.Tensor):
             self._cell, self._parent, self._replay, self._parent_gen = (new._cell, new._parent, new._replay,
                                                                         new._parent_gen)
 
+    @no_dynamo
     def __repr__(self, *, tensor_contents=None):
         try:
             body = repr(self._host())
@@ -172,6 +207,7 @@ class TtnnTensor(torch.Tensor):
         return body + extra + ")"
 
     @classmethod
+    @no_dynamo
     def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
         from .dispatch import dispatch
         return dispatch(func, args, kwargs or {})
