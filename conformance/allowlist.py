@@ -1,7 +1,7 @@
 """Deliberate differences between the emulator's API surface and the real ttnn 0.81.1, each with its reason.
 
 A name here is exempt from the signature/kind comparison. A bug is fixed, never listed. An entry that no longer
-differs fails the run (tests/conformance/test_surface.py), so the list cannot go stale.
+differs fails the run (tests/real_ttnn/test_surface.py), so the list cannot go stale.
 """
 ALLOWED = {
     "typecast": "one Python function covers both real overloads, typecast(t, dtype) and typecast(t, input_dtype, "

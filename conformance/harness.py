@@ -24,7 +24,7 @@ import torch
 from . import corpus
 
 ROOT = Path(__file__).resolve().parent.parent
-CLUSTER_DESC = ROOT / "tests" / "conformance" / "wormhole_n150.yaml"
+CLUSTER_DESC = ROOT / "tests" / "real_ttnn" / "wormhole_n150.yaml"
 NAMESPACES = ("", "transformer", "experimental", "device")
 SKIP_REASON = ("skipped: no Python 3.12/3.10 for the real ttnn (run `make conformance`, or set TTNN_REAL_PYTHON "
                "to a Python with ttnn installed)")

@@ -124,6 +124,8 @@ def test_tilize_untilize(ttnn, device):
     assert list(padded.shape) == [32, 32] and ttnn.to_torch(padded)[4, 6].item() == 7.0
     back = ttnn.untilize_with_unpadding(padded, [2, 4])
     assert torch.equal(ttnn.to_torch(back), ttnn.to_torch(odd))
+    z = ttnn.tilize_with_zero_padding(odd, output_dtype=ttnn.float32)
+    assert (z.layout, z.dtype, list(z.padded_shape)) == (ttnn.TILE_LAYOUT, ttnn.float32, [32, 32])
 
 
 def test_sharding_round_trip(ttnn, device):

@@ -272,7 +272,7 @@ def manage_device(device_id: int):
 _default_device: Device | None = None
 
 
-def SetDefaultDevice(device: Device):
+def SetDefaultDevice(device: Device | None = None):
     global _default_device
     _default_device = device
 
@@ -297,4 +297,4 @@ def is_blackhole(device=None) -> bool:
 
 def is_grayskull(device=None) -> bool:
     """Gone from ttnn 0.81.1 (Grayskull is no longer supported); kept for older scripts. Always False here."""
-    return _arch_of(device) == Arch.GRAYSKULL
+    return False

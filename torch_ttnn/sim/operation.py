@@ -81,10 +81,7 @@ def operation(name: str, golden_function=None):
     return wrap
 
 
-_golden = {}
-
-
-def get_golden_function(op):
-    if getattr(op, "golden_function", None) is None:
-        raise RuntimeError(f"{op} has no golden function")
-    return op.golden_function
+def get_golden_function(operation):
+    if getattr(operation, "golden_function", None) is None:
+        raise RuntimeError(f"{operation} has no golden function")
+    return operation.golden_function

@@ -31,25 +31,28 @@ class Tensor:
     __slots__ = ("_values", "_dtype", "_layout", "_device", "_memory_config", "_buffer", "_finalizer",
                  "_deallocated", "__weakref__")
 
-    def __init__(self, data=None, data_type: DataType | None = None, device: Device | None = None,
-                 layout: Layout = Layout.ROW_MAJOR, memory_config: MemoryConfig | None = None, *, tile=None):
+    def __init__(self, tensor, data_type: DataType | None = None, device: Device | None = None,
+                 layout: Layout | None = None, mem_config: MemoryConfig | None = None, tile=None, cq_id=None,
+                 pad_value=None, mesh_mapper=None, preserve_nan_values: bool = False, col_tilize: bool = False,
+                 enable_bfloat_opt: bool = False):
         """Build a tensor from a torch tensor, a numpy array or a nested list, as `ttnn.Tensor(...)` does."""
-        if isinstance(data, np.ndarray):
-            src = torch.from_numpy(np.ascontiguousarray(data).astype(data.dtype, copy=False))
-            if data.dtype == np.uint32:
-                src = src.to(torch.int64) if src.dtype != torch.int64 else src
-        elif isinstance(data, torch.Tensor):
-            src = data
-        elif data is not None:
-            src = torch.tensor(data, dtype=torch.float32)
+        if isinstance(tensor, np.ndarray):
+            src = torch.from_numpy(np.ascontiguousarray(tensor))
+            if tensor.dtype == np.uint32:
+                src = src.to(torch.int64)
+        elif isinstance(tensor, torch.Tensor):
+            src = tensor
+        elif tensor is not None:
+            src = torch.tensor(tensor, dtype=torch.float32)
         else:
             raise TypeError("ttnn.Tensor needs data: a torch tensor, a numpy array or a list")
         if src.dtype == torch.float64:
             src = src.to(torch.float32)
+        layout = Layout.ROW_MAJOR if layout is None else layout
         dtype = data_type if data_type is not None else _infer_dtype(src.dtype)
         self._init(formats.to_device_format(src, dtype, layout), dtype, layout)
         if device is not None:
-            _place(self, device, memory_config or DRAM_MEMORY_CONFIG)
+            _place(self, device, mem_config or DRAM_MEMORY_CONFIG)
 
     def _init(self, values, dtype, layout, device=None, memory_config=None):
         self._values = values

@@ -80,9 +80,18 @@ class StorageType(_Enum):
 
 
 class Arch(_Enum):
-    GRAYSKULL = 1
     WORMHOLE_B0 = 2
     BLACKHOLE = 3
+    QUASAR = 4
+
+
+class ThrottleLevel(_Enum):
+    NO_THROTTLE = 0
+    LEVEL_1 = 1
+    LEVEL_2 = 2
+    LEVEL_3 = 3
+    LEVEL_4 = 4
+    LEVEL_5 = 5
 
 
 bfloat16 = DataType.BFLOAT16
@@ -146,7 +155,7 @@ def element_size(dtype: DataType) -> int:
 class Shape(tuple):
     """A tensor shape: a tuple of ints with TT-NN's `rank` and `to_rank` helpers."""
 
-    def __new__(cls, shape=()):
+    def __new__(cls, shape):
         return super().__new__(cls, (int(d) for d in shape))
 
     @property
@@ -186,8 +195,8 @@ class CoreRange:
 
 
 class CoreRangeSet:
-    def __init__(self, ranges):
-        self.ranges = tuple(ranges)
+    def __init__(self, core_ranges):
+        self.ranges = tuple(core_ranges)
 
     def num_cores(self) -> int:
         return sum(r.num_cores() for r in self.ranges)
@@ -204,8 +213,13 @@ class CoreRangeSet:
 
 @dataclass(frozen=True)
 class CoreGrid:
-    y: int
+    """A grid of cores; keyword-only (x=, y=) as in the real package, where positional order is a trap."""
     x: int
+    y: int
+
+    def __init__(self, *, x: int, y: int):
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
 
     @property
     def num_cores(self) -> int:
@@ -219,7 +233,7 @@ class CoreGrid:
 class ShardSpec:
     grid: CoreRangeSet
     shard_shape: tuple
-    shard_orientation: ShardOrientation = ShardOrientation.ROW_MAJOR
+    shard_orientation: ShardOrientation
 
     def num_cores(self) -> int:
         return self.grid.num_cores()
@@ -264,10 +278,10 @@ class WormholeComputeKernelConfig:
     fp32_dest_acc_en: bool = False
     packer_l1_acc: bool = False
     dst_full_sync_en: bool = False
-    throttle_level: int = 0
+    throttle_level: ThrottleLevel = ThrottleLevel.NO_THROTTLE
 
     def __init__(self, *, math_fidelity=MathFidelity.Invalid, math_approx_mode=True, fp32_dest_acc_en=False,
-                 packer_l1_acc=False, dst_full_sync_en=False, throttle_level=0):
+                 packer_l1_acc=False, dst_full_sync_en=False, throttle_level=ThrottleLevel.NO_THROTTLE):
         self.math_fidelity = math_fidelity
         self.math_approx_mode = math_approx_mode
         self.fp32_dest_acc_en = fp32_dest_acc_en
@@ -282,7 +296,7 @@ GrayskullComputeKernelConfig = WormholeComputeKernelConfig
 
 def init_device_compute_kernel_config(arch, device_kernel_config=None, *, math_fidelity=MathFidelity.LoFi,
                                       math_approx_mode=True, fp32_dest_acc_en=False, packer_l1_acc=False,
-                                      dst_full_sync_en=False, throttle_level=0):
+                                      dst_full_sync_en=False, throttle_level=ThrottleLevel.NO_THROTTLE):
     """The portable constructor: an explicit config wins, otherwise the keyword defaults (LoFi, approx)."""
     if device_kernel_config is not None:
         return device_kernel_config
