@@ -1,0 +1,57 @@
+"""Arguments and helpers the model commands share (this module is not a command: its name starts with _)."""
+from __future__ import annotations
+
+import contextlib
+import os
+
+
+def add_model_arguments(parser, batch: bool = True):
+    parser.add_argument("model", help="a zoo name (see `torch-ttnn zoo --list`), or your own model as "
+                                      "`package.module[:function]` or `path/file.py[:function]`")
+    parser.add_argument("--size", choices=("tiny", "full"), default="tiny",
+                        help="tiny: small test config; full: the family's smallest published size")
+    if batch:
+        parser.add_argument("--batch", type=int, default=1, help="batch size of the example input")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
+    parser.add_argument("--runtime", choices=("auto", "sim", "ttnn"), default=None,
+                        help="TT-NN runtime (default: TORCH_TTNN_RUNTIME or auto)")
+
+
+def select_runtime(args):
+    from torch_ttnn import runtime
+    if args.runtime:
+        os.environ["TORCH_TTNN_RUNTIME"] = args.runtime
+    return runtime.select(args.runtime)
+
+
+@contextlib.contextmanager
+def steps(names: list[str], desc: str):
+    """A tqdm bar over named stages: `with steps([...], "bert") as step: step("build"); ...`."""
+    from tqdm import tqdm
+    bar = tqdm(total=len(names), desc=desc, unit="step", leave=False, dynamic_ncols=True)
+    seen = []
+
+    def step(name):
+        if seen:
+            bar.update(1)
+        seen.append(name)
+        bar.set_postfix_str(name)
+    try:
+        yield step
+    finally:
+        bar.update(len(names) - bar.n)
+        bar.close()
+
+
+def quiet_libraries():
+    """Silence the HF/torch chatter (kernel fallbacks, deprecations) that would bury the report."""
+    import logging
+    import warnings
+    warnings.filterwarnings("ignore")
+    for name in ("transformers", "torch._dynamo", "torch._inductor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import transformers
+        transformers.logging.set_verbosity_error()
+    except ImportError:
+        pass

@@ -1,0 +1,104 @@
+"""`torch-ttnn zoo`: every zoo model compiled and run, one row each, as Markdown, CSV, JSON and PNG plots.
+
+A model that fails (an exception, a crash, a timeout) becomes a failed row with its error; the run goes on.
+With `--jobs N` each model runs in its own process (N at a time), so even a crash or an out-of-memory kill
+stays in its row. Column definitions: torch_ttnn.zoo.measure.METRICS (also written under the table).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+HELP = "run every zoo model (or --models a,b) and write the table (md/csv/json) and plots; --readme updates it"
+
+
+def add_arguments(parser):
+    parser.add_argument("--size", choices=("tiny", "full"), default="tiny")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--models", default="", help="comma-separated subset (zoo names or your own references)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="models measured at once, each in its own process (1: in this process)")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model with --jobs > 1")
+    parser.add_argument("--out", default="zoo-results", help="directory for results.{md,csv,json} and plots")
+    parser.add_argument("--runtime", choices=("auto", "sim", "ttnn"), default=None)
+    parser.add_argument("--readme", nargs="?", const="README.md", default=None, metavar="PATH",
+                        help="also rewrite the model table between the zoo markers of PATH (default README.md)")
+    parser.add_argument("--list", action="store_true", help="list the zoo models and their checkpoints, then exit")
+
+
+def _failed_row(name, args, error):
+    from torch_ttnn import zoo
+    from torch_ttnn.zoo.measure import COLUMNS
+    spec = zoo.REGISTRY.get(name.lower())
+    row = {k: None for k in COLUMNS}
+    row.update(model=name, size=args.size, batch=args.batch, checkpoint=spec.full if spec else name,
+               status="failed", error=error[:300])
+    return row
+
+
+def _in_subprocess(name, args):
+    cmd = [sys.executable, "-m", "torch_ttnn.zoo", name, "--size", args.size, "--batch", str(args.batch)]
+    if args.runtime:
+        cmd += ["--runtime", args.runtime]
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return _failed_row(name, args, f"timeout: no result after {args.timeout:.0f} s")
+    last = p.stdout.strip().splitlines()[-1:] or [""]
+    try:
+        return json.loads(last[0])
+    except json.JSONDecodeError:
+        tail = (p.stderr.strip().splitlines() or [f"exit code {p.returncode}"])[-1]
+        return _failed_row(name, args, f"crash: process exited with code {p.returncode}: {tail}")
+
+
+def measure_all(names, args, progress=True) -> list[dict]:
+    from tqdm import tqdm
+    from torch_ttnn.zoo.measure import measure
+    rows = {}
+    bar = tqdm(total=len(names), desc=f"zoo ({args.size})", unit="model", disable=not progress,
+               dynamic_ncols=True)
+    if args.jobs <= 1:
+        for name in names:
+            bar.set_postfix_str(name)
+            rows[name] = measure(name, args.size, batch=args.batch, runtime=args.runtime)
+            bar.update(1)
+    else:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+        with ThreadPoolExecutor(args.jobs) as pool:
+            futures = {pool.submit(_in_subprocess, n, args): n for n in names}
+            for f in as_completed(futures):
+                rows[futures[f]] = f.result()
+                bar.set_postfix_str(futures[f])
+                bar.update(1)
+    bar.close()
+    return [rows[n] for n in names]
+
+
+def run(args) -> int:
+    from ._common import quiet_libraries, select_runtime
+    quiet_libraries()
+    from torch_ttnn import zoo
+    from torch_ttnn.zoo import report
+    if args.list:
+        for name in zoo.names():
+            s = zoo.get(name)
+            print(f"{name:14s} {s.task:22s} full = {s.full} ({s.params / 1e6:.1f}M params)")
+        return 0
+    select_runtime(args)
+    names = [n.strip() for n in args.models.split(",") if n.strip()] or zoo.names()
+    t = time.perf_counter()
+    rows = measure_all(names, args)
+    paths = report.write_all(rows, args.out, args.size)
+    print(report.markdown(rows))
+    n_pass = sum(r["status"] == "pass" for r in rows)
+    print(f"{n_pass}/{len(rows)} pass in {time.perf_counter() - t:.0f} s; wrote " + ", ".join(paths.values()))
+    if args.readme:
+        cmd = f"torch-ttnn zoo --size {args.size}" + (f" --batch {args.batch}" if args.batch != 1 else "")
+        report.update_readme(args.readme, report.readme_section(rows, args.size, cmd))
+        print(f"updated the model table in {args.readme}")
+    return 0

@@ -1,0 +1,138 @@
+"""Zoo results as files: Markdown, CSV, JSON, PNG plots, and the README's model table (between markers)."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+
+from .measure import METRICS, PCC_THRESHOLD
+
+BEGIN, END = "<!-- zoo:begin -->", "<!-- zoo:end -->"
+# Columns of the human tables (CSV and JSON keep every field).
+TABLE = ["model", "checkpoint", "status", "params", "device_ops", "cpu_ops", "h2d", "d2h", "compile_s",
+         "cpu_ms", "run_ms", "device_ms", "pcc"]
+HEADERS = {k: label for k, (label, _) in METRICS.items()}
+
+
+def _fmt(key, v):
+    if v is None or v == "":
+        return ""
+    if key == "params":
+        return f"{v / 1e6:.1f}M" if v >= 1e5 else f"{v / 1e3:.0f}K"
+    if key == "pcc":
+        return f"{v:.5f}"
+    if isinstance(v, float):
+        return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+    return str(v)
+
+
+def table_rows(rows: list[dict]) -> list[list[str]]:
+    return [[_fmt(k, r.get(k)) for k in TABLE] for r in rows]
+
+
+def markdown(rows: list[dict], title: str = "") -> str:
+    from tabulate import tabulate
+    body = tabulate(table_rows(rows), headers=[HEADERS[k] for k in TABLE], tablefmt="github", disable_numparse=True)
+    failed = [r for r in rows if r.get("error")]
+    cpu = [r for r in rows if r.get("fallbacks")]
+    parts = [f"## {title}\n" if title else "", body, ""]
+    if failed:
+        parts += ["Failures:", ""] + [f"- `{r['model']}`: {r['error']}" for r in failed] + [""]
+    if cpu:
+        parts += ["Ops left on CPU:", ""] + [
+            f"- `{r['model']}`: " + ", ".join(f"{k} x{v}" for k, v in sorted(r["fallbacks"].items())) for r in cpu
+        ] + [""]
+    return "\n".join(parts)
+
+
+def legend() -> str:
+    return "\n".join(f"- **{label}** (`{k}`): {d}" for k, (label, d) in METRICS.items() if k in TABLE)
+
+
+def write_csv(rows: list[dict], path: str) -> None:
+    keys = list(METRICS)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: json.dumps(r.get(k)) if isinstance(r.get(k), dict) else r.get(k) for k in keys})
+
+
+def plot(rows: list[dict], key: str, path: str, title: str, xlabel: str, log: bool = False,
+         line: float | None = None, left: float = 0.0) -> None:
+    """Horizontal bars, one per model (green pass, orange not yet, red failed with a label)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["model"] for r in rows]
+    vals = [r.get(key) if isinstance(r.get(key), (int, float)) else math.nan for r in rows]
+    colors = ["#c0392b" if r.get("error") else "#e67e22" if r.get("status") != "pass" else "#27ae60" for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
+    ax.barh(names, [0 if math.isnan(v) else v - left for v in vals], left=left, color=colors)
+    for i, r in enumerate(rows):
+        if r.get("error"):
+            ax.text(left, i, " failed", va="center", fontsize=7, color="#c0392b")
+    if line is not None:
+        ax.axvline(line, color="k", lw=0.8, ls="--")
+    if log and any(v > 0 for v in vals if not math.isnan(v)):
+        ax.set_xscale("log")
+    elif left:
+        ax.set_xlim(left, max([1.0] + [v for v in vals if not math.isnan(v)]))
+    ax.invert_yaxis()
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_all(rows: list[dict], out: str, size: str) -> dict:
+    """Write results.{md,csv,json} and the three plots into `out`; returns {kind: path}."""
+    os.makedirs(out, exist_ok=True)
+    paths = {k: os.path.join(out, f) for k, f in (("md", "results.md"), ("csv", "results.csv"),
+                                                   ("json", "results.json"), ("pcc", "pcc.png"),
+                                                   ("cpu_ops", "cpu_ops.png"), ("device_ms", "device_time.png"))}
+    with open(paths["md"], "w") as f:
+        f.write(markdown(rows, f"torch-ttnn model zoo ({size} configs)") + "\n" + legend() + "\n")
+    write_csv(rows, paths["csv"])
+    with open(paths["json"], "w") as f:
+        json.dump(rows, f, indent=1, default=str)
+    # PCCs cluster near 1: zoom on [lowest - margin, 1] unless something is far off.
+    pccs = [r["pcc"] for r in rows if isinstance(r.get("pcc"), (int, float)) and not math.isnan(r["pcc"])]
+    lo = min(pccs + [PCC_THRESHOLD])
+    left = max(0.0, lo - (1 - lo) * 0.25) if lo > 0.5 else 0.0
+    plot(rows, "pcc", paths["pcc"], "PCC vs CPU float32", "PCC", line=PCC_THRESHOLD, left=left)
+    plot(rows, "cpu_ops", paths["cpu_ops"], "Ops left on CPU", "ATen ops per call")
+    plot(rows, "device_ms", paths["device_ms"], "Estimated device time", "ms per call", log=True)
+    return paths
+
+
+def readme_section(rows: list[dict], size: str, command: str) -> str:
+    ok = sum(r.get("status") == "pass" for r in rows)
+    return (f"Generated by `{command}` ({ok}/{len(rows)} pass: nothing on CPU, PCC >= {PCC_THRESHOLD}). "
+            f"Weights are seeded random (no downloads); configs reproduce the named checkpoints' "
+            f"hyper-parameters ({size} size).\n\n" + markdown(rows) + "\nColumns:\n\n" + legend() + "\n")
+
+
+def update_readme(path: str, content: str) -> None:
+    """Replace what lies between the zoo markers in `path`; everything else is left byte for byte."""
+    with open(path) as f:
+        text = f.read()
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    if len(pattern.findall(text)) != 1:
+        raise ValueError(f"{path} must contain exactly one `{BEGIN}` ... `{END}` block for the zoo table; "
+                         f"add the two marker lines where the table should go")
+    with open(path, "w") as f:
+        f.write(pattern.sub(lambda m: f"{BEGIN}\n{content.rstrip()}\n{END}", text))
+
+
+def read_readme_section(path: str) -> str:
+    with open(path) as f:
+        text = f.read()
+    m = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.S)
+    if not m:
+        raise ValueError(f"{path} has no zoo section between `{BEGIN}` and `{END}`")
+    return m.group(1)
