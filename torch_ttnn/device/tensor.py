@@ -26,6 +26,7 @@ every op that could not take tiles. `set_default_layout("tile")` or TORCH_TTNN_D
 from __future__ import annotations
 
 import os
+import sys
 
 import torch
 
@@ -130,7 +131,26 @@ class LazyCell(Cell):
         return self.tt
 
 
-class TtnnTensor(torch.Tensor):
+_DYNAMO_BUILDER = os.path.join("_dynamo", "variables", "builder.py")
+
+
+class _DynamoView(type(torch.Tensor)):
+    """TtnnTensor's metaclass, for torch.compile: dynamo wraps a tensor subclass as a graph input only when its
+    `__torch_dispatch__` is torch's default or it implements `__tensor_flatten__` (inner torch tensors: a TT-NN
+    tensor is not one); otherwise it treats it as an opaque object and graph-breaks on every op. To dynamo's
+    input builder alone, the class shows the default, so a module whose parameters live on ttnn compiles to one
+    graph whose inputs are the TtnnTensors themselves: the backend unwraps them with `x.ttnn_tensor()` and uses
+    the device data in place. Everyone else (the C++ dispatcher included) sees the real `__torch_dispatch__`.
+    """
+
+    @property
+    def __torch_dispatch__(cls):
+        if sys._getframe(1).f_code.co_filename.endswith(_DYNAMO_BUILDER):
+            return torch.Tensor.__torch_dispatch__
+        return cls._ttnn_dispatch
+
+
+class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
     """A tensor on the `ttnn` device. `x.ttnn_tensor()` gives the TT-NN tensor it holds."""
 
     @staticmethod
@@ -208,9 +228,11 @@ class TtnnTensor(torch.Tensor):
 
     @classmethod
     @no_dynamo
-    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+    def _ttnn_dispatch(cls, func, types, args=(), kwargs=None):
         from .dispatch import dispatch
         return dispatch(func, args, kwargs or {})
+
+    __torch_dispatch__ = _ttnn_dispatch
 
 
 def is_ttnn_tensor(x) -> bool:
