@@ -45,7 +45,8 @@ def _checks(args):
     if real is None:
         fix = ("pip install 'torch-ttnn[ttnn]' on a host with a Tenstorrent card" if py in ((3, 10), (3, 12)) else
                f"the ttnn wheels exist for CPython 3.10 and 3.12 only; this is {py[0]}.{py[1]}: use one of those")
-        yield want != "ttnn", "real ttnn: not installed (the emulator torch_ttnn.sim will be used)", fix
+        note = "TORCH_TTNN_RUNTIME=ttnn needs it" if want == "ttnn" else "the emulator torch_ttnn.sim will be used"
+        yield want != "ttnn", f"real ttnn: not installed ({note})", fix
     else:
         yield True, f"real ttnn {real} installed at {spec.origin if spec else '?'}", ""
     try:
