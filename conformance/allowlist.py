@@ -17,3 +17,17 @@ ALLOWED.update({
     "device.Device": "the real class is built by open_device, its constructor is an opaque nanobind (*args, **kwargs)",
 })
 ALLOWED["Device"] = ALLOWED["device.Device"]
+ALLOWED.update({  # data movement / creation ops whose real overloads one Python function covers
+    "arange": "one function covers arange(end) and arange(start, end, step=1) (end=None selects the first form)",
+    "empty": "the real signature has a required `device` after defaulted dtype/layout, which a Python "
+             "signature cannot express; the emulator gives device=None and raises when it is missing",
+    "pad": "one function covers pad(t, padding_pairs, value) and pad(t, output_padded_shape, input_tensor_start, "
+           "value) through *args",
+    "interleaved_to_sharded": "one function covers the (grid, shard_shape, shard_scheme, shard_orientation) and "
+                              "the (sharded_memory_config) overloads, told apart by the second argument's type",
+    "experimental.view": "one function covers view(t, shape) and view(t, N, C, H, W)",
+})
+_PREPARE = ("the real Python wrapper is (*args, **kwargs) forwarding to a keyword-only native function; the "
+            "emulator exposes that native function's keyword signature (read from ttnn._ttnn.operations.conv)")
+ALLOWED.update({n: _PREPARE for n in ("prepare_conv_weights", "prepare_conv_bias", "prepare_conv_transpose2d_weights",
+                                      "prepare_conv_transpose2d_bias")})

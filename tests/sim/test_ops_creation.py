@@ -64,6 +64,8 @@ def test_empty_needs_device(ttnn, device):
     assert list(ttnn.empty([2, 3], device=device).shape) == [2, 3]
     with pytest.raises(TypeError, match="device is required"):
         ttnn.empty([2, 3])
+    with pytest.raises(RuntimeError, match="must be on device"):
+        ttnn.empty_like(ttnn.from_torch(torch.zeros(2)))
 
 
 def test_as_tensor_cache(ttnn, device, tmp_path):

@@ -20,11 +20,18 @@ import torch.nn.functional as F
 from ..formats import flush_denormals
 from ..operation import operation, record
 from ..tensor import Tensor, nbytes, new_device_tensor, require_device
-from ..types import (BLOCK_FLOAT, DataType, Layout, MathFidelity, WormholeComputeKernelConfig)
+from ..types import (BLOCK_FLOAT, DataType, Layout, MathFidelity, WormholeComputeKernelConfig, _Enum)
 from . import matmul as _mm
 
 __all__ = ["conv2d", "conv1d", "conv_transpose2d", "prepare_conv_weights", "prepare_conv_bias",
-           "prepare_conv_transpose2d_weights", "prepare_conv_transpose2d_bias", "Conv2dConfig", "Conv1dConfig"]
+           "prepare_conv_transpose2d_weights", "prepare_conv_transpose2d_bias", "Conv2dConfig", "Conv1dConfig",
+           "PaddingMode"]
+
+
+class PaddingMode(_Enum):
+    """How a convolution pads its input (only Zeros is emulated)."""
+    Zeros = 0
+    Replicate = 1
 
 
 # --- matrix-engine numerics ------------------------------------------------------------------------------
@@ -67,7 +74,7 @@ class Conv2dConfig:
     enable_activation_reuse: bool = False
     force_split_reader: bool | None = None
     override_output_sharding_config: bool = False
-    padding_mode: str = "Zeros"
+    padding_mode: PaddingMode = PaddingMode.Zeros
 
     def __init__(self, *, weights_dtype=None, activation=None, deallocate_activation=False,
                  reallocate_halo_output=True, config_tensors_in_dram=False, act_block_h_override=0, act_block_w_div=1,
@@ -75,7 +82,7 @@ class Conv2dConfig:
                  transpose_shards=False, output_layout=Layout.TILE, enable_act_double_buffer=False,
                  enable_weights_double_buffer=False, full_inner_dim=False, enable_kernel_stride_folding=None,
                  enable_activation_reuse=False, force_split_reader=None, override_output_sharding_config=False,
-                 padding_mode="Zeros"):
+                 padding_mode=PaddingMode.Zeros):
         for k, v in locals().items():
             if k != "self":
                 setattr(self, k, v)
@@ -143,7 +150,6 @@ def _weights_dtype(conv_config, weight):
     return wd or weight.dtype
 
 
-@operation("ttnn.prepare_conv_weights")
 def prepare_conv_weights(*, weight_tensor, input_memory_config, input_layout, weights_format, in_channels,
                          out_channels, batch_size, input_height, input_width, kernel_size, stride, padding, dilation,
                          has_bias, groups, device, input_dtype, output_dtype=None, conv_config=None,
@@ -194,7 +200,6 @@ def _prepare_bias(bias, device, conv_config, out_channels, weights_dtype, op="co
     return out
 
 
-@operation("ttnn.prepare_conv_bias")
 def prepare_conv_bias(*, bias_tensor, input_memory_config, input_layout, in_channels, out_channels, batch_size,
                       input_height, input_width, kernel_size, stride, padding, dilation, groups, device, input_dtype,
                       output_dtype=None, conv_config=None, compute_config=None, slice_config=None) -> Tensor:
@@ -400,12 +405,12 @@ def conv_transpose2d(*, input_tensor, weight_tensor, device, in_channels, out_ch
                      transpose=tr)
 
 
-@operation("ttnn.prepare_conv_transpose2d_weights")
 def prepare_conv_transpose2d_weights(*, weight_tensor, input_memory_config, input_layout, weights_format,
                                      in_channels, out_channels, batch_size, input_height, input_width, kernel_size,
-                                     stride, padding, dilation, has_bias, groups, device, input_dtype,
-                                     output_dtype=None, conv_config=None, compute_config=None,
-                                     mirror_kernel=True, **_):
+                                     stride, padding, output_padding=(0, 0), dilation, has_bias, groups, device,
+                                     input_dtype, output_dtype=None, conv_config=None, compute_config=None,
+                                     dram_slice_config=None, mirror_kernel=True):
+    """Host IOHW weights -> device matmul weights (channels swapped per group, kernel mirrored unless told not)."""
     if weights_format != "IOHW":
         raise RuntimeError(f"prepare_conv_transpose2d_weights: weights_format must be \"IOHW\" (PyTorch's "
                            f"ConvTranspose2d), got {weights_format!r}")
@@ -413,6 +418,8 @@ def prepare_conv_transpose2d_weights(*, weight_tensor, input_memory_config, inpu
                       dilation, groups, mirror_kernel)(weight_tensor)
 
 
-@operation("ttnn.prepare_conv_transpose2d_bias")
-def prepare_conv_transpose2d_bias(*, bias_tensor, out_channels, device, conv_config=None, **_):
+def prepare_conv_transpose2d_bias(*, bias_tensor, input_memory_config, input_layout, in_channels, out_channels,
+                                  batch_size, input_height, input_width, kernel_size, stride, padding, dilation,
+                                  groups, device, input_dtype, output_dtype=None, conv_config=None,
+                                  compute_config=None, dram_slice_config=None):
     return _prepare_bias(bias_tensor, device, conv_config, out_channels, _weights_dtype(conv_config, bias_tensor))

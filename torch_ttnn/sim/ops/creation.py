@@ -15,10 +15,16 @@ import torch
 from .. import formats
 from ..operation import operation, record
 from ..tensor import Tensor, from_torch, nbytes, new_device_tensor, to_device
-from ..types import BLOCK_FLOAT, DRAM_MEMORY_CONFIG, DataType, Layout
+from ..types import BLOCK_FLOAT, DRAM_MEMORY_CONFIG, DataType, Layout, _Enum
 
 __all__ = ["full", "zeros", "ones", "empty", "arange", "full_like", "zeros_like", "ones_like", "empty_like",
-           "rand", "as_tensor"]
+           "rand", "as_tensor", "DumpTensorMode"]
+
+
+class DumpTensorMode(_Enum):
+    """How as_tensor writes a cache miss; one host process writes one file either way on the emulator."""
+    DISTRIBUTED_GATHER = 0
+    LOCAL = 1
 
 
 def _make(opname, values, dtype, layout, device, memory_config) -> Tensor:
@@ -113,11 +119,15 @@ def ones_like(tensor, dtype=None, layout=None, device=None, memory_config=None, 
 
 @operation("ttnn.empty_like", golden_function=lambda t, **_: torch.empty_like(t))
 def empty_like(tensor, *, dtype=None, layout=None, device=None, memory_config=None):
+    """Allocates on a device (the real op crashes on a host tensor without one: we raise instead)."""
+    if device is None and isinstance(tensor, Tensor) and tensor.device() is None:
+        raise RuntimeError("ttnn.empty_like: input tensor must be on device (got storage type HOST), or pass "
+                           "device=: empty_like allocates device memory")
     return _like("ttnn.empty_like", tensor, torch.zeros(tuple(tensor.shape)), dtype, layout, device, memory_config)
 
 
 @operation("ttnn.rand", golden_function=lambda shape, **_: torch.rand(shape))
-def rand(shape, device=None, *, dtype=DataType.BFLOAT16, layout=Layout.TILE, memory_config=DRAM_MEMORY_CONFIG,
+def rand(shape, device, *, dtype=DataType.BFLOAT16, layout=Layout.TILE, memory_config=DRAM_MEMORY_CONFIG,
          low=0.0, high=1.0, seed=0, mesh_mapper=None) -> Tensor:
     """Uniform in [low, high). seed=0 draws from torch's global generator; any other seed is reproducible."""
     if device is None:
@@ -131,7 +141,7 @@ def rand(shape, device=None, *, dtype=DataType.BFLOAT16, layout=Layout.TILE, mem
 
 @operation("ttnn.as_tensor")
 def as_tensor(tensor, dtype=None, *, layout=Layout.ROW_MAJOR, device=None, memory_config=None, cache_file_name=None,
-              preprocess=None, mesh_mapper=None, cache_dump_mode=None) -> Tensor:
+              preprocess=None, mesh_mapper=None, cache_dump_mode=DumpTensorMode.DISTRIBUTED_GATHER) -> Tensor:
     """from_torch with a file cache, as the real one: the file is `{cache_file_name}_dtype_{DTYPE}_layout_{LAYOUT}
     .tensorbin`; a miss converts (after `preprocess`) and writes the host tensor, a hit loads it instead of
     converting. The emulator's file is a pickle of the stored values, not the real flatbuffer format."""

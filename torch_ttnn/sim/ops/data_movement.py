@@ -15,8 +15,8 @@ import torch
 from .. import formats
 from ..operation import operation, record
 from ..tensor import Tensor, new_device_tensor, nbytes, require_device
-from ..types import (BLOCK_FLOAT, INTEGERS, DataType, Layout, MemoryConfig, ShardSpec, TensorMemoryLayout,
-                     BufferType, CoreCoord, CoreRange, CoreRangeSet, ShardOrientation)
+from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,
+                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum)
 
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
            "expand", "squeeze", "unsqueeze", "gather", "embedding", "fill", "tilize", "untilize",
@@ -148,8 +148,8 @@ def _as_ints(v, opname, what):
         raise TypeError(f"{opname}: {what} must be a list of ints or a ttnn.Tensor, got {type(v).__name__}") from None
 
 
-def _slice_golden(t, starts, ends, steps=None, **_):
-    steps = steps or [1] * len(starts)
+def _slice_golden(t, starts, ends, slice_step=None, **_):
+    steps = slice_step or [1] * len(starts)
     return t[tuple(builtins_slice(s, e, st) for s, e, st in zip(starts, ends, steps))]
 
 
@@ -157,13 +157,14 @@ builtins_slice = slice  # the op below shadows the builtin in this module
 
 
 @operation("ttnn.slice", golden_function=_slice_golden)
-def slice(input_tensor, starts, ends, steps=None, *, memory_config=None, output_tensor=None, pad_value=None,
+def slice(input_tensor, starts, ends, slice_step=None, *, memory_config=None, output_tensor=None, pad_value=None,
           slice_dim=None, num_devices=None, sub_core_grids=None) -> Tensor:  # noqa: A001 (the real name)
     """Python-slicing semantics per dim: starts/ends may be negative and are clamped; steps must be positive.
 
     One entry per dim, as the real op requires (slice validate: "Input rank and slice rank must match").
-    starts/ends may also be device tensors of indices (the tensor overload).
+    starts/ends may also be device tensors of indices (the tensor overload), whose step name we take.
     """
+    steps = slice_step
     dev = require_device("ttnn.slice", input_tensor)
     shape = list(input_tensor.shape)
     starts, ends = _as_ints(starts, "ttnn.slice", "starts"), _as_ints(ends, "ttnn.slice", "ends")
@@ -317,11 +318,11 @@ def gather(input, dim, index, *, sparse_grad=False, memory_config=None, out=None
     return _finish("ttnn.gather", dev, vals, input, (input, index), memory_config=memory_config)
 
 
-class EmbeddingsType:
-    """ttnn.EmbeddingsType: GENERIC lookup, PADDED (rows of pad token ids are zero), BINARY (a 2-row table)."""
-    GENERIC = "GENERIC"
-    PADDED = "PADDED"
-    BINARY = "BINARY"
+class EmbeddingsType(_Enum):
+    """GENERIC lookup, PADDED (rows of pad token ids are zero), BINARY (a 2-row table)."""
+    GENERIC = 0
+    PADDED = 1
+    BINARY = 2
 
 
 def _embedding_golden(input_tensor, weight, **_):
@@ -373,8 +374,18 @@ def fill(input_tensor, fill_value, *, memory_config=None, output_tensor=None, su
 
 
 # --- layout and memory -----------------------------------------------------------------------------------
+class _Tile32:
+    """The default `tile=` of tilize: a 32x32 tile (the only tile shape the emulator models)."""
+
+    def __repr__(self):
+        return "Tile with shape: [32, 32]"
+
+
+_TILE_32 = _Tile32()
+
+
 @operation("ttnn.tilize", golden_function=lambda t, **_: t)
-def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, use_low_perf=False, tile=None,
+def tilize(input_tensor, *, memory_config=None, dtype=None, use_multicore=True, use_low_perf=False, tile=_TILE_32,
            sub_core_grids=None) -> Tensor:
     """ROW_MAJOR -> TILE. Source: tilize validate(): input ROW_MAJOR, last two dims tile multiples for plain
     tilize (tilize_with_val_padding pads instead)."""
@@ -421,12 +432,12 @@ def tilize_with_val_padding(input_tensor, output_tensor_shape, pad_value, *, mem
 
 
 @operation("ttnn.tilize_with_zero_padding")
-def tilize_with_zero_padding(input_tensor, *, memory_config=None, dtype=None, use_multicore=True,
+def tilize_with_zero_padding(input_tensor, *, memory_config=None, output_dtype=None, use_multicore=True,
                              sub_core_grids=None) -> Tensor:
     """ROW_MAJOR -> TILE; the padding of the partial tiles is zero (the emulator keeps the logical shape)."""
     dev = require_device("ttnn.tilize_with_zero_padding", input_tensor)
     _check(input_tensor.layout == Layout.ROW_MAJOR, "ttnn.tilize_with_zero_padding", "input must be ROW_MAJOR")
-    return _finish("ttnn.tilize_with_zero_padding", dev, input_tensor.value, input_tensor, dtype=dtype,
+    return _finish("ttnn.tilize_with_zero_padding", dev, input_tensor.value, input_tensor, dtype=output_dtype,
                    layout=Layout.TILE, memory_config=memory_config)
 
 

@@ -1,17 +1,16 @@
 """ttnn.experimental (emulated): the few experimental ops torch-ttnn and TT-NN model code reach for.
 
-view (with its (N, C, H, W) overload), typecast, and the NLP head helpers nlp_create_qkv_heads /
-nlp_concat_heads, plus the experimental aliases of the transformer head ops.
+view (with its (N, C, H, W) overload) and the NLP head helpers nlp_create_qkv_heads / nlp_concat_heads.
+(ttnn.experimental.typecast / concatenate_heads / split_query_key_value_and_split_heads have signatures of
+their own in 0.81.1, different from the top-level ops, and are not emulated.)
 """
 from __future__ import annotations
 
-from ..operation import Operation, operation
-from ..tensor import typecast as _typecast
+from ..operation import operation
 from . import data_movement as _dm
 from . import transformer as _tr
 
-__all__ = ["view", "typecast", "nlp_create_qkv_heads", "nlp_concat_heads", "concatenate_heads",
-           "split_query_key_value_and_split_heads"]
+__all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads"]
 
 
 @operation("ttnn.experimental.view", golden_function=lambda t, shape, **_: t.reshape(shape))
@@ -19,16 +18,6 @@ def view(input_tensor, N, C=None, H=None, W=None):
     """view(t, shape) or view(t, N, C, H, W): a reshape that moves no data (see ttnn.view for the rules)."""
     shape = list(N) if C is None else [N, C, H, W]
     return _dm.view.function(input_tensor, shape)
-
-
-def _alias(op: Operation, name: str) -> Operation:
-    return Operation(op.function, name, op.golden_function)
-
-
-typecast = _alias(_typecast, "ttnn.experimental.typecast")
-concatenate_heads = _alias(_tr.concatenate_heads, "ttnn.experimental.concatenate_heads")
-split_query_key_value_and_split_heads = _alias(_tr.split_query_key_value_and_split_heads,
-                                               "ttnn.experimental.split_query_key_value_and_split_heads")
 
 
 @operation("ttnn.experimental.nlp_create_qkv_heads")

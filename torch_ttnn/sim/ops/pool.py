@@ -125,9 +125,9 @@ def _global_golden(input_tensor, **_):
         input_tensor.float().mean()
 
 
-@operation("ttnn.global_avg_pool2d", golden_function=_global_golden)
 def global_avg_pool2d(input_tensor, *, memory_config=None, dtype=None):
-    """Mean over H and W of an NHWC tensor (rank 4 [N,H,W,C], 3 [H,W,C] or 2 [H,W]) -> [N, 1, 1, C], TILE."""
+    """Mean over H and W of an NHWC tensor (rank 4 [N,H,W,C], 3 [H,W,C] or 2 [H,W]) -> [N, 1, 1, C], TILE.
+    A plain Python function in the real package too (a wrapper of avg_pool2d)."""
     op = "ttnn.global_avg_pool2d"
     dev = require_device(op, input_tensor)
     shape = list(input_tensor.shape)
@@ -163,3 +163,6 @@ def upsample(input_tensor, scale_factor, *, mode="nearest", memory_config=None, 
     kw = {} if mode == "nearest" else {"align_corners": False}
     y = F.interpolate(x, scale_factor=sf, mode=mode, **kw).permute(0, 2, 3, 1)
     return _finish(op, dev, y, input_tensor, memory_config=memory_config)
+
+
+global_avg_pool2d.golden_function = _global_golden

@@ -84,6 +84,14 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
                    sfpu_ops=float(b * nh * sq * sk), sfpu_cycles=4.0)
 
 
+class SoftmaxDefaultProgramConfig:
+    """Placeholder of the real default softmax program config (placement only; the emulator ignores it)."""
+
+
+SoftmaxDefaultProgramConfig.__module__ = "ttnn._ttnn.operations.normalization"  # repr as the real default's
+_DEFAULT_PROGRAM = SoftmaxDefaultProgramConfig()
+
+
 def _attn_softmax_golden(t, *, head_size=None, attention_mask=None, **_):
     t = t.float() * (1.0 / math.sqrt(head_size) if head_size is not None else 1.0)
     return torch.softmax(t + attention_mask.float() if attention_mask is not None else t, -1)
@@ -106,8 +114,8 @@ def _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask):
 
 
 @operation("ttnn.transformer.attention_softmax", golden_function=_attn_softmax_golden)
-def attention_softmax(tensor, *, head_size=None, attention_mask=None, program_config=None, causal_mask=False,
-                      memory_config=None):
+def attention_softmax(tensor, *, head_size=None, attention_mask=None, program_config=_DEFAULT_PROGRAM,
+                      causal_mask=False, memory_config=None):
     """softmax(x / sqrt(head_size) + attention_mask) over the last dim (no scaling when head_size is None)."""
     op = "ttnn.transformer.attention_softmax"
     dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask)
@@ -116,7 +124,8 @@ def attention_softmax(tensor, *, head_size=None, attention_mask=None, program_co
 
 
 @operation("ttnn.transformer.attention_softmax_", golden_function=_attn_softmax_golden)
-def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_config=None, causal_mask=False,
+def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_config=_DEFAULT_PROGRAM,
+                       causal_mask=False,
                        memory_config=None):
     """In-place attention_softmax: the input tensor's buffer is overwritten and the input returned."""
     op = "ttnn.transformer.attention_softmax_"
