@@ -67,9 +67,12 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
         if v.dev is None:
             m = v.meta
             dtype = policy.ttnn_dtype(rec, m.dtype)
-            layout = tile if (m.dtype.is_floating_point or m.dtype == torch.bool) and m.dim() > 0 else rm
-            h = rec.from_torch(v.host, dtype=dtype, layout=layout, device=device)
-            h.shape = tuple(m.shape)
+            layout = tile if m.dtype.is_floating_point or m.dtype == torch.bool else rm
+            host = v.host
+            if m.dim() == 0:  # TT-NN has no 0-d tensors: a scalar lives on the device as shape [1]
+                host = g.call_function(torch.reshape, (host, (1,)))
+            h = rec.from_torch(host, dtype=dtype, layout=layout, device=device)
+            h.shape = tuple(m.shape) or (1,)
             h.node.meta["transfer"] = "h2d"
             v.dev = h
         return v.dev
@@ -80,6 +83,8 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
             h.node.meta["transfer"] = "d2h"
             h.node.meta["device"] = False
             v.host = h.node
+            if v.meta.dim() == 0:
+                v.host = g.call_function(torch.reshape, (h.node, ()))
         return v.host
 
     def meta_of(a):
@@ -192,4 +197,4 @@ def _settle(res, meta, rule) -> TT:
     if not isinstance(res, TT):
         raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected a TT-NN tensor")
     res.node.meta.setdefault("rule", rule.name)
-    return TT(res.node, tuple(meta.shape), res.dtype, res.layout)
+    return TT(res.node, tuple(meta.shape) or (1,), res.dtype, res.layout)

@@ -77,13 +77,30 @@ def expand(ttnn, x, sizes, implicit=False):
     return ttnn.repeat(x, [t // s if s != t else 1 for s, t in zip(src, target)])
 
 
-@lowering(aten.cat.default, when=lambda ts, dim=0: len(ts) >= 1 and all(_ok(t) for t in ts)
-          and len({t.dtype for t in ts}) == 1 and len({t.dim() for t in ts}) == 1)
+def _legacy_empty(t):
+    """torch.cat skips 1-D empty tensors whatever the other inputs' rank (e.g. an empty KV cache)."""
+    return t.dim() == 1 and t.shape[0] == 0
+
+
+def _cat_guard(ts, dim=0):
+    real = [t for t in ts if not _legacy_empty(t)]
+    return len(real) >= 1 and all(_ok(t) for t in real) and len({t.dtype for t in real}) == 1 \
+        and len({t.dim() for t in real}) == 1
+
+
+@lowering(aten.cat.default, when=_cat_guard)
 def cat(ttnn, ts, dim=0):
+    ts = [t for t in ts if not (len(t.shape) == 1 and t.shape[0] == 0)]
     ts = [t for t in ts if _numel(t) > 0] or ts[:1]
     if len(ts) == 1:
         return ts[0]
     return ttnn.concat(list(ts), dim_(dim, len(ts[0].shape)))
+
+
+@lowering(aten.gather.default, when=lambda x, dim, index, sparse_grad=False: _ok(x) and is_t(index)
+          and index.dtype in (torch.int32, torch.int64) and index.dim() == x.dim())
+def gather(ttnn, x, dim, index, sparse_grad=False):
+    return ttnn.gather(x, dim_(dim, len(x.shape)), index)
 
 
 def _slice(ttnn, x, dim, start, end, step=1):
@@ -264,3 +281,33 @@ def zeros_like(ttnn, x, **kw):
 @lowering(aten.ones_like.default, when=_like_guard)
 def ones_like(ttnn, x, **kw):
     return ttnn.full(list(x.shape), 1, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
+
+
+@lowering(aten.scalar_tensor.default, when=lambda v, *, dtype=None, layout=None, device=None, pin_memory=None:
+          isinstance(v, (int, float)) and _creates(dtype, device))
+def scalar_tensor(ttnn, v, *, dtype=None, **kw):
+    """A 0-d tensor: shape [1] on the device (TT-NN has no rank 0), reshaped back when it leaves."""
+    return _full(ttnn, [1], v, dtype or torch.float32)
+
+
+@lowering(aten.index_copy.default, when=lambda x, dim, index, src: is_float(x) and x.dim() == 4
+          and is_float(src) and src.dim() == 4 and is_t(index) and index.dim() == 1
+          and index.dtype in (torch.int32, torch.int64) and dim in (2, -2))
+def index_copy(ttnn, x, dim, index, src):
+    """A static KV-cache update: rows `index` of x along the sequence dim replaced by src's rows.
+    The positions are device values, so the update is a one-hot matmul: onehot[L, n] picks, for each cache
+    row, the source row written there (at most one), and the rows written are zeroed in x first. Products
+    with exact 0/1 at HiFi4 are exact, so cached values are copied bit for bit."""
+    length, n = x.shape[2], index.shape[0]
+    dev = policy.device_of(ttnn)
+    rows = ttnn.reshape(ttnn.to_layout(ttnn.arange(0, length, 1, dtype=ttnn.int32, device=dev), ttnn.TILE_LAYOUT),
+                        [length, 1])
+    idx = ttnn.reshape(tile(ttnn, index), [1, n])
+    onehot = ttnn.typecast(ttnn.eq(rows, idx), x.dtype)
+    written = ttnn.reshape(ttnn.sum(onehot, dim=1, keepdim=True), [1, 1, length, 1])
+    exact = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True)
+    picks = ttnn.repeat(ttnn.reshape(onehot, [1, 1, length, n]), [x.shape[0], x.shape[1], 1, 1])
+    scattered = ttnn.matmul(picks, tile(ttnn, src),
+                            compute_kernel_config=exact)
+    kept = ttnn.multiply(tile(ttnn, x), ttnn.rsub(written, 1.0))
+    return ttnn.add(kept, scattered)

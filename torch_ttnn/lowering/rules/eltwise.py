@@ -104,7 +104,7 @@ def _binary_guard(a, b, *rest, **kw):
     """Two operands, at least one a float tensor of rank >= 1, the other a float tensor or a number."""
     tensors = [x for x in (a, b) if is_t(x)]
     return (tensors and all(is_float(x) for x in tensors) and float_or_num(a) and float_or_num(b)
-            and all(x.dim() >= 1 for x in tensors) and kw.get("alpha", 1) is not None)
+            and kw.get("alpha", 1) is not None)
 
 
 def _binary(name, swap=False):
@@ -131,6 +131,32 @@ for _ops, _name in (((aten.add.Tensor, aten.add.Scalar), "add"), ((aten.sub.Tens
                     ((aten.atan2.default,), "atan2"), ((aten.remainder.Tensor, aten.remainder.Scalar), "remainder"),
                     ((aten.fmod.Tensor, aten.fmod.Scalar), "fmod")):
     lowering(*_ops, when=_binary_guard)(_binary(_name))
+
+
+def _int_guard(a, b, alpha=1):
+    """Integer add/subtract (positions, cache indices): int32 on the device, int operands only."""
+    import torch
+    ints = (torch.int32, torch.int64)
+    ok = [(is_t(x) and x.dtype in ints) or (isinstance(x, int) and not isinstance(x, bool))
+          for x in (a, b)]
+    return all(ok) and is_t(a) and isinstance(alpha, int)
+
+
+def _int_binary(name):
+    def rule(ttnn, a, b, alpha=1):
+        a = tile(ttnn, a)
+        if isinstance(b, int):
+            b = b * alpha
+            return a if b == 0 else getattr(ttnn, name)(a, b)
+        b = tile(ttnn, b)
+        if alpha != 1:
+            b = ttnn.multiply(b, alpha)
+        return getattr(ttnn, name)(a, b)
+    return named(rule, f"int_{name}")
+
+
+lowering(aten.add.Tensor, aten.add.Scalar, when=_int_guard)(_int_binary("add"))
+lowering(aten.sub.Tensor, aten.sub.Scalar, when=_int_guard)(_int_binary("subtract"))
 
 
 @lowering(aten.rsub.Scalar, aten.rsub.Tensor, when=_binary_guard)

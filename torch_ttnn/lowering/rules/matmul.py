@@ -34,8 +34,8 @@ def _sdpa_guard(q, k, v, dropout_p=0.0, is_causal=False, attn_mask=None, scale=N
         return False
     if dropout_p != 0.0 or kw.get("return_debug_mask") or kw.get("enable_gqa"):
         return False
-    if q.shape[1] != k.shape[1] or k.shape[1] != v.shape[1]:
-        return False  # grouped heads: dynamo gives repeat_kv'd heads in the HF models; others stay on CPU
+    if k.shape[1] != v.shape[1] or q.shape[1] % k.shape[1]:
+        return False  # grouped-query attention needs whole groups of query heads per key/value head
     if is_causal and attn_mask is not None:
         return False
     if attn_mask is not None and not (is_t(attn_mask) and attn_mask.dtype in (torch.bool, *(torch.float32,
@@ -46,6 +46,10 @@ def _sdpa_guard(q, k, v, dropout_p=0.0, is_causal=False, attn_mask=None, scale=N
 
 def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale):
     q, k, v = tile(ttnn, q), tile(ttnn, k), tile(ttnn, v)
+    groups = q.shape[1] // k.shape[1]
+    if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
+        k = ttnn.repeat_interleave(k, groups, dim=1)
+        v = ttnn.repeat_interleave(v, groups, dim=1)
     if attn_mask is not None:
         attn_mask = tile(ttnn, attn_mask)
     return ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
