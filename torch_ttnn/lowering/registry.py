@@ -8,6 +8,18 @@ runtime's own functions), tensor arguments are TT-NN tensors (or, in the compile
 A guard `when(*args, **kwargs)` sees the ATen-level arguments (torch tensors, real or fake) and says exactly
 when the rule applies (dtype, rank, shape, argument values). The first rule whose guard holds wins; no rule,
 or no guard that holds, means the op runs on CPU, counted by whoever called `find`.
+
+Conventions shared by both callers (compiler and eager device):
+- Rules receive device tensors in any layout and convert with `ttnn.to_layout` where the TT-NN op needs one
+  (the emulator returns the same tensor when it is already in that layout; the compiler's handles know
+  their layout and drop the conversion).
+- A rule returns a TT-NN tensor, or a tuple/list for multi-output ATen ops (None for an output nobody may
+  read, e.g. layer_norm's mean); the caller maps it back to the ATen node's torch dtype and shape.
+  The result must have the ATen output's shape (a 0-d result is shape [1]: TT-NN has no rank 0).
+- Guards see ATen-level args (real or fake torch tensors) and are exact: dtype, rank, shape, argument
+  values. A guard must not depend on tensor values.
+- Rules that create tensors or pick a dtype ask `lowering.policy` (device_of, ttnn_dtype), never `runtime`
+  directly, so the compiler can substitute its device and its float policy (bfloat16).
 """
 from __future__ import annotations
 
