@@ -81,7 +81,8 @@ def test_return_forms_and_prepared_weights(ttnn, device):
                                  return_weights_and_bias=True, **kw)
     assert dims == (3, 3) and torch.equal(ttnn.to_torch(out), ttnn.to_torch(again))
     prepared = ttnn.prepare_conv_weights(
-        weight_tensor=ttnn.from_torch(wt), input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.ROW_MAJOR_LAYOUT,
+        weight_tensor=ttnn.from_torch(wt), input_memory_config=ttnn.DRAM_MEMORY_CONFIG,
+        input_layout=ttnn.ROW_MAJOR_LAYOUT,
         weights_format="OIHW", in_channels=4, out_channels=8, batch_size=1, input_height=5, input_width=5,
         kernel_size=(3, 3), stride=(1, 1), padding=(0, 0), dilation=(1, 1), has_bias=False, groups=1, device=device,
         input_dtype=ttnn.bfloat16, conv_config=ttnn.Conv2dConfig(weights_dtype=ttnn.bfloat8_b))

@@ -29,7 +29,8 @@ def test_full_rounds_to_bfloat16(ttnn, device):
 
 def test_arange_defaults_and_rounding(ttnn, device):
     sig = inspect.signature(ttnn.arange)
-    assert sig.parameters["dtype"].default == ttnn.bfloat16 and sig.parameters["layout"].default == ttnn.ROW_MAJOR_LAYOUT
+    assert sig.parameters["dtype"].default == ttnn.bfloat16
+    assert sig.parameters["layout"].default == ttnn.ROW_MAJOR_LAYOUT
     a = ttnn.arange(0, 300, 1, device=device)
     assert a.dtype == ttnn.bfloat16 and list(a.shape) == [300]
     assert torch.equal(ttnn.to_torch(a).float(), torch.arange(300).bfloat16().float())  # 257 -> 256: bf16 spacing

@@ -12,7 +12,7 @@ only when input and weights are both float32. (Older releases defaulted to LoFi;
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 
-from .. import formats
 from ..operation import operation, record
 from ..tensor import Tensor, new_device_tensor, nbytes, require_device
 from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,

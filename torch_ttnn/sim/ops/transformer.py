@@ -16,7 +16,7 @@ import torch
 from ..formats import round_bfloat16
 from ..operation import operation, record
 from ..tensor import nbytes, new_device_tensor, require_device
-from ..types import INTEGERS, DataType, Layout
+from ..types import INTEGERS, Layout
 from .data_movement import _check, _finish
 
 __all__ = ["scaled_dot_product_attention", "attention_softmax", "attention_softmax_", "concatenate_heads",
