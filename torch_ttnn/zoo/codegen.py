@@ -1,0 +1,99 @@
+"""A lowered (TT-NN) FX graph as plain Python source calling `ttnn.*` (and `torch.ops.aten.*` for CPU ops).
+
+Arguments that are not graph values are spelled as the `ttnn` expressions that rebuild them (enums as
+`ttnn.DataType.BFLOAT16`, configs by their constructor), so the source runs unchanged on the real `ttnn`
+and on `torch_ttnn.sim`. Tensors that are not graph values (constants) are read from the `CONST` dict the
+generated script loads from the data file saved beside it. A value with no spelling is an error naming it:
+never a script that silently computes something else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import operator
+
+import torch
+import torch.fx as fx
+
+
+class Unspellable(TypeError):
+    pass
+
+
+def _float(v: float) -> str:
+    if math.isnan(v):
+        return "float('nan')"
+    if math.isinf(v):
+        return "float('inf')" if v > 0 else "float('-inf')"
+    return repr(v)
+
+
+def literal(a, names: dict, consts: dict) -> str:
+    if isinstance(a, fx.Node):
+        return names[a]
+    if isinstance(a, bool) or a is None or isinstance(a, (int, str)):
+        return repr(a)
+    if isinstance(a, float):
+        return _float(a)
+    if isinstance(a, list):
+        return "[" + ", ".join(literal(x, names, consts) for x in a) + "]"
+    if isinstance(a, tuple):
+        inner = ", ".join(literal(x, names, consts) for x in a)
+        return f"({inner},)" if len(a) == 1 else f"({inner})"
+    if isinstance(a, dict):
+        return "{" + ", ".join(f"{k!r}: {literal(v, names, consts)}" for k, v in a.items()) + "}"
+    if isinstance(a, (torch.dtype, torch.layout, torch.memory_format)):
+        return str(a)
+    if isinstance(a, torch.device):
+        return f"torch.device({str(a)!r})"
+    if isinstance(a, torch.Tensor):
+        key = f"const{len(consts)}"
+        consts[key] = a.detach().clone()
+        return f"CONST[{key!r}]"
+    cls = type(a).__name__
+    if cls in ("Device", "MeshDevice"):
+        return "device"
+    if isinstance(a, enum.Enum) or (hasattr(a, "name") and hasattr(type(a), "__members__")):
+        return f"ttnn.{cls}.{a.name}"
+    if cls == "MemoryConfig":
+        if getattr(a, "shard_spec", None) is None:
+            return (f"ttnn.MemoryConfig({literal(a.memory_layout, names, consts)}, "
+                    f"{literal(a.buffer_type, names, consts)})")
+    if dataclasses.is_dataclass(a):
+        kw = ", ".join(f"{f.name}={literal(getattr(a, f.name), names, consts)}" for f in dataclasses.fields(a))
+        return f"ttnn.{cls}({kw})"
+    raise Unspellable(f"cannot write a {type(a).__module__}.{cls} argument ({a!r}) as Python source; "
+                      f"extend torch_ttnn.zoo.codegen.literal with its constructor")
+
+
+def function_name(target) -> str:
+    if isinstance(target, torch._ops.OpOverload):
+        return f"torch.ops.{target.namespace}.{target._opname}.{target._overloadname}"
+    qual = getattr(target, "python_fully_qualified_name", None)
+    if qual:
+        return qual if qual.startswith("ttnn.") else "ttnn." + qual.split(".", 1)[-1]
+    if getattr(target, "__module__", "").startswith("torch_ttnn.sim"):
+        return f"ttnn.{target.__name__}"
+    raise Unspellable(f"graph calls {target!r}, which is neither a ttnn operation nor an ATen op")
+
+
+def to_source(graph: fx.Graph, fn_name: str, consts: dict) -> tuple[str, list[str]]:
+    """(source of `def fn_name(device, *placeholders)`, placeholder names in order)."""
+    names, params, body = {}, [], []
+    for n in graph.nodes:
+        names[n] = n.name
+        if n.op == "placeholder":
+            params.append(n.name)
+        elif n.op == "call_function":
+            if n.target is operator.getitem:
+                body.append(f"    {names[n]} = {literal(n.args[0], names, consts)}[{n.args[1]!r}]")
+                continue
+            args = [literal(a, names, consts) for a in n.args]
+            args += [f"{k}={literal(v, names, consts)}" for k, v in n.kwargs.items()]
+            call = f"{function_name(n.target)}({', '.join(args)})"
+            body.append(f"    {call}" if n.users == {} and "deallocate" in call else f"    {names[n]} = {call}")
+        elif n.op == "output":
+            body.append(f"    return {literal(n.args[0], names, consts)}")
+    head = f"def {fn_name}(device, {', '.join(params)}):" if params else f"def {fn_name}(device):"
+    return head + "\n" + "\n".join(body) + "\n", params
