@@ -196,3 +196,29 @@ def test_registration_is_idempotent():
     tdev.register()
     tdev.register()
     assert torch._C._get_privateuse1_backend_name() == "ttnn"
+
+
+def test_save_load_and_deepcopy(tmp_path):
+    import copy
+    m = torch.nn.Linear(3, 2).to("ttnn")
+    torch.save(m.state_dict(), tmp_path / "sd.pt")
+    sd = torch.load(tmp_path / "sd.pt")  # weights_only=True by default
+    assert all(is_ttnn_tensor(v) for v in sd.values())
+    assert torch.equal(sd["weight"].cpu(), m.weight.cpu())
+    cpu_sd = torch.load(tmp_path / "sd.pt", map_location="cpu")
+    assert not is_ttnn_tensor(cpu_sd["weight"]) and torch.equal(cpu_sd["weight"], m.weight.cpu())
+    m2 = copy.deepcopy(m)
+    assert is_ttnn_tensor(m2.weight) and torch.equal(m2.weight.cpu(), m.weight.cpu())
+    with torch.no_grad():
+        m2.weight.add_(1)
+    assert not torch.equal(m2.weight.cpu(), m.weight.cpu()), "a deep copy does not alias the original"
+
+
+def test_two_devices(monkeypatch):
+    monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", "n300")  # an emulated n300: two chips
+    assert torch.ttnn.device_count() == 2
+    a, b = torch.ones(2, 2).to("ttnn:1"), torch.ones(2, 2).to("ttnn:0")
+    assert a.device == torch.device("ttnn", 1) and a.ttnn_tensor().device().id() == 1
+    with pytest.raises(RuntimeError, match=r"argument 'other' is on ttnn:0 but argument 'self' is on ttnn:1"):
+        a + b
+    assert torch.equal((a.to("ttnn:0") + b).cpu(), torch.full((2, 2), 2.0))

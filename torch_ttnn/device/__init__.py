@@ -12,6 +12,10 @@ fallback. Factory calls (`torch.zeros(..., device="ttnn")`) reach two Python ker
 allocator as in torch-ttnn 0.5, needs a compiled extension per torch version, and its loader was the main support
 problem; a subclass alone (without the renamed key) cannot be named by device strings or moved by `Module.to`.
 
+torch.compile: dynamo takes TtnnTensors as ordinary graph inputs (see `_DynamoView` in tensor.py), so a module
+whose parameters live on ttnn compiles to one graph and the backend receives the parameter objects themselves;
+it unwraps them with `x.ttnn_tensor()` (no copy) and wraps results with `from_ttnn`.
+
 Public API: `is_ttnn_tensor(x)`, `x.ttnn_tensor()` (the TT-NN tensor inside, for the compiler backend and
 users), `from_ttnn(t)`, `to_ttnn(x, layout=)`, `as_torch_device(ttnn_device)`, `fallback_counts()`,
 `set_default_layout()`. Dtype and layout policy: see tensor.py.

@@ -273,6 +273,7 @@ def rederive(v):
 def write_back(v):
     """Write view v's values into its parent, on the host (TT-NN has no strided write into a view)."""
     p = v._parent
+    count_fallback("write into a view", "TT-NN has no strided write: the parent is updated on the host")
     func, args, kwargs, i = v._replay
     base = p._host()
     cargs = tree_map(lambda x: base if x is p else (x._host() if isinstance(x, TtnnTensor) else x), args)

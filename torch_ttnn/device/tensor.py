@@ -212,6 +212,12 @@ class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
             self._cell, self._parent, self._replay, self._parent_gen = (new._cell, new._parent, new._replay,
                                                                         new._parent_gen)
 
+    def __reduce_ex__(self, protocol):
+        """torch.save / pickle: stored as a CPU tensor plus its device, which `torch.load(weights_only=True)`
+        accepts, and restored onto the ttnn device (or elsewhere with map_location)."""
+        return (torch._utils._rebuild_device_tensor_from_cpu_tensor,
+                (self._host(), self.dtype, str(self.device), self.requires_grad))
+
     @no_dynamo
     def __repr__(self, *, tensor_contents=None):
         try:
