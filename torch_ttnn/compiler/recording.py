@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import types
 
+import torch
 import torch.fx as fx
 
 # Ops whose output has the shape, layout and dtype of their first tensor input (eltwise, norms, softmax).
@@ -21,6 +22,11 @@ _SAME_SHAPE = {
     "softplus", "erf", "erfc", "sign", "floor", "ceil", "trunc", "round", "clamp", "clip", "isnan", "isinf",
     "isfinite", "logical_not", "bitwise_not", "tril", "triu", "softmax", "layer_norm", "rms_norm", "clone",
     "to_layout", "typecast", "eqz", "nez", "gtz", "gez", "ltz", "lez", "fill", "to_memory_config", "to_device",
+}
+# Element-wise ops of several operands: the output has the broadcast shape of the tensor operands.
+_BROADCAST = {
+    "add", "subtract", "multiply", "divide", "rsub", "eq", "ne", "lt", "le", "gt", "ge", "where", "maximum",
+    "minimum", "pow", "logical_and", "logical_or", "logical_xor", "atan2", "remainder", "fmod", "squared_difference",
 }
 # Ops that may hand back their input object itself (a view, or a no-op conversion): the dealloc pass must
 # treat their output and input as one buffer.
@@ -110,6 +116,13 @@ class Recorder:
             dtype, layout = x.dtype, x.layout
             if name in _SAME_SHAPE:
                 shape = x.shape
+            elif name in _BROADCAST:
+                shapes = [a.shape for a in args if isinstance(a, TT)]
+                if all(s is not None for s in shapes):
+                    try:
+                        shape = tuple(torch.broadcast_shapes(*shapes))
+                    except RuntimeError:
+                        shape = None
         if name == "to_layout":
             layout = args[1] if len(args) > 1 else kwargs.get("layout")
             dtype = (args[2] if len(args) > 2 else kwargs.get("dtype")) or dtype

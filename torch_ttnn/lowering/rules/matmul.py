@@ -52,6 +52,8 @@ def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale):
         v = ttnn.repeat_interleave(v, groups, dim=1)
     if attn_mask is not None:
         attn_mask = tile(ttnn, attn_mask)
+        if len(attn_mask.shape) < 4:  # TT-NN wants [B|1, NH|1, Sq, Sk]
+            attn_mask = ttnn.reshape(attn_mask, [1] * (4 - len(attn_mask.shape)) + list(attn_mask.shape))
     return ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
                                                          scale=scale)
 
