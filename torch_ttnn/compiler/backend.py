@@ -27,7 +27,7 @@ log = logging.getLogger("torch_ttnn")
 
 def _check_inputs(example_inputs):
     for i, x in enumerate(example_inputs):
-        if isinstance(x, torch.Tensor) and x.device.type not in ("cpu", "meta"):
+        if isinstance(x, torch.Tensor) and x.device.type != "cpu":
             raise ValueError(f"torch_ttnn backend: input {i} (shape {tuple(x.shape)}) is on device "
                              f"'{x.device}', but compiled graphs take CPU tensors (the backend moves them to "
                              f"the TT-NN device itself). Move it with .cpu() before calling the model.")
