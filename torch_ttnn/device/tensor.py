@@ -145,7 +145,8 @@ class _DynamoView(type(torch.Tensor)):
 
     @property
     def __torch_dispatch__(cls):
-        if sys._getframe(1).f_code.co_filename.endswith(_DYNAMO_BUILDER):
+        code = sys._getframe(1).f_code
+        if code.co_name == "_wrap" and code.co_filename.endswith(_DYNAMO_BUILDER):
             return torch.Tensor.__torch_dispatch__
         return cls._ttnn_dispatch
 
