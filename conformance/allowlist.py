@@ -31,3 +31,5 @@ _PREPARE = ("the real Python wrapper is (*args, **kwargs) forwarding to a keywor
             "emulator exposes that native function's keyword signature (read from ttnn._ttnn.operations.conv)")
 ALLOWED.update({n: _PREPARE for n in ("prepare_conv_weights", "prepare_conv_bias", "prepare_conv_transpose2d_weights",
                                       "prepare_conv_transpose2d_bias")})
+ALLOWED["gelu"] = ("one Python function covers both real overloads, gelu(t, *, variant=...) and "
+                   "gelu(t, *, fast_and_approximate_mode=...), by taking both keywords")

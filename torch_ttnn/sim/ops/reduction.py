@@ -194,9 +194,8 @@ cumsum = E.make_op("ttnn.cumsum", "input, dim, *, dtype=None, reverse_order=Fals
                    "disable_compensated_sum=False", _cumsum_impl,
                    lambda x, dim, **k: torch.cumsum(x.float(), dim))
 _cumprod_impl = _scan("cumprod", torch.cumprod)
-cumprod = E.make_op("ttnn.cumprod", "input, dim, *, dtype=None, reverse_order=False, out=None, memory_config=None",
-                    lambda input, dim, dtype=None, reverse_order=False, out=None, memory_config=None:
-                    _cumprod_impl(input, dim, dtype, reverse_order, out, memory_config),
+cumprod = E.make_op("ttnn.cumprod", "input_tensor, dim, *, dtype=None, reverse_order=False, out=None, "
+                    "memory_config=None", lambda input_tensor, dim, **kw: _cumprod_impl(input_tensor, dim, **kw),
                     lambda x, dim, **k: torch.cumprod(x.float(), dim),
                     doc="Running product along dim (reverse_order scans from the end).")
 moreh_cumsum = E.make_op("ttnn.moreh_cumsum", "input, dim, *, output=None, memory_config=None",
