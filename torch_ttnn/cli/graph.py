@@ -1,0 +1,95 @@
+"""`torch-ttnn graph MODEL -o out.svg`: the lowered graph as a picture (SVG) or as DOT source (.dot).
+
+Node colours are the compiler's (its `to_dot`): TT-NN ops green, transfers blue, CPU ops red. SVG comes from
+graphviz's `dot` when installed; without it, a layered drawing is made with networkx and matplotlib.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from ._common import add_model_arguments, quiet_libraries, select_runtime, steps
+
+HELP = "draw the lowered graph(s) of a model as SVG (or DOT with -o x.dot)"
+
+
+def add_arguments(parser):
+    add_model_arguments(parser, batch=False)
+    parser.add_argument("-o", "--output", required=True, help="out.svg or out.dot (one file per extra graph: "
+                                                               "out_1.svg, ...)")
+
+
+def _layered_svg(graph, path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import networkx as nx
+
+    from torch_ttnn.compiler.graphviz import _label
+    g = nx.DiGraph()
+    colors = {}
+    for n in graph.nodes:
+        if n.meta.get("ttnn_name") == "deallocate":
+            continue
+        g.add_node(n.name)
+        colors[n.name] = "#ff9999" if n.meta.get("fallback") else "#9ecbff" if n.meta.get("transfer") else \
+            "#dddddd" if n.op in ("placeholder", "output") else "#c8f7c5"
+        for a in n.all_input_nodes:
+            g.add_edge(a.name, n.name)
+    labels = {n.name: _label(n) for n in graph.nodes if n.name in g}
+    for layer, nodes in enumerate(nx.topological_generations(g)):
+        for v in nodes:
+            g.nodes[v]["layer"] = layer
+    pos = nx.multipartite_layout(g, subset_key="layer", align="horizontal")
+    pos = {k: (x, -y) for k, (y, x) in pos.items()}          # layers top to bottom
+    depth = 1 + max(nx.get_node_attributes(g, "layer").values(), default=0)
+    width = max(len(v) for v in nx.topological_generations(g)) if len(g) else 1
+    fig, ax = plt.subplots(figsize=(min(60, max(6, 1.8 * width)), min(200, max(4, 0.55 * depth))))
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=6, width=0.5, edge_color="#888888")
+    for v, (x, y) in pos.items():
+        ax.text(x, y, labels[v], ha="center", va="center", fontsize=6,
+                bbox=dict(boxstyle="round,pad=0.2", fc=colors[v], ec="#555555", lw=0.4))
+    ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, format="svg")
+    plt.close(fig)
+
+
+def write(graph, path: str) -> str:
+    from torch_ttnn.compiler.graphviz import to_dot
+    base, ext = os.path.splitext(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    if ext == ".dot":
+        with open(path, "w") as f:
+            f.write(to_dot(graph, os.path.basename(base)))
+    elif ext == ".svg":
+        exe = shutil.which("dot")
+        if exe:
+            subprocess.run([exe, "-Tsvg", "-o", path], input=to_dot(graph).encode(), check=True)
+        else:
+            _layered_svg(graph, path)
+    else:
+        raise ValueError(f"graph output must end in .svg or .dot, got {path!r}")
+    return path
+
+
+def run(args) -> int:
+    quiet_libraries()
+    select_runtime(args)
+    from torch_ttnn import zoo
+    from torch_ttnn.zoo.capture import compile_and_capture
+    with steps(["build", "compile", "draw"], args.model) as step:
+        step("build")
+        ex = zoo.build(args.model, args.size, seed=args.seed)
+        step("compile")
+        _, option, calls = compile_and_capture(ex, args.runtime)
+        step("draw")
+        graphs = []
+        for c in calls:
+            if all(c.lowered.graph is not g for g in graphs):
+                graphs.append(c.lowered.graph)
+        base, ext = os.path.splitext(args.output)
+        written = [write(g, args.output if i == 0 else f"{base}_{i}{ext}") for i, g in enumerate(graphs)]
+    print("wrote " + ", ".join(written))
+    return 0
