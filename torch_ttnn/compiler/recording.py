@@ -28,6 +28,9 @@ _BROADCAST = {
     "add", "subtract", "multiply", "divide", "rsub", "eq", "ne", "lt", "le", "gt", "ge", "where", "maximum",
     "minimum", "pow", "logical_and", "logical_or", "logical_xor", "atan2", "remainder", "fmod", "squared_difference",
 }
+# Ops whose output layout is their own choice, not their input's (conv/pool return ROW_MAJOR by default).
+_LAYOUT_OWN = {"conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
+               "upsample", "embedding", "arange", "argmax", "argmin", "topk", "gather", "untilize", "tilize"}
 # Ops that may hand back their input object itself (a view, or a no-op conversion): the dealloc pass must
 # treat their output and input as one buffer.
 MAY_ALIAS = {"to_layout", "to_device", "to_memory_config", "reshape", "typecast", "squeeze", "unsqueeze", "view",
@@ -113,7 +116,8 @@ class Recorder:
         node = self._graph.call_function(fn, _nodes(tuple(args)), _nodes(dict(kwargs)))
         shape = dtype = layout = None
         if x is not None:
-            dtype, layout = x.dtype, x.layout
+            dtype = x.dtype
+            layout = x.layout if name not in _LAYOUT_OWN else None
             if name in _SAME_SHAPE:
                 shape = x.shape
             elif name in _BROADCAST:

@@ -1,0 +1,71 @@
+"""Convolution and pooling: torch's NCHW around TT-NN's channels-last [1, 1, N*H*W, C] convention."""
+from __future__ import annotations
+
+from .. import policy
+from ..registry import lowering
+from ._util import aten, is_float, row_major, tile
+
+
+def _pair(v):
+    return tuple(v) * (2 // len(v)) if isinstance(v, (list, tuple)) else (v, v)
+
+
+def _out(size, k, s, p, d):
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _to_nhwc_flat(ttnn, x):
+    n, c, h, w = x.shape
+    return ttnn.reshape(ttnn.permute(tile(ttnn, x), [0, 2, 3, 1]), [1, 1, n * h * w, c])
+
+
+def _to_nchw(ttnn, y, n, oh, ow, c):
+    return ttnn.permute(ttnn.reshape(y, [n, oh, ow, c]), [0, 3, 1, 2])
+
+
+@lowering(aten.convolution.default, when=lambda x, w, b, stride, padding, dilation, transposed, output_padding,
+          groups: is_float(x) and x.dim() == 4 and is_float(w) and w.dim() == 4 and not transposed
+          and (b is None or is_float(b)) and isinstance(padding, (list, tuple)) and len(padding) == 2)
+def conv2d(ttnn, x, w, b, stride, padding, dilation, transposed, output_padding, groups):
+    n, c, h, wd = x.shape
+    oc, _, kh, kw = w.shape
+    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    oh, ow = _out(h, kh, stride[0], padding[0], dilation[0]), _out(wd, kw, stride[1], padding[1], dilation[1])
+    bias = None if b is None else ttnn.reshape(b, [1, 1, 1, oc])
+    y = ttnn.conv2d(input_tensor=_to_nhwc_flat(ttnn, x), weight_tensor=row_major(ttnn, w), device=policy.device_of(ttnn),
+                    in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=wd,
+                    kernel_size=(kh, kw), stride=stride, padding=padding, dilation=dilation, groups=groups,
+                    bias_tensor=bias)
+    return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, oc)
+
+
+@lowering(aten.max_pool2d_with_indices.default, when=lambda x, kernel, stride=(), padding=0, dilation=1,
+          ceil_mode=False: is_float(x) and x.dim() == 4 and not ceil_mode)
+def max_pool2d(ttnn, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    n, c, h, w = x.shape
+    k = _pair(kernel)
+    s = _pair(stride) if stride else k
+    p, d = _pair(padding), _pair(dilation)
+    oh, ow = _out(h, k[0], s[0], p[0], d[0]), _out(w, k[1], s[1], p[1], d[1])
+    y = ttnn.max_pool2d(_to_nhwc_flat(ttnn, x), n, h, w, c, list(k), list(s), list(p), list(d))
+    return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, c), None
+
+
+@lowering(aten.avg_pool2d.default, when=lambda x, kernel, stride=(), padding=0, ceil_mode=False,
+          count_include_pad=True, divisor_override=None: is_float(x) and x.dim() == 4 and not ceil_mode
+          and divisor_override is None)
+def avg_pool2d(ttnn, x, kernel, stride=(), padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None):
+    n, c, h, w = x.shape
+    k = _pair(kernel)
+    s = _pair(stride) if stride else k
+    p = _pair(padding)
+    oh, ow = _out(h, k[0], s[0], p[0], 1), _out(w, k[1], s[1], p[1], 1)
+    y = ttnn.avg_pool2d(_to_nhwc_flat(ttnn, x), n, h, w, c, list(k), list(s), list(p),
+                        count_include_pad=count_include_pad)
+    return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, c)
+
+
+@lowering(aten._adaptive_avg_pool2d.default, when=lambda x, size: is_float(x) and x.dim() == 4
+          and tuple(size) == (1, 1))
+def global_avg_pool(ttnn, x, size):
+    return ttnn.mean(tile(ttnn, x), dim=[2, 3], keepdim=True)
