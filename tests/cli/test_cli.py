@@ -97,7 +97,19 @@ def test_bisect_finds_the_degraded_op_and_writes_a_repro(tmp_path, capsys, degra
 
 def test_bisect_of_a_healthy_model_finds_nothing(capsys):
     assert main(["bisect", MLP]) == 0
-    assert "no lowered op diverges" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "no lowered op diverges" in out and "accumulates" not in out
+
+
+def test_bisect_accumulated_error_is_located(degraded_gelu):
+    """The degraded op is also where the chained (accumulated) PCC first drops; ops before it stay close."""
+    from torch_ttnn import zoo
+    from torch_ttnn.zoo.bisect import bisect
+    r = bisect(zoo.build(MLP))
+    acc = r["first_accumulated"]
+    assert acc is not None and acc.aten == "aten.gelu.default" and acc.chain_pcc < 0
+    before = r["checks"][:r["checks"].index(acc)]
+    assert before and all(c.chain_pcc > 0.999 for c in before)
 
 
 def test_export_runs_standalone_and_reproduces_the_compiled_output(tmp_path):

@@ -33,17 +33,24 @@ def run(args) -> int:
     print(f"{args.model} ({args.size}): model PCC {r['model_pcc']:.5f} (threshold {args.threshold}); "
           f"{len(checks)} lowered ops checked, each on its exact CPU inputs")
     ranked = sorted([c for c in checks if c.pcc is not None], key=lambda c: c.pcc)[:args.top]
-    print(tabulate([[c.graph, c.node, c.aten, c.rule, _fmt_pcc(c.pcc), f"{c.max_abs_err:.3g}"] for c in ranked],
-                   headers=["graph", "node", "ATen op", "rule", "op PCC", "max |err|"], tablefmt="simple"))
+    print(tabulate([[c.graph, c.node, c.aten, c.rule, _fmt_pcc(c.pcc), f"{c.max_abs_err:.3g}",
+                     _fmt_pcc(c.chain_pcc)] for c in ranked],
+                   headers=["graph", "node", "ATen op", "rule", "op PCC (alone)", "max |err|",
+                            "accumulated PCC"], tablefmt="simple"))
     skipped = [c for c in checks if c.pcc is None]
     if skipped:
         print(f"{len(skipped)} op(s) could not be checked alone: " +
               "; ".join(f"{c.aten} ({c.note})" for c in skipped[:3]))
     first = r["first"]
     if first is None:
-        print(f"no lowered op diverges below PCC {args.threshold}" +
-              ("" if r["model_pcc"] >= args.threshold else
-               ": the model's loss of accuracy comes from accumulation across ops, not one op"))
+        print(f"no lowered op diverges below PCC {args.threshold} on its own inputs")
+        acc = r["first_accumulated"]
+        if acc is not None:
+            print(f"but the error accumulates: the device chain first falls below {args.threshold} at {acc.aten} "
+                  f"(node {acc.node}, graph {acc.graph}, rule {acc.rule}): accumulated PCC "
+                  f"{_fmt_pcc(acc.chain_pcc)}, its own PCC {_fmt_pcc(acc.pcc)}, output {list(acc.output_shape)}")
+            print(tabulate([list(i) for i in acc.inputs], headers=["input", "shape", "torch dtype", "ttnn dtype",
+                                                                 "ttnn layout"], tablefmt="simple"))
         return 0
     print(f"\nfirst diverging op: {first.aten} (node {first.node}, graph {first.graph}, rule {first.rule}): "
           f"PCC {_fmt_pcc(first.pcc)}, max |err| {first.max_abs_err:.4g}, output shape {list(first.output_shape)}")

@@ -25,8 +25,9 @@ class OpCheck:
     node: str
     aten: str
     rule: str
-    pcc: float | None                 # None: the rule could not run on these inputs alone (see note)
+    pcc: float | None                 # alone, on exact CPU inputs; None: could not run alone (see note)
     max_abs_err: float | None = None
+    chain_pcc: float | None = None    # in sequence, on the inputs the device chain produced (accumulated)
     inputs: list = field(default_factory=list)   # (arg, torch shape, torch dtype, ttnn dtype, ttnn layout)
     output_shape: tuple = ()
     note: str = ""
@@ -72,18 +73,18 @@ def _to_device(ns, t: torch.Tensor):
                          device=ns.TORCH_TTNN_DEVICE)
 
 
-def check_op(ns, gi: int, n: fx.Node, values: dict, pcc) -> OpCheck | None:
-    from ..compiler.lower import op_name
+def run_rule(ns, n: fx.Node, aval, kval):
+    """Run the lowering rule of ATen node `n` on the device with these CPU argument values.
+
+    Returns (rule, host outputs shaped like the ATen op's, [(arg, shape, torch dtype, ttnn dtype, layout)],
+    error note), or None when no rule takes these arguments (the op runs on CPU in the compiled program).
+    """
     from ..lowering import find
     ttnn = ns._m
-    aval = fx.node.map_aggregate(n.args, lambda a: values[a] if isinstance(a, fx.Node) else a)
-    kval = fx.node.map_aggregate(dict(n.kwargs), lambda a: values[a] if isinstance(a, fx.Node) else a)
-    ref = values[n]
     rule = find(n.target, aval, kval)
     if rule is None:
         return None
-    made = []
-    inputs = []
+    made, inputs = [], []
 
     def dev(x):
         if isinstance(x, torch.Tensor):
@@ -95,35 +96,82 @@ def check_op(ns, gi: int, n: fx.Node, values: dict, pcc) -> OpCheck | None:
                            str(d.dtype), str(d.layout)))
             return d
         return x
-    chk = OpCheck(gi, n.name, op_name(n.target), rule.name, None, target=n.target, args=aval, kwargs=kval)
     try:
         res = rule.fn(ns, *fx.node.map_aggregate(aval, dev), **fx.node.map_aggregate(kval, dev))
         outs = list(res) if isinstance(res, (list, tuple)) else [res]
-        refs = list(ref) if isinstance(ref, (list, tuple)) else [ref]
-        worst, err = 1.0, 0.0
-        for o, r in zip(outs, refs):
-            if o is None or not isinstance(r, torch.Tensor):
+        metas = n.meta.get("val")
+        metas = list(metas) if isinstance(metas, (list, tuple)) else [metas]
+        host = []
+        for o, m in zip(outs, metas):
+            if o is None or not isinstance(m, torch.Tensor):
+                host.append(None)
                 continue
-            got = ttnn.to_torch(o).reshape(r.shape).to(r.dtype if not r.dtype.is_floating_point else torch.float32)
-            worst = min(worst, pcc(r.float(), got.float()))
-            if r.numel():
-                err = max(err, (r.double() - got.double()).abs().max().item())
-            if isinstance(o, ttnn.Tensor) and o.is_allocated() and all(o is not m for m in made):
+            host.append(ttnn.to_torch(o).reshape(m.shape).to(m.dtype))
+            if isinstance(o, ttnn.Tensor) and o.is_allocated() and all(o is not x for x in made):
                 ttnn.deallocate(o)
-        chk.pcc, chk.max_abs_err = worst, err
-        chk.output_shape = tuple(refs[0].shape) if isinstance(refs[0], torch.Tensor) else ()
-    except Exception as e:  # e.g. a rule that relies on a compile-time-only fact: reported, not fatal
-        chk.note = f"could not run alone: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
+        return rule, host, inputs, ""
+    except Exception as e:  # e.g. a rule relying on a compile-time-only fact: reported, not fatal
+        msg = str(e).splitlines()[0][:160] if str(e) else ""
+        return rule, None, inputs, f"could not run alone: {type(e).__name__}: {msg}"
     finally:
         for m in made:
             if m.is_allocated():
                 ttnn.deallocate(m)
-    chk.inputs = inputs
+
+
+def _compare(refs, outs, pcc) -> tuple[float, float]:
+    refs = list(refs) if isinstance(refs, (list, tuple)) else [refs]
+    worst, err = 1.0, 0.0
+    for r, o in zip(refs, outs):
+        if o is None or not isinstance(r, torch.Tensor):
+            continue
+        worst = min(worst, pcc(r.float(), o.float()))
+        if r.numel():
+            err = max(err, (r.double() - o.double()).abs().max().item())
+    return worst, err
+
+
+def check_op(ns, gi: int, n: fx.Node, values: dict, pcc) -> OpCheck | None:
+    """The op alone: its rule on the device with the op's exact CPU inputs, against its CPU output."""
+    from ..compiler.lower import op_name
+    aval = fx.node.map_aggregate(n.args, lambda a: values[a] if isinstance(a, fx.Node) else a)
+    kval = fx.node.map_aggregate(dict(n.kwargs), lambda a: values[a] if isinstance(a, fx.Node) else a)
+    ran = run_rule(ns, n, aval, kval)
+    if ran is None:
+        return None
+    rule, outs, inputs, note = ran
+    chk = OpCheck(gi, n.name, op_name(n.target), rule.name, None, inputs=inputs, note=note, target=n.target,
+                  args=aval, kwargs=kval)
+    ref = values[n]
+    first = next((r for r in (ref if isinstance(ref, (list, tuple)) else [ref]) if isinstance(r, torch.Tensor)), None)
+    chk.output_shape = tuple(first.shape) if first is not None else ()
+    if outs is not None:
+        chk.pcc, chk.max_abs_err = _compare(ref, outs, pcc)
     return chk
 
 
+def chained(ns, gm: fx.GraphModule, args, values: dict, pcc, checks: dict) -> None:
+    """The ops in sequence: every lowered op runs on the device with the inputs the device chain produced
+    (CPU ops run on CPU), as in the compiled program. Sets `chain_pcc` on each op's check: the accumulated
+    error up to and including that op."""
+
+    class Chain(fx.Interpreter):
+        def run_node(self, n):
+            if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload) and n in checks:
+                aval, kval = self.fetch_args_kwargs_from_env(n)
+                ran = run_rule(ns, n, aval, kval)
+                if ran is not None and ran[1] is not None:
+                    outs = ran[1]
+                    checks[n].chain_pcc = _compare(values[n], outs, pcc)[0]
+                    return outs if isinstance(values[n], (list, tuple)) else outs[0]
+            return super().run_node(n)
+    with torch.no_grad():
+        Chain(gm).run(*args)
+
+
 def bisect(ex, threshold: float = 0.99, runtime: str | None = None, progress=None) -> dict:
-    """Model PCC, every lowered op's own PCC in execution order, and the first op below `threshold`."""
+    """Model PCC; every lowered op's own PCC (alone, on exact inputs) and accumulated PCC (in sequence);
+    the first op whose own PCC is below `threshold` and the first whose accumulated PCC is."""
     from .. import runtime as rt
     from ..compiler.metrics import pcc
     out, option, calls = compile_and_capture(ex, runtime)
@@ -135,16 +183,20 @@ def bisect(ex, threshold: float = 0.99, runtime: str | None = None, progress=Non
         if id(c.compiled) in seen:           # the same graph called again: same ops, same verdict
             continue
         seen.add(id(c.compiled))
-        values = _reference_values(c.compiled.gm, c.args)
-        nodes = [n for n in c.compiled.gm.graph.nodes
-                 if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)]
+        gm = c.compiled.gm
+        values = _reference_values(gm, c.args)
+        nodes = [n for n in gm.graph.nodes if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)]
+        by_node = {}
         for n in (progress(nodes) if progress else nodes):
             chk = check_op(ns, gi, n, values, pcc)
             if chk is not None:
                 checks.append(chk)
-    first = next((k for k in checks if k.pcc is not None and k.pcc < threshold), None)
+                by_node[n] = chk
+        chained(ns, gm, c.args, values, pcc, by_node)
+    below = lambda p: p is not None and p < threshold  # noqa: E731
     return {"model_pcc": pcc(ref.float(), out.float()), "threshold": threshold, "checks": checks,
-            "first": first, "option": option}
+            "first": next((k for k in checks if below(k.pcc)), None),
+            "first_accumulated": next((k for k in checks if below(k.chain_pcc)), None), "option": option}
 
 
 REPRO = '''"""Repro of one lowered op that diverges from CPU: {aten} (rule `{rule}`), found by torch-ttnn bisect on {model}.
