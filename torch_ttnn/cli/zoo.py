@@ -21,7 +21,11 @@ def add_arguments(parser):
     parser.add_argument("--models", default="", help="comma-separated subset (zoo names or your own references)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="models measured at once, each in its own process (1: in this process)")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model with --jobs > 1")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per model in its own process")
+    parser.add_argument("--isolate", action="store_true", help="one process per model even with --jobs 1")
+    parser.add_argument("--max-gib", type=float, default=None,
+                        help="skip (as a row saying so) models whose weights on host and device would need more "
+                             "than this many GiB (estimated from the parameter count, without building them)")
     parser.add_argument("--out", default="zoo-results", help="directory for results.{md,csv,json} and plots")
     parser.add_argument("--runtime", choices=("auto", "sim", "ttnn"), default=None)
     parser.add_argument("--readme", nargs="?", const="README.md", default=None, metavar="PATH",
@@ -29,13 +33,28 @@ def add_arguments(parser):
     parser.add_argument("--list", action="store_true", help="list the zoo models and their checkpoints, then exit")
 
 
-def _failed_row(name, args, error):
+def needed_gib(name: str, size: str) -> float | None:
+    """Host weights + their device copy + a working margin, from a meta-device build (no memory used)."""
+    import torch
+
+    from torch_ttnn import zoo
+    if name.lower() not in zoo.REGISTRY:
+        return None
+    ex = zoo.build(name, size, meta=True)
+    weights = sum(p.numel() * p.element_size() for p in ex.model.parameters())
+    device_copy = sum(p.numel() for p in ex.model.parameters()) * 2          # bfloat16 on the device
+    del ex
+    torch._dynamo.reset()
+    return (weights + device_copy) * 1.5 / 2**30
+
+
+def _failed_row(name, args, error, status="failed"):
     from torch_ttnn import zoo
     from torch_ttnn.zoo.measure import COLUMNS
     spec = zoo.REGISTRY.get(name.lower())
     row = {k: None for k in COLUMNS}
     row.update(model=name, size=args.size, batch=args.batch, checkpoint=spec.full if spec else name,
-               status="failed", error=error[:300])
+               status=status, error=error[:300])
     return row
 
 
@@ -43,7 +62,7 @@ def _in_subprocess(name, args):
     cmd = [sys.executable, "-m", "torch_ttnn.zoo", name, "--size", args.size, "--batch", str(args.batch)]
     if args.runtime:
         cmd += ["--runtime", args.runtime]
-    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // args.jobs)))
+    env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // max(1, args.jobs))))
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
     except subprocess.TimeoutExpired:
@@ -60,17 +79,26 @@ def measure_all(names, args, progress=True) -> list[dict]:
     from tqdm import tqdm
     from torch_ttnn.zoo.measure import measure
     rows = {}
-    bar = tqdm(total=len(names), desc=f"zoo ({args.size})", unit="model", disable=not progress,
-               dynamic_ncols=True)
-    if args.jobs <= 1:
+    if args.max_gib:
         for name in names:
+            gib = needed_gib(name, args.size)
+            if gib is not None and gib > args.max_gib:
+                rows[name] = _failed_row(name, args, f"skipped: needs about {gib:.0f} GiB (weights on host and "
+                                                     f"device), over --max-gib {args.max_gib:g}", "skipped")
+        names_left = [n for n in names if n not in rows]
+    else:
+        names_left = list(names)
+    bar = tqdm(total=len(names_left), desc=f"zoo ({args.size})", unit="model", disable=not progress,
+               dynamic_ncols=True)
+    if args.jobs <= 1 and not args.isolate:
+        for name in names_left:
             bar.set_postfix_str(name)
             rows[name] = measure(name, args.size, batch=args.batch, runtime=args.runtime)
             bar.update(1)
     else:
         from concurrent.futures import ThreadPoolExecutor, as_completed
-        with ThreadPoolExecutor(args.jobs) as pool:
-            futures = {pool.submit(_in_subprocess, n, args): n for n in names}
+        with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            futures = {pool.submit(_in_subprocess, n, args): n for n in names_left}
             for f in as_completed(futures):
                 rows[futures[f]] = f.result()
                 bar.set_postfix_str(futures[f])

@@ -22,7 +22,8 @@ METRICS = {  # column: (short label, definition)
     "batch": ("Batch", "batch size of the example input"),
     "params": ("Params", "parameter count of the built model"),
     "status": ("Status", "pass: runs with nothing left on CPU and PCC >= 0.99; cpu-ops: some ATen ops still "
-                         "run on CPU; low-pcc: PCC below 0.99; failed: an exception (see error)"),
+                         "run on CPU; low-pcc: PCC below 0.99; failed: an exception (see error); skipped: over the "
+                         "memory budget (--max-gib)"),
     "graphs": ("Graphs", "compiled FX graphs (1 + graph breaks); Python between graphs is not counted as ops"),
     "aten_ops": ("ATen ops", "ATen ops in the compiled graphs after the compiler's decompositions"),
     "device_ops": ("Ops on device", "of those, ops lowered to TT-NN (a lowering rule applied)"),
@@ -46,7 +47,8 @@ METRICS = {  # column: (short label, definition)
                                       "(roofline of FLOPs, bytes moved and SFPU work per op, summed)"),
     "pcc": ("PCC", "Pearson correlation of the model's judged output tensor (e.g. logits, last_hidden_state) "
                    "from the compiled run against eager PyTorch float32 on CPU, same weights and inputs"),
-    "error": ("Error", "for failed rows: the stage (build/reference/compile/run) and the exception"),
+    "error": ("Error", "for failed rows: the stage (build/reference/compile/run) and the exception; for "
+                       "skipped rows: why"),
 }
 PCC_THRESHOLD = 0.99
 COLUMNS = list(METRICS)

@@ -39,7 +39,7 @@ def markdown(rows: list[dict], title: str = "") -> str:
     cpu = [r for r in rows if r.get("fallbacks")]
     parts = [f"## {title}\n" if title else "", body, ""]
     if failed:
-        parts += ["Failures:", ""] + [f"- `{r['model']}`: {r['error']}" for r in failed] + [""]
+        parts += ["Failed or skipped:", ""] + [f"- `{r['model']}`: {r['error']}" for r in failed] + [""]
     if cpu:
         parts += ["Ops left on CPU:", ""] + [
             f"- `{r['model']}`: " + ", ".join(f"{k} x{v}" for k, v in sorted(r["fallbacks"].items())) for r in cpu
@@ -69,12 +69,12 @@ def plot(rows: list[dict], key: str, path: str, title: str, xlabel: str, log: bo
 
     names = [r["model"] for r in rows]
     vals = [r.get(key) if isinstance(r.get(key), (int, float)) else math.nan for r in rows]
-    colors = ["#c0392b" if r.get("error") else "#e67e22" if r.get("status") != "pass" else "#27ae60" for r in rows]
+    colors = ["#999999" if r.get("status") == "skipped" else "#c0392b" if r.get("error") else "#e67e22" if r.get("status") != "pass" else "#27ae60" for r in rows]
     fig, ax = plt.subplots(figsize=(7, 0.28 * len(rows) + 1.2))
     ax.barh(names, [0 if math.isnan(v) else v - left for v in vals], left=left, color=colors)
     for i, r in enumerate(rows):
         if r.get("error"):
-            ax.text(left, i, " failed", va="center", fontsize=7, color="#c0392b")
+            ax.text(left, i, f" {r.get('status') or 'failed'}", va="center", fontsize=7, color="#c0392b")
     if line is not None:
         ax.axvline(line, color="k", lw=0.8, ls="--")
     if log and any(v > 0 for v in vals if not math.isnan(v)):
