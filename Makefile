@@ -23,8 +23,11 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+# The benchmark suite over the zoo's full configs (~25 min on 2 cores); writes benchmarks/results/latest.{json,md}.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--size tiny" or BENCH_ARGS="--models bert,llama".
+BENCH_ARGS ?=
 bench: install
-	$(PY) -m torch_ttnn.cli bench
+	$(VENV)/bin/torch-ttnn bench $(BENCH_ARGS)
 
 # The emulator checked against the real ttnn (host side only, no card): formats, host typecasts, API surface,
 # host-side errors; writes conformance/COVERAGE.md. The real library needs CPython 3.12/3.10 and lives in its own

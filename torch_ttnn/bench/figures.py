@@ -1,0 +1,71 @@
+"""What the benchmark measures: each figure's definition and its target, in one place (JSON, Markdown, CLI).
+
+Every figure is a ratio of two things measured in the same process run, so that the drift of a shared,
+noisy machine cancels out; times are medians over repeats after a warm-up.
+"""
+from __future__ import annotations
+
+import math
+
+FIGURES = {  # key: (label, definition)
+    "compile_ttnn_s": ("Compile ttnn (s)", "torch.compile(backend='ttnn'): wall seconds of the first call minus "
+                                           "the median steady-state call (dynamo + aot tracing, lowering, "
+                                           "parameter placement), median over compile repeats"),
+    "compile_inductor_s": ("Compile Inductor (s)", "the same for backend='inductor' with a fresh (cold) "
+                                                   "Inductor cache for every repeat (codegen + C++ build)"),
+    "compile_ratio": ("Compile ttnn/Inductor", "compile_ttnn_s / compile_inductor_s (target < 1)"),
+    "eager_ms": ("Eager CPU (ms)", "eager PyTorch float32 on the host, median ms per call, interleaved with "
+                                   "the emulator's calls"),
+    "emu_ms": ("Emulator (ms)", "the ttnn-compiled model on the emulator, median ms per steady-state call"),
+    "emu_ratio": ("Emulator/eager", "emu_ms / eager_ms (target <= 1.5)"),
+    "inductor_ms": ("Inductor (ms)", "the Inductor-compiled model, median ms per call (for reference)"),
+    "ttnn_calls": ("TT-NN calls /call", "TT-NN calls one compiled call makes (ops, transfers, deallocations, "
+                                        "plus host fallback ops): the executor's per-call steps"),
+    "null_call_us": ("Null-runtime call (us)", "one compiled call with every op returning at once (median)"),
+    "overhead_us_per_op": ("Host us/op", "null_call_us / ttnn_calls: host overhead per TT-NN call "
+                                         "(target <= 5)"),
+    "bare_call_us": ("Bare call (us)", "a bare Python call of a closure returning a constant: the floor"),
+    "transfers": ("Transfers /call", "host<->device transfers per steady-state call, from the compiler's "
+                                     "metrics (h2d + d2h)"),
+    "min_transfers": ("Min transfers", "tensor inputs + tensor outputs of the model (the minimum)"),
+    "transfer_ratio": ("Transfers/min", "transfers / min_transfers (target = 1)"),
+    "gflop": ("GFLOP /call", "FLOPs of one eager call (torch.utils.flop_counter), in GFLOP"),
+    "roofline_ms": ("Roofline (ms)", "max(FLOPs at the card's peak rate, weight + input/output bytes in the "
+                                     "device formats at DRAM bandwidth)"),
+    "device_ms": ("Est. device (ms)", "the emulator's estimated device time per call (compiler metrics)"),
+    "efficiency": ("Efficiency", "roofline_ms / device_ms (1 = at the roofline)"),
+    "mem_eager_mb": ("Peak RSS eager (MB)", "peak resident memory of a process that builds the model and runs it "
+                                            "eagerly on CPU (ru_maxrss, own subprocess)"),
+    "mem_ttnn_mb": ("Peak RSS emulator (MB)", "the same for a process that compiles it with backend='ttnn' "
+                                              "and runs it on the emulator"),
+    "mem_ratio": ("Memory emu/eager", "mem_ttnn_mb / mem_eager_mb (target <= 1.5)"),
+}
+
+# figure: (test, text) of each target the issue sets.
+TARGETS = {
+    "compile_ratio": (lambda v: v < 1.0, "< 1 (faster than Inductor)"),
+    "emu_ratio": (lambda v: v <= 1.5, "<= 1.5x eager CPU"),
+    "overhead_us_per_op": (lambda v: v <= 5.0, "<= 5 us per op"),
+    "transfer_ratio": (lambda v: v == 1.0, "= 1 (inputs + outputs only)"),
+    "mem_ratio": (lambda v: v <= 1.5, "<= 1.5x eager CPU"),
+}
+
+RATIOS = ("compile_ratio", "emu_ratio", "transfer_ratio", "efficiency", "mem_ratio")
+
+
+def ratio(a, b):
+    """a / b when both are finite numbers and b > 0, else None (a figure that could not be measured)."""
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or b <= 0:
+        return None
+    return a / b
+
+
+def met(figure: str, value) -> bool | None:
+    """Whether `value` meets `figure`'s target (None: no target, or no value)."""
+    if figure not in TARGETS or value is None:
+        return None
+    return bool(TARGETS[figure][0](value))
+
+
+def misses(row: dict) -> list[str]:
+    return [f for f in TARGETS if met(f, row.get(f)) is False]

@@ -1,0 +1,57 @@
+"""`torch-ttnn bench`: the benchmark suite over zoo models, written to benchmarks/results/latest.{json,md}.
+
+Each model runs in its own worker processes (figures 1-5 in one, each memory peak in a fresh one); a model
+that fails or times out keeps its row with a note. Definitions and targets: torch_ttnn.bench.figures.
+"""
+from __future__ import annotations
+
+import time
+
+HELP = "benchmark compile time, emulator speed, host overhead, transfers, roofline and memory (see --help)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--size", choices=("tiny", "full"), default="full")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--models", default="", help="comma-separated zoo names (default: every zoo model for "
+                                                     "tiny, torch_ttnn.bench.suite.DEFAULT_FULL for full)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed steady-state calls per figure")
+    parser.add_argument("--compile-repeats", type=int, default=3, help="compilations per backend")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads in the workers (1 keeps timings stable on a shared machine)")
+    parser.add_argument("--no-inductor", action="store_true", help="skip the Inductor comparison")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per worker process")
+    parser.add_argument("--out", default="benchmarks/results", help="directory of latest.json and latest.md")
+    parser.add_argument("--fresh", action="store_true", help="drop the rows of earlier runs from latest.json")
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+    from torch_ttnn import zoo
+    from torch_ttnn.bench import suite
+    from torch_ttnn.bench.figures import misses
+    from torch_ttnn.bench.report import table
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    names = names or (zoo.names() if args.size == "tiny" else list(suite.DEFAULT_FULL))
+    for n in names:     # an unknown name fails now, not after an hour of benchmarks
+        if not any(c in n for c in ".:/"):
+            zoo.get(n)
+    t0 = time.perf_counter()
+    rows = []
+    bar = tqdm(names, desc=f"bench ({args.size})", unit="model", dynamic_ncols=True)
+    for name in bar:
+        bar.set_postfix_str(name)
+        rows.append(suite.measure_model(name, args.size, args.batch, args.repeats, args.compile_repeats,
+                                        not args.no_inductor, not args.no_memory, args.timeout, args.threads))
+    bar.close()
+    run_meta = suite.meta({"size": args.size, "batch": args.batch, "models": names, "repeats": args.repeats,
+                           "compile_repeats": args.compile_repeats, "threads": args.threads,
+                           "seconds": round(time.perf_counter() - t0)})
+    old = {"runs": [], "rows": []} if args.fresh else suite.load(f"{args.out}/latest.json")
+    paths = suite.write(suite.merge(old, rows, run_meta), args.out)
+    print(table(rows))
+    n_miss = sum(bool(misses(r)) for r in rows)
+    print(f"{len(rows) - n_miss}/{len(rows)} models meet every target; {time.perf_counter() - t0:.0f} s; "
+          f"wrote {', '.join(paths)}")
+    return 0
