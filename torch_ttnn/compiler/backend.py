@@ -1,8 +1,26 @@
 """The torch.compile backend: dynamo -> aot_autograd (ATen, our decompositions) -> TT-NN program.
 
-Shapes: each compiled ATen graph is lowered for the concrete shapes it is called with, and the lowered
-program is cached per input signature. A graph that dynamo traced with dynamic shapes is therefore traced
-once and lowered once per distinct shape seen; the number of such specializations is reported.
+Shapes: symbolic, not bucketed. When dynamo traces a graph with dynamic shapes (as it does on its own once a
+size changes between calls, e.g. the sequence length of a KV cache during generation), the graph is lowered
+ONCE with those symbolic sizes: rules see SymInts in `x.shape`, the recorded TT-NN calls hold size
+expressions (`reshape(x, [1, s0 * 2, 64])`), and the executor binds the symbols from each call's input sizes
+and evaluates the expressions once per distinct size (program.py). A shape decision a rule makes (a guard such
+as `size % 32 == 0`) becomes a dynamo guard, so a size on the other side of it is traced and lowered again:
+the number of lowerings is bounded by the rules' decisions, not by the number of sizes. Bucketing (padding the
+dynamic dim to a multiple of 32 and masking) was not chosen: the backend does not know what a padded row means
+to an arbitrary graph (a reduction over the padded dim, a cache it returns, an index it computes), so padding
+correctly needs model knowledge; HF's static cache is that bucketing done by the model, and works too. Graphs
+whose sizes are not all input sizes (data-dependent shapes) are lowered per concrete signature instead.
+
+Eager-device inputs: tensors already on the `ttnn` torch device (a module moved with `.to("ttnn")`) are used in
+place: the program takes their TT-NN tensors (`x.ttnn_tensor()`), converts parameters to the compute
+convention once (constant-folded), and returns outputs on the device (`torch_ttnn.from_ttnn`): no host transfer
+of parameters, inputs or outputs.
+
+Run-time errors: rules are recorded, not executed, while lowering. If a TT-NN call fails when the program
+runs, the ATen op it was lowered from is moved to CPU (named in the metrics with the error), the graph is
+lowered again and the call re-run; an error that no fallback can avoid is raised naming the TT-NN function,
+the ATen op and the rule, with the ways around it.
 """
 from __future__ import annotations
 
@@ -20,17 +38,31 @@ from .decompositions import DECOMPOSITIONS
 from .lower import lower
 from .options import TorchTtnnOption, from_kwargs
 from .passes import insert_deallocs, mark_constants
-from .program import Program
+from .program import Program, StepFailed, Unbound
 
 log = logging.getLogger("torch_ttnn")
+_MAX_RUNTIME_FALLBACKS = 16   # ATen ops moved to CPU after a TT-NN run-time error, per graph
 
 
 def _check_inputs(example_inputs):
+    """Inputs on CPU or the `ttnn` torch device; returns the TT-NN device of the latter (or None)."""
+    tt_dev = None
     for i, x in enumerate(example_inputs):
-        if isinstance(x, torch.Tensor) and x.device.type != "cpu":
+        if not isinstance(x, torch.Tensor) or x.device.type == "cpu":
+            continue
+        if x.device.type != "ttnn":
             raise ValueError(f"torch_ttnn backend: input {i} (shape {tuple(x.shape)}) is on device "
                              f"'{x.device}', but compiled graphs take CPU tensors (the backend moves them to "
-                             f"the TT-NN device itself). Move it with .cpu() before calling the model.")
+                             f"the TT-NN device itself) or tensors on the 'ttnn' device (used in place). Move "
+                             f"it with .cpu() or .to('ttnn') before calling the model.")
+        from ..device import is_ttnn_tensor
+        if is_ttnn_tensor(x):
+            d = x.ttnn_tensor().device()
+            if tt_dev is not None and d is not tt_dev:
+                raise ValueError(f"torch_ttnn backend: input {i} lives on another TT-NN device than input 0's; "
+                                 f"move all inputs and parameters to one device")
+            tt_dev = d
+    return tt_dev
 
 
 def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
@@ -38,8 +70,13 @@ def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
     option = from_kwargs(options if options is not None else kwargs.pop("option", None))
     if kwargs:
         raise TypeError(f"torch_ttnn backend got unexpected arguments {sorted(kwargs)}")
+    tt_dev = _check_inputs(example_inputs)
+    if tt_dev is not None and option.device is None:
+        option.device = tt_dev
     ttnn, device = option.resolve()
-    _check_inputs(example_inputs)
+    if tt_dev is not None and tt_dev is not device:
+        raise ValueError("torch_ttnn backend: the model's tensors live on a TT-NN device other than "
+                         "TorchTtnnOption.device; leave device=None to compile for the device they are on")
     start = time.perf_counter()
     if option.verbose:
         print(f"torch-ttnn: runtime {runtime.reason()}")
@@ -65,8 +102,28 @@ def _signature(args):
     return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
 
 
+def _is_symbolic(v) -> bool:
+    if isinstance(v, torch.Tensor):
+        return any(isinstance(d, torch.SymInt) for d in v.shape)
+    if isinstance(v, (list, tuple)):
+        return any(_is_symbolic(x) for x in v)
+    return isinstance(v, (torch.SymInt, torch.SymFloat, torch.SymBool))
+
+
+def _shape_env(metas):
+    for v in metas.values():
+        for d in (v.shape if isinstance(v, torch.Tensor) else [v]):
+            if isinstance(d, torch.SymInt):
+                return d.node.shape_env
+    return None
+
+
 class CompiledGraph:
-    """One compiled ATen graph: its lowered programs (one per shape signature) and its metrics."""
+    """One compiled ATen graph: its lowered program(s) and its metrics.
+
+    Lowered at compile time (so that shape guards the rules add reach dynamo): one program for a static or
+    symbolic graph (`programs[None]`); per concrete input signature, lowered at first use, for graphs whose
+    symbolic sizes cannot be bound from the inputs."""
 
     def __init__(self, aten_gm, kinds, option: TorchTtnnOption, ttnn, device, index: int, trace_s: float):
         self.gm, self.kinds, self.option, self.ttnn, self.device = aten_gm, kinds, option, ttnn, device
@@ -74,25 +131,30 @@ class CompiledGraph:
         self.compile_s = trace_s
         self.programs: dict = {}
         self.lowered = None
+        self.lowerings = 0
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
         self.last_device_ns = 0.0
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
+        self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
+        nodes = list(aten_gm.graph.nodes)
+        self.metas = {n: n.meta.get("val") for n in nodes}
+        self.symbolic = any(_is_symbolic(v) for n, v in self.metas.items()
+                            if n.op in ("placeholder", "call_function"))
+        self.device_io = any(isinstance(v, torch.Tensor) and v.device.type != "cpu"
+                             for n, v in self.metas.items() if n.op == "placeholder")
+        self._wrap = None
+        if self.device_io:  # outputs stay on the device: (position, torch dtype) of each to wrap
+            outs = nodes[-1].args[0]
+            self._wrap = [(i, o.meta["val"].dtype, o.meta["val"].dim() == 0) for i, o in enumerate(outs)
+                          if isinstance(o, fx.Node) and isinstance(o.meta.get("val"), torch.Tensor)]
+        self.per_shape = False
+        self._build(self.metas)
 
     # --- lowering -------------------------------------------------------------------------------------
-    def _metas(self, args) -> dict:
-        """Each node's value for these concrete inputs (fake tensors), as aot_autograd's own metadata is
-        symbolic when dynamo traced with dynamic shapes."""
-        nodes = list(self.gm.graph.nodes)
-        def concrete(v):
-            if isinstance(v, torch.Tensor):
-                return not any(isinstance(d, torch.SymInt) for d in v.shape)
-            if isinstance(v, (list, tuple)):
-                return all(concrete(x) for x in v)
-            return v is not None and not isinstance(v, (torch.SymInt, torch.SymFloat, torch.SymBool))
-        if all(concrete(n.meta.get("val")) for n in nodes if n.op in ("placeholder", "call_function")):
-            return {n: n.meta.get("val") for n in nodes}
+    def _concrete_metas(self, args) -> dict:
+        """Each node's value for these concrete inputs (fake tensors): for graphs lowered per signature."""
         from torch._subclasses.fake_tensor import FakeTensorMode
         mode = FakeTensorMode(allow_non_fake_inputs=True)
         metas = {}
@@ -107,17 +169,30 @@ class CompiledGraph:
             _Prop(self.gm).run(*fake)
         return metas
 
-    def _specialize(self, args):
+    def _build(self, metas, key=None):
+        """Lower for `metas` and store the program under `key` (None: the one program of this graph)."""
         t0 = time.perf_counter()
-        lo = lower(self.gm, self._metas(args), self.kinds, self.ttnn, self.device, self.float_dtype)
         opt = self.option
-        opt._out_fx_graphs.append(lo.graph)
+        lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
+                   device_outputs=self.device_io)
+        self.lowerings += 1
         mark_constants(lo.graph)
         insert_deallocs(lo.graph, self.ttnn.deallocate)
-        prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once)
+        try:
+            prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once)
+        except Unbound as e:  # data-dependent sizes: lower per concrete signature, at first use
+            log.info("torch-ttnn: graph %d is lowered per input shape (%s)", self.index, e)
+            self.per_shape = True
+            self.compile_s += time.perf_counter() - t0
+            return None
+        opt._out_fx_graphs.append(lo.graph)
+        old = self.programs.get(key)
+        if old is not None:
+            old.release()
+        self.programs[key] = prog
         self.lowered = lo
         self.compile_s += time.perf_counter() - t0
-        stem = f"ttnn_graph_{self.index}_{len(self.programs)}"
+        stem = f"ttnn_graph_{self.index}_{self.lowerings - 1}"
         if opt.gen_graphviz:
             path = graphviz.write_graph(lo.graph, opt.metrics_path or ".", stem)
             log.info("torch-ttnn: wrote %s", path)
@@ -126,35 +201,92 @@ class CompiledGraph:
                 f.write(graphviz.to_code(lo.graph, stem) + "\n")
         return prog
 
+    def _program(self, args):
+        if not self.per_shape:
+            return self.programs[None], None
+        key = _signature(args)
+        prog = self.programs.get(key)
+        if prog is None:
+            prog = self._build(self._concrete_metas(args), key)
+        return prog, key
+
+    def _recover(self, err: StepFailed, key, args):
+        """A TT-NN call failed at run time: move its ATen op to CPU and lower again, or explain."""
+        node = err.origin.get("aten_node")
+        if node is None or node in self.force_cpu or len(self.force_cpu) >= _MAX_RUNTIME_FALLBACKS:
+            raise RuntimeError(
+                f"torch_ttnn: compiled graph {self.index}: {err}. No CPU fallback can avoid it"
+                f"{'' if node is None else ' (the op already fell back, or too many did)'}. Ways around it: "
+                f"TorchTtnnOption(float_dtype='float32') if it is a format or precision limit, "
+                f"bypass_compile=True to run the graph on CPU, or move the tensors to CPU with .cpu() if "
+                f"the device ran out of memory; please report the op and its shapes.") from err.error
+        log.warning("torch-ttnn: %s; running %s on CPU instead", err, err.origin.get("aten"))
+        self.force_cpu[node] = f"TT-NN error at run time ({err.origin.get('rule')}): {type(err.error).__name__}: " \
+                               f"{err.error}"
+        if key is None and self.symbolic:
+            env = _shape_env(self.metas)
+            n_guards = len(env.guards) if env is not None else 0
+            self._build(self.metas)
+            if env is not None and len(env.guards) != n_guards:  # a decision dynamo can no longer guard
+                log.warning("torch-ttnn: graph %d is lowered per input shape from now on", self.index)
+                self.programs.pop(None).release()
+                self.per_shape = True
+            return
+        self._build(self._concrete_metas(args) if key is not None else self.metas, key)
+
     # --- running --------------------------------------------------------------------------------------
     def __call__(self, *args):
         if self.option.bypass_compile:
             self.calls += 1
             return self.gm(*args)
-        _check_inputs(args)
-        key = _signature(args)
-        prog = self.programs.get(key)
-        if prog is None:
-            prog = self.programs[key] = self._specialize(args)
-        n_rec = len(self.device.op_records) if hasattr(self.device, "op_records") else 0
-        out = prog(args)
-        if hasattr(self.device, "op_records"):
-            recs = self.device.op_records
+        recs = getattr(self.device, "op_records", None)
+        n_rec = len(recs) if recs is not None else 0
+        while True:
+            prog, key = self._program(args)
+            try:
+                out = prog(args)
+                break
+            except StepFailed as e:
+                self._recover(e, key, args)
+        if recs is not None:
             self.last_device_ns = sum(r.time_ns for r in recs[n_rec:])
         self.last_transfers = prog.last_transfers
         self.calls += 1
+        if self._wrap is not None:
+            out = self._to_device(out)
         if self.option.check_accuracy and self.pcc is None:
-            with torch.no_grad():
-                ref = self.gm(*[a.float() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
-                                for a in args])
-            ps = [metrics.pcc(r.float(), o.float()) for r, o in zip(ref, out)
-                  if isinstance(r, torch.Tensor) and r.numel() > 0]
-            self.pcc = min(ps) if ps else 1.0
+            self._check_accuracy(args, out)
         if self.option.verbose and self.calls == 1:
             print(metrics.summary([self.metrics()]))
         if self.option.metrics_path:
             metrics.write(self.option.metrics_path, self.option.metrics)
         return out
+
+    def _to_device(self, out):
+        """Outputs of a graph over ttnn-device inputs, as tensors of the ttnn device (no copy)."""
+        from ..device import from_ttnn
+        out = list(out)
+        for i, dtype, scalar in self._wrap:
+            o = out[i]
+            out[i] = o.to(self._torch_device) if scalar else from_ttnn(o, dtype)
+        return out
+
+    @property
+    def _torch_device(self):
+        from ..device import as_torch_device
+        return as_torch_device(self.device)
+
+    def _check_accuracy(self, args, out):
+        def host(a):
+            if not isinstance(a, torch.Tensor):
+                return a
+            a = a.detach().cpu() if a.device.type != "cpu" else a
+            return a.float() if a.is_floating_point() else a
+        with torch.no_grad():
+            ref = self.gm(*[host(a) for a in args])
+        ps = [metrics.pcc(host(r).float(), host(o).float()) for r, o in zip(ref, out)
+              if isinstance(r, torch.Tensor) and r.numel() > 0]
+        self.pcc = min(ps) if ps else 1.0
 
     def metrics(self) -> dict:
         lo = self.lowered
@@ -167,5 +299,6 @@ class CompiledGraph:
             "fallback_reasons": dict(lo.fallback_reasons) if lo else {},
             "h2d_per_call": self.last_transfers["h2d"], "d2h_per_call": self.last_transfers["d2h"],
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6, "calls": self.calls,
-            "specializations": len(self.programs), "pcc": self.pcc,
+            "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
+            and not self.per_shape, "pcc": self.pcc,
         }

@@ -55,8 +55,12 @@ def _is_tensor(x) -> bool:
     return isinstance(x, torch.Tensor)
 
 
-def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float_dtype) -> Lowered:
-    """Lower `gm` (ATen) given concrete `metas` (node -> value) and each placeholder's kind (input/param)."""
+def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float_dtype,
+          force_cpu=frozenset(), device_outputs: bool = False) -> Lowered:
+    """Lower `gm` (ATen) given `metas` (node -> value: concrete, or symbolic under dynamic shapes) and each
+    placeholder's kind (input/param). Nodes named in `force_cpu` run on CPU whatever the rules say (a rule
+    whose TT-NN code failed at run time). Inputs on the `ttnn` torch device are used where they live; with
+    `device_outputs` the outputs stay on the device too (as the eager device's dtypes), else they go to host."""
     g = fx.Graph()
     rec = Recorder(ttnn, g, device, float_dtype)
     out = Lowered(g, {})
@@ -113,6 +117,9 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
             m = metas[n]
             env[n] = Val(m, host=ph) if _is_tensor(m) else m
             ph.meta["val"] = m
+            if _is_tensor(m) and m.device.type != "cpu":  # a tensor of the `ttnn` torch device: used in place
+                ph.meta["on_device"] = True
+                env[n] = Val(m, dev=_device_input(rec, ph, m))
         elif n.op == "get_attr":
             value = getattr(gm, n.target)
             ph = g.placeholder(n.name)
@@ -137,7 +144,10 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
                 env[n] = src  # a copy of a scalar constant: stays a number
                 out.device_ops[name] += 1
                 continue
-            if _lower_with_rule(n, m, rec, env, meta_of, resolve, dev_or_scalar, out):
+            if n.name in force_cpu:
+                out.fallback_reasons[name] = force_cpu[n.name] if isinstance(force_cpu, dict) else \
+                    "its TT-NN code failed at run time"
+            elif _lower_with_rule(n, m, rec, env, meta_of, resolve, dev_or_scalar, out):
                 out.device_ops[name] += 1
                 continue
             out.fallbacks[name] += 1
@@ -150,7 +160,8 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
             else:
                 env[n] = Val(m, host=h)
         elif n.op == "output":
-            g.output(resolve(n.args[0], to_host))
+            g.output(resolve(n.args[0], (lambda v: _device_output(rec, v, to_dev, to_host)) if device_outputs
+                             else to_host))
     g.eliminate_dead_code()
     return out
 
@@ -167,8 +178,15 @@ def _lower_with_rule(n, m, rec, env, meta_of, resolve, to_dev, out) -> bool:
         return False
     # Outputs a multi-output node's users read: a rule may return None for the ones nobody uses.
     used = {u.args[1] for u in n.users if u.target is operator.getitem}
+    g = rec._graph
+    before = g._len
     try:
         res = rule.fn(rec, *resolve(n.args, to_dev), **resolve(n.kwargs, to_dev))
+        node = g._root.prev
+        for _ in range(g._len - before):  # the nodes this rule recorded know where they came from
+            node.meta.update(aten=name, aten_node=n.name)
+            node.meta.setdefault("rule", rule.name)
+            node = node.prev
         if isinstance(m, (list, tuple)):
             if not isinstance(res, (list, tuple)) or len(res) < len(m):
                 raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected {len(m)} outputs")
@@ -198,3 +216,27 @@ def _settle(res, meta, rule) -> TT:
         raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected a TT-NN tensor")
     res.node.meta.setdefault("rule", rule.name)
     return TT(res.node, tuple(meta.shape) or (1,), res.dtype, res.layout)
+
+
+def _device_input(rec, ph, m) -> TT:
+    """An input already on the device: the eager device's dtype for it is known (its placement policy), its
+    layout is not (to_layout is free when it already has the one asked for). Converted to the compiler's
+    convention, which the constant pass folds for parameters (once per module, no host transfer)."""
+    from ..device.tensor import device_dtype
+    h = TT(ph, tuple(m.shape) or (1,), device_dtype(rec, m.dtype), None)
+    floating = m.dtype.is_floating_point or m.dtype == torch.bool
+    h = rec.to_layout(h, rec.TILE_LAYOUT if floating else rec.ROW_MAJOR_LAYOUT)
+    return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
+
+
+def _device_output(rec, v, to_dev, to_host):
+    """An output left on the device, in the eager device's dtype for its torch dtype (0-d ones go to host:
+    TT-NN has no rank 0, the caller moves them)."""
+    from ..device.tensor import device_dtype
+    if v.meta.dim() == 0:
+        return to_host(v)
+    x = to_dev(v)
+    y = rec.typecast(x, device_dtype(rec, v.meta.dtype))
+    if y is not x:
+        y.node.meta["no_alias"] = True  # a typecast to another dtype is a new buffer: its input can be freed
+    return y.node

@@ -14,6 +14,7 @@ import operator
 
 import torch.fx as fx
 
+from .program import has_symbols
 from .recording import MAY_ALIAS
 
 # ATen ops whose result changes per call even with the same inputs: never folded.
@@ -28,7 +29,8 @@ def mark_constants(graph: fx.Graph) -> None:
             n.meta["const"] = False
         else:
             random = any(r in str(n.target) for r in _RANDOM) and n.meta.get("fallback")
-            n.meta["const"] = not random and all(a.meta.get("const") for a in n.all_input_nodes)
+            n.meta["const"] = not random and all(a.meta.get("const") for a in n.all_input_nodes) \
+                and not has_symbols((n.args, n.kwargs))  # a size that changes per call
     for n in graph.nodes:  # constants read by per-call nodes are kept across calls
         n.meta["kept"] = n.meta["const"] and any(not u.meta.get("const") for u in n.users)
 
@@ -41,7 +43,8 @@ def _alias_groups(graph: fx.Graph) -> dict:
             x = parent[x]
         return x
     for n in graph.nodes:
-        if n.meta.get("ttnn_name") in MAY_ALIAS and n.args and isinstance(n.args[0], fx.Node):
+        if n.meta.get("ttnn_name") in MAY_ALIAS and not n.meta.get("no_alias") and n.args \
+                and isinstance(n.args[0], fx.Node):
             parent[find(n)] = find(n.args[0])
     return {n: find(n) for n in graph.nodes}
 
@@ -56,11 +59,13 @@ def insert_deallocs(graph: fx.Graph, deallocate) -> int:
     count = 0
     for members in groups.values():
         dev = [m for m in members if m.meta.get("device") and not m.meta.get("multi")]
-        if not dev or any(m.meta.get("kept") or m.op == "placeholder" for m in members):
+        if not dev or any(m.meta.get("kept") for m in members):
             continue
+        # A group holding an input (a conversion of a device input) is freed too: at run time the executor
+        # never frees the caller's own tensors, in case the conversion handed back the input itself.
         users = [u for m in members for u in m.users]
         if any(u.op == "output" for u in users):
-            continue  # a device value leaving the graph as is (should not happen: outputs go to host)
+            continue  # a device value leaving the graph (outputs left on the ttnn torch device)
         last = max(users, key=order.__getitem__) if users else max(members, key=order.__getitem__)
         const = all(m.meta.get("const") for m in members)
         with graph.inserting_after(last):

@@ -13,6 +13,7 @@ import types
 
 import torch
 import torch.fx as fx
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 # Ops whose output has the shape, layout and dtype of their first tensor input (eltwise, norms, softmax).
 _SAME_SHAPE = {
@@ -35,6 +36,11 @@ _LAYOUT_OWN = {"conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d
 # treat their output and input as one buffer.
 MAY_ALIAS = {"to_layout", "to_device", "to_memory_config", "reshape", "typecast", "squeeze", "unsqueeze", "view",
              "clone"}
+
+
+def same_shape(a, b) -> bool:
+    """Shapes known equal without adding a shape guard (under dynamic shapes, sizes may be SymInts)."""
+    return len(a) == len(b) and all(statically_known_true(x == y) for x, y in zip(a, b))
 
 
 class TT:
@@ -111,7 +117,7 @@ class Recorder:
         if name == "typecast" and isinstance(x, TT) and len(args) == 2 and args[1] == x.dtype and not kwargs:
             return x
         if name == "reshape" and isinstance(x, TT) and x.shape is not None and not kwargs and len(args) == 2 \
-                and tuple(args[1]) == tuple(x.shape):
+                and same_shape(args[1], x.shape):
             return x
         node = self._graph.call_function(fn, _nodes(tuple(args)), _nodes(dict(kwargs)))
         shape = dtype = layout = None
