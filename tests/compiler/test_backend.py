@@ -152,3 +152,25 @@ def test_input_on_another_device_is_rejected(device):
     with pytest.raises(Exception, match="is on device 'meta'.*Move it"):
         cm(torch.randn(2, 32, device="meta"))
     assert not opt.compiled  # rejected before any tracing or lowering
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_weights_prepared_once(device, bias):
+    """prepare_conv_weights/bias depend only on parameters: folded, so no call after the first prepares."""
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1, bias=bias), torch.nn.ReLU(),
+                            torch.nn.Conv2d(8, 4, 3, stride=2, bias=bias)).eval()
+    cm, opt = _compile(m, device)
+    x = torch.randn(1, 3, 10, 10)
+
+    def prepares():
+        return sum(r.name.startswith("ttnn.prepare_conv") for r in device.op_records)
+    with torch.no_grad():
+        n0 = prepares()
+        cm(x)
+        first = prepares() - n0
+        assert_pcc(m(x), cm(x), 0.999)
+        cm(x)
+    assert first == 2 * (1 + bias), "each conv's weight (and bias) prepared on the first call"
+    assert prepares() - n0 == first, "weights prepared again on a later call"
+    assert opt.metrics[0]["cpu_ops"] == 0

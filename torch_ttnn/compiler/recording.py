@@ -102,9 +102,13 @@ class Recorder:
             sub = Recorder(obj, self._graph, self._device, self._float_dtype)
             setattr(self, name, sub)
             return sub
-        if hasattr(obj, "python_fully_qualified_name") and callable(obj) and not isinstance(obj, type):
+        if not callable(obj) or isinstance(obj, type):
+            return obj
+        if hasattr(obj, "python_fully_qualified_name"):  # an operation: always recorded
             return lambda *a, **k: self._record(obj, name, a, k)
-        return obj
+        # A plain function (prepare_conv_weights, ...): recorded when it is given a tensor, else run now.
+        return lambda *a, **k: self._record(obj, name, a, k) if _first_tt(a) is not None or _first_tt(tuple(k.values())) is not None \
+            else obj(*a, **k)
 
     def _record(self, fn, name, args, kwargs):
         x = _first_tt(args)

@@ -27,12 +27,23 @@ def _to_nchw(ttnn, y, n, oh, ow, c):
           groups: is_float(x) and x.dim() == 4 and is_float(w) and w.dim() == 4 and not transposed
           and (b is None or is_float(b)) and isinstance(padding, (list, tuple)) and len(padding) == 2)
 def conv2d(ttnn, x, w, b, stride, padding, dilation, transposed, output_padding, groups):
+    """The weight and bias go through prepare_conv_weights/prepare_conv_bias, which depend only on the
+    parameters: the compiler's constant pass runs them once per module, and conv2d gets the prepared matmul
+    form every call instead of re-preparing the OIHW weight."""
     n, c, h, wd = x.shape
     oc, _, kh, kw = w.shape
     stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
     oh, ow = _out(h, kh, stride[0], padding[0], dilation[0]), _out(wd, kw, stride[1], padding[1], dilation[1])
-    bias = None if b is None else ttnn.reshape(b, [1, 1, 1, oc])
-    y = ttnn.conv2d(input_tensor=_to_nhwc_flat(ttnn, x), weight_tensor=row_major(ttnn, w), device=policy.device_of(ttnn),
+    dev = policy.device_of(ttnn)
+    geometry = dict(input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT, in_channels=c,
+                    out_channels=oc, batch_size=n, input_height=h, input_width=wd, kernel_size=(kh, kw),
+                    stride=stride, padding=padding, dilation=dilation, groups=groups, device=dev,
+                    input_dtype=x.dtype or policy.float_dtype(ttnn))
+    weight = ttnn.prepare_conv_weights(weight_tensor=row_major(ttnn, w), weights_format="OIHW",
+                                       has_bias=b is not None, **geometry)
+    bias = None if b is None else ttnn.prepare_conv_bias(
+        bias_tensor=row_major(ttnn, ttnn.reshape(b, [1, 1, 1, oc])), **geometry)
+    y = ttnn.conv2d(input_tensor=_to_nhwc_flat(ttnn, x), weight_tensor=weight, device=dev,
                     in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=wd,
                     kernel_size=(kh, kw), stride=stride, padding=padding, dilation=dilation, groups=groups,
                     bias_tensor=bias)
