@@ -203,8 +203,10 @@ def to_copy(ttnn, x, dtype=None, **kw):
 @lowering(aten.embedding.default, when=lambda w, ids, padding_idx=-1, scale=False, sparse=False: is_float(w)
           and w.dim() == 2 and is_t(ids) and ids.dtype in (torch.int32, torch.int64))
 def embedding(ttnn, w, ids, padding_idx=-1, scale=False, sparse=False):
-    out = ttnn.embedding(row_major(ttnn, ids), w, layout=ttnn.TILE_LAYOUT)
-    return out
+    """TT-NN's table must be bfloat16: a float32 table (eager mode keeps float32) is cast, and the rows come
+    back in the table's own dtype (a TILE output may change dtype)."""
+    table = w if w.dtype == ttnn.bfloat16 else ttnn.typecast(w, ttnn.bfloat16)
+    return ttnn.embedding(row_major(ttnn, ids), table, layout=ttnn.TILE_LAYOUT, dtype=w.dtype)
 
 
 # --- creation ---------------------------------------------------------------------------------------------
@@ -245,23 +247,24 @@ def _full(ttnn, shape, value, dtype):
 
 
 @lowering(aten.full.default, when=lambda size, fill_value, *, dtype=None, layout=None, device=None,
-          pin_memory=None: len(size) >= 1 and _creates(dtype, device) and isinstance(fill_value, (int, float)))
+          pin_memory=None: _creates(dtype, device) and isinstance(fill_value, (int, float)))
 def full(ttnn, size, fill_value, *, dtype=None, **kw):
-    return _full(ttnn, size, fill_value, dtype)
+    """size [] (a 0-d tensor, e.g. transformers' `torch.tensor(True)` mask seed) is [1] on the device."""
+    return _full(ttnn, list(size) or [1], fill_value, dtype)
 
 
 def _creates_size(size, *, dtype=None, layout=None, device=None, pin_memory=None):
-    return len(size) >= 1 and _creates(dtype, device)
+    return _creates(dtype, device)
 
 
 @lowering(aten.zeros.default, when=_creates_size)
 def zeros(ttnn, size, *, dtype=None, **kw):
-    return _full(ttnn, size, 0, dtype or torch.float32)
+    return _full(ttnn, list(size) or [1], 0, dtype or torch.float32)
 
 
 @lowering(aten.ones.default, when=_creates_size)
 def ones(ttnn, size, *, dtype=None, **kw):
-    return _full(ttnn, size, 1, dtype or torch.float32)
+    return _full(ttnn, list(size) or [1], 1, dtype or torch.float32)
 
 
 def _like_guard(x, *a, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):

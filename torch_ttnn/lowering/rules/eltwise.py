@@ -12,7 +12,8 @@ from ._util import aten, float_or_num, is_float, is_t, named, tile
 
 
 def _float1(x, *a, **k):
-    return is_float(x) and x.dim() >= 1
+    """A float tensor of any rank: a 0-d one is shape [1] on the device (see the registry conventions)."""
+    return is_float(x)
 
 
 # aten op -> ttnn function of one float tensor.

@@ -44,3 +44,14 @@ def log_softmax(ttnn, x, dim, half_to_float=False):
     x = tile(ttnn, x)
     shifted = ttnn.subtract(x, ttnn.max(x, dim=d, keepdim=True))
     return ttnn.subtract(shifted, ttnn.log(ttnn.sum(ttnn.exp(shifted), dim=d, keepdim=True)))
+
+
+@lowering(aten._safe_softmax.default, when=lambda x, dim, dtype=None: is_float(x) and x.dim() >= 1
+          and (dtype is None or dtype == x.dtype))
+def safe_softmax(ttnn, x, dim, dtype=None):
+    """softmax, except that a row whose every entry is -inf (a query that may attend to nothing) gives zeros
+    instead of NaN: torch's attention uses it for fully masked rows."""
+    d = dim_(dim, len(x.shape))
+    x = tile(ttnn, x)
+    empty = ttnn.eq(ttnn.max(x, dim=d, keepdim=True), float("-inf"))
+    return ttnn.where(empty, 0.0, ttnn.softmax(x, d))

@@ -1,8 +1,10 @@
 """Reductions over dims: sum, mean, amax/amin, max/min with indices, argmax/argmin, var/std, cumsum."""
 from __future__ import annotations
 
+import torch
+
 from ..registry import lowering
-from ._util import aten, dim_, is_float, tile
+from ._util import FLOATS, aten, dim_, is_float, is_t, tile
 
 
 def _dims(x, dims):
@@ -63,15 +65,44 @@ lowering(aten.std.correction, when=_var_guard)(_var("std"))
 
 def _arg(name):
     def rule(ttnn, x, dim=None, keepdim=False):
+        """TT-NN returns UINT32 indices; torch's int64 lives on the device as int32 (lowering.policy), so the
+        indices are cast to it and index arithmetic downstream sees one integer dtype."""
         d = dim_(dim, len(x.shape))
         out = getattr(ttnn, name)(tile(ttnn, x), dim=d, keepdim=True)
-        return _fix_rank(ttnn, out, x, [d], keepdim)
+        return ttnn.typecast(_fix_rank(ttnn, out, x, [d], keepdim), ttnn.int32)
     rule.__name__ = name
     return rule
 
 
-lowering(aten.argmax.default, when=lambda x, dim=None, keepdim=False: is_float(x) and dim is not None)(_arg("argmax"))
-lowering(aten.argmin.default, when=lambda x, dim=None, keepdim=False: is_float(x) and dim is not None)(_arg("argmin"))
+def _arg_guard(x, dim=None, keepdim=False):
+    """Float or integer input (e.g. CLIP's argmax over token ids to find the end-of-text token)."""
+    return is_t(x) and x.dtype in (*FLOATS, torch.int32, torch.int64) and dim is not None and x.dim() >= 1
+
+
+lowering(aten.argmax.default, when=_arg_guard)(_arg("argmax"))
+lowering(aten.argmin.default, when=_arg_guard)(_arg("argmin"))
+
+
+def _all_guard(x, dims=None, keepdim=False):
+    return is_t(x) and x.dtype == torch.bool and x.dim() >= 1
+
+
+def _logical_red(name, red):
+    def rule(ttnn, x, dims=None, keepdim=False):
+        """Booleans are 1.0/0.0 on the device: all = min, any = max."""
+        if isinstance(dims, int):
+            dims = [dims]
+        d = _dims(x, dims)
+        out = getattr(ttnn, red)(tile(ttnn, x), dim=d if len(d) > 1 else d[0], keepdim=True)
+        return _fix_rank(ttnn, out, x, d, keepdim)
+    rule.__name__ = name
+    return rule
+
+
+lowering(aten.all.default, when=_all_guard)(_logical_red("all", "min"))
+lowering(aten.any.default, when=_all_guard)(_logical_red("any", "max"))
+lowering(aten.all.dim, aten.all.dims, when=_all_guard)(_logical_red("all_dim", "min"))
+lowering(aten.any.dim, aten.any.dims, when=_all_guard)(_logical_red("any_dim", "max"))
 
 
 @lowering(aten.cumsum.default, when=lambda x, dim, dtype=None: is_float(x) and dtype is None and x.dim() >= 1)
