@@ -51,6 +51,10 @@ def _cast_on_device(tt, src: torch.dtype, dst: torch.dtype, index: int):
         return tt if tt.dtype == want else ttnn.typecast(tt, want)
     if src in (torch.int32, torch.int64) and dst in (torch.int32, torch.int64):
         return tt  # both are stored as INT32 on the device
+    if dst == torch.bool and src in _FLOATS + (torch.int32, torch.int64):
+        ttnn = runtime.ttnn()  # x != 0 is exactly torch's cast to bool (NaN included), as 1/0 in the bool dtype
+        nz = ttnn.ne(ttnn.to_layout(tt, ttnn.TILE_LAYOUT), 0)
+        return ttnn.typecast(nz, device_dtype(ttnn, torch.bool))
     return None  # float -> int truncation, -> bool: torch's exact semantics, done on the host
 
 
