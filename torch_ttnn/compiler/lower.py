@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.fx as fx
+from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from ..lowering import find, policy
 from .recording import TT, Recorder
@@ -127,7 +128,8 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
             out.constants[n.name] = value
             env[n] = Val(value, host=ph) if _is_tensor(value) else value
             if _is_tensor(value) and value.dim() == 0 and value.dtype != torch.bool:
-                env[n].scalar = value.item()
+                with unset_fake_temporarily():  # a real constant, read while dynamo's fake mode is active
+                    env[n].scalar = value.item()
         elif n.op == "call_function":
             m = metas[n]
             if n.target is operator.getitem and isinstance(env[n.args[0]], (list, tuple)):
