@@ -83,8 +83,18 @@ def unsafe_index(ttnn, x, indices):
 
 
 # --- stacking and padding -----------------------------------------------------------------------------------
-@lowering(aten.stack.default, when=lambda ts, dim=0: len(ts) >= 1 and all(is_t(t) and t.dtype in _DATA for t in ts)
-          and len({t.dtype for t in ts}) == 1 and len({tuple(t.shape) for t in ts}) == 1)
+def _stack_guard(ts, dim=0):
+    return len(ts) >= 1 and all(is_t(t) and t.dtype in _DATA for t in ts) and len({t.dtype for t in ts}) == 1 \
+        and len({tuple(t.shape) for t in ts}) == 1
+
+
+@lowering(aten.stack.default, when=lambda ts, dim=0: _stack_guard(ts, dim) and ts[0].dim() == 0)
+def stack_scalars(ttnn, ts, dim=0):
+    """0-d inputs are [1] on the device: the stacked [n] is their concat."""
+    return ts[0] if len(ts) == 1 else ttnn.concat(list(ts), 0)
+
+
+@lowering(aten.stack.default, when=lambda ts, dim=0: _stack_guard(ts, dim) and ts[0].dim() >= 1)
 def stack(ttnn, ts, dim=0):
     """A new dim of size 1 on each input, then one concat."""
     shape = [int(s) for s in ts[0].shape]

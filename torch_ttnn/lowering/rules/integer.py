@@ -28,13 +28,20 @@ def int_num(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and _I32[0] <= x <= _I32[1]
 
 
-def _ints(a, b, *rest, **kw):
-    """Two integer operands (int tensors or Python ints in int32 range), at least one a tensor."""
-    return (is_int(a) or is_int(b)) and (is_int(a) or int_num(a)) and (is_int(b) or int_num(b))
-
-
 def is_bool(x) -> bool:
     return is_t(x) and x.dtype == torch.bool
+
+
+def _ints(a, b, *rest, **kw):
+    """Integer operands (int tensors, Python ints in int32 range, or booleans, which torch promotes to the
+    integer type), at least one an int tensor."""
+    return (is_int(a) or is_int(b)) and all(is_int(x) or is_bool(x) or int_num(x) for x in (a, b))
+
+
+def as_int(ttnn, x):
+    """A TILE int32 operand (booleans are 1.0/0.0 in the float dtype on the device); numbers pass."""
+    x = tile(ttnn, x)
+    return x if isinstance(x, int) or x.dtype == ttnn.int32 else ttnn.typecast(x, ttnn.int32)
 
 
 def as_bool(ttnn, x):
@@ -48,7 +55,7 @@ _MIRROR = {"eq": "eq", "ne": "ne", "lt": "gt", "le": "ge", "gt": "lt", "ge": "le
 
 def _int_cmp(name):
     def rule(ttnn, a, b):
-        a, b = tile(ttnn, a), tile(ttnn, b)
+        a, b = as_int(ttnn, a), as_int(ttnn, b)
         out = getattr(ttnn, _MIRROR[name])(b, a) if isinstance(a, int) else getattr(ttnn, name)(a, b)
         return as_bool(ttnn, out)
     return named(rule, f"int_compare_{name}")
@@ -61,7 +68,7 @@ for _name in _MIRROR:
 # --- arithmetic -------------------------------------------------------------------------------------------
 def _int_arith(name):
     def rule(ttnn, a, b):
-        a, b = tile(ttnn, a), tile(ttnn, b)
+        a, b = as_int(ttnn, a), as_int(ttnn, b)
         if isinstance(a, int):  # multiply/minimum/maximum commute
             a, b = b, a
         return getattr(ttnn, name)(a, b)
@@ -91,7 +98,7 @@ def int_clamp(ttnn, x, min=None, max=None):
 
 @lowering(aten.where.self, when=lambda c, a, b: (is_bool(c) or is_float(c)) and _ints(a, b))
 def int_where(ttnn, c, a, b):
-    return ttnn.where(tile(ttnn, c), tile(ttnn, a), tile(ttnn, b))
+    return ttnn.where(tile(ttnn, c), as_int(ttnn, a), as_int(ttnn, b))
 
 
 @lowering(aten.masked_fill.Scalar, when=lambda x, m, v: is_int(x) and is_bool(m) and int_num(v))
