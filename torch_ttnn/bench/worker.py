@@ -89,6 +89,22 @@ def _cold_inductor():
         yield
 
 
+def warm_up(inductor: bool) -> None:
+    """Compile and run a small MLP once per backend: one-time process costs (imports, dynamo and Inductor
+    initialisation, the C++ toolchain probe; Inductor from its persistent cache) stay out of the figures."""
+    from .. import compiler
+    mlp = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.GELU(), torch.nn.Linear(32, 32)).eval()
+    x = torch.randn(32, 32)
+    backends = [(compiler.backend, {"options": compiler.TorchTtnnOption(runtime="sim")})]
+    if inductor:
+        backends.append(("inductor", {}))
+    for backend, kw in backends:
+        torch._dynamo.reset()
+        with torch.no_grad():
+            torch.compile(mlp, backend=backend, **kw)(x)
+    torch._dynamo.reset()
+
+
 def speed(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, repeats: int = 5,
           compile_repeats: int = 3, inductor: bool = True) -> dict:
     from .. import compiler, zoo
@@ -119,6 +135,7 @@ def speed(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, repeats:
             te.append(_t(ex.run))
         return statistics.median(ts), statistics.median(te)
 
+    warm_up(inductor)
     # --- backend="ttnn" on the emulator: compile repeats, then steady state, null runtime, metrics ---------
     firsts, option = [], None
     try:

@@ -16,7 +16,8 @@ def add_arguments(parser):
     parser.add_argument("--models", default="", help="comma-separated zoo names (default: every zoo model for "
                                                      "tiny, torch_ttnn.bench.suite.DEFAULT_FULL for full)")
     parser.add_argument("--repeats", type=int, default=5, help="timed steady-state calls per figure")
-    parser.add_argument("--compile-repeats", type=int, default=3, help="compilations per backend")
+    parser.add_argument("--compile-repeats", type=int, default=None,
+                        help="compilations per backend after a warm-up (default 3 for tiny, 2 for full)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads in the workers (1 keeps timings stable on a shared machine)")
     parser.add_argument("--no-inductor", action="store_true", help="skip the Inductor comparison")
@@ -37,6 +38,8 @@ def run(args) -> int:
     for n in names:     # an unknown name fails now, not after an hour of benchmarks
         if not any(c in n for c in ".:/"):
             zoo.get(n)
+    if args.compile_repeats is None:
+        args.compile_repeats = 3 if args.size == "tiny" else 2
     t0 = time.perf_counter()
     rows = []
     bar = tqdm(names, desc=f"bench ({args.size})", unit="model", dynamic_ncols=True)
