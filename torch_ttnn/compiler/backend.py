@@ -31,6 +31,7 @@ import torch
 import torch.fx as fx
 from functorch.compile import make_boxed_func
 from torch._dynamo.backends.common import aot_autograd
+from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from .. import runtime
 from . import graphviz, metrics
@@ -173,8 +174,9 @@ class CompiledGraph:
         """Lower for `metas` and store the program under `key` (None: the one program of this graph)."""
         t0 = time.perf_counter()
         opt = self.option
-        lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
-                   device_outputs=self.device_io)
+        with unset_fake_temporarily():  # compile time runs under dynamo's fake mode: rules' host tensors are real
+            lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
+                       device_outputs=self.device_io)
         self.lowerings += 1
         mark_constants(lo.graph)
         insert_deallocs(lo.graph, self.ttnn.deallocate)
