@@ -202,7 +202,7 @@ class Program:
         step = None
         try:
             for step in self.steps:
-                s, fn, args, kwargs, c, transfer, dealloc = step[:7]
+                s, fn, args, kwargs, c, transfer, dealloc, _origin = step
                 if c is not const:
                     continue
                 if dealloc:
