@@ -104,6 +104,11 @@ CASES = [
 
 @pytest.mark.parametrize("name,fn,inputs,targets", CASES, ids=[c[0] for c in CASES])
 def test_rule(name, fn, inputs, targets, device):
+    run_case(fn, inputs, targets, device)
+
+
+def run_case(fn, inputs, targets, device):
+    """Compile `fn` on the emulator: nothing on CPU, `targets` in the graph, exact ints, accurate floats."""
     torch.manual_seed(0)
     torch._dynamo.reset()
     args = inputs()
