@@ -20,7 +20,7 @@ def _ok(x, lo=1):
 
 
 def _resolve(shape, numel):
-    shape = [int(s) for s in shape]
+    shape = [s if isinstance(s, torch.SymInt) else int(s) for s in shape]  # symbolic sizes stay symbolic
     if -1 in shape:
         known = 1
         for s in shape:
