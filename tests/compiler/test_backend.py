@@ -174,3 +174,22 @@ def test_conv_weights_prepared_once(device, bias):
     assert first == 2 * (1 + bias), "each conv's weight (and bias) prepared on the first call"
     assert prepares() - n0 == first, "weights prepared again on a later call"
     assert opt.metrics[0]["cpu_ops"] == 0
+
+
+def test_dynamic_shapes_lowered_once(device):
+    """dynamic=True: one lowering with symbolic sizes serves every size (reshape sizes evaluated per call)."""
+    def f(x):
+        n = x.shape[0]
+        y = torch.nn.functional.gelu(x).reshape(n * 2, 8) * 3
+        return y.softmax(-1).reshape(n, 16).sum(0)
+
+    torch._dynamo.reset()
+    opt = torch_ttnn.TorchTtnnOption(device=device, runtime="sim")
+    cf = torch.compile(f, backend=torch_ttnn.backend, options=opt, dynamic=True)
+    with torch.no_grad():
+        for n in (3, 5, 40, 5, 7):
+            x = torch.randn(n, 16)
+            assert_pcc(f(x), cf(x), 0.999)
+    r = opt.metrics[0]
+    assert len(opt.compiled) == 1 and r["lowerings"] == 1 and r["symbolic"] and r["calls"] == 5, r
+    assert r["cpu_ops"] == 0, r["fallbacks"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 
 import torch
 import torch.fx as fx
@@ -174,7 +175,10 @@ class CompiledGraph:
         """Lower for `metas` and store the program under `key` (None: the one program of this graph)."""
         t0 = time.perf_counter()
         opt = self.option
-        with unset_fake_temporarily():  # compile time runs under dynamo's fake mode: rules' host tensors are real
+        with unset_fake_temporarily(), warnings.catch_warnings():
+            # compile time runs under dynamo's fake mode: host tensors a rule makes must be real; and FX warns
+            # about SymInt arguments, which the executor evaluates per call by design
+            warnings.filterwarnings("ignore", message="Raw SymInt value", category=UserWarning)
             lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
                        device_outputs=self.device_io)
         self.lowerings += 1
