@@ -82,13 +82,18 @@ def load(path: str) -> dict:
         return json.load(f)
 
 
-def merge(old: dict, rows: list[dict], run_meta: dict) -> dict:
+def merge(old: dict, rows: list[dict], run_meta: dict, replace_run: bool = False) -> dict:
+    """`old` with `rows` in place of its rows of the same (model, size, batch); `replace_run` updates the last
+    run's record (the same run writing again after another model) instead of adding one."""
     key = lambda r: (r.get("model"), r.get("size"), r.get("batch"))  # noqa: E731
     new = {key(r) for r in rows}
     kept = [r for r in old.get("rows", []) if key(r) not in new]
     order = {"tiny": 0, "full": 1}
     merged = sorted(kept + rows, key=lambda r: (order.get(r.get("size"), 2), r.get("model") or ""))
-    return {"runs": (old.get("runs", []) + [run_meta])[-20:], "rows": merged}
+    runs = old.get("runs", [])
+    if replace_run and runs and runs[-1].get("date") and runs[-1].get("models") == run_meta.get("models"):
+        runs = runs[:-1]
+    return {"runs": (runs + [run_meta])[-20:], "rows": merged}
 
 
 def write(results: dict, out_dir: str) -> tuple[str, str]:

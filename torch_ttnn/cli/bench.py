@@ -41,18 +41,21 @@ def run(args) -> int:
     if args.compile_repeats is None:
         args.compile_repeats = 3 if args.size == "tiny" else 2
     t0 = time.perf_counter()
+    settings = {"size": args.size, "batch": args.batch, "models": names, "repeats": args.repeats,
+                "compile_repeats": args.compile_repeats, "threads": args.threads}
+    old = {"runs": [], "rows": []} if args.fresh else suite.load(f"{args.out}/latest.json")
     rows = []
     bar = tqdm(names, desc=f"bench ({args.size})", unit="model", dynamic_ncols=True)
     for name in bar:
         bar.set_postfix_str(name)
         rows.append(suite.measure_model(name, args.size, args.batch, args.repeats, args.compile_repeats,
                                         not args.no_inductor, not args.no_memory, args.timeout, args.threads))
+        # Written after every model, merged with what another run may have written meanwhile: an interrupted
+        # run keeps the rows it measured.
+        latest = old if args.fresh else suite.load(f"{args.out}/latest.json")
+        run_meta = suite.meta({**settings, "seconds": round(time.perf_counter() - t0)})
+        paths = suite.write(suite.merge(latest, rows, run_meta, replace_run=len(rows) > 1), args.out)
     bar.close()
-    run_meta = suite.meta({"size": args.size, "batch": args.batch, "models": names, "repeats": args.repeats,
-                           "compile_repeats": args.compile_repeats, "threads": args.threads,
-                           "seconds": round(time.perf_counter() - t0)})
-    old = {"runs": [], "rows": []} if args.fresh else suite.load(f"{args.out}/latest.json")
-    paths = suite.write(suite.merge(old, rows, run_meta), args.out)
     print(table(rows))
     n_miss = sum(bool(misses(r)) for r in rows)
     print(f"{len(rows) - n_miss}/{len(rows)} models meet every target; {time.perf_counter() - t0:.0f} s; "
