@@ -10,7 +10,8 @@ from torch_ttnn import runtime
 def main():
     print(f"runtime: {runtime.reason()}")
     torch.manual_seed(0)
-    config = transformers.GPT2Config(vocab_size=1000, n_embd=128, n_layer=2, n_head=4, n_positions=128)
+    config = transformers.GPT2Config(vocab_size=1000, n_embd=128, n_layer=2, n_head=4, n_positions=128,
+                                     bos_token_id=0, eos_token_id=0)
     model = transformers.GPT2LMHeadModel(config).eval()
     ids = torch.randint(0, config.vocab_size, (1, 32))
     option = torch_ttnn.TorchTtnnOption(verbose=False, check_accuracy=True)
@@ -23,6 +24,7 @@ def main():
     print(f"GPT-2 ({config.n_layer} layers, hidden {config.n_embd}) logits {list(logits.shape)}, "
           f"PCC vs CPU float32: {pcc:.5f}")
     print(option.summary())
+    print("(outputs: the logits and the KV cache, one key and one value per layer)")
     dram = option.device.memory_report()["DRAM"]
     print(f"device DRAM held between calls (parameters placed once): {dram['allocated'] / 1024:.0f} KiB")
 

@@ -28,7 +28,8 @@ def summary(records: list[dict]) -> str:
         fb = ", ".join(f"{k} x{v}" for k, v in sorted(r["fallbacks"].items())) or "none"
         line = (f"graph {r['graph']}: ATen ops {r['aten_ops']} ({r['aten_ops_unique']} unique) -> on device "
                 f"{r['device_ops']}, on CPU {r['cpu_ops']} ({r['cpu_ops_unique']} unique: {fb}); "
-                f"transfers per call: {r['h2d_per_call']} to device, {r['d2h_per_call']} from device; "
+                f"transfers {'on the first call (parameters placed once included)' if r['calls'] == 1 else 'per call'}: "
+                f"{r['h2d_per_call']} to device, {r['d2h_per_call']} from device; "
                 f"compile {r['compile_s']:.2f} s; est. device time {r['device_time_ms']:.3f} ms/call; "
                 f"calls {r['calls']}, lowerings {r.get('lowerings', r['specializations'])}"
                 f"{' (symbolic shapes)' if r.get('symbolic') else ''}")
