@@ -30,6 +30,8 @@ def add_arguments(parser):
     parser.add_argument("--runtime", choices=("auto", "sim", "ttnn"), default=None)
     parser.add_argument("--readme", nargs="?", const="README.md", default=None, metavar="PATH",
                         help="also rewrite the model table between the zoo markers of PATH (default README.md)")
+    parser.add_argument("--from", dest="from_json", default=None, metavar="RESULTS_JSON",
+                        help="do not measure: re-render the reports (and --readme) from a results.json")
     parser.add_argument("--list", action="store_true", help="list the zoo models and their checkpoints, then exit")
 
 
@@ -120,13 +122,20 @@ def run(args) -> int:
     select_runtime(args)
     names = [n.strip() for n in args.models.split(",") if n.strip()] or zoo.names()
     t = time.perf_counter()
-    rows = measure_all(names, args)
+    if args.from_json:
+        with open(args.from_json) as f:
+            rows = json.load(f)
+        if args.models:
+            rows = [r for r in rows if r["model"] in names]
+    else:
+        rows = measure_all(names, args)
     paths = report.write_all(rows, args.out, args.size)
     print(report.markdown(rows))
     n_pass = sum(r["status"] == "pass" for r in rows)
     print(f"{n_pass}/{len(rows)} pass in {time.perf_counter() - t:.0f} s; wrote " + ", ".join(paths.values()))
     if args.readme:
-        cmd = f"torch-ttnn zoo --size {args.size}" + (f" --batch {args.batch}" if args.batch != 1 else "")
+        cmd = f"torch-ttnn zoo --size {args.size}" + (f" --batch {args.batch}" if args.batch != 1 else "") + \
+            (f" --max-gib {args.max_gib:g}" if args.max_gib else "")
         report.update_readme(args.readme, report.readme_section(rows, args.size, cmd))
         print(f"updated the model table in {args.readme}")
     return 0

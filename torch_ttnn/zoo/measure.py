@@ -26,7 +26,8 @@ METRICS = {  # column: (short label, definition)
                          "memory budget (--max-gib)"),
     "graphs": ("Graphs", "compiled FX graphs (1 + graph breaks); Python between graphs is not counted as ops"),
     "aten_ops": ("ATen ops", "ATen ops in the compiled graphs after the compiler's decompositions"),
-    "device_ops": ("Ops on device", "of those, ops lowered to TT-NN (a lowering rule applied)"),
+    "device_ops": ("Ops on device", "ATen ops of the compiled graphs lowered to TT-NN (a lowering rule "
+                                    "applied)"),
     "cpu_ops": ("Ops on CPU", "ops left on CPU: ATen ops in the compiled graphs that no lowering rule took, run "
                               "by torch on the host every call (by name in fallbacks)"),
     "fallbacks": ("CPU ops by name", "ops left on CPU, by ATen op name and count"),
