@@ -67,7 +67,7 @@ def resnet(size, batch, gen):
 
 @register("mobilenetv2", full="google/mobilenet_v2_1.0_224", task="image-classification", params=3_506_153)
 def mobilenetv2(size, batch, gen):
-    cfg = hf.MobileNetV2Config(**pick(size, dict(depth_multiplier=0.25, image_size=32, num_labels=10),
+    cfg = hf.MobileNetV2Config(**pick(size, dict(depth_multiplier=0.5, image_size=64, num_labels=10),
                                       dict(depth_multiplier=1.0, image_size=224, num_labels=1001),
                                       hidden_act="relu6", tf_padding=True, finegrained_output=True))
     return _classify(hf.MobileNetV2ForImageClassification, cfg, cfg.image_size, batch, gen)
