@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     from .. import compiler, zoo
-    from ..cli._common import quiet_libraries
+    from ..zoo.quiet import quiet_libraries
     from .nullrt import null_runtime
     quiet_libraries()
     ex = zoo.build(a.model, a.size)

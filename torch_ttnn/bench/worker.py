@@ -227,7 +227,7 @@ def main(argv=None) -> int:
                    help="torch intra-op threads (1: stable timings on a shared machine; both sides use the same)")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
-    from ..cli._common import quiet_libraries
+    from ..zoo.quiet import quiet_libraries
     quiet_libraries()
     try:
         if a.what == "speed":

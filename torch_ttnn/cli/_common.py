@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from torch_ttnn.zoo.quiet import quiet_libraries  # noqa: F401  (re-exported for the commands)
+
 
 def add_model_arguments(parser, batch: bool = True):
     parser.add_argument("model", help="a zoo name (see `torch-ttnn zoo --list`), or your own model as "
@@ -41,17 +43,3 @@ def steps(names: list[str], desc: str):
     finally:
         bar.update(len(names) - bar.n)
         bar.close()
-
-
-def quiet_libraries():
-    """Silence the HF/torch chatter (kernel fallbacks, deprecations) that would bury the report."""
-    import logging
-    import warnings
-    warnings.filterwarnings("ignore")
-    for name in ("transformers", "torch._dynamo", "torch._inductor"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import transformers
-        transformers.logging.set_verbosity_error()
-    except ImportError:
-        pass

@@ -14,7 +14,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runtime", default=None)
     a = p.parse_args(argv)
-    from torch_ttnn.cli._common import quiet_libraries
+    from torch_ttnn.zoo.quiet import quiet_libraries
     quiet_libraries()
     from torch_ttnn.zoo.measure import measure
     row = measure(a.model, a.size, batch=a.batch, seed=a.seed, runtime=a.runtime)
