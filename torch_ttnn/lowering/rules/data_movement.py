@@ -314,3 +314,36 @@ def index_copy(ttnn, x, dim, index, src):
                             compute_kernel_config=exact)
     kept = ttnn.multiply(tile(ttnn, x), ttnn.rsub(written, 1.0))
     return ttnn.add(kept, scattered)
+
+
+def _roll_guard(x, shifts, dims=()):
+    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    return _ok(x) and all(isinstance(s, int) for s in shifts) and \
+        (len(dims) == len(shifts) or (not dims and len(shifts) == 1))
+
+
+@lowering(aten.roll.default, when=_roll_guard)
+def roll(ttnn, x, shifts, dims=()):
+    """TT-NN has no roll: each rolled dim is the input's tail slice concatenated before its head slice.
+    With no dims torch rolls the flattened tensor, so we flatten, roll dim 0 and restore the shape."""
+    shifts = [shifts] if isinstance(shifts, int) else list(shifts)
+    dims = [dims] if isinstance(dims, int) else list(dims)
+    shape = list(x.shape)  # the recorder does not know slice/concat output shapes: track it here (unchanged)
+    cur = shape
+    if not dims:
+        cur = [_numel(x)]
+        x, dims = ttnn.reshape(x, cur), [0]
+    for shift, d in zip(shifts, dims):
+        d = dim_(d, len(cur))
+        n = cur[d]
+        k = shift % n if n else 0
+        if k:
+            x = ttnn.concat([_slice_shaped(ttnn, x, cur, d, n - k, n), _slice_shaped(ttnn, x, cur, d, 0, n - k)], d)
+    return ttnn.reshape(x, shape) if cur is not shape else x
+
+
+def _slice_shaped(ttnn, x, shape, dim, start, end):
+    starts, ends = [0] * len(shape), list(shape)
+    starts[dim], ends[dim] = start, end
+    return ttnn.slice(x, starts, ends, [1] * len(shape))
