@@ -6,6 +6,7 @@ against the real `ttnn` 0.81.1 host conversion (see shared/reference/block-float
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -18,7 +19,11 @@ _BFP_MANTISSA_BITS = {DataType.BFLOAT8_B: 7, DataType.BFLOAT4_B: 3}
 
 def padded_shape(shape, layout: Layout) -> Shape:
     """TILE pads the last two dims to multiples of 32; a 1-D tensor is tiled as a single row."""
-    shape = tuple(shape)
+    return _padded_shape(tuple(shape), layout)
+
+
+@functools.lru_cache(maxsize=4096)  # called for every op's inputs and output: a model has few distinct shapes
+def _padded_shape(shape: tuple, layout: Layout) -> Shape:
     if layout != Layout.TILE:
         return Shape(shape)
     if len(shape) == 0:
@@ -144,7 +149,9 @@ def to_device_format(x: torch.Tensor, dtype: DataType, layout: Layout) -> torch.
         return quantize_block_float(src, dtype)
     if dtype == DataType.BFLOAT16:
         y = x.to(torch.float32).to(torch.bfloat16) if x.dtype != torch.bfloat16 else x.clone()
-        return torch.where(torch.isnan(y), torch.full_like(y, math.nan), y)  # the converter writes +NaN only
+        if bool(torch.isnan(y).any()):  # the converter writes +NaN only (rare: skip the rewrite otherwise)
+            y = torch.where(torch.isnan(y), torch.full_like(y, math.nan), y)
+        return y
     if dtype == DataType.FLOAT32:
         return x.to(torch.float32).clone() if x.dtype == torch.float32 else x.to(torch.float32)
     if dtype in INT_RANGE:

@@ -8,6 +8,7 @@ tensor is garbage collected (the real Tensor frees its buffer on destruction too
 """
 from __future__ import annotations
 
+import functools
 import weakref
 
 import numpy as np
@@ -75,7 +76,7 @@ class Tensor:
     # --- properties of the real Tensor ----------------------------------------------------------------
     @property
     def shape(self) -> Shape:
-        return Shape(self._values.shape)
+        return tuple.__new__(Shape, self._values.shape)  # torch.Size holds ints already: skip Shape's int() pass
 
     @property
     def padded_shape(self) -> Shape:
@@ -185,16 +186,21 @@ def _infer_dtype(torch_dtype) -> DataType:
 
 def _pages(t: Tensor) -> tuple[int, int]:
     """(pages, bytes per page): a tile per page in TILE layout, a row per page in ROW_MAJOR."""
-    if t._layout == Layout.TILE:
+    return _page_info(t._values.shape, t._layout, t._dtype)
+
+
+@functools.lru_cache(maxsize=4096)  # every op sizes its inputs and output: cache per (shape, layout, dtype)
+def _page_info(shape, layout: Layout, dtype: DataType) -> tuple[int, int]:
+    if layout == Layout.TILE:
         n = 1
-        for d in t.padded_shape:
+        for d in formats.padded_shape(shape, layout):
             n *= d
-        return max(1, n // (TILE_SIZE * TILE_SIZE)), tile_bytes(t._dtype)
-    shape = tuple(t._values.shape) or (1,)
+        return max(1, n // (TILE_SIZE * TILE_SIZE)), tile_bytes(dtype)
+    shape = tuple(shape) or (1,)
     rows = 1
     for d in shape[:-1]:
         rows *= d
-    return max(rows, 1), max(shape[-1], 1) * element_size(t._dtype)
+    return max(rows, 1), max(shape[-1], 1) * element_size(dtype)
 
 
 def _place(t: Tensor, device: Device, memory_config: MemoryConfig):

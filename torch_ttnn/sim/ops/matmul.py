@@ -33,7 +33,6 @@ from .unary import activation_fn
 _A_HI, _A_LO = 4, 5   # SrcA (weights): hidden+4 bits per pass, then the next 5
 _B_HI, _B_LO = 6, 4   # SrcB (activations): hidden+6 bits per pass, then the next 4
 _BITS = {DataType.FLOAT32: 10, DataType.BFLOAT8_B: 6, DataType.BFLOAT4_B: 2}  # explicit mantissa bits held
-_CHUNK_ELEMENTS = 1 << 24  # bound on the per-K-tile partial products held at once (64 MB of float32)
 
 
 def default_fidelity(a_dtype, b_dtype, program_config=None, core_grid=None) -> MathFidelity:
@@ -74,27 +73,23 @@ def _accumulate(terms, fp32_acc: bool) -> torch.Tensor:
         return out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
     kt = -(-k // TILE_SIZE)
     pad = kt * TILE_SIZE - k
-
-    def split(b, a):  # [..., M, K] -> [..., Kt, M, 32]; [..., K, N] -> [..., Kt, 32, N]
-        if pad:  # zero K padding adds nothing to any partial product
-            b = torch.nn.functional.pad(b, (0, pad))
-            a = torch.nn.functional.pad(a, (0, 0, 0, pad))
-        b = b.reshape(*b.shape[:-1], kt, TILE_SIZE).movedim(-2, -3).contiguous()  # contiguous: 3x faster bmm
-        a = a.reshape(*a.shape[:-2], kt, TILE_SIZE, a.shape[-1])
-        return b, a
-
-    parts = [split(b, a) for b, a in terms]
-    b0, a0 = parts[0]
-    rows, cols = b0.shape[-2], a0.shape[-1]
-    batch = math.prod(torch.broadcast_shapes(b0.shape[:-3], a0.shape[:-3]))
-    step = max(1, _CHUNK_ELEMENTS // max(1, batch * rows * cols))
-    acc = None  # held as bfloat16: the Dst register's 16-bit accumulator
-    for s in range(0, kt, step):  # bf16 accumulation is a sequential scan over K tiles, vectorised over M x N
-        p = parts[0][0][..., s:s + step, :, :] @ parts[0][1][..., s:s + step, :, :]
-        for b, a in parts[1:]:
-            p += b[..., s:s + step, :, :] @ a[..., s:s + step, :, :]
-        for i in range(p.shape[-3]):
-            acc = p[..., i, :, :].bfloat16() if acc is None else torch.add(p[..., i, :, :], acc).bfloat16()
+    if pad:  # zero K padding adds nothing to any partial product
+        terms = [(torch.nn.functional.pad(b, (0, pad)), torch.nn.functional.pad(a, (0, 0, 0, pad))) for b, a in terms]
+    # bf16 accumulation is a sequential scan over K tiles, vectorised over M x N. One small matmul per tile on
+    # strided slices, written into one reused buffer, is bit-identical to a batched [Kt, M, 32] @ [Kt, 32, N]
+    # (same kernel per tile) and 2-3x faster: no transposed copy of A, no Kt x M x N intermediate.
+    acc = part = extra = None  # acc held as bfloat16: the Dst register's 16-bit accumulator
+    for i in range(kt):
+        lo, hi = i * TILE_SIZE, (i + 1) * TILE_SIZE
+        b, a = terms[0]
+        part = torch.matmul(b[..., lo:hi], a[..., lo:hi, :], out=part)
+        for b, a in terms[1:]:
+            extra = torch.matmul(b[..., lo:hi], a[..., lo:hi, :], out=extra)
+            part += extra
+        if acc is None:
+            acc = part.bfloat16()
+        else:  # float32 add, rounded nearest-even on the bf16 write (exactly as .bfloat16() rounds)
+            torch.add(acc, part, out=acc)
     return acc.float()
 
 
