@@ -33,6 +33,25 @@ def _padded_shape(shape: tuple, layout: Layout) -> Shape:
     return Shape(shape[:-2] + (_round_up(shape[-2], TILE_SIZE), _round_up(shape[-1], TILE_SIZE)))
 
 
+def broadcast_shape(*shapes) -> tuple:
+    """torch.broadcast_shapes for int shapes, cached: torch's version costs ~0.5 ms per call in symbolic checks.
+    Raises RuntimeError when the shapes do not broadcast."""
+    return _broadcast_shape(tuple(tuple(s) for s in shapes))
+
+
+@functools.lru_cache(maxsize=4096)
+def _broadcast_shape(shapes: tuple) -> tuple:
+    rank = max((len(s) for s in shapes), default=0)
+    out = [1] * rank
+    for s in shapes:
+        for i, d in enumerate(s, rank - len(s)):
+            if d != out[i] and d != 1:
+                if out[i] != 1:
+                    raise RuntimeError(f"shapes {[list(x) for x in shapes]} cannot be broadcast")
+                out[i] = d
+    return tuple(out)
+
+
 def _round_up(n: int, m: int) -> int:
     return max(m, -(-n // m) * m) if n > 0 else m
 
@@ -45,7 +64,7 @@ def round_bfloat16(x: torch.Tensor) -> torch.Tensor:
 def flush_denormals(x: torch.Tensor) -> torch.Tensor:
     """The matrix engine flushes denormal inputs and results to (signed) zero."""
     tiny = torch.finfo(torch.float32).tiny
-    return torch.where(x.abs() < tiny, torch.zeros_like(x), x)
+    return torch.where(x.abs() < tiny, 0.0, x)  # a scalar, not zeros_like: one tensor pass fewer
 
 
 def _as_face_rows(x: torch.Tensor, pad_value: float = 0.0) -> tuple[torch.Tensor, tuple]:

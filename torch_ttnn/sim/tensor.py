@@ -9,7 +9,6 @@ tensor is garbage collected (the real Tensor frees its buffer on destruction too
 from __future__ import annotations
 
 import functools
-import weakref
 
 import numpy as np
 import torch
@@ -17,7 +16,7 @@ import torch
 from . import formats
 from .device import Device
 from .operation import operation, record
-from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE, BufferType,
+from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
                     DataType, Layout, MemoryConfig, Shape, StorageType, element_size, tile_bytes)
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
@@ -29,8 +28,8 @@ _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torc
 class Tensor:
     """An emulated TT-NN tensor: on the host (storage HOST) or on a device (storage DEVICE)."""
 
-    __slots__ = ("_values", "_dtype", "_layout", "_device", "_memory_config", "_buffer", "_finalizer",
-                 "_deallocated", "__weakref__")
+    __slots__ = ("_values", "_dtype", "_layout", "_device", "_memory_config", "_buffer", "_deallocated",
+                 "__weakref__")
 
     def __init__(self, tensor, data_type: DataType | None = None, device: Device | None = None,
                  layout: Layout | None = None, mem_config: MemoryConfig | None = None, tile=None, cq_id=None,
@@ -62,7 +61,6 @@ class Tensor:
         self._device = device
         self._memory_config = memory_config
         self._buffer = None
-        self._finalizer = None
         self._deallocated = False
 
     @classmethod
@@ -142,6 +140,10 @@ class Tensor:
     def deallocate(self, force: bool = True):
         deallocate(self, force)
 
+    def __del__(self):  # cheaper than a weakref.finalize per tensor (two per op)
+        if getattr(self, "_buffer", None) is not None:  # unset when __init__ raised before _init
+            _release(self)
+
     def cpu(self, blocking: bool = True) -> "Tensor":
         return from_device(self) if self._device is not None else self
 
@@ -216,10 +218,12 @@ def _place(t: Tensor, device: Device, memory_config: MemoryConfig):
         banks = memory_config.shard_spec.num_cores()
     buf = device.allocate(memory_config.buffer_type, pages, page_size, banks)
     t._device, t._memory_config, t._buffer = device, memory_config, buf
-    t._finalizer = weakref.finalize(t, _free, device, memory_config.buffer_type, buf)
 
 
-def _free(device: Device, buffer_type: BufferType, buf: int):
+def _release(t: Tensor):
+    """Free t's buffer once (deallocate or garbage collection); a closed device has already dropped it."""
+    buf, t._buffer = t._buffer, None
+    device, buffer_type = t._device, t._memory_config.buffer_type
     if device._open and buf in device._pools[buffer_type].live:
         device.free(buffer_type, buf)
 
@@ -414,8 +418,8 @@ def deallocate(tensor, force: bool = True) -> None:
     """Free a device tensor's buffer now; using the tensor afterwards raises."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"deallocate expects a ttnn.Tensor, got {type(tensor).__name__}")
-    if tensor._finalizer is not None:
-        tensor._finalizer()
+    if tensor._buffer is not None:
+        _release(tensor)
     if tensor._device is not None:
         tensor._deallocated = True
 

@@ -56,7 +56,7 @@ def _nary(qual, operands, compute, *, engine="sfpu", dtype=None, memory_config=N
         raise RuntimeError(f"{qual}: operands have different layouts ({', '.join(l.name for l in layouts)}); "
                            f"convert them to one layout with ttnn.to_layout first")
     try:
-        shape = torch.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+        shape = E.formats.broadcast_shape(*(t.shape for t in tensors))
     except RuntimeError:
         shapes = " and ".join(str(list(t.shape)) for t in tensors)
         raise RuntimeError(f"{qual}: shapes {shapes} cannot be broadcast: each dimension (aligned from the "

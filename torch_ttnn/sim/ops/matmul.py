@@ -166,7 +166,7 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
         out = out.squeeze(-2)
     m, k, n = xa.shape[-2], xa.shape[-1], xb.shape[-1]
     pad = lambda d: -(-d // TILE_SIZE) * TILE_SIZE  # noqa: E731  the engine works on whole tiles
-    batch = math.prod(torch.broadcast_shapes(xa.shape[:-2], xb.shape[:-2]))
+    batch = math.prod(E.formats.broadcast_shape(xa.shape[:-2], xb.shape[:-2]))
     flops = 2.0 * batch * pad(m) * pad(k) * pad(n)
     inputs = (a, b) + ((bias,) if bias is not None else ())
     return E.finish(qual, out, out_dtype, Layout.TILE, dev, memory_config, inputs,
