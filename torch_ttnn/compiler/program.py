@@ -169,6 +169,7 @@ class Program:
         self._symbolic = [i for i, st in enumerate(self.steps) if _has(st[2:4], _E)]
         self._out_symbolic = _has(self.output, _E)
         self._instances: dict = {}
+        self._plans: dict = {}           # (id of a steps list, const) -> (that list, its resolved plan)
         self._shape_key = None
         self._kept_ids: set = set()
         self._input_ids: set = set()     # device inputs seen by the constant steps: a kept value may be one
@@ -197,20 +198,47 @@ class Program:
         return tuple(args[p] if d is None else args[p].shape[d] for p, d, _s in self.binds)
 
     # --- running -------------------------------------------------------------------------------------
-    def _run(self, const: bool, counts, protected):
-        env = self.env
-        step = None
-        try:
+    def _plan(self, const: bool) -> list:
+        """The steps of one phase, with argument resolution worked out once: top-level slot positions are
+        filled into a copy of the argument list, and only arguments nesting a slot in a list/dict are walked."""
+        key = (id(self.steps), const)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = []
             for step in self.steps:
                 s, fn, args, kwargs, c, transfer, dealloc, _origin = step
                 if c is not const:
                     continue
                 if dealloc:
-                    t = env[args[0].i]
+                    plan.append((step, s, fn, args[0].i, None, None, None, transfer, True))
+                    continue
+                flat = all(isinstance(x, _S) or not _has(x, _S) for x in args)
+                slots = tuple((j, x.i) for j, x in enumerate(args) if isinstance(x, _S)) if flat else None
+                plan.append((step, s, fn, list(args), slots, kwargs, _has(kwargs, _S), transfer, False))
+            if len(self._plans) >= 2 * _CACHE:
+                self._plans.clear()
+            self._plans[key] = (self.steps, plan)  # holds the steps list: its id stays unique while cached
+        else:
+            plan = plan[1]
+        return plan
+
+    def _run(self, const: bool, counts, protected):
+        env = self.env
+        step = None
+        try:
+            for step, s, fn, args, slots, kwargs, kw_slots, transfer, dealloc in self._plan(const):
+                if dealloc:
+                    t = env[args]
                     if id(t) not in protected:
                         fn(t)
                     continue
-                env[s] = fn(*_resolve(args, env), **_resolve(kwargs, env))
+                if slots is None:
+                    a = _resolve(args, env)
+                else:
+                    a = args.copy()
+                    for j, i in slots:
+                        a[j] = env[i]
+                env[s] = fn(*a, **(_resolve(kwargs, env) if kw_slots else kwargs))
                 if transfer:
                     counts[transfer] += 1
         except Exception as e:
