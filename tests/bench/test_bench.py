@@ -68,4 +68,6 @@ def test_count_tensors_walks_outputs_and_caches():
     class Cache:
         def __init__(self):
             self.layers = [[torch.zeros(1), torch.zeros(1)], [torch.zeros(1), torch.zeros(1)]]
-    assert count_tensors({"logits": torch.zeros(2), "past": Cache(), "n": 3}) == 5
+    logits = torch.zeros(2)
+    assert count_tensors({"logits": logits, "past": Cache(), "n": 3}) == 5
+    assert count_tensors((logits, [logits])) == 1          # one tensor reachable twice is one output

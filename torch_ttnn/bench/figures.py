@@ -46,7 +46,8 @@ TARGETS = {
     "compile_ratio": (lambda v: v < 1.0, "< 1 (faster than Inductor)"),
     "emu_ratio": (lambda v: v <= 1.5, "<= 1.5x eager CPU"),
     "overhead_us_per_op": (lambda v: v <= 5.0, "<= 5 us per op"),
-    "transfer_ratio": (lambda v: v == 1.0, "= 1 (inputs + outputs only)"),
+    # Below 1 when some outputs never touch the device (e.g. an input handed back as is).
+    "transfer_ratio": (lambda v: v <= 1.0, "<= 1 (inputs + outputs only)"),
     "mem_ratio": (lambda v: v <= 1.5, "<= 1.5x eager CPU"),
 }
 

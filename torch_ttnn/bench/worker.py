@@ -34,9 +34,12 @@ def _err(stage: str, e: Exception) -> str:
 
 
 def count_tensors(x, _seen=None, _depth=0) -> int:
-    """Tensors reachable from a model's output (ModelOutput fields, tuples, caches' key/value lists)."""
+    """Distinct tensors reachable from a model's output (ModelOutput fields, tuples, caches' key/value lists)."""
     _seen = set() if _seen is None else _seen
     if isinstance(x, torch.Tensor):
+        if id(x) in _seen:
+            return 0
+        _seen.add(id(x))
         return 1
     if id(x) in _seen or _depth > 6 or x is None or isinstance(x, (str, bytes, int, float, bool)):
         return 0
