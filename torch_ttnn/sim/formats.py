@@ -67,6 +67,15 @@ def flush_denormals(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x.abs() < tiny, 0.0, x)  # a scalar, not zeros_like: one tensor pass fewer
 
 
+def flush_denormals_checked(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """flush_denormals(x) and whether it changed nothing (no denormal, no -0): then x itself is returned."""
+    tiny = torch.finfo(torch.float32).tiny
+    small = x.abs() < tiny
+    if not bool(small.any()) or not bool((small & (x.view(torch.int32) != 0)).any()):
+        return x, True
+    return torch.where(small, 0.0, x), False
+
+
 def _as_face_rows(x: torch.Tensor, pad_value: float = 0.0) -> tuple[torch.Tensor, tuple]:
     """View x (padded to tiles) as blocks of 16 values: one row of one 16x16 face each."""
     shape = tuple(x.shape)

@@ -137,6 +137,23 @@ def fpu_operand(t_values: torch.Tensor, dtype: DataType) -> torch.Tensor:
     return formats.flush_denormals(x)
 
 
+def fpu_operand_of(t: Tensor) -> torch.Tensor:
+    """fpu_operand of a tensor, remembering (per values object and version) that the denormal flush changes
+    nothing, so a weight read by every call skips the flush after its first use. The result may alias the
+    stored values: callers must not modify it in place."""
+    v = t.value
+    x = v if v.dtype == torch.float32 else v.to(torch.float32)
+    if t.dtype == DataType.FLOAT32:
+        x = tf32(x)
+    c = t._fpu_clean
+    if c is not None and c[0] is v and c[1] == v._version:
+        return x
+    x, clean = formats.flush_denormals_checked(x)
+    if clean:
+        t._fpu_clean = (v, v._version)
+    return x
+
+
 def round_to(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     """Round float32 intermediate values as an on-chip buffer of `dtype` holds them (bf16 or fp32)."""
     if dtype == DataType.FLOAT32:

@@ -111,7 +111,7 @@ def _validate(qual, a, b, transpose_a, transpose_b):
 
 def _operands(a, b, transpose_a, transpose_b):
     xa = E.fpu_operand(a.value, a.dtype)
-    xb = E.fpu_operand(b.value, b.dtype)
+    xb = E.fpu_operand_of(b)  # usually a weight: its flush check is remembered
     if transpose_a:
         xa = xa.transpose(-1, -2)
     if transpose_b:
@@ -159,7 +159,7 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
         if bias.shape[-1] != n or math.prod(bias.shape) != n:
             raise RuntimeError(f"{qual}: bias must be one row of {n} values (shape [{n}] or [1, {n}]) broadcast over "
                                f"the output rows, got shape {list(bias.shape)}")
-        out = out + E.fpu_operand(bias.value, bias.dtype).reshape(n)
+        out = out + E.fpu_operand_of(bias).reshape(n)
         out = out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
     act = activation_fn(activation)
     if act is not None:
