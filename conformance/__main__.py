@@ -10,5 +10,5 @@ if __name__ == "__main__":
     os.environ["CONFORMANCE_STRICT"] = "1"
     if harness.real_python() is None:
         sys.exit(harness.SKIP_REASON)
-    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", str(harness.ROOT / "tests" / "conformance"),
+    sys.exit(pytest.main(["-q", "-p", "no:cacheprovider", str(harness.ROOT / "tests" / "real_ttnn"),
                           *sys.argv[1:]]))
