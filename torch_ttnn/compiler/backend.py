@@ -204,7 +204,7 @@ class CompiledGraph:
             log.info("torch-ttnn: wrote %s", path)
         if opt.export_code:
             with open(opt.export_code, "a") as f:
-                f.write(graphviz.to_code(lo.graph, stem) + "\n")
+                f.write(graphviz.to_code(lo.graph, stem, f"{opt.export_code}.{stem}.pt") + "\n")
         return prog
 
     def _program(self, args):

@@ -8,6 +8,8 @@ import subprocess
 import torch
 import torch.fx as fx
 
+from . import codegen
+
 
 def _label(n: fx.Node) -> str:
     if n.op == "placeholder":
@@ -47,41 +49,16 @@ def write_graph(graph: fx.Graph, directory: str, stem: str) -> str:
     return base + ".dot"
 
 
-def _arg(a, names) -> str:
-    if isinstance(a, fx.Node):
-        return names[a]
-    if isinstance(a, (list, tuple)):
-        inner = ", ".join(_arg(x, names) for x in a)
-        return f"[{inner}]" if isinstance(a, list) else f"({inner}{',' if len(a) == 1 else ''})"
-    if isinstance(a, torch.dtype):
-        return str(a)
-    t = type(a).__name__
-    if t in ("DataType", "Layout", "MathFidelity", "BufferType", "TensorMemoryLayout"):
-        return f"ttnn.{t}.{a.name}"
-    if t in ("Device", "MeshDevice"):
-        return "device"
-    return repr(a)
+def to_code(graph: fx.Graph, fn_name: str, const_path: str | None = None) -> str:
+    """The lowered graph as a Python function over `ttnn` (CPU ops as torch.ops.aten calls), via codegen.
 
-
-def to_code(graph: fx.Graph, fn_name: str) -> str:
-    """The lowered graph as a Python function over `ttnn` (fallback ops as torch.ops.aten calls)."""
-    names, params, body = {}, [], []
-    for n in graph.nodes:
-        names[n] = n.name
-        if n.op == "placeholder":
-            params.append(n.name)
-        elif n.op == "call_function":
-            if isinstance(n.target, torch._ops.OpOverload):
-                fn = f"torch.ops.{n.target.namespace}.{n.target._opname}.{n.target._overloadname}"
-            elif getattr(n.target, "__name__", "") == "getitem":
-                body.append(f"    {n.name} = {_arg(n.args[0], names)}[{n.args[1]!r}]")
-                continue
-            else:
-                qual = getattr(n.target, "python_fully_qualified_name", None) or f"ttnn.{n.target.__name__}"
-                fn = "ttnn." + qual.split(".", 1)[1] if qual.startswith("ttnn.") else qual
-            args = [_arg(a, names) for a in n.args] + [f"{k}={_arg(v, names)}" for k, v in n.kwargs.items()]
-            lhs = "" if n.meta.get("ttnn_name") == "deallocate" else f"{n.name} = "
-            body.append(f"    {lhs}{fn}({', '.join(args)})")
-        elif n.op == "output":
-            body.append(f"    return {_arg(n.args[0], names)}")
-    return f"def {fn_name}(device, {', '.join(params)}):\n" + "\n".join(body) + "\n"
+    Tensor constants the graph holds are saved to `const_path` (a torch.save file) and read back as CONST.
+    """
+    consts: dict = {}
+    src, _ = codegen.to_source(graph, fn_name, consts)
+    if consts:
+        if const_path is None:
+            raise codegen.Unspellable(f"{fn_name} holds {len(consts)} tensor constant(s): give a const_path")
+        torch.save(consts, const_path)
+        src = f"CONST = torch.load({const_path!r})\n" + src
+    return src

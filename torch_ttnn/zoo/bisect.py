@@ -16,7 +16,7 @@ import torch
 import torch.fx as fx
 
 from .capture import compile_and_capture
-from .codegen import literal, to_source
+from ..compiler.codegen import literal, to_source
 
 
 @dataclass

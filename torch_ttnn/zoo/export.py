@@ -14,7 +14,7 @@ import os
 import torch
 
 from .capture import compile_and_capture
-from .codegen import to_source
+from ..compiler.codegen import to_source
 
 TEMPLATE = '''"""{doc}
 

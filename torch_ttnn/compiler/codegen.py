@@ -64,7 +64,7 @@ def literal(a, names: dict, consts: dict) -> str:
         kw = ", ".join(f"{f.name}={literal(getattr(a, f.name), names, consts)}" for f in dataclasses.fields(a))
         return f"ttnn.{cls}({kw})"
     raise Unspellable(f"cannot write a {type(a).__module__}.{cls} argument ({a!r}) as Python source; "
-                      f"extend torch_ttnn.zoo.codegen.literal with its constructor")
+                      f"extend torch_ttnn.compiler.codegen.literal with its constructor")
 
 
 def function_name(target) -> str:
