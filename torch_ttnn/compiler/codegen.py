@@ -17,6 +17,17 @@ import torch
 import torch.fx as fx
 
 
+# The PCC that generated scripts (export, bisect repros) compare with: standalone, so spelled as source.
+PCC_SOURCE = '''def pcc(a, b):
+    a, b = a.detach().double().flatten(), b.detach().double().flatten()
+    if torch.equal(a, b):
+        return 1.0
+    if a.numel() < 2 or a.std() == 0 or b.std() == 0:
+        return 0.0
+    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
+'''
+
+
 class Unspellable(TypeError):
     pass
 

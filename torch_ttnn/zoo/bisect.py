@@ -16,6 +16,7 @@ import torch
 import torch.fx as fx
 
 from .capture import compile_and_capture
+from ..compiler import codegen
 from ..compiler.codegen import literal, to_source
 
 
@@ -217,14 +218,7 @@ CONST = INPUTS["const"]
 
 {function}
 
-def pcc(a, b):
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    if torch.equal(a, b):
-        return 1.0
-    if a.numel() < 2 or a.std() == 0 or b.std() == 0:
-        return 0.0
-    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
-
+{pcc}
 
 def main():
     x = INPUTS["tensors"]
@@ -304,7 +298,8 @@ def write_repro(chk: OpCheck, path: str, model: str, option, threshold: float) -
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save({"tensors": tensors, "const": consts}, data)
     with open(path, "w") as f:
-        f.write(REPRO.format(aten=chk.aten, rule=chk.rule, model=model, data=os.path.basename(data),
+        f.write(REPRO.format(pcc=codegen.PCC_SOURCE,
+                            aten=chk.aten, rule=chk.rule, model=model, data=os.path.basename(data),
                              script=os.path.basename(path), function=function, reference=reference,
                              threshold=threshold))
     return path, data

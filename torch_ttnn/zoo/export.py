@@ -14,6 +14,7 @@ import os
 import torch
 
 from .capture import compile_and_capture
+from ..compiler import codegen
 from ..compiler.codegen import to_source
 
 TEMPLATE = '''"""{doc}
@@ -37,14 +38,7 @@ CONST = DATA["const"]
 GRAPHS = [{graphs}]
 
 
-def pcc(a, b):
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    if torch.equal(a, b):
-        return 1.0
-    if a.numel() < 2 or a.std() == 0 or b.std() == 0:
-        return 0.0
-    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
-
+{pcc}
 
 def main(argv):
     device = ttnn.open_device(device_id=0, l1_small_size=65536)
@@ -93,7 +87,8 @@ def write_program(calls, path: str, doc: str) -> tuple[str, str]:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     torch.save({"const": consts, "calls": data_calls}, data_path)
     with open(path, "w") as f:
-        f.write(TEMPLATE.format(doc=doc, script=os.path.basename(path), data=os.path.basename(data_path),
+        f.write(TEMPLATE.format(pcc=codegen.PCC_SOURCE,
+                                doc=doc, script=os.path.basename(path), data=os.path.basename(data_path),
                                 functions="\n\n".join(functions), graphs=", ".join(names)))
     return path, data_path
 
