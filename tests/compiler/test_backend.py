@@ -125,6 +125,9 @@ def test_backend_by_name_opens_default_device():
     (dict(float_dtype="float64"), "float_dtype"),
     (dict(metrics_path=3), "metrics_path"),
     (dict(colour="red"), "unknown option"),
+    (dict(math_fidelity="hifi5"), "math_fidelity must be one of"),
+    (dict(math_fidelity="default"), "fp32_accumulation=False"),
+    (dict(fp32_accumulation=1), "fp32_accumulation must be True or False"),
 ])
 def test_bad_options(kwargs, err):
     with pytest.raises((TypeError, ValueError), match=err):
@@ -193,3 +196,43 @@ def test_dynamic_shapes_lowered_once(device):
     r = opt.metrics[0]
     assert len(opt.compiled) == 1 and r["lowerings"] == 1 and r["symbolic"] and r["calls"] == 5, r
     assert r["cpu_ops"] == 0, r["fallbacks"]
+
+
+def _matmul_configs(opt):
+    return [n.kwargs.get("compute_kernel_config", "absent") for g in opt._out_fx_graphs for n in g.nodes
+            if getattr(n.target, "__name__", "") in ("matmul", "linear")]
+
+
+@pytest.mark.parametrize("kw,fidelity,fp32", [
+    ({}, "HiFi2", True),
+    (dict(math_fidelity="hifi4"), "HiFi4", True),
+    (dict(math_fidelity="lofi", fp32_accumulation=False), "LoFi", False),
+    (dict(math_fidelity="default", fp32_accumulation=False), None, None),
+])
+def test_matmul_compute_config_follows_options(device, kw, fidelity, fp32):
+    """Every product gets the options' compute config; 'default' leaves TT-NN's own (no config passed)."""
+    torch.manual_seed(0)
+    m = MLP().eval()
+    cm, opt = _compile(m, device, **kw)
+    x = torch.randn(4, 32)
+    assert_pcc(m(x), cm(x), 0.999)
+    cfgs = _matmul_configs(opt)
+    assert len(cfgs) == 2
+    for c in cfgs:
+        if fidelity is None:
+            assert c is None or c == "absent"
+        else:
+            assert c.math_fidelity.name == fidelity and c.fp32_dest_acc_en is fp32
+
+
+def test_fp32_accumulation_is_more_accurate_on_long_k(device):
+    """The reason for the default: a K = 4096 product summed in bf16 per K tile loses digits fp32 keeps."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(4096, 64, bias=False).eval()
+    x = torch.randn(32, 4096)
+    ref = lin(x).double()
+    err = {}
+    for acc in (True, False):
+        cm, _ = _compile(lin, device, math_fidelity="hifi4", fp32_accumulation=acc)
+        err[acc] = (cm(x).double() - ref).abs().mean().item()
+    assert err[True] * 3 < err[False], err

@@ -74,6 +74,8 @@ def test_memory_is_accounted_and_freed(ttnn, device):
     assert device.allocated_bytes(ttnn.BufferType.DRAM) == before
     with pytest.raises(RuntimeError, match="deallocated"):
         ttnn.to_torch(t)
+    assert list(t.shape) == [64, 64] and "deallocated" in repr(t)  # the spec outlives the buffer
+    assert t._values.device.type == "meta"  # and so does nothing else: the host memory went with it
     u = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat8_b, layout=ttnn.TILE_LAYOUT, device=device,
                         memory_config=ttnn.L1_MEMORY_CONFIG)
     assert device.allocated_bytes(ttnn.BufferType.L1) >= 4 * 1088

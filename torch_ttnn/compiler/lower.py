@@ -57,13 +57,13 @@ def _is_tensor(x) -> bool:
 
 
 def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float_dtype,
-          force_cpu=frozenset(), device_outputs: bool = False) -> Lowered:
+          force_cpu=frozenset(), device_outputs: bool = False, **rule_policy) -> Lowered:
     """Lower `gm` (ATen) given `metas` (node -> value: concrete, or symbolic under dynamic shapes) and each
     placeholder's kind (input/param). Nodes named in `force_cpu` run on CPU whatever the rules say (a rule
     whose TT-NN code failed at run time). Inputs on the `ttnn` torch device are used where they live; with
     `device_outputs` the outputs stay on the device too (as the eager device's dtypes), else they go to host."""
     g = fx.Graph()
-    rec = Recorder(ttnn, g, device, float_dtype)
+    rec = Recorder(ttnn, g, device, float_dtype, **rule_policy)
     out = Lowered(g, {})
     env: dict[fx.Node, object] = {}
     tile, rm = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT

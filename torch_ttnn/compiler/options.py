@@ -7,13 +7,16 @@ a TT-NN Python script), `data_parallel` (number of devices; one device is what t
 aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
 lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
 `float_dtype` (the device dtype of float tensors), `check_accuracy` (PCC of each compiled graph against a
-CPU float32 run of the same ATen graph, first call only).
+CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `fp32_accumulation` (the
+compute config of every matmul, linear and conv: HiFi2 with float32 accumulation by default, why in
+lowering.policy.make_matmul_config; math_fidelity="default", fp32_accumulation=False for TT-NN's own).
 """
 from __future__ import annotations
 
 import os
 
 from .. import runtime
+from ..lowering import policy
 
 _FLOAT_DTYPES = ("bfloat16", "float32", "bfloat8_b")
 
@@ -22,14 +25,16 @@ class TorchTtnnOption:
     def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: str = "", export_code=None,
                  data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
                  verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
-                 check_accuracy: bool = False, **unknown):
+                 check_accuracy: bool = False, math_fidelity: str = "hifi2", fp32_accumulation: bool = True,
+                 **unknown):
         if unknown:
             raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
                             f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
-                            f"bypass_compile, verbose, runtime, float_dtype, check_accuracy")
+                            f"bypass_compile, verbose, runtime, float_dtype, check_accuracy, "
+                            f"math_fidelity, fp32_accumulation")
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
-                        ("check_accuracy", check_accuracy)):
+                        ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -52,6 +57,13 @@ class TorchTtnnOption:
                              f"(check TORCH_TTNN_RUNTIME)")
         if float_dtype not in _FLOAT_DTYPES:
             raise ValueError(f"TorchTtnnOption: float_dtype must be one of {_FLOAT_DTYPES}, got {float_dtype!r}")
+        if math_fidelity not in policy.FIDELITIES:
+            raise ValueError(f"TorchTtnnOption: math_fidelity must be one of {policy.FIDELITIES}, "
+                             f"got {math_fidelity!r}")
+        if math_fidelity == "default" and fp32_accumulation:
+            raise ValueError("TorchTtnnOption: math_fidelity='default' passes no compute config, so TT-NN's "
+                             "per-op defaults decide the accumulation; add fp32_accumulation=False, or choose "
+                             "a fidelity ('hifi2') to accumulate in float32")
         self.device = device
         self.gen_graphviz = gen_graphviz
         self.metrics_path = str(metrics_path) if metrics_path else ""
@@ -63,6 +75,8 @@ class TorchTtnnOption:
         self.runtime = rt.lower()
         self.float_dtype = float_dtype
         self.check_accuracy = check_accuracy
+        self.math_fidelity = math_fidelity
+        self.fp32_accumulation = fp32_accumulation
         self._out_fx_graphs = []
         self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
 
@@ -81,6 +95,10 @@ class TorchTtnnOption:
             raise RuntimeError(f"TorchTtnnOption: device {getattr(dev, 'device_id', '?')} is closed; open it "
                                f"with ttnn.open_device(device_id=...) or leave device=None")
         return mod, dev
+
+    def matmul_config(self, ttnn):
+        """The compute kernel config rules give matmul, linear and conv (lowering.policy.make_matmul_config)."""
+        return policy.make_matmul_config(ttnn, self.math_fidelity, self.fp32_accumulation)
 
     @property
     def metrics(self) -> list[dict]:

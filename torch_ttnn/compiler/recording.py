@@ -89,17 +89,20 @@ def _first_tt(args):
 class Recorder:
     """A stand-in for a `ttnn` module: operations record nodes, everything else (enums, configs) is real."""
 
-    def __init__(self, module: types.ModuleType, graph: fx.Graph, device, float_dtype=None):
+    def __init__(self, module: types.ModuleType, graph: fx.Graph, device, float_dtype=None, **policy):
         self._mod, self._graph, self._device, self._float_dtype = module, graph, device, float_dtype
-        # What lowering rules ask for when they need the device or the float policy (see lowering.policy).
+        self._policy = policy
+        # What lowering rules ask for when they need the device or the float/matmul policy (lowering.policy).
         self.TORCH_TTNN_DEVICE = device
         if float_dtype is not None:
             self.TORCH_TTNN_FLOAT_DTYPE = float_dtype
+        if "matmul_config" in policy:
+            self.TORCH_TTNN_MATMUL_CONFIG = policy["matmul_config"]
 
     def __getattr__(self, name):
         obj = getattr(self._mod, name)
         if isinstance(obj, types.ModuleType):  # ttnn.transformer, ttnn.experimental
-            sub = Recorder(obj, self._graph, self._device, self._float_dtype)
+            sub = Recorder(obj, self._graph, self._device, self._float_dtype, **self._policy)
             setattr(self, name, sub)
             return sub
         if not callable(obj) or isinstance(obj, type):

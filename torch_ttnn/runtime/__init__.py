@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import sys
 import types
 
 log = logging.getLogger("torch_ttnn")
@@ -55,7 +54,6 @@ def select(name: str | None = None) -> types.ModuleType:
         mod, why = None, "emulator (torch_ttnn.sim), as asked"
     if mod is None:
         mod = importlib.import_module("torch_ttnn.sim")
-        _return_freed_memory()
     if mod is not _active:
         log.info("torch-ttnn runtime: %s", why)
     _active, _reason = mod, why
@@ -85,21 +83,3 @@ def default_device(device_id: int = 0):
         dev = mod.open_device(device_id=device_id, **kw)
         _devices[(id(mod), device_id)] = dev
     return dev
-
-
-def _return_freed_memory():
-    """Let glibc hand large freed blocks back to the system while the emulator runs.
-
-    The emulator allocates and frees an op-sized host buffer per TT-NN call; glibc's default keeps up to 32 MiB
-    blocks on its heap after free, which showed up as ~20% extra peak host memory on full-size models (measured on
-    DistilBERT: compiled peak 1007 MB -> 875 MB with a 128 KiB mmap threshold). Set TORCH_TTNN_KEEP_MALLOC=1 to
-    leave the process's allocator settings alone.
-    """
-    if os.environ.get("TORCH_TTNN_KEEP_MALLOC") or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc: nothing to tune
-        pass

@@ -423,6 +423,9 @@ def deallocate(tensor, force: bool = True) -> None:
         _release(tensor)
     if tensor._device is not None:
         tensor._deallocated = True
+        # The host memory that emulates the buffer goes now too (the shape stays readable, as on the real
+        # tensor): a program's freed intermediates must not stay resident until its last reference dies.
+        tensor._values = tensor._values.to("meta")
 
 
 def is_tensor_storage_on_device(tensor) -> bool:
