@@ -198,31 +198,40 @@ def test_dynamic_shapes_lowered_once(device):
     assert r["cpu_ops"] == 0, r["fallbacks"]
 
 
-def _matmul_configs(opt):
-    return [n.kwargs.get("compute_kernel_config", "absent") for g in opt._out_fx_graphs for n in g.nodes
-            if getattr(n.target, "__name__", "") in ("matmul", "linear")]
+def _configs(opt, names=("matmul", "linear", "conv2d")):
+    return [n.kwargs.get("compute_kernel_config", n.kwargs.get("compute_config", "absent"))
+            for g in opt._out_fx_graphs for n in g.nodes if getattr(n.target, "__name__", "") in names]
 
 
-@pytest.mark.parametrize("kw,fidelity,fp32", [
-    ({}, "HiFi2", True),
-    (dict(math_fidelity="hifi4"), "HiFi4", True),
-    (dict(math_fidelity="lofi", fp32_accumulation=False), "LoFi", False),
+class ConvMLP(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.mlp = torch.nn.Conv2d(3, 8, 3), MLP()
+
+    def forward(self, x):
+        return self.mlp(self.conv(x).mean((2, 3)).repeat(1, 4))
+
+
+@pytest.mark.parametrize("kw,fidelities,fp32", [
+    ({}, ("HiFi4", "HiFi2", "HiFi2"), True),               # auto: each family's TT-NN default fidelity
+    (dict(math_fidelity="hifi4"), ("HiFi4",) * 3, True),
+    (dict(math_fidelity="lofi", fp32_accumulation=False), ("LoFi",) * 3, False),
     (dict(math_fidelity="default", fp32_accumulation=False), None, None),
 ])
-def test_matmul_compute_config_follows_options(device, kw, fidelity, fp32):
-    """Every product gets the options' compute config; 'default' leaves TT-NN's own (no config passed)."""
+def test_compute_config_follows_options(device, kw, fidelities, fp32):
+    """Every conv and product gets the options' compute config; 'default' leaves TT-NN's own (no config)."""
     torch.manual_seed(0)
-    m = MLP().eval()
+    m = ConvMLP().eval()
     cm, opt = _compile(m, device, **kw)
-    x = torch.randn(4, 32)
+    x = torch.randn(2, 3, 10, 10)
     assert_pcc(m(x), cm(x), 0.999)
-    cfgs = _matmul_configs(opt)
-    assert len(cfgs) == 2
-    for c in cfgs:
-        if fidelity is None:
+    cfgs = _configs(opt)
+    assert len(cfgs) == 3
+    for c, fid in zip(cfgs, fidelities or [None] * 3):
+        if fid is None:
             assert c is None or c == "absent"
         else:
-            assert c.math_fidelity.name == fidelity and c.fp32_dest_acc_en is fp32
+            assert c.math_fidelity.name == fid and c.fp32_dest_acc_en is fp32
 
 
 def test_fp32_accumulation_is_more_accurate_on_long_k(device):

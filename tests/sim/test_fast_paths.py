@@ -46,6 +46,24 @@ def test_broadcast_shape_matches_torch():
         formats.broadcast_shape((2, 3), (4, 3))
 
 
+_TINY = torch.finfo(torch.float32).tiny
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, 0.0, 2.0], [1.0, -0.0], [1e-40, 1.0], [-1e-40, 0.0], [_TINY, 0.0], [_TINY * (1 - 2 ** -23)],
+    [2.0 ** -149, 5.0, 0.0], [float("nan"), 1e-40], [float("inf"), -float("inf"), 0.0], [-3.0, 0.0],
+    [float("nan"), 0.0], [3.0, -2.0],
+])
+def test_flush_check_agrees_with_the_masked_definition(values):
+    """The fast float-reduction check decides exactly what the boolean-mask definition decides."""
+    x = torch.tensor(values)
+    small = x.abs() < _TINY
+    y, clean = formats.flush_denormals_checked(x.clone())
+    assert clean == (not bool((small & (x.view(torch.int32) != 0)).any()))
+    want = x if clean else torch.where(small, 0.0, x)
+    assert torch.equal(y.view(torch.int32), want.view(torch.int32))
+
+
 def test_flush_check_and_weight_cache(ttnn, device):
     x = torch.tensor([1.0, -0.0, 1e-40, -1e-40, 2.0])
     y, clean = formats.flush_denormals_checked(x)

@@ -201,3 +201,29 @@ def test_conv_cost_record(ttnn, device):
     run_conv(ttnn, device, torch.randn(1, 32, 6, 6), torch.randn(16, 32, 3, 3))
     rec = [r for r in device.op_records[n:] if r.name == "ttnn.conv2d"][0]
     assert rec.flops == 2 * 36 * 16 * 32 * 9
+
+
+@pytest.mark.parametrize("cfg", CONVS)
+@pytest.mark.parametrize("fidelity,dtypes", [("HiFi4", ("BFLOAT16", "BFLOAT16")), ("HiFi2", ("BFLOAT16", "BFLOAT16")),
+                                             ("LoFi", ("FLOAT32", "BFLOAT8_B")), ("HiFi3", ("FLOAT32", "FLOAT32"))])
+def test_fp32_accumulation_fast_path_equals_im2col(ttnn, cfg, fidelity, dtypes):
+    """With float32 accumulation the conv runs as one fused float32 conv of the phase-truncated operands: it
+    must sum the same products as im2col x fidelity_matmul (the bf16-accumulation path's form)."""
+    import sys
+    conv = sys.modules["torch_ttnn.sim.ops.conv"]
+    n, c, h, w, oc, k, s, p, d, g = cfg
+    torch.manual_seed(1)
+    x, wt = torch.randn(n, c, h, w), torch.randn(oc, c // g, *k)
+    x[0, 0, 0, :2] = torch.tensor([0.0, 1e-40])                      # a zero and a denormal to flush
+    pad4 = (p[0], p[0], p[1], p[1]) if len(p) == 2 else p
+    w_prep = wt.permute(2, 3, 1, 0).reshape(-1, oc)                  # rows (kh, kw, c), the prepared form
+    dts = tuple(getattr(ttnn.DataType, t) for t in dtypes)
+    cfgk = ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity), fp32_dest_acc_en=True)
+    got, oh, ow = conv._conv_core("t", x, w_prep, None, kernel=k, stride=s, pad4=pad4, dilation=d, groups=g,
+                                  cfg=cfgk, dtypes=dts)
+    xp = F.pad(x, (pad4[2], pad4[3], pad4[0], pad4[1]))
+    cols = F.unfold(xp, k, dilation=d, stride=s).reshape(n, g, c // g, k[0] * k[1], oh * ow)
+    act = cols.permute(1, 0, 4, 3, 2).reshape(g, n * oh * ow, -1)
+    ref = conv.fidelity_matmul(act, w_prep.reshape(-1, g, oc // g).permute(1, 0, 2), cfgk.math_fidelity, True, *dts)
+    ref = ref.permute(1, 0, 2).reshape(n * oh * ow, oc)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)

@@ -180,7 +180,7 @@ class CompiledGraph:
             # about SymInt arguments, which the executor evaluates per call by design
             warnings.filterwarnings("ignore", message="Raw SymInt value", category=UserWarning)
             lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
-                       device_outputs=self.device_io, matmul_config=opt.matmul_config(self.ttnn))
+                       device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn))
         self.lowerings += 1
         mark_constants(lo.graph)
         insert_deallocs(lo.graph, self.ttnn.deallocate)

@@ -8,8 +8,9 @@ aid), `load_params_once` (parameters and constant-folded values stay on the devi
 lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
 `float_dtype` (the device dtype of float tensors), `check_accuracy` (PCC of each compiled graph against a
 CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `fp32_accumulation` (the
-compute config of every matmul, linear and conv: HiFi2 with float32 accumulation by default, why in
-lowering.policy.make_matmul_config; math_fidelity="default", fp32_accumulation=False for TT-NN's own).
+compute config of every matmul, linear and conv: each op family's default fidelity with float32
+accumulation by default, why in lowering.policy.make_compute_configs; math_fidelity="default",
+fp32_accumulation=False for TT-NN's own).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class TorchTtnnOption:
     def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: str = "", export_code=None,
                  data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
                  verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
-                 check_accuracy: bool = False, math_fidelity: str = "hifi2", fp32_accumulation: bool = True,
+                 check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  **unknown):
         if unknown:
             raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
@@ -63,7 +64,7 @@ class TorchTtnnOption:
         if math_fidelity == "default" and fp32_accumulation:
             raise ValueError("TorchTtnnOption: math_fidelity='default' passes no compute config, so TT-NN's "
                              "per-op defaults decide the accumulation; add fp32_accumulation=False, or choose "
-                             "a fidelity ('hifi2') to accumulate in float32")
+                             "a fidelity ('auto', 'hifi2') to accumulate in float32")
         self.device = device
         self.gen_graphviz = gen_graphviz
         self.metrics_path = str(metrics_path) if metrics_path else ""
@@ -96,9 +97,9 @@ class TorchTtnnOption:
                                f"with ttnn.open_device(device_id=...) or leave device=None")
         return mod, dev
 
-    def matmul_config(self, ttnn):
-        """The compute kernel config rules give matmul, linear and conv (lowering.policy.make_matmul_config)."""
-        return policy.make_matmul_config(ttnn, self.math_fidelity, self.fp32_accumulation)
+    def compute_configs(self, ttnn) -> dict:
+        """The compute configs rules give matmul/linear and conv (lowering.policy.make_compute_configs)."""
+        return policy.make_compute_configs(ttnn, self.math_fidelity, self.fp32_accumulation)
 
     @property
     def metrics(self) -> list[dict]:

@@ -96,8 +96,8 @@ class Recorder:
         self.TORCH_TTNN_DEVICE = device
         if float_dtype is not None:
             self.TORCH_TTNN_FLOAT_DTYPE = float_dtype
-        if "matmul_config" in policy:
-            self.TORCH_TTNN_MATMUL_CONFIG = policy["matmul_config"]
+        if "compute_configs" in policy:
+            self.TORCH_TTNN_COMPUTE_CONFIGS = policy["compute_configs"]
 
     def __getattr__(self, name):
         obj = getattr(self._mod, name)

@@ -43,37 +43,43 @@ def is_float(torch_dtype) -> bool:
 
 
 # --- matrix engine configuration --------------------------------------------------------------------------------
-FIDELITIES = ("lofi", "hifi2", "hifi3", "hifi4", "default")
+FIDELITIES = ("auto", "lofi", "hifi2", "hifi3", "hifi4", "default")
+KINDS = ("matmul", "conv")
+_AUTO = {"matmul": "HiFi2", "conv": "HiFi4"}     # TT-NN's own default fidelity of each op family
 _UNSET = object()
 
 
-def make_matmul_config(ttnn, fidelity: str = "hifi2", fp32_accumulation: bool = True):
-    """The compute kernel config the compiler gives every matmul, linear and conv.
+def make_compute_configs(ttnn, fidelity: str = "auto", fp32_accumulation: bool = True) -> dict:
+    """The compute kernel config the compiler gives every matmul/linear ("matmul") and conv ("conv").
 
-    TT-NN's own defaults accumulate bfloat16 products in a 16-bit Dst register, rounding each time a 32-wide
-    K tile's partial sum is added: on K = 768..4096 that costs 2-3 decimal digits, and through 12-24 layers
-    it takes a model's PCC below 0.99 (full-size ResNet-50 and Mamba in the zoo). TT's own model code passes
-    HiFi2 with fp32_dest_acc_en for that reason, and so do we by default: products of bf16 operands with the
-    activations' last mantissa bit dropped (HiFi2), summed in float32. `fidelity="default"` (with
-    fp32_accumulation=False) passes no config: TT-NN's per-op defaults (faster on a card, less accurate)."""
+    TT-NN's defaults accumulate bfloat16 products in a 16-bit Dst register, rounding each time a 32-wide K
+    tile's partial sum is added: on K = 768..4096 that loses 2-3 decimal digits per product (a K = 4096 linear
+    has several times the error; tests/compiler/test_backend.py). TT's own model code passes fp32_dest_acc_en
+    for that reason, and so do we by default, keeping each op family's default fidelity ("auto": HiFi2 for
+    matmul, HiFi4 for conv). A named fidelity applies to both; `fidelity="default"` (with
+    fp32_accumulation=False) passes no config at all: TT-NN's per-op defaults (faster on a card, less
+    accurate). On the emulator float32 accumulation is also the fast path: one float32 matmul per product
+    instead of one per K tile."""
     if fidelity not in FIDELITIES:
-        raise ValueError(f"matmul fidelity must be one of {FIDELITIES}, got {fidelity!r}")
+        raise ValueError(f"math fidelity must be one of {FIDELITIES}, got {fidelity!r}")
     if fidelity == "default":
         if fp32_accumulation:
-            raise ValueError("matmul fidelity 'default' passes no config, so TT-NN's per-op defaults decide the "
+            raise ValueError("math fidelity 'default' passes no config, so TT-NN's per-op defaults decide the "
                              "accumulation (bfloat16 for bfloat16 operands); set fp32_accumulation=False with it, "
-                             "or choose a fidelity ('hifi2') to accumulate in float32")
-        return None
+                             "or choose a fidelity ('auto', 'hifi2') to accumulate in float32")
+        return {k: None for k in KINDS}
     names = {"lofi": "LoFi", "hifi2": "HiFi2", "hifi3": "HiFi3", "hifi4": "HiFi4"}
-    return ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, names[fidelity]),
-                                            math_approx_mode=False, fp32_dest_acc_en=fp32_accumulation,
-                                            packer_l1_acc=fp32_accumulation)
+    return {k: ttnn.WormholeComputeKernelConfig(
+        math_fidelity=getattr(ttnn.MathFidelity, _AUTO[k] if fidelity == "auto" else names[fidelity]),
+        math_approx_mode=False, fp32_dest_acc_en=fp32_accumulation, packer_l1_acc=fp32_accumulation)
+        for k in KINDS}
 
 
-def matmul_config(ttnn):
-    """The config a rule passes as compute_kernel_config / compute_config: the compiler's (an attribute of its
-    recording namespace, None for TT-NN's defaults), else make_matmul_config's default (the eager path)."""
-    cfg = getattr(ttnn, "TORCH_TTNN_MATMUL_CONFIG", _UNSET)
-    if cfg is _UNSET:
-        cfg = make_matmul_config(ttnn)
-    return cfg
+def compute_config(ttnn, kind: str = "matmul"):
+    """The config a rule passes as compute_kernel_config (matmul, linear) or compute_config (conv): the
+    compiler's (an attribute of its recording namespace; None for TT-NN's defaults), else
+    make_compute_configs' default (the eager path)."""
+    cfgs = getattr(ttnn, "TORCH_TTNN_COMPUTE_CONFIGS", _UNSET)
+    if cfgs is _UNSET or cfgs is None:
+        cfgs = make_compute_configs(ttnn)
+    return cfgs[kind]

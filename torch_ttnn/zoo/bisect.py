@@ -41,11 +41,11 @@ class OpCheck:
 class _Namespace:
     """The active TT-NN module plus the compiler's device/dtype policy, as the compiler hands rules."""
 
-    def __init__(self, module, device, float_dtype, matmul_config=None):
+    def __init__(self, module, device, float_dtype, compute_configs=None):
         self._m = module
         self.TORCH_TTNN_DEVICE = device
         self.TORCH_TTNN_FLOAT_DTYPE = float_dtype
-        self.TORCH_TTNN_MATMUL_CONFIG = matmul_config
+        self.TORCH_TTNN_COMPUTE_CONFIGS = compute_configs
 
     def __getattr__(self, name):
         return getattr(self._m, name)
@@ -179,7 +179,7 @@ def bisect(ex, threshold: float = 0.99, runtime: str | None = None, progress=Non
     out, option, calls = compile_and_capture(ex, runtime)
     ref = ex.run()
     ttnn = rt.ttnn()
-    ns = _Namespace(ttnn, option.device, getattr(ttnn, option.float_dtype), option.matmul_config(ttnn))
+    ns = _Namespace(ttnn, option.device, getattr(ttnn, option.float_dtype), option.compute_configs(ttnn))
     checks, seen = [], set()
     for gi, c in enumerate(calls):
         if id(c.compiled) in seen:           # the same graph called again: same ops, same verdict
@@ -251,7 +251,7 @@ def write_repro(chk: OpCheck, path: str, model: str, option, threshold: float) -
     ttnn = rt.ttnn()
     g = fx.Graph()
     rec = Recorder(ttnn, g, option.device, getattr(ttnn, option.float_dtype),
-                   matmul_config=option.matmul_config(ttnn))
+                   compute_configs=option.compute_configs(ttnn))
     tensors: list[torch.Tensor] = []
 
     def handle(x):

@@ -46,7 +46,7 @@ def conv2d(ttnn, x, w, b, stride, padding, dilation, transposed, output_padding,
     y = ttnn.conv2d(input_tensor=_to_nhwc_flat(ttnn, x), weight_tensor=weight, device=dev,
                     in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=wd,
                     kernel_size=(kh, kw), stride=stride, padding=padding, dilation=dilation, groups=groups,
-                    bias_tensor=bias, compute_config=policy.matmul_config(ttnn))
+                    bias_tensor=bias, compute_config=policy.compute_config(ttnn, "conv"))
     return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, oc)
 
 

@@ -233,11 +233,26 @@ def _conv_core(op, x_nchw, w_prep, bias, *, kernel, stride, pad4, dilation, grou
     if oh <= 0 or ow <= 0:
         raise RuntimeError(f"{op}: the kernel {kh}x{kw} (dilation {dilation}) does not fit the padded input "
                            f"{x.shape[2]}x{x.shape[3]}")
-    cols = F.unfold(x, (kh, kw), dilation=dilation, stride=stride)           # [N, C*KH*KW, L], rows (c, kh, kw)
     cg = c // groups
+    oc = w_prep.shape[-1]
+    if cfg.fp32_dest_acc_en:
+        # Float32 accumulation: the fidelity phases truncate each operand element-wise, so a float32 conv of
+        # the truncated operands sums the same products as im2col + matmul (in another order) in one fused call.
+        f = cfg.math_fidelity if cfg.math_fidelity != MathFidelity.Invalid else MathFidelity.HiFi4
+        w_oihw = w_prep.reshape(kh, kw, cg, oc).permute(3, 2, 0, 1)
+        bits = (_HELD_BITS.get(dtypes[0], 23), _HELD_BITS.get(dtypes[1], 23))
+        terms = _mm._phases(flush_denormals(x.float()), flush_denormals(w_oihw.float()), f, *bits)
+        out = None
+        for b, a in terms:
+            y = F.conv2d(b, a.contiguous(), stride=stride, dilation=dilation, groups=groups)
+            out = y if out is None else out + y
+        out = out.permute(0, 2, 3, 1).reshape(n * oh * ow, oc)
+        if bias is not None:
+            out = out + bias.reshape(1, oc)
+        return out, oh, ow
+    cols = F.unfold(x, (kh, kw), dilation=dilation, stride=stride)           # [N, C*KH*KW, L], rows (c, kh, kw)
     cols = cols.reshape(n, groups, cg, kh * kw, oh * ow).permute(1, 0, 4, 3, 2)  # [G, N, L, KH*KW, Cg]
     act = cols.reshape(groups, n * oh * ow, kh * kw * cg)
-    oc = w_prep.shape[-1]
     wt = w_prep.reshape(kh * kw * cg, groups, oc // groups).permute(1, 0, 2)       # [G, K, OC/g]
     out = fidelity_matmul(act, wt, cfg.math_fidelity, cfg.fp32_dest_acc_en, *dtypes)  # [G, M, OC/g]
     out = out.permute(1, 0, 2).reshape(n * oh * ow, oc)
