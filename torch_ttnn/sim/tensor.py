@@ -29,7 +29,7 @@ class Tensor:
     """An emulated TT-NN tensor: on the host (storage HOST) or on a device (storage DEVICE)."""
 
     __slots__ = ("_values", "_dtype", "_layout", "_device", "_memory_config", "_buffer", "_deallocated",
-                 "_fpu_clean", "__weakref__")
+                 "_fpu_clean", "_operand", "__weakref__")
 
     def __init__(self, tensor, data_type: DataType | None = None, device: Device | None = None,
                  layout: Layout | None = None, mem_config: MemoryConfig | None = None, tile=None, cq_id=None,
@@ -62,6 +62,7 @@ class Tensor:
         self._memory_config = memory_config
         self._buffer = None
         self._fpu_clean = None  # (values, their _version) known to hold no denormal or -0: see fpu_operand_of
+        self._operand = None    # (values, _version, key, derived operand): a constant's re-laid-out form (conv)
         self._deallocated = False
 
     @classmethod
