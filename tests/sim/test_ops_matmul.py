@@ -1,4 +1,6 @@
 """matmul/linear: shapes and batch broadcast, fidelity phases, accumulation width, defaults, errors, costs."""
+import sys
+
 import pytest
 import torch
 from helpers import DTYPE_RTOL, assert_pcc
@@ -134,3 +136,28 @@ def test_cost_record_counts_padded_flops(ttnn, device):
     ttnn.matmul(a, b, compute_kernel_config=cfg(ttnn, "HiFi4", True))
     rec = device.op_records[n]
     assert rec.name == "ttnn.matmul" and rec.flops == 2 * 2 * 64 * 64 * 64 and rec.time_ns > 0
+
+
+@pytest.mark.parametrize("fidelity,fp32_acc", [("HiFi2", True), ("LoFi", False), ("HiFi4", True), ("HiFi3", False)])
+@pytest.mark.parametrize("transpose_b,b_dtype", [(False, "bfloat16"), (True, "float32"), (False, "bfloat8_b")])
+def test_large_b_in_column_blocks_is_bit_identical(ttnn, device, monkeypatch, fidelity, fp32_acc, transpose_b,
+                                                   b_dtype):
+    """A large B (an LM head) is converted and multiplied per block of columns: the same values as at once,
+    denormal flush included (bits may differ by one bf16 ulp only where BLAS sums a block in another order)."""
+    mm = sys.modules["torch_ttnn.sim.ops.matmul"]
+    torch.manual_seed(0)
+    a = torch.randn(40, 96)
+    b = torch.randn(96, 200)
+    b[3, 7] = 1e-40
+    bt = b.t().contiguous() if transpose_b else b
+    cfg = ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity), fp32_dest_acc_en=fp32_acc)
+
+    def run():
+        ta = ttnn.from_torch(a, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
+        tb = ttnn.from_torch(bt, dtype=getattr(ttnn, b_dtype), layout=ttnn.TILE_LAYOUT, device=device)
+        return ttnn.to_torch(ttnn.matmul(ta, tb, transpose_b=transpose_b, compute_kernel_config=cfg)).float()
+    whole = run()
+    monkeypatch.setattr(mm, "_CHUNK", 96 * 64)           # blocks of 64 columns: 200 = 64 + 64 + 64 + 8
+    blocks = run()
+    torch.testing.assert_close(blocks, whole, rtol=2 ** -8, atol=1e-6)
+    assert_pcc(a @ b, blocks, 0.99)

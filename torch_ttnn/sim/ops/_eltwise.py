@@ -154,6 +154,16 @@ def fpu_operand_of(t: Tensor) -> torch.Tensor:
     return x
 
 
+def fpu_clean(t: Tensor) -> bool:
+    """Whether t's stored values (this object, this version) are known to hold no denormal or -0."""
+    c, v = t._fpu_clean, t._values
+    return c is not None and c[0] is v and c[1] == v._version
+
+
+def mark_fpu_clean(t: Tensor) -> None:
+    t._fpu_clean = (t._values, t._values._version)
+
+
 def round_to(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     """Round float32 intermediate values as an on-chip buffer of `dtype` holds them (bf16 or fp32)."""
     if dtype == DataType.FLOAT32:

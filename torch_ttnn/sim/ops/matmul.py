@@ -109,17 +109,49 @@ def _validate(qual, a, b, transpose_a, transpose_b):
     return dev
 
 
+_CHUNK = 1 << 22  # elements of B converted at a time when B is large (an LM head: 50k x 768)
+
+
 def _operands(a, b, transpose_a, transpose_b):
+    """(A as the engine reads it, B's stored values (converted per column block by _product), vector_a)."""
     xa = E.fpu_operand(a.value, a.dtype)
-    xb = E.fpu_operand_of(b)  # usually a weight: its flush check is remembered
+    vb = b.value
     if transpose_a:
         xa = xa.transpose(-1, -2)
     if transpose_b:
-        xb = xb.transpose(-1, -2)
+        vb = vb.transpose(-1, -2)
     vector_a = xa.dim() == 1
     if vector_a:
         xa = xa.unsqueeze(0)
-    return xa, xb, vector_a
+    return xa, vb, vector_a
+
+
+def _product(xa, b, vb, transpose_b, fid, fp32_acc, bits_a, bits_b):
+    """xa @ B at the fidelity and accumulation, B read as the engine reads it (fpu_operand_of: weights keep
+    their flush check). Output columns are independent, so a large B with no batch is converted and multiplied
+    one block of columns at a time: converting a 50k x 768 head to float32 at once cost more than its matmul
+    (first-touch page faults on 154 MB, every call) and raised the peak host memory by as much."""
+    if vb.numel() <= _CHUNK or math.prod(vb.shape[:-2]) != 1:
+        xb = E.fpu_operand_of(b)
+        xb = xb.transpose(-1, -2) if transpose_b else xb
+        return _accumulate(_phases(xa, xb, fid, bits_a, bits_b), fp32_acc)
+    n = vb.shape[-1]
+    cols = max(TILE_SIZE, _CHUNK // vb.shape[-2] // TILE_SIZE * TILE_SIZE)
+    out = torch.empty(*xa.shape[:-1], n)
+    known_clean = E.fpu_clean(b)
+    clean = True
+    for lo in range(0, n, cols):
+        xb = vb[..., lo:lo + cols]
+        xb = xb if xb.dtype == torch.float32 else xb.to(torch.float32)
+        if b.dtype == DataType.FLOAT32:
+            xb = E.tf32(xb)
+        if not known_clean:
+            xb, ok = E.formats.flush_denormals_checked(xb)
+            clean = clean and ok
+        out[..., lo:lo + cols] = _accumulate(_phases(xa, xb, fid, bits_a, bits_b), fp32_acc)
+    if clean and not known_clean:
+        E.mark_fpu_clean(b)
+    return out
 
 
 def _check_shapes(qual, xa, xb):
@@ -151,7 +183,7 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
         if compute_kernel_config.math_fidelity != MathFidelity.Invalid:
             fid = compute_kernel_config.math_fidelity
         fp32_acc = bool(compute_kernel_config.fp32_dest_acc_en)
-    out = _accumulate(_phases(xa, xb, fid, _BITS.get(a.dtype, 7), _BITS.get(b.dtype, 7)), fp32_acc)
+    out = _product(xa, b, xb, transpose_b, fid, fp32_acc, _BITS.get(a.dtype, 7), _BITS.get(b.dtype, 7))
     if bias is not None:
         n = xb.shape[-1]
         if require_device(qual, bias) is not dev:
