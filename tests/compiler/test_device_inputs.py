@@ -1,7 +1,7 @@
 """torch.compile over a module on the `ttnn` torch device: parameters, inputs and outputs are used in place."""
 import pytest
 import torch
-from helpers import assert_pcc
+from helpers import assert_pcc, spy_host_downloads
 
 import torch_ttnn
 from torch_ttnn import device as tdev
@@ -18,21 +18,6 @@ class Net(torch.nn.Module):
         return self.ln(self.l2(torch.nn.functional.gelu(self.l1(x)))), x.sum(-1)
 
 
-def _host_downloads(fn):
-    """Calls of TtnnTensor._host (the eager device's only download path) while fn runs."""
-    orig, seen = tdev.TtnnTensor._host, []
-
-    def spy(self):
-        seen.append(tuple(self.shape))
-        return orig(self)
-    tdev.TtnnTensor._host = spy
-    try:
-        out = fn()
-    finally:
-        tdev.TtnnTensor._host = orig
-    return out, seen
-
-
 def test_device_parameters_used_in_place():
     torch.manual_seed(0)
     torch._dynamo.reset()
@@ -47,7 +32,7 @@ def test_device_parameters_used_in_place():
     with torch.no_grad():
         cm(x.to("ttnn"))  # first call: parameters converted to the compute dtype once, on the device
         xd = x.to("ttnn")
-        (y, s), downloads = _host_downloads(lambda: cm(xd))
+        (y, s), downloads = spy_host_downloads(lambda: cm(xd))
         before = tt_dev.allocated_bytes()  # with one pair of outputs alive
         for _ in range(5):
             y, s = cm(xd)

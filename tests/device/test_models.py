@@ -1,7 +1,7 @@
 """Whole models on the `ttnn` device: an MLP training step, a HF BERT from a config, torch.compile over it."""
 import pytest
 import torch
-from helpers import assert_pcc
+from helpers import assert_pcc, spy_host_downloads
 
 import torch_ttnn  # noqa: F401  (registers the device)
 from torch_ttnn import device as tdev
@@ -57,24 +57,6 @@ def test_bert_eager_matches_cpu():
     assert tdev.is_ttnn_tensor(out.last_hidden_state)
     assert_pcc(ref.last_hidden_state, out.last_hidden_state.cpu(), 0.99)
     assert_pcc(ref.pooler_output, out.pooler_output.cpu(), 0.99)
-
-
-def _param_transfers(model, fn):
-    """How many times a parameter's data went to the host while fn ran (downloads through _host)."""
-    params = {id(p) for p in model.parameters()}
-    seen = []
-    orig = tdev.TtnnTensor._host
-
-    def spy(self):
-        if id(self) in params:
-            seen.append(self.shape)
-        return orig(self)
-    tdev.TtnnTensor._host = spy
-    try:
-        out = fn()
-    finally:
-        tdev.TtnnTensor._host = orig
-    return out, len(seen)
 
 
 def test_compile_captures_one_graph_over_device_parameters():
@@ -136,6 +118,7 @@ def test_compile_with_ttnn_backend_uses_device_parameters_in_place():
     x = torch.randn(3, 8)
     compiled = torch.compile(dev, backend=backend)
     out = compiled(x.to("ttnn"))
-    _, n = _param_transfers(dev, lambda: compiled(x.to("ttnn")))
+    _, seen = spy_host_downloads(lambda: compiled(x.to("ttnn")), only={id(p) for p in dev.parameters()})
+    n = len(seen)
     assert_pcc(cpu(x).detach(), out.detach().cpu(), 0.99)
     assert n == 0, f"{n} parameter downloads per call"

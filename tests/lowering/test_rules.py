@@ -2,10 +2,9 @@
 not) and the result matches torch float32 within bf16 tolerance; odd shapes and broadcasting included."""
 import pytest
 import torch
-from helpers import assert_pcc
+from helpers import assert_pcc, compile_lowered
 
 import torch_ttnn
-from torch_ttnn.compiler.lower import op_name
 
 aten = torch.ops.aten
 F = torch.nn.functional
@@ -82,32 +81,9 @@ CASES = [
 ]
 
 
-def _graph_targets(opt):
-    names, aten_ops = set(), set()
-    for g in opt._out_fx_graphs:
-        for n in g.nodes:
-            if n.op != "call_function":
-                continue
-            if n.meta.get("fallback"):
-                aten_ops.add(op_name(n.target))
-            else:
-                names.add(n.meta.get("ttnn_name"))
-    return names, aten_ops
-
-
 @pytest.mark.parametrize("name,fn,inputs,targets", CASES, ids=[c[0] for c in CASES])
 def test_rule(name, fn, inputs, targets, device):
-    torch.manual_seed(0)
-    torch._dynamo.reset()
-    args = inputs()
-    opt = torch_ttnn.TorchTtnnOption(device=device, runtime="sim")
-    with torch.no_grad():
-        got = torch.compile(fn, backend=torch_ttnn.backend, options=opt)(*args)
-        ref = fn(*args)
-    names, cpu_ops = _graph_targets(opt)
-    assert not cpu_ops, f"ran on CPU: {cpu_ops} ({[c.metrics()['fallback_reasons'] for c in opt.compiled]})"
-    for t in targets:
-        assert t in names, f"ttnn.{t} not in the lowered graph (has {sorted(n for n in names if n)})"
+    got, ref = compile_lowered(fn, inputs, targets, device)
     refs, gots = (ref, got) if isinstance(ref, (list, tuple)) else ([ref], [got])
     for r, g in zip(refs, gots):
         assert g.dtype == r.dtype and g.shape == r.shape

@@ -3,11 +3,10 @@ padding and scatter-style writes: each op is lowered (its TT-NN target in the co
 on CPU) and matches torch exactly for integers and booleans, within bf16 tolerance for floats."""
 import pytest
 import torch
-from helpers import assert_pcc
+from helpers import assert_pcc, compile_lowered
 
 import torch_ttnn
 
-from .test_rules import _graph_targets
 
 aten = torch.ops.aten
 F = torch.nn.functional
@@ -109,17 +108,7 @@ def test_rule(name, fn, inputs, targets, device):
 
 def run_case(fn, inputs, targets, device):
     """Compile `fn` on the emulator: nothing on CPU, `targets` in the graph, exact ints, accurate floats."""
-    torch.manual_seed(0)
-    torch._dynamo.reset()
-    args = inputs()
-    opt = torch_ttnn.TorchTtnnOption(device=device, runtime="sim")
-    with torch.no_grad():
-        got = torch.compile(fn, backend=torch_ttnn.backend, options=opt)(*args)
-        ref = fn(*args)
-    names, cpu_ops = _graph_targets(opt)
-    assert not cpu_ops, f"ran on CPU: {cpu_ops} ({[c.metrics()['fallback_reasons'] for c in opt.compiled]})"
-    for t in targets:
-        assert t in names, f"ttnn.{t} not in the lowered graph (has {sorted(n for n in names if n)})"
+    got, ref = compile_lowered(fn, inputs, targets, device)
     assert got.dtype == ref.dtype and got.shape == ref.shape, (got.dtype, ref.dtype, got.shape, ref.shape)
     if not ref.is_floating_point():
         assert torch.equal(got, ref), f"integer/boolean result differs:\n{got}\n{ref}"
