@@ -245,3 +245,20 @@ def test_fp32_accumulation_is_more_accurate_on_long_k(device):
         cm, _ = _compile(lin, device, math_fidelity="hifi4", fp32_accumulation=acc)
         err[acc] = (cm(x).double() - ref).abs().mean().item()
     assert err[True] * 3 < err[False], err
+
+
+def test_concrete_metas_give_every_node_a_fake_value(device):
+    """The per-signature lowering path (graphs whose sizes no input determines) re-derives each node's value
+    from concrete inputs under a fake mode: every node gets one, with the real shapes."""
+    torch.manual_seed(0)
+    m = MLP().eval()
+    cm, opt = _compile(m, device)
+    x = torch.randn(4, 32)
+    cm(x)
+    cg = opt.compiled[0]
+    phs = [n for n in cg.gm.graph.nodes if n.op == "placeholder"]
+    metas = cg._concrete_metas([torch.randn(tuple(n.meta["val"].shape)) for n in phs])
+    assert set(metas) == {n for n in cg.gm.graph.nodes if n.op != "output"} | {next(iter(reversed(cg.gm.graph.nodes)))}
+    for n, v in metas.items():
+        if n.op == "call_function" and isinstance(v, torch.Tensor):
+            assert tuple(v.shape) == tuple(n.meta["val"].shape)

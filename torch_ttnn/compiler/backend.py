@@ -37,7 +37,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from .. import runtime
 from . import graphviz, metrics
 from .decompositions import DECOMPOSITIONS
-from .lower import lower
+from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
 from .passes import insert_deallocs, mark_constants
 from .program import Program, StepFailed, Unbound
@@ -159,17 +159,9 @@ class CompiledGraph:
         """Each node's value for these concrete inputs (fake tensors): for graphs lowered per signature."""
         from torch._subclasses.fake_tensor import FakeTensorMode
         mode = FakeTensorMode(allow_non_fake_inputs=True)
-        metas = {}
-
-        class _Prop(fx.Interpreter):
-            def run_node(self, n):
-                v = super().run_node(n)
-                metas[n] = v
-                return v
         with mode:
             fake = [mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args]
-            _Prop(self.gm).run(*fake)
-        return metas
+            return node_values(self.gm, fake)
 
     def _build(self, metas, key=None):
         """Lower for `metas` and store the program under `key` (None: the one program of this graph)."""

@@ -52,6 +52,18 @@ def op_name(target) -> str:
     return getattr(target, "__name__", str(target))
 
 
+def node_values(gm: fx.GraphModule, args) -> dict:
+    """Run `gm` on `args` (real or fake tensors, under the caller's mode) and return every node's value."""
+    values = {}
+
+    class _Record(fx.Interpreter):
+        def run_node(self, n):
+            values[n] = v = super().run_node(n)
+            return v
+    _Record(gm).run(*args)
+    return values
+
+
 def _is_tensor(x) -> bool:
     return isinstance(x, torch.Tensor)
 

@@ -52,16 +52,9 @@ class _Namespace:
 
 
 def _reference_values(gm: fx.GraphModule, args) -> dict:
-    values = {}
-
-    class Record(fx.Interpreter):
-        def run_node(self, n):
-            v = super().run_node(n)
-            values[n] = v
-            return v
+    from ..compiler.lower import node_values
     with torch.no_grad():
-        Record(gm).run(*args)
-    return values
+        return node_values(gm, args)
 
 
 def _device_layout(ttnn, t: torch.Tensor):
