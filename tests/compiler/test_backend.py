@@ -262,3 +262,52 @@ def test_concrete_metas_give_every_node_a_fake_value(device):
     for n, v in metas.items():
         if n.op == "call_function" and isinstance(v, torch.Tensor):
             assert tuple(v.shape) == tuple(n.meta["val"].shape)
+
+
+class ConvBN(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.bn = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = torch.nn.Conv2d(8, 8, 3, bias=False), torch.nn.BatchNorm2d(8, affine=False)
+
+    def forward(self, x):
+        return self.bn2(self.conv2(torch.relu(self.bn(self.conv(x)))))
+
+
+def _randomise_bn(m):
+    with torch.no_grad():
+        for bn in (m.bn, m.bn2):
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+        m.bn.weight.uniform_(0.5, 1.5)
+        m.bn.bias.uniform_(-1, 1)
+
+
+def test_batchnorm_folded_into_conv_on_the_host(device):
+    """Inference BatchNorms after a conv become the conv's weight and bias, computed on the host in float32
+    (not device ops, not counted as CPU fallbacks), and refolded when the parameters change."""
+    torch.manual_seed(0)
+    m = ConvBN().eval()
+    _randomise_bn(m)
+    cm, opt = _compile(m, device)
+    x = torch.randn(2, 3, 12, 12)
+    with torch.no_grad():
+        assert_pcc(m(x), cm(x), 0.999)
+        assert opt.compiled[0].folded_batchnorms == 2
+        g = opt._out_fx_graphs[0]
+        assert not any("batch_norm" in str(n.target) for n in g.nodes)
+        assert sum(bool(n.meta.get("host_prep")) for n in g.nodes) >= 8
+        assert opt.metrics[0]["cpu_ops"] == 0
+        before = cm(x)
+        m.bn.running_var.mul_(4)                       # a parameter update: folded again at the next call
+        ref, got = m(x), cm(x)
+        assert (got - ref).abs().max() < 0.02 * ref.abs().max() < (before - ref).abs().max()
+
+
+def test_batchnorm_in_training_is_not_folded(device):
+    torch.manual_seed(0)
+    m = ConvBN().train()
+    cm, opt = _compile(m, device)
+    x = torch.randn(2, 3, 12, 12)
+    cm(x).sum().backward()
+    assert all(c.folded_batchnorms == 0 for c in opt.compiled)

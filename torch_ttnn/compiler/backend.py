@@ -39,7 +39,7 @@ from . import graphviz, metrics
 from .decompositions import DECOMPOSITIONS
 from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
-from .passes import insert_deallocs, mark_constants
+from .passes import fold_batchnorm, insert_deallocs, mark_constants
 from .program import Program, StepFailed, Unbound
 
 log = logging.getLogger("torch_ttnn")
@@ -140,6 +140,7 @@ class CompiledGraph:
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
+        self.folded_batchnorms = fold_batchnorm(aten_gm, kinds)
         nodes = list(aten_gm.graph.nodes)
         self.metas = {n: n.meta.get("val") for n in nodes}
         self.symbolic = any(_is_symbolic(v) for n, v in self.metas.items()

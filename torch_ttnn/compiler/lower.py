@@ -147,6 +147,13 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
             if n.target is operator.getitem and isinstance(env[n.args[0]], (list, tuple)):
                 env[n] = env[n.args[0]][n.args[1]]
                 continue
+            if n.meta.get("host_prep"):
+                # Parameter preprocessing the compiler inserted (passes.fold_batchnorm): float32 on the host,
+                # once per parameter version (a constant), as TT's own model preprocessing does; not a user op.
+                h = g.call_function(n.target, resolve(n.args, to_host), resolve(n.kwargs, to_host))
+                h.meta["host_prep"] = True
+                env[n] = Val(metas[n], host=h)
+                continue
             name = op_name(n.target)
             short = getattr(n.target, "_opname", name)
             if short in _SHAPE_ONLY or not (_is_tensor(m) or isinstance(m, (list, tuple))):
