@@ -214,7 +214,15 @@ class Program:
                     continue
                 flat = all(isinstance(x, _S) or not _has(x, _S) for x in args)
                 slots = tuple((j, x.i) for j, x in enumerate(args) if isinstance(x, _S)) if flat else None
-                plan.append((step, s, fn, list(args), slots, kwargs, _has(kwargs, _S), transfer, False))
+                # keyword arguments the same way (conv2d passes every tensor by keyword): None = no slot,
+                # (key, slot) pairs = slots at the top level only, True = nested, walked every call
+                if not _has(kwargs, _S):
+                    kw_slots = None
+                elif all(isinstance(x, _S) or not _has(x, _S) for x in kwargs.values()):
+                    kw_slots = tuple((k, x.i) for k, x in kwargs.items() if isinstance(x, _S))
+                else:
+                    kw_slots = True
+                plan.append((step, s, fn, list(args), slots, kwargs, kw_slots, transfer, False))
             if len(self._plans) >= 2 * _CACHE:
                 self._plans.clear()
             self._plans[key] = (self.steps, plan)  # holds the steps list: its id stays unique while cached
@@ -238,7 +246,15 @@ class Program:
                     a = args.copy()
                     for j, i in slots:
                         a[j] = env[i]
-                env[s] = fn(*a, **(_resolve(kwargs, env) if kw_slots else kwargs))
+                if kw_slots is None:
+                    kw = kwargs
+                elif kw_slots is True:
+                    kw = _resolve(kwargs, env)
+                else:
+                    kw = kwargs.copy()
+                    for k, i in kw_slots:
+                        kw[k] = env[i]
+                env[s] = fn(*a, **kw)
                 if transfer:
                     counts[transfer] += 1
         except Exception as e:
