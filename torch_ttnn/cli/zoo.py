@@ -86,7 +86,8 @@ def measure_all(names, args, progress=True) -> list[dict]:
             gib = needed_gib(name, args.size)
             if gib is not None and gib > args.max_gib:
                 rows[name] = _failed_row(name, args, f"skipped: needs about {gib:.0f} GiB (weights on host and "
-                                                     f"device), over --max-gib {args.max_gib:g}", "skipped")
+                                                     f"device, plus half again to work in), over --max-gib "
+                                                     f"{args.max_gib:g}", "skipped")
         names_left = [n for n in names if n not in rows]
     else:
         names_left = list(names)
