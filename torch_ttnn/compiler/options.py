@@ -58,13 +58,10 @@ class TorchTtnnOption:
                              f"(check TORCH_TTNN_RUNTIME)")
         if float_dtype not in _FLOAT_DTYPES:
             raise ValueError(f"TorchTtnnOption: float_dtype must be one of {_FLOAT_DTYPES}, got {float_dtype!r}")
-        if math_fidelity not in policy.FIDELITIES:
-            raise ValueError(f"TorchTtnnOption: math_fidelity must be one of {policy.FIDELITIES}, "
-                             f"got {math_fidelity!r}")
-        if math_fidelity == "default" and fp32_accumulation:
-            raise ValueError("TorchTtnnOption: math_fidelity='default' passes no compute config, so TT-NN's "
-                             "per-op defaults decide the accumulation; add fp32_accumulation=False, or choose "
-                             "a fidelity ('auto', 'hifi2') to accumulate in float32")
+        try:
+            policy.check_compute_options(math_fidelity, fp32_accumulation)
+        except ValueError as e:
+            raise ValueError(f"TorchTtnnOption: {e}") from None
         self.device = device
         self.gen_graphviz = gen_graphviz
         self.metrics_path = str(metrics_path) if metrics_path else ""

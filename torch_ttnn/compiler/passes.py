@@ -98,7 +98,7 @@ def fold_batchnorm(gm: fx.GraphModule, kinds: list[str]) -> int:
     phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
     params = {n for n, k in zip(phs, kinds) if k == "param"}
 
-    def is_param(a):
+    def param_or_none(a):
         return a is None or a in params
 
     def fake(target, *args):
@@ -111,7 +111,7 @@ def fold_batchnorm(gm: fx.GraphModule, kinds: list[str]) -> int:
             continue
         conv, gamma, beta, mean, var, _momentum, eps = bn.args
         if not (isinstance(conv, fx.Node) and conv.target == aten.convolution.default and len(conv.users) == 1
-                and not conv.args[6] and all(is_param(a) for a in (conv.args[1], conv.args[2], gamma, beta))
+                and not conv.args[6] and all(param_or_none(a) for a in (conv.args[1], conv.args[2], gamma, beta))
                 and mean in params and var in params):
             continue
         outs = list(bn.users)

@@ -86,6 +86,30 @@ def _has(a, cls) -> bool:
     return False
 
 
+def _slot_plan(container):
+    """How a step's argument list or keyword dict gets its slot values each call, worked out once: None = no
+    slot (passed as is), ((position or key, slot), ...) = slots at the top level only (filled into a copy),
+    True = slots nested in a list or dict (walked every call)."""
+    items = container.items() if isinstance(container, dict) else enumerate(container)
+    items = list(items)
+    if not any(_has(x, _S) for _k, x in items):
+        return None
+    if all(isinstance(x, _S) or not _has(x, _S) for _k, x in items):
+        return tuple((k, x.i) for k, x in items if isinstance(x, _S))
+    return True
+
+
+def _fill(container, plan, env):
+    if plan is None:
+        return container
+    if plan is True:
+        return _resolve(container, env)
+    out = container.copy()
+    for k, i in plan:
+        out[k] = env[i]
+    return out
+
+
 def has_symbols(a) -> bool:
     """Whether an FX argument structure holds a SymInt/SymFloat/SymBool whose value is not a constant."""
     found = []
@@ -212,17 +236,8 @@ class Program:
                 if dealloc:
                     plan.append((step, s, fn, args[0].i, None, None, None, transfer, True))
                     continue
-                flat = all(isinstance(x, _S) or not _has(x, _S) for x in args)
-                slots = tuple((j, x.i) for j, x in enumerate(args) if isinstance(x, _S)) if flat else None
-                # keyword arguments the same way (conv2d passes every tensor by keyword): None = no slot,
-                # (key, slot) pairs = slots at the top level only, True = nested, walked every call
-                if not _has(kwargs, _S):
-                    kw_slots = None
-                elif all(isinstance(x, _S) or not _has(x, _S) for x in kwargs.values()):
-                    kw_slots = tuple((k, x.i) for k, x in kwargs.items() if isinstance(x, _S))
-                else:
-                    kw_slots = True
-                plan.append((step, s, fn, list(args), slots, kwargs, kw_slots, transfer, False))
+                args = list(args)
+                plan.append((step, s, fn, args, _slot_plan(args), kwargs, _slot_plan(kwargs), transfer, False))
             if len(self._plans) >= 2 * _CACHE:
                 self._plans.clear()
             self._plans[key] = (self.steps, plan)  # holds the steps list: its id stays unique while cached
@@ -240,20 +255,8 @@ class Program:
                     if id(t) not in protected:
                         fn(t)
                     continue
-                if slots is None:
-                    a = _resolve(args, env)
-                else:
-                    a = args.copy()
-                    for j, i in slots:
-                        a[j] = env[i]
-                if kw_slots is None:
-                    kw = kwargs
-                elif kw_slots is True:
-                    kw = _resolve(kwargs, env)
-                else:
-                    kw = kwargs.copy()
-                    for k, i in kw_slots:
-                        kw[k] = env[i]
+                a = _fill(args, slots, env)
+                kw = _fill(kwargs, kw_slots, env)
                 env[s] = fn(*a, **kw)
                 if transfer:
                     counts[transfer] += 1

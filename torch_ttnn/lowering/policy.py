@@ -49,6 +49,16 @@ _AUTO = {"matmul": "HiFi2", "conv": "HiFi4"}     # TT-NN's own default fidelity 
 _UNSET = object()
 
 
+def check_compute_options(fidelity: str, fp32_accumulation: bool, name: str = "math_fidelity") -> None:
+    """Raise ValueError for a fidelity/accumulation pair make_compute_configs cannot honour."""
+    if fidelity not in FIDELITIES:
+        raise ValueError(f"{name} must be one of {FIDELITIES}, got {fidelity!r}")
+    if fidelity == "default" and fp32_accumulation:
+        raise ValueError(f"{name}='default' passes no compute config, so TT-NN's per-op defaults decide the "
+                         f"accumulation (bfloat16 for bfloat16 operands); add fp32_accumulation=False, or choose a "
+                         f"fidelity ('auto', 'hifi2') to accumulate in float32")
+
+
 def make_compute_configs(ttnn, fidelity: str = "auto", fp32_accumulation: bool = True) -> dict:
     """The compute kernel config the compiler gives every matmul/linear ("matmul") and conv ("conv").
 
@@ -60,13 +70,8 @@ def make_compute_configs(ttnn, fidelity: str = "auto", fp32_accumulation: bool =
     fp32_accumulation=False) passes no config at all: TT-NN's per-op defaults (faster on a card, less
     accurate). On the emulator float32 accumulation is also the fast path: one float32 matmul per product
     instead of one per K tile."""
-    if fidelity not in FIDELITIES:
-        raise ValueError(f"math fidelity must be one of {FIDELITIES}, got {fidelity!r}")
+    check_compute_options(fidelity, fp32_accumulation)
     if fidelity == "default":
-        if fp32_accumulation:
-            raise ValueError("math fidelity 'default' passes no config, so TT-NN's per-op defaults decide the "
-                             "accumulation (bfloat16 for bfloat16 operands); set fp32_accumulation=False with it, "
-                             "or choose a fidelity ('auto', 'hifi2') to accumulate in float32")
         return {k: None for k in KINDS}
     names = {"lofi": "LoFi", "hifi2": "HiFi2", "hifi3": "HiFi3", "hifi4": "HiFi4"}
     return {k: ttnn.WormholeComputeKernelConfig(

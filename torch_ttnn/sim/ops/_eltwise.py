@@ -128,30 +128,18 @@ def tf32(x: torch.Tensor) -> torch.Tensor:
     return truncate_mantissa(x, 10)
 
 
-def fpu_operand(t_values: torch.Tensor, dtype: DataType) -> torch.Tensor:
-    """What the matrix engine sees of a stored operand: TF32 for float32 data, denormals flushed.
-    bfloat16 and block-float values already fit the source registers exactly."""
-    x = t_values if t_values.dtype == torch.float32 else t_values.to(torch.float32)
+def fpu_read(values: torch.Tensor, dtype: DataType, known_clean: bool = False) -> tuple[torch.Tensor, bool]:
+    """(what the matrix engine sees of stored `values` of `dtype`, whether the denormal flush changed nothing):
+    TF32 for float32 data, denormals flushed unless `known_clean`. bfloat16 and block-float values already fit
+    the source registers exactly. The result may alias `values`: callers must not modify it in place."""
+    x = values if values.dtype == torch.float32 else values.to(torch.float32)
     if dtype == DataType.FLOAT32:
         x = tf32(x)
-    return formats.flush_denormals(x)
+    return (x, True) if known_clean else formats.flush_denormals_checked(x)
 
 
-def fpu_operand_of(t: Tensor) -> torch.Tensor:
-    """fpu_operand of a tensor, remembering (per values object and version) that the denormal flush changes
-    nothing, so a weight read by every call skips the flush after its first use. The result may alias the
-    stored values: callers must not modify it in place."""
-    v = t.value
-    x = v if v.dtype == torch.float32 else v.to(torch.float32)
-    if t.dtype == DataType.FLOAT32:
-        x = tf32(x)
-    c = t._fpu_clean
-    if c is not None and c[0] is v and c[1] == v._version:
-        return x
-    x, clean = formats.flush_denormals_checked(x)
-    if clean:
-        t._fpu_clean = (v, v._version)
-    return x
+def fpu_operand(t_values: torch.Tensor, dtype: DataType) -> torch.Tensor:
+    return fpu_read(t_values, dtype)[0]
 
 
 def fpu_clean(t: Tensor) -> bool:
@@ -162,6 +150,16 @@ def fpu_clean(t: Tensor) -> bool:
 
 def mark_fpu_clean(t: Tensor) -> None:
     t._fpu_clean = (t._values, t._values._version)
+
+
+def fpu_operand_of(t: Tensor) -> torch.Tensor:
+    """fpu_operand of a tensor, remembering (per values object and version) that the denormal flush changes
+    nothing, so a weight read by every call skips the flush after its first use."""
+    known = fpu_clean(t)
+    x, clean = fpu_read(t.value, t.dtype, known)
+    if clean and not known:
+        mark_fpu_clean(t)
+    return x
 
 
 def round_to(x: torch.Tensor, dtype: DataType) -> torch.Tensor:

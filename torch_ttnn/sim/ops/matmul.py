@@ -141,13 +141,8 @@ def _product(xa, b, vb, transpose_b, fid, fp32_acc, bits_a, bits_b):
     known_clean = E.fpu_clean(b)
     clean = True
     for lo in range(0, n, cols):
-        xb = vb[..., lo:lo + cols]
-        xb = xb if xb.dtype == torch.float32 else xb.to(torch.float32)
-        if b.dtype == DataType.FLOAT32:
-            xb = E.tf32(xb)
-        if not known_clean:
-            xb, ok = E.formats.flush_denormals_checked(xb)
-            clean = clean and ok
+        xb, ok = E.fpu_read(vb[..., lo:lo + cols], b.dtype, known_clean)
+        clean = clean and ok
         out[..., lo:lo + cols] = _accumulate(_phases(xa, xb, fid, bits_a, bits_b), fp32_acc)
     if clean and not known_clean:
         E.mark_fpu_clean(b)
