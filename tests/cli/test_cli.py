@@ -134,3 +134,12 @@ def test_graph_draws_the_lowered_graph(tmp_path, ext):
     text = path.read_text()
     assert "ttnn.linear" in text or "ttnn.gelu" in text
     assert text.lstrip().startswith("<?xml") if ext == "svg" else text.startswith("digraph")
+
+
+def test_bisect_leaves_the_compilers_host_preprocessing_alone():
+    """Folded BatchNorms are computed on the host in float32: bisect checks device ops only."""
+    from torch_ttnn import zoo
+    from torch_ttnn.zoo.bisect import bisect
+    r = bisect(zoo.build("resnet", "tiny"))
+    assert r["checks"] and not any("rsqrt" in c.aten or "batch_norm" in c.aten for c in r["checks"])
+    assert any("convolution" in c.aten for c in r["checks"])

@@ -75,3 +75,17 @@ def test_flush_check_and_weight_cache(ttnn, device):
     assert torch.equal(E.fpu_operand_of(t), torch.tensor([[1.0, 2.0]])) and t._fpu_clean is not None
     t._values.copy_(torch.tensor([[1e-40, -0.0]]))  # an in-place change must invalidate the remembered check
     assert torch.equal(E.fpu_operand_of(t).view(torch.int32), torch.zeros(1, 2, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("values,nan_at", [([1.0, -float("nan"), 2.0], [1]), ([float("inf"), -float("inf"), 1.0], []),
+                                           ([3e38, 3e38, 3e38], []), ([-float("nan")], [0])])
+def test_bf16_store_writes_positive_nan_only(values, nan_at):
+    """The stored bfloat16 values: every NaN +NaN (the host converter's), everything else as rounded; the
+    finite-sum shortcut must not skip a NaN nor rewrite an infinite or overflowing sum."""
+    from torch_ttnn.sim.types import DataType, Layout
+    x = torch.tensor(values)
+    y = formats.to_device_format(x, DataType.BFLOAT16, Layout.TILE)
+    assert torch.isnan(y).nonzero().flatten().tolist() == nan_at
+    assert all(not torch.signbit(y[i]) for i in nan_at)
+    keep = [i for i in range(len(values)) if i not in nan_at]
+    assert torch.equal(y[keep], x[keep].bfloat16())

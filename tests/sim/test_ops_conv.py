@@ -227,3 +227,23 @@ def test_fp32_accumulation_fast_path_equals_im2col(ttnn, cfg, fidelity, dtypes):
     ref = conv.fidelity_matmul(act, w_prep.reshape(-1, g, oc // g).permute(1, 0, 2), cfgk.math_fidelity, True, *dts)
     ref = ref.permute(1, 0, 2).reshape(n * oh * ow, oc)
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_cached_weight_layout_follows_in_place_updates(ttnn, device):
+    """The fused conv keeps its OIHW weight per stored values and version: an in-place change of the prepared
+    weight must be seen by the next call."""
+    torch.manual_seed(0)
+    x, w = torch.randn(1, 4, 6, 6), torch.randn(8, 4, 3, 3)
+    cfg = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=True)
+    geo = dict(in_channels=4, out_channels=8, batch_size=1, input_height=6, input_width=6, kernel_size=(3, 3),
+               stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
+    tw = ttnn.prepare_conv_weights(weight_tensor=ttnn.from_torch(w, dtype=ttnn.bfloat16), weights_format="OIHW",
+                                   input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT,
+                                   has_bias=False, device=device, input_dtype=ttnn.bfloat16, **geo)
+
+    def run():
+        y = ttnn.conv2d(input_tensor=nhwc(ttnn, device, x), weight_tensor=tw, device=device, compute_config=cfg, **geo)
+        return unflat(ttnn, y, 1, 6, 6)
+    assert_pcc(F.conv2d(x, w, padding=1), run(), 0.999)
+    tw._values.mul_(-2)
+    assert_pcc(F.conv2d(x, -2 * w, padding=1), run(), 0.999)
