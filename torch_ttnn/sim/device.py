@@ -11,6 +11,7 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
+from .cost import CostFigures, OpRecord, program_host_ns
 from .types import Arch, BufferType, CoreCoord, CoreGrid
 
 
@@ -31,6 +32,7 @@ class ArchSpec:
     dram_bw: float            # bytes/s per chip
     dram_alignment: int
     l1_alignment: int
+    cost: CostFigures         # the device-time model's figures for this card (sim/cost.py)
     chips: int = 1
 
     @property
@@ -43,16 +45,21 @@ class ArchSpec:
 
 
 _MiB, _GiB = 1 << 20, 1 << 30
+# Wormhole: 267 GB/s achievable of 288 peak (tt-metal tech_reports/Saturating_DRAM_bandwidth); the other figures
+# are fitted to TT's measured n150 GEMM table (sim/cost.py, `python -m torch_ttnn.bench.calibrate`).
+_WORMHOLE_COST = CostFigures(dram_bw=267e9)
+# Blackhole: the same Tensix pipelines; DRAM at Wormhole's achievable share of its 512 GB/s peak (assumed).
+_BLACKHOLE_COST = CostFigures(dram_bw=512e9 * 267 / 288)
 ARCHS = {
     # Wormhole n150: one chip, 8x8 compute grid, 1 GHz, 1.5 MB L1 per core, 12 GB GDDR6 in 12 banks, 288 GB/s.
     "n150": ArchSpec("n150", Arch.WORMHOLE_B0, CoreGrid(y=8, x=8), 1.0e9, 1536 * 1024, 100 * 1024,
-                     12 * _GiB, 12, 288e9, 32, 16),
+                     12 * _GiB, 12, 288e9, 32, 16, _WORMHOLE_COST),
     # Wormhole n300: two n150-like chips linked by Ethernet; each TT-NN device is one chip.
     "n300": ArchSpec("n300", Arch.WORMHOLE_B0, CoreGrid(y=8, x=8), 1.0e9, 1536 * 1024, 100 * 1024,
-                     12 * _GiB, 12, 288e9, 32, 16, chips=2),
+                     12 * _GiB, 12, 288e9, 32, 16, _WORMHOLE_COST, chips=2),
     # Blackhole p150a: 140 Tensix cores, 120 enabled by current firmware (12x10), 1.35 GHz, 32 GB in 8 banks.
     "p150": ArchSpec("p150", Arch.BLACKHOLE, CoreGrid(y=10, x=12), 1.35e9, 1536 * 1024, 100 * 1024,
-                     32 * _GiB, 8, 512e9, 64, 16),
+                     32 * _GiB, 8, 512e9, 64, 16, _BLACKHOLE_COST),
 }
 DEFAULT_ARCH = "n150"
 
@@ -82,16 +89,6 @@ class _Pool:
     @property
     def allocated(self) -> int:
         return self.used_per_bank * self.banks
-
-
-@dataclass
-class OpRecord:
-    """One op call's cost estimate, kept by the device for run reports."""
-    name: str
-    time_ns: float
-    flops: float = 0.0
-    bytes: float = 0.0
-    bound: str = ""
 
 
 class Device:
@@ -207,7 +204,13 @@ class Device:
         self.op_records.append(rec)
 
     def estimated_time_ns(self) -> float:
+        """Device kernel time of every op recorded so far (the device's busy time)."""
         return sum(r.time_ns for r in self.op_records)
+
+    def estimated_host_time_ns(self, trace: bool = False) -> float:
+        """Host-visible time of the ops recorded so far: with dispatch (host enqueue overlapping the device),
+        or replayed from a trace."""
+        return program_host_ns(self.op_records, trace)
 
 
 _devices: dict[int, Device] = {}

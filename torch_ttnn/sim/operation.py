@@ -1,45 +1,34 @@
-"""The op wrapper and the cost model shared by every emulated operation.
+"""The op wrapper and the one door to the cost model shared by every emulated operation.
 
 Each TT-NN operation is an `Operation` object, as in the real package: callable, with a name, a golden
-(torch reference) function, and a recorded cost per call on the device it ran on. The cost model is a
-roofline: time = max(compute time, DRAM time) + a fixed dispatch cost, with figures from the device's
-ArchSpec.
+(torch reference) function, and a recorded cost per call on the device it ran on. `record` turns what an op
+declares it did (its operands and where they live, matmul tiles, vector-engine passes) into an `OpRecord`
+priced by `sim/cost.py` from the device's ArchSpec.
 """
 from __future__ import annotations
 
 import functools
 import inspect
 
-from .device import Device, OpRecord
-from .types import MathFidelity
-
-# One matrix-engine pass computes an 8x16x16 multiply-accumulate block per core per cycle: 4096 FLOP.
-# 64 cores x 1 GHz x 4096 = 262 TFLOPS, Tenstorrent's n150 "FP8" (LoFi) figure; each extra fidelity pass costs
-# another cycle (HiFi2 = 148 "BLOCKFP8" after rounding, HiFi4 = 74 "FP16"). Source: ttnn-facts.md.
-FPU_FLOP_PER_CYCLE = 4096
-# The vector engine (SFPU) works on 32 lanes per cycle per core; a transcendental costs several cycles per value.
-SFPU_LANES = 32
-# Fixed host dispatch + kernel launch cost per op without trace capture. Public tt-metal profiles put op-to-op
-# gaps at a few to tens of microseconds; we take 5 us (verify on hardware).
-DISPATCH_NS = 5_000.0
+from .cost import Operand, OpRecord, Work, price
+from .device import Device
 
 
-def estimate_ns(device: Device, *, flops: float = 0.0, bytes_moved: float = 0.0, fidelity=MathFidelity.HiFi4,
-                sfpu_ops: float = 0.0, sfpu_cycles: float = 1.0) -> tuple[float, str]:
-    """Roofline estimate for one op on `device`; returns (nanoseconds, which bound was hit)."""
-    spec = device.spec
-    passes = fidelity.passes if isinstance(fidelity, MathFidelity) and fidelity != MathFidelity.Invalid else 4
-    fpu_ns = flops / (spec.num_cores * FPU_FLOP_PER_CYCLE / passes * spec.clock_hz) * 1e9
-    sfpu_ns = sfpu_ops * sfpu_cycles / (spec.num_cores * SFPU_LANES * spec.clock_hz) * 1e9
-    mem_ns = bytes_moved / spec.dram_bw * 1e9
-    compute = max(fpu_ns, sfpu_ns)
-    bound = "compute" if compute >= mem_ns else "memory"
-    return max(compute, mem_ns) + DISPATCH_NS, bound
+def record(device: Device, name: str, *, operands: list[Operand] | None = None, bytes_moved: float = 0.0,
+           flops: float = 0.0, sfpu_ops: float = 0.0, sfpu_cycles: float = 1.0, matmul=None,
+           host_only: bool = False) -> OpRecord:
+    """Price one op call and add it to the device's records.
 
-
-def record(device: Device, name: str, **kw) -> OpRecord:
-    ns, bound = estimate_ns(device, **kw)
-    rec = OpRecord(name, ns, kw.get("flops", 0.0), kw.get("bytes_moved", 0.0), bound)
+    `operands` are the tensors read and written, the output last (`tensor.operand(t)`); ops that only know a
+    byte count pass `bytes_moved` (taken as DRAM traffic). `flops` without `matmul` is an eltwise op on the
+    matrix engine; `sfpu_ops` values at `sfpu_cycles` each run on the vector engine."""
+    if operands is None:
+        operands = [Operand(int(bytes_moved))] if bytes_moved else []
+    last = operands[-1] if operands else None
+    out_tiles = sfpu_ops / 1024 if sfpu_ops else (last.bytes / last.tile_bytes if last else 0.0)
+    work = Work(operands, matmul, out_tiles, sfpu_cycles if sfpu_ops else 0.0,
+                fpu=bool(flops) and matmul is None, host_only=host_only)
+    rec = price(name, work, device.spec, flops=flops)
     device.record(rec)
     return rec
 

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from . import formats
+from .cost import Operand, Storage
 from .device import Device
 from .operation import operation, record
-from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
+from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, BufferType, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
                     DataType, Layout, MemoryConfig, Shape, StorageType, element_size, tile_bytes)
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
@@ -242,6 +243,24 @@ def nbytes(t: Tensor) -> int:
     return pages * size
 
 
+def operand(t: Tensor) -> Operand:
+    """The cost model's view of a tensor an op reads or writes: its bytes, where they live, its tile size."""
+    pages, size = _pages(t)
+    mc = t._memory_config
+    if t._device is None or mc is None:
+        where = Storage.HOST
+    elif mc.buffer_type == BufferType.DRAM:
+        where = Storage.DRAM
+    else:
+        where = Storage.L1_SHARDED if mc.is_sharded() else Storage.L1
+    tile = tile_bytes(t._dtype) if t._layout == Layout.TILE else TILE_SIZE * TILE_SIZE * element_size(t._dtype)
+    return Operand(pages * size, where, tile)
+
+
+def operands(*tensors) -> list[Operand]:
+    return [operand(t) for t in tensors if isinstance(t, Tensor)]
+
+
 def require_device(opname: str, *tensors):
     """The real ops' first check: inputs live on an open device, and on the same one."""
     dev = None
@@ -317,7 +336,7 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None) -> Tensor:
             if tensor._device is device else to_device(from_device(tensor), device, memory_config)
     t = Tensor._make(tensor.value, tensor._dtype, tensor._layout)
     _place(t, device, memory_config or DRAM_MEMORY_CONFIG)
-    record(device, "ttnn.to_device", bytes_moved=0)
+    record(device, "ttnn.to_device", host_only=True)  # the host->device copy: PCIe, not a device program
     return t
 
 
@@ -346,7 +365,7 @@ def to_layout(tensor, layout, dtype=None, memory_config=None, sub_core_grids=Non
     if tensor._device is None:
         return Tensor._make(values, out_dtype, layout)
     out = Tensor._make(values, out_dtype, layout, tensor._device, memory_config or tensor._memory_config)
-    record(tensor._device, "ttnn.to_layout", bytes_moved=nbytes(tensor) + nbytes(out))
+    record(tensor._device, "ttnn.to_layout", operands=operands(tensor, out))
     return out
 
 
@@ -364,7 +383,7 @@ def typecast(input_tensor, dtype, *args, memory_config=None, output_tensor=None,
         raise RuntimeError(f"typecast to {dtype.name} needs TILE layout; call ttnn.to_layout first")
     out = new_device_tensor(input_tensor.value, dtype, input_tensor.layout, dev,
                             memory_config or input_tensor.memory_config())
-    record(dev, "ttnn.typecast", bytes_moved=nbytes(input_tensor) + nbytes(out))
+    record(dev, "ttnn.typecast", operands=operands(input_tensor, out), sfpu_ops=float(out.volume()))
     return out
 
 
@@ -388,11 +407,24 @@ def reshape(input_tensor, shape, *args, memory_config=None, pad_value=None, resh
         return Tensor._make(new, input_tensor._dtype, input_tensor._layout)
     out = Tensor._make(new, input_tensor._dtype, input_tensor._layout, dev,
                        memory_config or input_tensor._memory_config)
-    # A view when the last dim is untouched in ROW_MAJOR or the tile grid is unchanged; a data move otherwise.
-    free = input_tensor.padded_shape[-1:] == out.padded_shape[-1:] and (
-        input_tensor._layout == Layout.ROW_MAJOR or input_tensor.padded_shape[-2:] == out.padded_shape[-2:])
-    record(dev, "ttnn.reshape", bytes_moved=0 if free else nbytes(input_tensor) + nbytes(out))
+    if _is_view(input_tensor, out):
+        record(dev, "ttnn.reshape", host_only=True)
+    else:
+        record(dev, "ttnn.reshape", operands=operands(input_tensor, out))
     return out
+
+
+def _is_view(src: Tensor, out: Tensor) -> bool:
+    """TT-NN's reshape is a view (no device program, metadata only) when the last dim is unchanged and, in TILE
+    layout, the rows stay whole tiles: the second-to-last dim unchanged, or tile-aligned before and after (the
+    tiles' order in memory is the same). Otherwise it moves data."""
+    if src.shape[-1:] != out.shape[-1:]:
+        return False
+    if src._layout == Layout.ROW_MAJOR:
+        return True
+    h_in = src.shape[-2] if len(src.shape) > 1 else 1
+    h_out = out.shape[-2] if len(out.shape) > 1 else 1
+    return h_in == h_out or (h_in % TILE_SIZE == 0 and h_out % TILE_SIZE == 0)
 
 
 @operation("ttnn.to_memory_config")
@@ -402,7 +434,7 @@ def to_memory_config(tensor, memory_config, dtype=None, output_tensor=None) -> T
     values = tensor.value if out_dtype == tensor._dtype else formats.to_device_format(tensor.value, out_dtype,
                                                                                       tensor._layout)
     out = Tensor._make(values, out_dtype, tensor._layout, dev, memory_config)
-    record(dev, "ttnn.to_memory_config", bytes_moved=nbytes(tensor) + nbytes(out))
+    record(dev, "ttnn.to_memory_config", operands=operands(tensor, out))
     return out
 
 
@@ -411,7 +443,7 @@ def clone(input, *, dtype=None, memory_config=None, compute_kernel_config=None) 
     dev = require_device("ttnn.clone", input)
     out = new_device_tensor(input.value, dtype or input._dtype, input._layout, dev,
                             memory_config or input._memory_config)
-    record(dev, "ttnn.clone", bytes_moved=nbytes(input) + nbytes(out))
+    record(dev, "ttnn.clone", operands=operands(input, out))
     return out
 
 

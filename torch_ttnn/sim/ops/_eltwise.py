@@ -16,7 +16,7 @@ import torch
 
 from .. import formats
 from ..operation import Operation, record
-from ..tensor import Tensor, nbytes, new_device_tensor, require_device
+from ..tensor import Tensor, nbytes, new_device_tensor, operands, require_device
 from ..types import INTEGERS, DataType, Layout, MathFidelity, _Enum
 
 
@@ -171,7 +171,7 @@ def round_to(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
 
 # --- output ----------------------------------------------------------------------------------------------------
 def finish(opname: str, values: torch.Tensor, dtype: DataType, layout: Layout, device, memory_config,
-           inputs, *, output_tensor: Tensor | None = None, flops: float = 0.0, fidelity=MathFidelity.HiFi4,
+           inputs, *, output_tensor: Tensor | None = None, flops: float = 0.0, matmul=None,
            sfpu_cycles: float = 0.0, sfpu_ops: float | None = None) -> Tensor:
     """Round to the output dtype, allocate (or fill `output_tensor`), record the cost, return the result.
 
@@ -189,8 +189,7 @@ def finish(opname: str, values: torch.Tensor, dtype: DataType, layout: Layout, d
         out = output_tensor
     else:
         out = new_device_tensor(values, dtype, layout, device, memory_config)
-    moved = sum(nbytes(t) for t in inputs if isinstance(t, Tensor)) + nbytes(out)
     ops = out.volume() if sfpu_ops is None else sfpu_ops
-    record(device, opname, flops=flops, bytes_moved=moved, fidelity=fidelity, sfpu_ops=ops if sfpu_cycles else 0.0,
-           sfpu_cycles=sfpu_cycles or 1.0)
+    record(device, opname, operands=operands(*inputs, out), flops=flops, matmul=matmul,
+           sfpu_ops=ops if sfpu_cycles else 0.0, sfpu_cycles=sfpu_cycles or 1.0)
     return out

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from .. import formats
 from ..formats import flush_denormals
 from ..operation import operation, record
-from ..tensor import Tensor, nbytes, new_device_tensor, require_device
+from ..cost import MatmulWork
+from ..tensor import Tensor, nbytes, new_device_tensor, operands, require_device
 from ..types import (BLOCK_FLOAT, DataType, Layout, MathFidelity, WormholeComputeKernelConfig, _Enum)
 from . import matmul as _mm
 
@@ -185,7 +186,7 @@ def _prepare_weight(weight, device, conv_config, in_channels, out_channels, kern
                            f"{weight.dtype})")
     wd = _weights_dtype(conv_config, weight)
     out = new_device_tensor(_prepare_weight_values(weight.value.float(), groups), wd, Layout.TILE, device)
-    record(device, "ttnn.prepare_conv_weights", bytes_moved=nbytes(out))
+    record(device, "ttnn.prepare_conv_weights", operands=operands(out))
     return out
 
 
@@ -197,7 +198,7 @@ def _prepare_bias(bias, device, conv_config, out_channels, weights_dtype, op="co
     if bias.device() is not None and list(bias.shape) == [1, 1, 1, out_channels] and bias.layout == Layout.TILE:
         return bias
     out = new_device_tensor(bias.value.float().reshape(1, 1, 1, out_channels), weights_dtype, Layout.TILE, device)
-    record(device, "ttnn.prepare_conv_bias", bytes_moved=nbytes(out))
+    record(device, "ttnn.prepare_conv_bias", operands=operands(out))
     return out
 
 
@@ -320,8 +321,12 @@ def _run_conv(op, *, input_tensor, weight_tensor, device, in_channels, out_chann
     result = new_device_tensor(out.reshape(1, 1, -1, out_channels), out_dtype, out_layout, device,
                                memory_config or (input_tensor.memory_config() if input_tensor.device() else None))
     k = kernel[0] * kernel[1] * (in_channels // groups)
-    record(device, name, flops=2.0 * out.shape[0] * k * out_channels, fidelity=cfg.math_fidelity,
-           bytes_moved=nbytes(input_tensor) + nbytes(w_prep) + nbytes(result))
+    # Priced as the implicit-GEMM it is on the device: output pixels x (kernel window x in channels) x out channels.
+    t = lambda d: -(-d // 32)  # noqa: E731
+    work = MatmulWork(1, t(out.shape[0]), t(k), t(out_channels), device.spec.grid.y, device.spec.grid.x,
+                      cfg.math_fidelity.passes, bool(cfg.fp32_dest_acc_en))
+    record(device, name, flops=2.0 * out.shape[0] * k * out_channels, matmul=work,
+           operands=operands(input_tensor, w_prep, result))
     dim_out = (oh, ow) if dims == 2 else ow
     wb = (w_prep, b_prep)
     if return_output_dim and return_weights_and_bias:
@@ -405,7 +410,7 @@ class _Transpose:
             v = v.flip(-1, -2)
         out = new_device_tensor(_prepare_weight_values(v, self.g), _weights_dtype(self.cfg, w), Layout.TILE,
                                 self.device)
-        record(self.device, "ttnn.prepare_conv_transpose2d_weights", bytes_moved=nbytes(out))
+        record(self.device, "ttnn.prepare_conv_transpose2d_weights", operands=operands(out))
         return out
 
     def input(self, x):

@@ -14,7 +14,7 @@ import torch
 
 from .. import formats
 from ..operation import operation, record
-from ..tensor import Tensor, from_torch, nbytes, new_device_tensor, to_device
+from ..tensor import Tensor, from_torch, nbytes, new_device_tensor, operands, to_device
 from ..types import BLOCK_FLOAT, DRAM_MEMORY_CONFIG, DataType, Layout, _Enum
 
 __all__ = ["full", "zeros", "ones", "empty", "arange", "full_like", "zeros_like", "ones_like", "empty_like",
@@ -39,7 +39,7 @@ def _make(opname, values, dtype, layout, device, memory_config) -> Tensor:
     if device is None:
         return Tensor._make(formats.to_device_format(values, dtype, layout), dtype, layout)
     out = new_device_tensor(values, dtype, layout, device, memory_config or DRAM_MEMORY_CONFIG)
-    record(device, opname, bytes_moved=nbytes(out))
+    record(device, opname, operands=operands(out))
     return out
 
 

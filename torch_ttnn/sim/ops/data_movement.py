@@ -10,10 +10,12 @@ The small helpers here (`_finish`, `_dim`, `_check`) are the skeleton every op m
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from ..operation import operation, record
-from ..tensor import Tensor, new_device_tensor, nbytes, require_device
+from ..tensor import Tensor, new_device_tensor, nbytes, operand, operands, require_device
 from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,
                      ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum)
 
@@ -25,7 +27,7 @@ __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "
 
 # --- shared skeleton -------------------------------------------------------------------------------------
 def _finish(opname: str, dev, values: torch.Tensor, like: Tensor, inputs=None, *, dtype=None, layout=None,
-            memory_config=None, flops: float = 0.0, **cost) -> Tensor:
+            memory_config=None, flops: float = 0.0, read=(), **cost) -> Tensor:
     """Store `values` as the output (rounded to its dtype, allocated) and record the op's cost."""
     dtype = dtype or like.dtype
     layout = layout or like.layout
@@ -34,8 +36,7 @@ def _finish(opname: str, dev, values: torch.Tensor, like: Tensor, inputs=None, *
                            f"per 32x32 tile); use ttnn.bfloat16 or TILE layout")
     out = new_device_tensor(values, dtype, layout, dev, memory_config or like.memory_config())
     inputs = (like,) if inputs is None else inputs
-    moved = sum(nbytes(t) for t in inputs if t is not None) + nbytes(out)
-    record(dev, opname, bytes_moved=moved, flops=flops, **cost)
+    record(dev, opname, operands=[*operands(*inputs), *read, operand(out)], flops=flops, **cost)
     return out
 
 
@@ -111,7 +112,7 @@ def concat(tensors, dim=0, *, memory_config=None, output_tensor=None, groups=1, 
 def _split_out(opname, t, pieces, memory_config):
     dev = t.device()
     outs = [new_device_tensor(p, t.dtype, t.layout, dev, memory_config or t.memory_config()) for p in pieces]
-    record(dev, opname, bytes_moved=nbytes(t) + sum(nbytes(o) for o in outs))
+    record(dev, opname, operands=operands(t, *outs))
     return outs
 
 
@@ -246,7 +247,7 @@ def _reshape_view(opname, t, new_shape):
     """squeeze/unsqueeze/view: a metadata change, no data moved (the real ones are views)."""
     dev = require_device(opname, t)
     out = Tensor._make(t.value.reshape(new_shape), t.dtype, t.layout, dev, t.memory_config())
-    record(dev, opname, bytes_moved=0)
+    record(dev, opname, host_only=True)
     return out
 
 
@@ -361,8 +362,10 @@ def embedding(input_tensor, weight, *, padding_idx=None, layout=None, embeddings
     vals = table[ids]
     if padding_idx is not None:
         vals = torch.where((ids == padding_idx).unsqueeze(-1), torch.zeros((), dtype=vals.dtype), vals)
-    return _finish(op, dev, vals, weight, (input_tensor, weight), dtype=out_dtype, layout=out_layout,
-                   memory_config=memory_config or input_tensor.memory_config())
+    # It reads the ids and only the table rows they name (one row per id), not the whole table.
+    rows = dataclasses.replace(operand(weight), bytes=ids.numel() * wshape[-1] * 2)
+    return _finish(op, dev, vals, weight, (input_tensor,), dtype=out_dtype, layout=out_layout,
+                   memory_config=memory_config or input_tensor.memory_config(), read=(rows,))
 
 
 @operation("ttnn.fill", golden_function=lambda t, v, **_: torch.full_like(t, v))

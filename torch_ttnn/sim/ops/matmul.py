@@ -25,6 +25,7 @@ import math
 
 import torch
 
+from ..cost import MatmulWork
 from ..tensor import require_device
 from ..types import BLOCK_FLOAT, FLOATS, TILE_SIZE, DataType, Layout, MathFidelity
 from . import _eltwise as E
@@ -198,9 +199,21 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
     batch = math.prod(E.formats.broadcast_shape(xa.shape[:-2], xb.shape[:-2]))
     flops = 2.0 * batch * pad(m) * pad(k) * pad(n)
     inputs = (a, b) + ((bias,) if bias is not None else ())
+    work = _work(dev, batch, m, k, n, fid, fp32_acc, program_config, core_grid)
     return E.finish(qual, out, out_dtype, Layout.TILE, dev, memory_config, inputs,
-                    output_tensor=optional_output_tensor, flops=flops, fidelity=fid,
+                    output_tensor=optional_output_tensor, flops=flops, matmul=work,
                     sfpu_cycles=10.0 if act is not None else 0.0)
+
+
+def _work(dev, batch, m, k, n, fid, fp32_acc, program_config, core_grid) -> MatmulWork:
+    """How the cost model sees this matmul: its tiles, and the grid and per-core block the config gives (a
+    program config's compute grid and per_core_M/N, else core_grid, else the whole device grid)."""
+    grid = getattr(program_config, "compute_with_storage_grid_size", None)
+    gy, gx = (grid.y, grid.x) if grid is not None else (core_grid.y, core_grid.x) if core_grid is not None \
+        else (dev.spec.grid.y, dev.spec.grid.x)
+    t = lambda d: -(-d // TILE_SIZE)  # noqa: E731
+    return MatmulWork(batch, t(m), t(k), t(n), gy, gx, fid.passes, fp32_acc,
+                      getattr(program_config, "per_core_M", None), getattr(program_config, "per_core_N", None))
 
 
 def _matmul_impl(input_tensor_a, input_tensor_b, transpose_a=False, transpose_b=False, memory_config=None, dtype=None,

@@ -15,7 +15,8 @@ import torch
 
 from ..formats import round_bfloat16
 from ..operation import operation, record
-from ..tensor import nbytes, new_device_tensor, require_device
+from ..cost import MatmulWork
+from ..tensor import nbytes, new_device_tensor, operands, require_device
 from ..types import INTEGERS, Layout
 from .data_movement import _check, _finish
 
@@ -80,8 +81,15 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     if output_concat_heads:
         out = out.permute(0, 2, 1, 3).reshape(b, sq, nh * d)
     flops = 4.0 * b * nh * sq * sk * d
+    # Priced as flash attention runs it: per (batch, head), Q K^T and P V as tile products on the matrix
+    # engine (scores stay in L1), softmax on the vector engine; Q, K, V and the mask read once.
+    t = lambda n: -(-n // 32)  # noqa: E731
+    cfg = compute_kernel_config
+    passes = cfg.math_fidelity.passes if cfg is not None and cfg.math_fidelity.name != "Invalid" else 2
+    work = MatmulWork(b * nh, t(sq), 2 * t(d), t(sk), dev.spec.grid.y, dev.spec.grid.x, passes,
+                      bool(cfg is not None and cfg.fp32_dest_acc_en))
     return _finish(op, dev, out, q, (q, k, v, attn_mask), memory_config=memory_config, flops=flops,
-                   sfpu_ops=float(b * nh * sq * sk), sfpu_cycles=4.0)
+                   matmul=work, sfpu_ops=float(b * nh * t(sq) * t(sk) * 1024), sfpu_cycles=4.0)
 
 
 class SoftmaxDefaultProgramConfig:
@@ -133,7 +141,7 @@ def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_c
     tmp = new_device_tensor(y, tensor.dtype, tensor.layout, dev, tensor.memory_config())
     tensor._values = tmp._values  # the same buffer now holds the result
     tmp.deallocate()
-    record(dev, op, bytes_moved=2 * nbytes(tensor), sfpu_ops=float(y.numel()), sfpu_cycles=4.0)
+    record(dev, op, operands=operands(tensor, tensor), sfpu_ops=float(tensor.volume()), sfpu_cycles=4.0)
     return tensor
 
 
@@ -190,6 +198,5 @@ def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *,
     parts = _split_values(x, num_heads, nkv, transpose_key)
     outs = [new_device_tensor(p.contiguous(), input_tensor.dtype, input_tensor.layout, dev,
                               memory_config or input_tensor.memory_config()) for p in parts]
-    moved = nbytes(input_tensor) + (nbytes(kv_input_tensor) if kv_input_tensor is not None else 0)
-    record(dev, op, bytes_moved=moved + sum(nbytes(o) for o in outs))
+    record(dev, op, operands=operands(input_tensor, kv_input_tensor, *outs))
     return tuple(outs)
