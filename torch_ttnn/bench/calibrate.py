@@ -160,15 +160,36 @@ def report(fit_: Fit) -> str:
     return "\n".join(lines)
 
 
+RESULT = TABLE.parents[1] / "results" / "cost-model-fit.md"
+
+
+def write(fit_: Fit, path: pathlib.Path = RESULT) -> pathlib.Path:
+    """The fit as a Markdown page saying how, when and at which commit it was made (the README links it)."""
+    from .suite import meta
+    prov = meta({})
+    path.write_text(
+        f"# Device-time model vs measured n150 matmuls\n\n"
+        f"Made by `python -m torch_ttnn.bench.calibrate --write` on {prov['date']} at commit {prov['commit']} "
+        f"(torch {prov['torch']}): `torch_ttnn.sim.cost` with the n150 figures of `sim/device.py`, "
+        f"against {TABLE.name} (TT's GEMM_FLOPS report). Kernel time is compared with the row's device "
+        f"utilisation turned into time (the publisher's definition), host-visible time with the row's "
+        f"measured time per op (traced rows: replayed from a trace).\n\n```\n{report(fit_)}\n```\n")
+    return path
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.calibrate", description=__doc__.split("\n")[0])
     p.add_argument("--fit", action="store_true", help="re-fit the fitted figures over the whole table")
+    p.add_argument("--write", action="store_true", help=f"write the fit to {RESULT.relative_to(TABLE.parents[2])}")
     a = p.parse_args(argv)
     spec = ARCHS["n150"]
     if a.fit:
         spec = fit(spec)
         print("fitted figures:", {k: round(getattr(spec.cost, k), 3) for k in _FITTED})
-    print(report(evaluate(spec)))
+    result = evaluate(spec)
+    print(report(result))
+    if a.write:
+        print("wrote", write(result))
 
 
 if __name__ == "__main__":

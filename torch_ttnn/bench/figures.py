@@ -32,7 +32,11 @@ FIGURES = {  # key: (label, definition)
     "gflop": ("GFLOP /call", "FLOPs of one eager call (torch.utils.flop_counter), in GFLOP"),
     "roofline_ms": ("Roofline (ms)", "max(FLOPs at the card's peak rate, weight + input/output bytes in the "
                                      "device formats at DRAM bandwidth)"),
-    "device_ms": ("Est. device (ms)", "the emulator's estimated device time per call (compiler metrics)"),
+    "device_ms": ("Est. device (ms)", "the emulator's estimated device kernel time per call (compiler metrics; "
+                                      "sim/cost.py)"),
+    "host_ms": ("Est. host-visible (ms)", "estimated time per call as the host sees it on a card without trace: "
+                                          "the slower of total op dispatch and total device time"),
+    "trace_ms": ("Est. traced (ms)", "estimated time per call replayed from a captured trace (no dispatch)"),
     "efficiency": ("Efficiency", "roofline_ms / device_ms (1 = at the roofline)"),
     "mem_eager_mb": ("Peak RSS eager (MB)", "peak resident memory of a process that builds the model and runs it "
                                             "eagerly on CPU (ru_maxrss, own subprocess)"),

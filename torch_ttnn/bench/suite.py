@@ -62,10 +62,11 @@ def measure_model(name: str, size: str, batch: int = 1, repeats: int = 5, compil
 
 def _git_commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=10, cwd=os.path.dirname(__file__)).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return ""
+        sha = ""
+    return sha or "unknown (not run from a git checkout)"
 
 
 def meta(args: dict) -> dict:

@@ -63,9 +63,9 @@ def _device_bytes(t: torch.Tensor) -> int:
 def roofline_s(ex, flops: float, out, device) -> tuple[float | None, float]:
     """(seconds, bytes) of the roofline bound on the emulated card: FLOPs at its peak matrix rate (LoFi, one
     pass) or the weights, inputs and outputs read/written once at DRAM bandwidth, whichever is longer."""
-    from .. import runtime
+    from ..sim import cost
     spec = getattr(device, "spec", None)
-    per_cycle = getattr(getattr(runtime.ttnn(), "operation", None), "FPU_FLOP_PER_CYCLE", None)
+    per_cycle = cost.FPU_FLOP_PER_CYCLE
     params = {id(p): p for p in ex.model.parameters()}
     nbytes = sum(_device_bytes(p) for p in params.values())
     nbytes += sum(_device_bytes(t) for t in ex.inputs())
@@ -155,7 +155,8 @@ def speed(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, repeats:
         merged = _merge_graphs(option.metrics)
         row.update(graphs=merged["graphs"], cpu_ops=merged["cpu_ops"], fallbacks=merged["fallbacks"],
                    h2d=merged["h2d"], d2h=merged["d2h"], transfers=merged["h2d"] + merged["d2h"],
-                   device_ms=merged["device_ms"], ttnn_own_compile_s=merged["compile_s"] / compile_repeats)
+                   device_ms=merged["device_ms"], host_ms=merged["host_ms"], trace_ms=merged["trace_ms"],
+                   ttnn_own_compile_s=merged["compile_s"] / compile_repeats)
         row.update(emu_ms=emu_s * 1e3, eager_ms=eager_s * 1e3, emu_ratio=ratio(emu_s, eager_s),
                    compile_ttnn_s=max(statistics.median(firsts) - emu_s, 0.0))
         row["transfer_ratio"] = ratio(row["transfers"], row["min_transfers"])

@@ -35,6 +35,7 @@ from torch._dynamo.backends.common import aot_autograd
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from .. import runtime
+from ..sim.cost import program_host_ns
 from . import graphviz, metrics
 from .decompositions import DECOMPOSITIONS
 from .lower import lower, node_values
@@ -136,7 +137,7 @@ class CompiledGraph:
         self.lowerings = 0
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
-        self.last_device_ns = 0.0
+        self.last_device_ns = self.last_host_ns = self.last_trace_ns = 0.0
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
@@ -250,7 +251,9 @@ class CompiledGraph:
             except StepFailed as e:
                 self._recover(e, key, args)
         if recs is not None:
-            self.last_device_ns = sum(r.time_ns for r in recs[n_rec:])
+            new = recs[n_rec:]
+            self.last_device_ns = sum(r.time_ns for r in new)
+            self.last_host_ns, self.last_trace_ns = program_host_ns(new), program_host_ns(new, trace=True)
         self.last_transfers = prog.last_transfers
         self.calls += 1
         if self._wrap is not None:
@@ -299,7 +302,8 @@ class CompiledGraph:
             "cpu_ops_unique": len(fb), "fallbacks": fb,
             "fallback_reasons": dict(lo.fallback_reasons) if lo else {},
             "h2d_per_call": self.last_transfers["h2d"], "d2h_per_call": self.last_transfers["d2h"],
-            "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6, "calls": self.calls,
+            "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6,
+            "host_time_ms": self.last_host_ns / 1e6, "trace_time_ms": self.last_trace_ns / 1e6, "calls": self.calls,
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
             and not self.per_shape, "pcc": self.pcc,
         }

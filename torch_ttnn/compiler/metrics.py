@@ -30,7 +30,8 @@ def summary(records: list[dict]) -> str:
                 f"{r['device_ops']}, on CPU {r['cpu_ops']} ({r['cpu_ops_unique']} unique: {fb}); "
                 f"transfers {'on the first call (parameters placed once included)' if r['calls'] == 1 else 'per call'}: "
                 f"{r['h2d_per_call']} to device, {r['d2h_per_call']} from device; "
-                f"compile {r['compile_s']:.2f} s; est. device time {r['device_time_ms']:.3f} ms/call; "
+                f"compile {r['compile_s']:.2f} s; est. device time {r['device_time_ms']:.3f} ms/call "
+                f"(host-visible {r.get('host_time_ms', 0):.3f} ms, traced {r.get('trace_time_ms', 0):.3f} ms); "
                 f"calls {r['calls']}, lowerings {r.get('lowerings', r['specializations'])}"
                 f"{' (symbolic shapes)' if r.get('symbolic') else ''}")
         if r.get("pcc") is not None:

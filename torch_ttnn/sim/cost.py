@@ -62,7 +62,8 @@ class CostFigures:
     dram_tail: float = 1.18               # fit: host-visible DRAM time beyond the kernel, per unit of DRAM time
 
 
-LOFI_TILE_CYCLES = 16       # one 32x32x32 tile product per matrix-engine pass: 65536 FLOP / 4096 FLOP per cycle
+FPU_FLOP_PER_CYCLE = 4096   # one 8x16 @ 16x16 multiply-accumulate block per core per cycle (TT's GEMM_FLOPS report)
+LOFI_TILE_CYCLES = 2 * 32 ** 3 // FPU_FLOP_PER_CYCLE   # 16 cycles per 32x32x32 tile product per pass
 SFPU_LANES = 32             # the vector engine's lanes per core per cycle
 TILE_ELEMS = 32 * 32
 

@@ -63,7 +63,8 @@ def _merge_graphs(records: list[dict]) -> dict:
     return {"graphs": len(records), "aten_ops": total("aten_ops"), "device_ops": total("device_ops"),
             "cpu_ops": total("cpu_ops"), "fallbacks": dict(fb), "h2d": total("h2d_per_call"),
             "d2h": total("d2h_per_call"), "compile_s": total("compile_s"),
-            "device_ms": total("device_time_ms")}
+            "device_ms": total("device_time_ms"), "host_ms": total("host_time_ms"),
+            "trace_ms": total("trace_time_ms")}
 
 
 def status_of(row: dict, threshold: float = PCC_THRESHOLD) -> str:
