@@ -15,6 +15,8 @@ from .device import (ARCHS, CloseDevice, CreateDevice, Device, GetDefaultDevice,
 from .operation import Operation, get_golden_function
 from .tensor import (Tensor, clone, deallocate, from_device, from_torch, is_tensor_storage_on_device, reshape,
                      to_device, to_layout, to_memory_config, to_torch, typecast)
+from .trace import (MeshTraceId, begin_trace_capture, copy_host_to_device_tensor, end_trace_capture,
+                    execute_trace, release_trace)
 from . import ops as _ops  # noqa: E402  registers the operation library into this namespace
 from .ops import *  # noqa: F401,F403,E402
 

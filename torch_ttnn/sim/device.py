@@ -102,6 +102,9 @@ class Device:
         self._next_buffer = 0
         self.program_cache_enabled = False
         self.op_records: list[OpRecord] = []
+        self.trace_region_size = trace_region_size
+        self._traces: dict = {}        # trace id -> captured trace (sim/trace.py)
+        self._replaying = False        # ops run by execute_trace: priced without host dispatch
         l1_bank = spec.l1_bank_size - l1_small_size - trace_region_size // max(spec.num_cores, 1)
         if worker_l1_size:
             l1_bank = min(l1_bank, worker_l1_size)
@@ -201,6 +204,7 @@ class Device:
 
     # --- op records ----------------------------------------------------------------------------------
     def record(self, rec: OpRecord):
+        rec.traced = self._replaying
         self.op_records.append(rec)
 
     def estimated_time_ns(self) -> float:

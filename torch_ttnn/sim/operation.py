@@ -45,8 +45,12 @@ class Operation:
         self.__qualname__ = self.__name__
         self.__signature__ = inspect.signature(fn)
 
+    _capture = None   # the trace being captured (sim/trace.py), shared by every operation
+
     def __call__(self, *args, **kwargs):
-        return self.function(*args, **kwargs)
+        if self._capture is None:
+            return self.function(*args, **kwargs)
+        return self._capture.call(self, args, kwargs)
 
     def __repr__(self):
         return f"<emulated {self.python_fully_qualified_name}>"

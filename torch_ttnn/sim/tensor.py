@@ -16,7 +16,7 @@ import torch
 from . import formats
 from .cost import Operand, Storage
 from .device import Device
-from .operation import operation, record
+from .operation import Operation, operation, record
 from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, BufferType, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
                     DataType, Layout, MemoryConfig, Shape, StorageType, element_size, tile_bytes)
 
@@ -319,6 +319,8 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
         return tensor if dtype is None else tensor.to(dtype)
     if not isinstance(tensor, Tensor):
         raise TypeError(f"to_torch expects a ttnn.Tensor, got {type(tensor).__name__}")
+    if tensor._device is not None and Operation._capture is not None:
+        Operation._capture.refuse(tensor._device, "Reads")
     out = tensor.value.clone()
     if torch_rank is not None:
         out = out.reshape(tuple(Shape(out.shape).to_rank(torch_rank)))
@@ -334,6 +336,8 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None) -> Tensor:
             return tensor
         return to_memory_config(tensor, memory_config or tensor._memory_config) \
             if tensor._device is device else to_device(from_device(tensor), device, memory_config)
+    if Operation._capture is not None:
+        Operation._capture.refuse(device, "Writes")
     t = Tensor._make(tensor.value, tensor._dtype, tensor._layout)
     _place(t, device, memory_config or DRAM_MEMORY_CONFIG)
     record(device, "ttnn.to_device", host_only=True)  # the host->device copy: PCIe, not a device program
