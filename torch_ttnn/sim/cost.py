@@ -190,13 +190,16 @@ def price(name: str, work: Work, spec, *, flops: float = 0.0) -> OpRecord:
             parts["compute"] += values * work.sfpu_cycles / clock * 1e9
     else:
         parts = _eltwise_core_ns(work, spec.num_cores, fig, clock)
+    busy = max(parts.values(), default=0.0)   # the core's own work, which DRAM traffic overlaps
     parts["dram"] = dram
     bound = max(parts, key=parts.get)
     kernel = fig.kernel_launch_ns + parts[bound]
     sharded = any(o.storage == Storage.L1_SHARDED for o in work.operands)
     dispatch = fig.sharded_dispatch_ns if sharded else fig.dispatch_ns
+    # The host also waits for DRAM traffic the profiled kernel does not cover (reads before the core's work
+    # starts, write-back after it ends): at most as long as that work, else it is the kernel itself.
     return OpRecord(name, kernel, flops, total, bound if parts[bound] > 0 else "launch", dispatch,
-                    fig.dram_tail * dram, fig.trace_launch_ns)
+                    fig.dram_tail * min(dram, busy), fig.trace_launch_ns)
 
 
 def matmul_work(batch: int, m: int, k: int, n: int, a: Operand, b: Operand, out: Operand, *, passes: int,

@@ -1,0 +1,100 @@
+"""Where a program's estimated device time goes: the emulator's op records grouped by op.
+
+`python -m torch_ttnn.bench.devtime bert-large` compiles a model with backend="ttnn", runs it once to warm up
+(constants placed, programs built) and once to measure, and prints per TT-NN op: calls, device kernel time,
+host-visible time (with dispatch) and traced time, and what bound each (compute, unpack, NoC, DRAM, launch).
+The same breakdown serves the hand-written TT-NN programs of the benchmark, so both are read the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+from typing import NamedTuple
+
+import torch
+
+from ..sim.cost import program_host_ns
+
+
+class OpTime(NamedTuple):
+    name: str
+    calls: int
+    kernel_ms: float
+    host_ms: float       # the op's own host-visible time in a loop (dispatch and device overlapping)
+    trace_ms: float
+    bounds: str          # how often each pipeline set the kernel time, most frequent first
+
+
+class Summary(NamedTuple):
+    ops: int             # device ops with a kernel (views and host-only steps excluded)
+    kernel_ms: float
+    host_ms: float       # the whole program as the host sees it without trace
+    trace_ms: float      # the whole program replayed from a trace
+    by_op: list
+
+
+def summarize(records) -> Summary:
+    groups: dict = collections.defaultdict(list)
+    for r in records:
+        groups[r.name].append(r)
+    rows = []
+    for name, rs in groups.items():
+        bounds = collections.Counter(r.bound for r in rs)
+        rows.append(OpTime(name, len(rs), sum(r.time_ns for r in rs) / 1e6, sum(r.host_ns for r in rs) / 1e6,
+                           sum(r.trace_ns for r in rs) / 1e6,
+                           ", ".join(f"{b} {n}" for b, n in bounds.most_common())))
+    rows.sort(key=lambda r: -r.kernel_ms)
+    return Summary(sum(1 for r in records if r.time_ns), sum(r.time_ns for r in records) / 1e6,
+                   program_host_ns(records) / 1e6, program_host_ns(records, trace=True) / 1e6, rows)
+
+
+def render(s: Summary, title: str) -> str:
+    from tabulate import tabulate
+    head = (f"{title}: {s.ops} device ops, est. kernel {s.kernel_ms:.2f} ms, host-visible {s.host_ms:.2f} ms "
+            f"without trace, {s.trace_ms:.2f} ms traced")
+    table = tabulate([(r.name, r.calls, f"{r.kernel_ms:.3f}", f"{r.host_ms:.3f}", f"{r.trace_ms:.3f}", r.bounds)
+                      for r in s.by_op], headers=["op", "calls", "kernel ms", "host ms", "traced ms", "bound by"])
+    return head + "\n" + table
+
+
+def compiled_records(model: torch.nn.Module, args: tuple, option=None) -> list:
+    """Op records of one steady-state call of `model` compiled with backend="ttnn" (the second call)."""
+    from .. import compiler
+    option = option or compiler.TorchTtnnOption(runtime="sim")
+    compiled = torch.compile(model, backend=compiler.backend, options=option)
+    with torch.no_grad():
+        compiled(*args)
+        start = len(option.device.op_records)
+        compiled(*args)
+    return option.device.op_records[start:]
+
+
+def bert(layers: int, hidden: int, heads: int, intermediate: int, batch: int, seq: int, seed: int = 0):
+    """A HF BertModel of the given dims with seeded random weights, and (ids, attention mask) inputs."""
+    import transformers as hf
+    torch.manual_seed(seed)
+    cfg = hf.BertConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=intermediate, attn_implementation="sdpa")
+    model = hf.BertModel(cfg, add_pooling_layer=False).eval()
+    ids = torch.randint(0, cfg.vocab_size, (batch, seq), generator=torch.Generator().manual_seed(seed))
+    return model, (ids, torch.ones(batch, seq, dtype=torch.long))
+
+
+CONFIGS = {  # name: BertModel dims and the batch/sequence TT's public figures use
+    "bert-large": dict(layers=24, hidden=1024, heads=16, intermediate=4096, batch=8, seq=384),
+    "bert-base": dict(layers=12, hidden=768, heads=12, intermediate=3072, batch=8, seq=384),
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.devtime", description=__doc__.split("\n")[0])
+    p.add_argument("model", choices=sorted(CONFIGS))
+    p.add_argument("--layers", type=int, help="fewer encoder layers (a quick look; figures scale per layer)")
+    a = p.parse_args(argv)
+    dims = dict(CONFIGS[a.model], **({"layers": a.layers} if a.layers else {}))
+    model, args = bert(**dims)
+    print(render(summarize(compiled_records(model, args)), f"compiled {a.model} {dims}"))
+
+
+if __name__ == "__main__":
+    main()
