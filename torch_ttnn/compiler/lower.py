@@ -243,8 +243,7 @@ def _device_input(rec, ph, m) -> TT:
     """An input already on the device: the eager device's dtype for it is known (its placement policy), its
     layout is not (to_layout is free when it already has the one asked for). Converted to the compiler's
     convention, which the constant pass folds for parameters (once per module, no host transfer)."""
-    from ..device.tensor import device_dtype
-    h = TT(ph, tuple(m.shape) or (1,), device_dtype(rec, m.dtype), None)
+    h = TT(ph, tuple(m.shape) or (1,), policy.device_dtype(rec, m.dtype), None)
     floating = m.dtype.is_floating_point or m.dtype == torch.bool
     h = rec.to_layout(h, rec.TILE_LAYOUT if floating else rec.ROW_MAJOR_LAYOUT)
     return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
@@ -253,11 +252,10 @@ def _device_input(rec, ph, m) -> TT:
 def _device_output(rec, v, to_dev, to_host):
     """An output left on the device, in the eager device's dtype for its torch dtype (0-d ones go to host:
     TT-NN has no rank 0, the caller moves them)."""
-    from ..device.tensor import device_dtype
     if v.meta.dim() == 0:
         return to_host(v)
     x = to_dev(v)
-    y = rec.typecast(x, device_dtype(rec, v.meta.dtype))
+    y = rec.typecast(x, policy.device_dtype(rec, v.meta.dtype))
     if y is not x:
         y.node.meta["no_alias"] = True  # a typecast to another dtype is a new buffer: its input can be freed
     return y.node
