@@ -153,6 +153,23 @@ class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
     __torch_function__ = torch._C._disabled_torch_function_impl
 
     # --- the TT-NN side --------------------------------------------------------------------------------
+    @classmethod
+    def from_ttnn(cls, t, dtype: torch.dtype | None = None) -> "TtnnTensor":
+        """A TT-NN tensor (on a device of the active runtime) as a torch tensor on the ttnn device, without a
+        copy (`torch_ttnn.from_ttnn`). A class method so that code handed these tensors can make more of them
+        without importing the device: the compiler, which sits beside it, wraps a graph's outputs this way."""
+        from .backend import register_ttnn_device
+        ttnn = runtime.ttnn()
+        dev = t.device() if callable(getattr(t, "device", None)) else None
+        if dev is None:
+            raise ValueError("from_ttnn needs a TT-NN tensor on a device; place it with ttnn.to_device(t, device)")
+        index = int(register_ttnn_device(dev).index)
+        if dtype is None:
+            host = {ttnn.bfloat16: torch.bfloat16, ttnn.int32: torch.int32, ttnn.uint8: torch.uint8,
+                    ttnn.uint32: torch.int64, ttnn.uint16: torch.int32}
+            dtype = host.get(t.dtype, torch.float32)
+        return cls(t, tuple(int(d) for d in t.shape), dtype, index)
+
     @no_dynamo
     def ttnn_tensor(self):
         """The TT-NN tensor holding this tensor's values (of the active runtime; layout/dtype per the policy)."""
