@@ -213,7 +213,7 @@ class CompiledGraph:
     def _recover(self, err: StepFailed, key, args):
         """A TT-NN call failed at run time: move its ATen op to CPU and lower again, or explain."""
         node = err.origin.get("aten_node")
-        if err.step is not None and err.step[1] is not None and isinstance(err.step[1], torch._ops.OpOverload):
+        if err.step is not None and isinstance(err.step.fn, torch._ops.OpOverload):
             raise err.error  # an ATen op on CPU (a fallback) failed: the model's own error, as eager gives it
         if node is None or node in self.force_cpu or len(self.force_cpu) >= _MAX_RUNTIME_FALLBACKS:
             raise RuntimeError(
