@@ -284,7 +284,7 @@ class _Lowerer:
         rec = self.rec
         h = TT(ph, tuple(m.shape) or (1,), policy.device_dtype(rec, m.dtype), None)
         floating = m.dtype.is_floating_point or m.dtype == torch.bool
-        h = rec.to_layout(h, rec.TILE_LAYOUT if floating else rec.ROW_MAJOR_LAYOUT)
+        h = rec.to_layout(h, self.tile if floating else self.row_major)
         return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
 
     def _device_output(self, v: Val):
