@@ -10,7 +10,7 @@ ALLOWED = {
     "sim": set(),
     "runtime": {"sim"},
     "lowering": {"runtime", "sim"},
-    "compiler": {"lowering", "runtime", "sim", "device"},
+    "compiler": {"lowering", "runtime", "sim"},
     "device": {"lowering", "runtime", "sim"},
     "zoo": {"compiler", "device", "lowering", "runtime", "sim"},
     "bench": {"zoo", "compiler", "device", "lowering", "runtime", "sim"},

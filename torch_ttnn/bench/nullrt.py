@@ -10,14 +10,11 @@ host torch ops (CPU fallbacks) are nulled too: they are host work, but not the d
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 
 
 def _programs(option) -> list:
     return [p for cg in option.compiled for p in cg.programs.values()]
-
-
-def _per_call(step) -> bool:
-    return not step[4]          # (slot, fn, args, kwargs, const, transfer, is_dealloc)
 
 
 @contextlib.contextmanager
@@ -41,12 +38,10 @@ def null_runtime(option, run):
 
     try:
         for j, p in enumerate(progs):
-            p.steps = [(s[0], recording((j, i), s[1]), *s[2:]) if _per_call(s) else s
-                       for i, s in enumerate(p.steps)]
+            p.steps = [s if s.const else replace(s, fn=recording((j, i), s.fn)) for i, s in enumerate(p.steps)]
         run()
         for j, p in enumerate(progs):
-            p.steps = [(s[0], null(results.get((j, i))), *s[2:]) if _per_call(s) else s
-                       for i, s in enumerate(saved[j])]
+            p.steps = [s if s.const else replace(s, fn=null(results.get((j, i)))) for i, s in enumerate(saved[j])]
         yield len(results)
     finally:
         for p, steps in zip(progs, saved):

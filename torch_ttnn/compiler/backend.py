@@ -58,8 +58,7 @@ def _check_inputs(example_inputs):
                              f"'{x.device}', but compiled graphs take CPU tensors (the backend moves them to "
                              f"the TT-NN device itself) or tensors on the 'ttnn' device (used in place). Move "
                              f"it with .cpu() or .to('ttnn') before calling the model.")
-        from ..device import is_ttnn_tensor
-        if is_ttnn_tensor(x):
+        if hasattr(x, "ttnn_tensor"):  # a tensor of the eager device (not a fake one)
             d = x.ttnn_tensor().device()
             if tt_dev is not None and d is not tt_dev:
                 raise ValueError(f"torch_ttnn backend: input {i} lives on another TT-NN device than input 0's; "
@@ -146,10 +145,12 @@ class CompiledGraph:
         self.metas = {n: n.meta.get("val") for n in nodes}
         self.symbolic = any(_is_symbolic(v) for n, v in self.metas.items()
                             if n.op in ("placeholder", "call_function"))
-        self.device_io = any(isinstance(v, torch.Tensor) and v.device.type != "cpu"
-                             for n, v in self.metas.items() if n.op == "placeholder")
+        inputs = [self.metas[n] for n in nodes if n.op == "placeholder"]
+        on_device = [i for i, v in enumerate(inputs) if isinstance(v, torch.Tensor) and v.device.type != "cpu"]
+        self.device_io = bool(on_device)
+        self._device_arg = on_device[0] if on_device else None  # an input whose class wraps the outputs
         self._wrap = None
-        if self.device_io:  # outputs stay on the device: (position, torch dtype) of each to wrap
+        if self.device_io:  # outputs stay on the device: (position, torch dtype, 0-d) of each to wrap
             outs = nodes[-1].args[0]
             self._wrap = [(i, o.meta["val"].dtype, o.meta["val"].dim() == 0) for i, o in enumerate(outs)
                           if isinstance(o, fx.Node) and isinstance(o.meta.get("val"), torch.Tensor)]
@@ -213,7 +214,7 @@ class CompiledGraph:
     def _recover(self, err: StepFailed, key, args):
         """A TT-NN call failed at run time: move its ATen op to CPU and lower again, or explain."""
         node = err.origin.get("aten_node")
-        if err.step is not None and err.step[1] is not None and isinstance(err.step[1], torch._ops.OpOverload):
+        if err.step is not None and isinstance(err.step.fn, torch._ops.OpOverload):
             raise err.error  # an ATen op on CPU (a fallback) failed: the model's own error, as eager gives it
         if node is None or node in self.force_cpu or len(self.force_cpu) >= _MAX_RUNTIME_FALLBACKS:
             raise RuntimeError(
@@ -257,7 +258,7 @@ class CompiledGraph:
         self.last_transfers = prog.last_transfers
         self.calls += 1
         if self._wrap is not None:
-            out = self._to_device(out)
+            out = self._to_device(out, args[self._device_arg])
         if self.option.check_accuracy and self.pcc is None:
             self._check_accuracy(args, out)
         if self.option.verbose and self.calls == 1:
@@ -266,19 +267,14 @@ class CompiledGraph:
             metrics.write(self.option.metrics_path, self.option.metrics)
         return out
 
-    def _to_device(self, out):
-        """Outputs of a graph over ttnn-device inputs, as tensors of the ttnn device (no copy)."""
-        from ..device import from_ttnn
+    def _to_device(self, out, device_input):
+        """Outputs of a graph over ttnn-device inputs, as tensors of the ttnn device (no copy). The compiler
+        does not import the eager device (it sits beside it): the class of an input it was handed wraps them."""
         out = list(out)
         for i, dtype, scalar in self._wrap:
             o = out[i]
-            out[i] = o.to(self._torch_device) if scalar else from_ttnn(o, dtype)
+            out[i] = o.to(device_input.device) if scalar else type(device_input).from_ttnn(o, dtype)
         return out
-
-    @property
-    def _torch_device(self):
-        from ..device import as_torch_device
-        return as_torch_device(self.device)
 
     def _check_accuracy(self, args, out):
         def host(a):

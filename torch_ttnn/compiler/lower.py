@@ -18,14 +18,10 @@ import torch.fx as fx
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from ..lowering import find, policy
+from ..lowering.facts import AtenOp, aten_op
 from .recording import TT, Recorder
 
 log = logging.getLogger("torch_ttnn")
-# Nodes that only check or describe shapes: nothing to run once shapes are concrete.
-_SHAPE_ONLY = {"sym_size", "sym_numel", "sym_stride", "sym_storage_offset", "_assert_scalar",
-               "_assert_tensor_metadata", "sym_constrain_range_for_size", "_assert_async"}
-
-_COPIES = {"lift_fresh_copy", "clone", "alias", "detach"}
 
 
 @dataclass
@@ -74,161 +70,233 @@ def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float
     placeholder's kind (input/param). Nodes named in `force_cpu` run on CPU whatever the rules say (a rule
     whose TT-NN code failed at run time). Inputs on the `ttnn` torch device are used where they live; with
     `device_outputs` the outputs stay on the device too (as the eager device's dtypes), else they go to host."""
-    g = fx.Graph()
-    rec = Recorder(ttnn, g, device, float_dtype, **rule_policy)
-    out = Lowered(g, {})
-    env: dict[fx.Node, object] = {}
-    tile, rm = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
+    return _Lowerer(gm, metas, kinds, ttnn, device, float_dtype, force_cpu, device_outputs, rule_policy).run()
 
-    def to_dev(v: Val) -> TT:
+
+class _Lowerer:
+    """One lowering of one ATen graph: the TT-NN graph being recorded, what each ATen node became (`env`: a
+    `Val`, a list of them for a multi-output node, or a plain value such as a size), and one method per kind
+    of node. Transfers are made on demand by `to_dev`/`to_host`, which remember them in the value."""
+
+    def __init__(self, gm, metas, kinds, ttnn, device, float_dtype, force_cpu, device_outputs, rule_policy):
+        self.gm, self.metas, self.device = gm, metas, device
+        self.kinds = iter(kinds)                    # each placeholder's kind, in order
+        self.force_cpu, self.device_outputs = force_cpu, device_outputs
+        self.graph = fx.Graph()
+        self.rec = Recorder(ttnn, self.graph, device, float_dtype, **rule_policy)
+        self.out = Lowered(self.graph, {})
+        self.env: dict[fx.Node, object] = {}
+        self.tile, self.row_major = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
+
+    def run(self) -> Lowered:
+        handlers = {"placeholder": self.placeholder, "get_attr": self.get_attr,
+                    "call_function": self.call_function, "output": self.output}
+        for n in self.gm.graph.nodes:
+            if n.op in handlers:
+                handlers[n.op](n)
+        self.graph.eliminate_dead_code()
+        return self.out
+
+    # --- one method per kind of node ----------------------------------------------------------------
+    def placeholder(self, n):
+        ph = self.graph.placeholder(n.name)
+        ph.meta["kind"] = next(self.kinds)
+        m = self.metas[n]
+        ph.meta["val"] = m
+        if not _is_tensor(m):
+            self.env[n] = m
+        elif m.device.type != "cpu":  # a tensor of the `ttnn` torch device: used where it lives
+            ph.meta["on_device"] = True
+            self.env[n] = Val(m, dev=self._device_input(ph, m))
+        else:
+            self.env[n] = Val(m, host=ph)
+
+    def get_attr(self, n):
+        value = getattr(self.gm, n.target)
+        ph = self.graph.placeholder(n.name)
+        ph.meta["kind"] = "const"
+        self.out.constants[n.name] = value
+        if not _is_tensor(value):
+            self.env[n] = value
+            return
+        self.env[n] = v = Val(value, host=ph)
+        if value.dim() == 0 and value.dtype != torch.bool:
+            with unset_fake_temporarily():  # a real constant, read while dynamo's fake mode is active
+                v.scalar = value.item()
+
+    def call_function(self, n):
+        m = self.metas[n]
+        if n.target is operator.getitem and isinstance(self.env[n.args[0]], (list, tuple)):
+            self.env[n] = self.env[n.args[0]][n.args[1]]  # one output of a multi-output node
+        elif n.meta.get("host_prep"):
+            # Parameter preprocessing the compiler inserted (passes.fold_batchnorm): float32 on the host,
+            # once per parameter version (a constant), as TT's own model preprocessing does; not a user op.
+            h = self._call_on_host(n)
+            h.meta["host_prep"] = True
+            self.env[n] = Val(m, host=h)
+        else:
+            self._aten_op(n, m)
+
+    def output(self, n):
+        conv = self._device_output if self.device_outputs else self.to_host
+        self.graph.output(self.resolve(n.args[0], conv))
+
+    # --- an ATen op: nothing to run, on the device by a rule, or on the host --------------------------
+    def _aten_op(self, n, m):
+        name = op_name(n.target)
+        fact = aten_op(getattr(n.target, "_opname", name))
+        if fact is AtenOp.SHAPE_ONLY or not (_is_tensor(m) or isinstance(m, (list, tuple))):
+            self.env[n] = m  # a number (concrete now), or a check that holds for these shapes
+            return
+        self.out.aten_ops[name] += 1
+        scalar = self._scalar_input(n) if fact is AtenOp.SAME_VALUES else None
+        if scalar is not None:
+            self.env[n] = scalar  # a copy of a scalar constant: stays a number
+            self.out.device_ops[name] += 1
+        elif self._on_device(n, m, name):
+            self.out.device_ops[name] += 1
+        else:
+            self._on_host(n, m, name)
+
+    def _scalar_input(self, n) -> Val | None:
+        src = self.env.get(n.args[0]) if n.args and isinstance(n.args[0], fx.Node) else None
+        return src if isinstance(src, Val) and src.scalar is not None else None
+
+    def _on_device(self, n, m, name) -> bool:
+        """Lower `n` by its rule; False, with the reason in the metrics, when it runs on the host instead."""
+        if n.name in self.force_cpu:
+            self.out.fallback_reasons[name] = self.force_cpu[n.name] if isinstance(self.force_cpu, dict) else \
+                "its TT-NN code failed at run time"
+            return False
+        if not isinstance(n.target, torch._ops.OpOverload):
+            return False
+        rule = find(n.target, fx.node.map_aggregate(n.args, self.meta_of),
+                    fx.node.map_aggregate(n.kwargs, self.meta_of))
+        if rule is None:
+            self.out.fallback_reasons.setdefault(name, "no lowering rule applies to these arguments")
+            return False
+        try:
+            self.env[n] = self._results(n, m, rule, self._apply(rule, n, name))
+        except Exception as e:  # a rule that cannot express this case: the op runs on CPU, named in metrics
+            log.info("lowering %s with rule %s failed (%s: %s): running it on CPU", name, rule.name,
+                     type(e).__name__, e)
+            self.out.fallback_reasons[name] = f"rule {rule.name} failed: {type(e).__name__}: {e}"
+            return False
+        return True
+
+    def _apply(self, rule, n, name):
+        """Call the rule on the node's device values; every node it recorded (transfers of its inputs
+        included) is tagged with the ATen node and rule it came from."""
+        g = self.graph
+        before = g._len
+        res = rule.fn(self.rec, *self.resolve(n.args, self.dev_or_scalar),
+                      **self.resolve(n.kwargs, self.dev_or_scalar))
+        node = g._root.prev
+        for _ in range(g._len - before):
+            node.meta.update(aten=name, aten_node=n.name)
+            node.meta.setdefault("rule", rule.name)
+            node = node.prev
+        return res
+
+    def _results(self, n, m, rule, res):
+        """The rule's result(s) as the ATen node's value(s). A rule may return None for an output of a
+        multi-output node that nobody reads."""
+        if not isinstance(m, (list, tuple)):
+            return Val(m, dev=_settle(res, m, rule))
+        if not isinstance(res, (list, tuple)) or len(res) < len(m):
+            raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected {len(m)} outputs")
+        used = {u.args[1] for u in n.users if u.target is operator.getitem}
+        vals = []
+        for i, x in enumerate(m):
+            if res[i] is not None and _is_tensor(x):
+                vals.append(Val(x, dev=_settle(res[i], x, rule)))
+            elif i in used and _is_tensor(x):
+                raise TypeError(f"rule {rule.name} gave no output {i}, which the graph uses")
+            else:
+                vals.append(None if _is_tensor(x) else x)
+        return vals
+
+    def _on_host(self, n, m, name):
+        """The ATen op itself, on host tensors (a CPU fallback)."""
+        self.out.fallbacks[name] += 1
+        h = self._call_on_host(n)
+        h.meta["fallback"] = True
+        h.meta["aten"] = name
+        if isinstance(m, (list, tuple)):
+            self.env[n] = [Val(x, host=self.graph.call_function(operator.getitem, (h, i))) if _is_tensor(x)
+                           else x for i, x in enumerate(m)]
+        else:
+            self.env[n] = Val(m, host=h)
+
+    def _call_on_host(self, n) -> fx.Node:
+        return self.graph.call_function(n.target, self.resolve(n.args, self.to_host),
+                                        self.resolve(n.kwargs, self.to_host))
+
+    # --- values: where they live, and the transfers between ---------------------------------------------
+    def resolve(self, a, conv):
+        """`a` (an FX argument structure) with each node's value converted by `conv` (values that are not
+        tensors, and multi-output lists, as they are)."""
+        def one(x):
+            if not isinstance(x, fx.Node):
+                return x
+            e = self.env[x]
+            return conv(e) if isinstance(e, Val) else e
+        return fx.node.map_aggregate(a, one)
+
+    def meta_of(self, a):
+        """What a guard sees for an argument: the ATen-level value (a scalar constant as its number)."""
+        if isinstance(a, fx.Node):
+            e = self.env[a]
+            return (e.meta if e.scalar is None else e.scalar) if isinstance(e, Val) else e
+        return a
+
+    def dev_or_scalar(self, v: Val):
+        return v.scalar if v.scalar is not None else self.to_dev(v)
+
+    def to_dev(self, v: Val) -> TT:
         if v.dev is None:
             m = v.meta
-            dtype = policy.ttnn_dtype(rec, m.dtype)
-            layout = tile if m.dtype.is_floating_point or m.dtype == torch.bool else rm
+            dtype = policy.ttnn_dtype(self.rec, m.dtype)
+            layout = self.tile if m.dtype.is_floating_point or m.dtype == torch.bool else self.row_major
             host = v.host
             if m.dim() == 0:  # TT-NN has no 0-d tensors: a scalar lives on the device as shape [1]
-                host = g.call_function(torch.reshape, (host, (1,)))
-            h = rec.from_torch(host, dtype=dtype, layout=layout, device=device)
+                host = self.graph.call_function(torch.reshape, (host, (1,)))
+            h = self.rec.from_torch(host, dtype=dtype, layout=layout, device=self.device)
             h.shape = tuple(m.shape) or (1,)
             h.node.meta["transfer"] = "h2d"
             v.dev = h
         return v.dev
 
-    def to_host(v: Val) -> fx.Node:
+    def to_host(self, v: Val) -> fx.Node:
         if v.host is None:
-            h = rec.to_torch(v.dev, dtype=v.meta.dtype)
+            h = self.rec.to_torch(v.dev, dtype=v.meta.dtype)
             h.node.meta["transfer"] = "d2h"
             h.node.meta["device"] = False
             v.host = h.node
             if v.meta.dim() == 0:
-                v.host = g.call_function(torch.reshape, (h.node, ()))
+                v.host = self.graph.call_function(torch.reshape, (h.node, ()))
         return v.host
 
-    def meta_of(a):
-        if isinstance(a, fx.Node):
-            e = env[a]
-            return (e.meta if e.scalar is None else e.scalar) if isinstance(e, Val) else e
-        return a
+    def _device_input(self, ph, m) -> TT:
+        """An input already on the device: the eager device's dtype for it is known (its placement policy),
+        its layout is not (to_layout is free when it already has the one asked for). Converted to the
+        compiler's convention, which the constant pass folds for parameters (once per module, no transfer)."""
+        rec = self.rec
+        h = TT(ph, tuple(m.shape) or (1,), policy.device_dtype(rec, m.dtype), None)
+        floating = m.dtype.is_floating_point or m.dtype == torch.bool
+        h = rec.to_layout(h, self.tile if floating else self.row_major)
+        return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
 
-    def dev_or_scalar(v: Val):
-        return v.scalar if v.scalar is not None else to_dev(v)
-
-    def resolve(a, conv):
-        def one(x):
-            if not isinstance(x, fx.Node):
-                return x
-            e = env[x]
-            return conv(e) if isinstance(e, Val) else e
-        return fx.node.map_aggregate(a, one)
-
-    ph_index = 0
-    for n in gm.graph.nodes:
-        if n.op == "placeholder":
-            ph = g.placeholder(n.name)
-            ph.meta["kind"] = kinds[ph_index]
-            ph_index += 1
-            m = metas[n]
-            env[n] = Val(m, host=ph) if _is_tensor(m) else m
-            ph.meta["val"] = m
-            if _is_tensor(m) and m.device.type != "cpu":  # a tensor of the `ttnn` torch device: used in place
-                ph.meta["on_device"] = True
-                env[n] = Val(m, dev=_device_input(rec, ph, m))
-        elif n.op == "get_attr":
-            value = getattr(gm, n.target)
-            ph = g.placeholder(n.name)
-            ph.meta["kind"] = "const"
-            out.constants[n.name] = value
-            env[n] = Val(value, host=ph) if _is_tensor(value) else value
-            if _is_tensor(value) and value.dim() == 0 and value.dtype != torch.bool:
-                with unset_fake_temporarily():  # a real constant, read while dynamo's fake mode is active
-                    env[n].scalar = value.item()
-        elif n.op == "call_function":
-            m = metas[n]
-            if n.target is operator.getitem and isinstance(env[n.args[0]], (list, tuple)):
-                env[n] = env[n.args[0]][n.args[1]]
-                continue
-            if n.meta.get("host_prep"):
-                # Parameter preprocessing the compiler inserted (passes.fold_batchnorm): float32 on the host,
-                # once per parameter version (a constant), as TT's own model preprocessing does; not a user op.
-                h = g.call_function(n.target, resolve(n.args, to_host), resolve(n.kwargs, to_host))
-                h.meta["host_prep"] = True
-                env[n] = Val(metas[n], host=h)
-                continue
-            name = op_name(n.target)
-            short = getattr(n.target, "_opname", name)
-            if short in _SHAPE_ONLY or not (_is_tensor(m) or isinstance(m, (list, tuple))):
-                env[n] = m  # a number (concrete now), or a check that holds for these shapes
-                continue
-            out.aten_ops[name] += 1
-            src = env.get(n.args[0]) if n.args and isinstance(n.args[0], fx.Node) else None
-            if short in _COPIES and isinstance(src, Val) and src.scalar is not None:
-                env[n] = src  # a copy of a scalar constant: stays a number
-                out.device_ops[name] += 1
-                continue
-            if n.name in force_cpu:
-                out.fallback_reasons[name] = force_cpu[n.name] if isinstance(force_cpu, dict) else \
-                    "its TT-NN code failed at run time"
-            elif _lower_with_rule(n, m, rec, env, meta_of, resolve, dev_or_scalar, out):
-                out.device_ops[name] += 1
-                continue
-            out.fallbacks[name] += 1
-            h = g.call_function(n.target, resolve(n.args, to_host), resolve(n.kwargs, to_host))
-            h.meta["fallback"] = True
-            h.meta["aten"] = name
-            if isinstance(m, (list, tuple)):
-                env[n] = [Val(x, host=g.call_function(operator.getitem, (h, i))) if _is_tensor(x) else x
-                          for i, x in enumerate(m)]
-            else:
-                env[n] = Val(m, host=h)
-        elif n.op == "output":
-            g.output(resolve(n.args[0], (lambda v: _device_output(rec, v, to_dev, to_host)) if device_outputs
-                             else to_host))
-    g.eliminate_dead_code()
-    return out
-
-
-def _lower_with_rule(n, m, rec, env, meta_of, resolve, to_dev, out) -> bool:
-    if not isinstance(n.target, torch._ops.OpOverload):
-        return False
-    gargs = fx.node.map_aggregate(n.args, meta_of)
-    gkwargs = fx.node.map_aggregate(n.kwargs, meta_of)
-    rule = find(n.target, gargs, gkwargs)
-    name = op_name(n.target)
-    if rule is None:
-        out.fallback_reasons.setdefault(name, "no lowering rule applies to these arguments")
-        return False
-    # Outputs a multi-output node's users read: a rule may return None for the ones nobody uses.
-    used = {u.args[1] for u in n.users if u.target is operator.getitem}
-    g = rec._graph
-    before = g._len
-    try:
-        res = rule.fn(rec, *resolve(n.args, to_dev), **resolve(n.kwargs, to_dev))
-        node = g._root.prev
-        for _ in range(g._len - before):  # the nodes this rule recorded know where they came from
-            node.meta.update(aten=name, aten_node=n.name)
-            node.meta.setdefault("rule", rule.name)
-            node = node.prev
-        if isinstance(m, (list, tuple)):
-            if not isinstance(res, (list, tuple)) or len(res) < len(m):
-                raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected {len(m)} outputs")
-            vals = []
-            for i, x in enumerate(m):
-                r = res[i]
-                if r is None or not _is_tensor(x):
-                    if i in used and _is_tensor(x):
-                        raise TypeError(f"rule {rule.name} gave no output {i}, which the graph uses")
-                    vals.append(None if _is_tensor(x) else x)
-                else:
-                    vals.append(Val(x, dev=_settle(r, x, rule)))
-            env[n] = vals
-        else:
-            env[n] = Val(m, dev=_settle(res, m, rule))
-    except Exception as e:  # a rule that cannot express this case: the op runs on CPU, named in metrics
-        log.info("lowering %s with rule %s failed (%s: %s): running it on CPU", name, rule.name,
-                 type(e).__name__, e)
-        out.fallback_reasons[name] = f"rule {rule.name} failed: {type(e).__name__}: {e}"
-        return False
-    return True
+    def _device_output(self, v: Val):
+        """An output left on the device, in the eager device's dtype for its torch dtype (0-d ones go to host:
+        TT-NN has no rank 0, the caller moves them)."""
+        if v.meta.dim() == 0:
+            return self.to_host(v)
+        x = self.to_dev(v)
+        y = self.rec.typecast(x, policy.device_dtype(self.rec, v.meta.dtype))
+        if y is not x:
+            y.node.meta["converts"] = True  # to another dtype than the value's: a new buffer (facts.may_alias)
+        return y.node
 
 
 def _settle(res, meta, rule) -> TT:
@@ -237,27 +305,3 @@ def _settle(res, meta, rule) -> TT:
         raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected a TT-NN tensor")
     res.node.meta.setdefault("rule", rule.name)
     return TT(res.node, tuple(meta.shape) or (1,), res.dtype, res.layout)
-
-
-def _device_input(rec, ph, m) -> TT:
-    """An input already on the device: the eager device's dtype for it is known (its placement policy), its
-    layout is not (to_layout is free when it already has the one asked for). Converted to the compiler's
-    convention, which the constant pass folds for parameters (once per module, no host transfer)."""
-    from ..device.tensor import device_dtype
-    h = TT(ph, tuple(m.shape) or (1,), device_dtype(rec, m.dtype), None)
-    floating = m.dtype.is_floating_point or m.dtype == torch.bool
-    h = rec.to_layout(h, rec.TILE_LAYOUT if floating else rec.ROW_MAJOR_LAYOUT)
-    return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
-
-
-def _device_output(rec, v, to_dev, to_host):
-    """An output left on the device, in the eager device's dtype for its torch dtype (0-d ones go to host:
-    TT-NN has no rank 0, the caller moves them)."""
-    from ..device.tensor import device_dtype
-    if v.meta.dim() == 0:
-        return to_host(v)
-    x = to_dev(v)
-    y = rec.typecast(x, device_dtype(rec, v.meta.dtype))
-    if y is not x:
-        y.node.meta["no_alias"] = True  # a typecast to another dtype is a new buffer: its input can be freed
-    return y.node

@@ -7,8 +7,8 @@
    casts folded) and their device results are kept: `load_params_once`.
 2. `insert_deallocs`: every device tensor computed per call is freed right after its last use, so device
    memory after a call is what it was before it. Ops that may return their input itself (a view or a no-op
-   conversion) make one buffer of input and output: the group is freed after the last use of any member,
-   and never when it holds a kept constant.
+   conversion, as lowering/facts.py declares them) make one buffer of input and output: the group is freed
+   after the last use of any member, and never when it holds a kept constant.
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import operator
 import torch
 import torch.fx as fx
 
+from ..lowering.facts import may_alias
 from .program import has_symbols
-from .recording import MAY_ALIAS
 
 # ATen ops whose result changes per call even with the same inputs: never folded.
 _RANDOM = ("rand", "randn", "randint", "bernoulli", "native_dropout", "normal", "uniform", "empty", "randperm")
@@ -46,7 +46,7 @@ def _alias_groups(graph: fx.Graph) -> dict:
             x = parent[x]
         return x
     for n in graph.nodes:
-        if n.meta.get("ttnn_name") in MAY_ALIAS and not n.meta.get("no_alias") and n.args \
+        if may_alias(n.meta.get("ttnn_name"), converts=n.meta.get("converts", False)) and n.args \
                 and isinstance(n.args[0], fx.Node):
             parent[find(n)] = find(n.args[0])
     return {n: find(n) for n in graph.nodes}

@@ -12,8 +12,16 @@ dict lookup on top of the static executor.
 
 Errors. A step that raises is reported as `StepFailed`, naming the TT-NN function, the ATen node and the
 rule it came from; the call's device intermediates are freed first, so a failed call does not leak.
+
+Records. Steps, planned steps, inputs and symbol bindings are frozen slotted dataclasses read by field name.
+Slotted, not NamedTuples: the executor's per-call loop reads each planned step's fields, and on CPython 3.11
+reading a slot costs what unpacking a tuple does, while a NamedTuple field read costs ~40% more (host overhead
+per TT-NN call is a measured target).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
 
 import sympy
 import torch
@@ -40,15 +48,58 @@ class _E:
         self.k = k
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One call of the lowered graph, its arguments as templates (slot references, symbolic values)."""
+    slot: int                # where its result goes
+    fn: Callable             # a TT-NN function, a host torch op (a CPU fallback), or deallocate
+    args: tuple
+    kwargs: dict
+    const: bool              # depends on parameters only: runs once per parameter version, not per call
+    transfer: str | None     # "h2d"/"d2h": counted in last_transfers
+    dealloc: bool            # deallocate(args[0]), skipped when that tensor is protected
+    origin: dict             # aten, aten_node, rule: what it was lowered from, named when it fails
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """A step as the executor's loop runs it, argument filling worked out once (`_slot_plan`)."""
+    step: Step               # what it was planned from (named in errors)
+    fn: Callable
+    slot: int
+    args: list | None
+    arg_slots: object        # _slot_plan(args)
+    kwargs: dict | None
+    kwarg_slots: object      # _slot_plan(kwargs)
+    transfer: str | None
+    frees: int | None        # a deallocation: the slot of the tensor it frees (no arguments then)
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A placeholder that takes a call argument."""
+    slot: int
+    kind: str                # "input" or "param" (a param's identity and version key the constants)
+    on_device: bool          # a tensor of the ttnn torch device: its TT-NN tensor is used in place
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A symbol that is exactly one input's size in one dim (`dim` None: the input is that SymInt)."""
+    input: int               # position among the call arguments
+    dim: int | None
+    symbol: sympy.Symbol
+
+
 class Unbound(Exception):
     """The graph's shapes use a symbol no input size determines (e.g. data-dependent): cannot be replayed."""
 
 
 class StepFailed(RuntimeError):
-    def __init__(self, step, error: Exception):
-        origin = step[7] if step is not None and len(step) > 7 else {}
+    def __init__(self, step: Step | None, error: Exception):
+        origin = step.origin if step is not None else {}
         self.step, self.error, self.origin = step, error, origin
-        fn = step[1] if step is not None else None
+        fn = step.fn if step is not None else None
         name = getattr(fn, "python_fully_qualified_name", None) or getattr(fn, "__name__", repr(fn))
         where = (f" (lowering of {origin['aten']} at node {origin['aten_node']}, rule {origin.get('rule')})"
                  if origin.get("aten_node") else "")
@@ -118,8 +169,8 @@ def has_symbols(a) -> bool:
     return bool(found)
 
 
-def _bindings(nodes) -> list:
-    """(input position, dim or None, symbol) for each symbol an input's size or value is exactly."""
+def _bindings(nodes) -> list[Binding]:
+    """A binding for each symbol an input's size or value is exactly."""
     binds, seen, pos = [], set(), 0
     for n in nodes:
         if n.op != "placeholder" or n.meta.get("kind") == "const":
@@ -130,9 +181,41 @@ def _bindings(nodes) -> list:
         for d, s in cands:
             if isinstance(s, torch.SymInt) and isinstance(s.node.expr, sympy.Symbol) and s.node.expr not in seen:
                 seen.add(s.node.expr)
-                binds.append((pos, d, s.node.expr))
+                binds.append(Binding(pos, d, s.node.expr))
         pos += 1
     return binds
+
+
+class _Templates:
+    """FX arguments -> step arguments: a node becomes a reference to its slot, a symbolic value a reference to
+    its expression (each distinct one numbered once in `exprs`, with the type its value converts to)."""
+
+    def __init__(self, slot: dict):
+        self.slot, self.exprs, self._index = slot, [], {}
+
+    def __call__(self, a):
+        return fx.node.map_aggregate(a, self._one)
+
+    def _one(self, x):
+        if isinstance(x, fx.Node):
+            return _S(self.slot[x])
+        if isinstance(x, _SYM):
+            e, conv = x.node.expr, _CONV[type(x)]
+            if not e.free_symbols:
+                return conv(e)
+            if (e, type(x)) not in self._index:
+                self._index[(e, type(x))] = len(self.exprs)
+                self.exprs.append((e, conv))
+            return _E(self._index[(e, type(x))])
+        return x
+
+
+def _planned(step: Step) -> PlannedStep:
+    if step.dealloc:
+        return PlannedStep(step, step.fn, step.slot, None, None, None, None, step.transfer, frees=step.args[0].i)
+    args = list(step.args)
+    return PlannedStep(step, step.fn, step.slot, args, _slot_plan(args), step.kwargs, _slot_plan(step.kwargs),
+                       step.transfer, frees=None)
 
 
 class Program:
@@ -140,75 +223,62 @@ class Program:
         nodes = list(graph.nodes)
         slot = {n: i for i, n in enumerate(nodes)}
         self.env = [None] * len(nodes)
-        self.inputs = []                  # (slot, kind, on_device) per placeholder that takes a call argument
-        self.steps = []                   # (slot, fn, args, kwargs, const, transfer, is_dealloc, origin)
+        self.inputs: list[Input] = []
+        self.steps: list[Step] = []
         self.kept = []
         self.deallocate = deallocate
         self.load_params_once = load_params_once
         self._key = None
-        exprs, index = [], {}
-
-        def template(a):
-            def one(x):
-                if isinstance(x, fx.Node):
-                    return _S(slot[x])
-                if isinstance(x, _SYM):
-                    e, conv = x.node.expr, _CONV[type(x)]
-                    if not e.free_symbols:
-                        return conv(e)
-                    if (e, type(x)) not in index:
-                        index[(e, type(x))] = len(exprs)
-                        exprs.append((e, conv))
-                    return _E(index[(e, type(x))])
-                return x
-            return fx.node.map_aggregate(a, one)
-
+        template = _Templates(slot)
         for n in nodes:
             if n.op == "placeholder":
                 if n.meta["kind"] == "const":
                     self.env[slot[n]] = constants[n.name]
                 else:
-                    self.inputs.append((slot[n], n.meta["kind"], bool(n.meta.get("on_device"))))
+                    self.inputs.append(Input(slot[n], n.meta["kind"], bool(n.meta.get("on_device"))))
             elif n.op == "call_function":
                 origin = {k: n.meta[k] for k in ("aten", "aten_node", "rule") if k in n.meta}
-                self.steps.append((slot[n], n.target, template(n.args), template(dict(n.kwargs)),
-                                   n.meta.get("const", False), n.meta.get("transfer"), n.target is deallocate,
-                                   origin))
+                self.steps.append(Step(slot[n], n.target, template(n.args), template(dict(n.kwargs)),
+                                       n.meta.get("const", False), n.meta.get("transfer"), n.target is deallocate,
+                                       origin))
                 if n.meta.get("kept"):
                     self.kept.append(slot[n])
             elif n.op == "output":
                 self.output = template(n.args[0])
-        self.const_slots = {st[0] for st in self.steps if st[4]}
-        self.call_slots = [st[0] for st in self.steps if not st[4]] + [s for s, *_ in self.inputs]
-        self.device_inputs = [i for i, (_s, _k, d) in enumerate(self.inputs) if d]
+        self.const_slots = {st.slot for st in self.steps if st.const}
+        self.call_slots = [st.slot for st in self.steps if not st.const] + [inp.slot for inp in self.inputs]
+        self.device_input_slots = [inp.slot for inp in self.inputs if inp.on_device]
         self.last_transfers = {"h2d": 0, "d2h": 0}
-        # Symbolic shapes: expressions, the inputs that bind their symbols, the steps to instantiate.
+        self._init_symbols(nodes, template.exprs)
+        self._plans: dict = {}           # (id of a steps list, const) -> (that list, its planned steps)
+        self._kept_ids: set = set()
+        self._input_ids: set = set()     # device inputs seen by the constant steps: a kept value may be one
+
+    def _init_symbols(self, nodes, exprs):
+        """Symbolic shapes: the expressions, the inputs that bind their symbols, the steps to instantiate."""
         self.exprs = exprs
         self.binds = _bindings(nodes) if exprs else []
-        bound = {b[2] for b in self.binds}
+        bound = {b.symbol for b in self.binds}
         free = set().union(*(e.free_symbols for e, _ in exprs)) if exprs else set()
         if free - bound:
             raise Unbound(f"symbols {sorted(map(str, free - bound))} are not an input's size")
         self._template = (self.steps, self.output)
-        self._symbolic = [i for i, st in enumerate(self.steps) if _has(st[2:4], _E)]
+        self._symbolic = [i for i, st in enumerate(self.steps) if _has((st.args, st.kwargs), _E)]
         self._out_symbolic = _has(self.output, _E)
         self._instances: dict = {}
-        self._plans: dict = {}           # (id of a steps list, const) -> (that list, its resolved plan)
         self._shape_key = None
-        self._kept_ids: set = set()
-        self._input_ids: set = set()     # device inputs seen by the constant steps: a kept value may be one
 
     # --- symbolic shapes ----------------------------------------------------------------------------
     def _instantiate(self, key):
         inst = self._instances.get(key)
         if inst is None:
-            sub = {sym: sympy.Integer(v) for (_p, _d, sym), v in zip(self.binds, key)}
+            sub = {b.symbol: sympy.Integer(v) for b, v in zip(self.binds, key)}
             vals = [conv(e.xreplace(sub)) for e, conv in self.exprs]
             steps, output = self._template
             steps = list(steps)
             for i in self._symbolic:
                 st = steps[i]
-                steps[i] = (st[0], st[1], _subst(st[2], vals), _subst(st[3], vals), *st[4:])
+                steps[i] = replace(st, args=_subst(st.args, vals), kwargs=_subst(st.kwargs, vals))
             if self._out_symbolic:
                 output = _subst(output, vals)
             if len(self._instances) >= _CACHE:
@@ -219,49 +289,38 @@ class Program:
 
     def sizes(self, args) -> tuple:
         """The binding of the symbols for these call arguments (empty for a static program)."""
-        return tuple(args[p] if d is None else args[p].shape[d] for p, d, _s in self.binds)
+        return tuple(args[b.input] if b.dim is None else args[b.input].shape[b.dim] for b in self.binds)
 
     # --- running -------------------------------------------------------------------------------------
-    def _plan(self, const: bool) -> list:
+    def _plan(self, const: bool) -> list[PlannedStep]:
         """The steps of one phase, with argument resolution worked out once: top-level slot positions are
         filled into a copy of the argument list, and only arguments nesting a slot in a list/dict are walked."""
         key = (id(self.steps), const)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = []
-            for step in self.steps:
-                s, fn, args, kwargs, c, transfer, dealloc, _origin = step
-                if c is not const:
-                    continue
-                if dealloc:
-                    plan.append((step, s, fn, args[0].i, None, None, None, transfer, True))
-                    continue
-                args = list(args)
-                plan.append((step, s, fn, args, _slot_plan(args), kwargs, _slot_plan(kwargs), transfer, False))
-            if len(self._plans) >= 2 * _CACHE:
-                self._plans.clear()
-            self._plans[key] = (self.steps, plan)  # holds the steps list: its id stays unique while cached
-        else:
-            plan = plan[1]
+        cached = self._plans.get(key)
+        if cached is not None:
+            _steps, plan = cached
+            return plan
+        plan = [_planned(step) for step in self.steps if step.const is const]
+        if len(self._plans) >= 2 * _CACHE:
+            self._plans.clear()
+        self._plans[key] = (self.steps, plan)  # holds the steps list: its id stays unique while cached
         return plan
 
     def _run(self, const: bool, counts, protected):
         env = self.env
-        step = None
+        p = None
         try:
-            for step, s, fn, args, slots, kwargs, kw_slots, transfer, dealloc in self._plan(const):
-                if dealloc:
-                    t = env[args]
+            for p in self._plan(const):
+                if p.frees is not None:
+                    t = env[p.frees]
                     if id(t) not in protected:
-                        fn(t)
+                        p.fn(t)
                     continue
-                a = _fill(args, slots, env)
-                kw = _fill(kwargs, kw_slots, env)
-                env[s] = fn(*a, **kw)
-                if transfer:
-                    counts[transfer] += 1
+                env[p.slot] = p.fn(*_fill(p.args, p.arg_slots, env), **_fill(p.kwargs, p.kwarg_slots, env))
+                if p.transfer:
+                    counts[p.transfer] += 1
         except Exception as e:
-            raise StepFailed(step, e) from e
+            raise StepFailed(p.step if p is not None else None, e) from e
 
     def __call__(self, args):
         if self.binds:
@@ -271,14 +330,14 @@ class Program:
         env = self.env
         counts = {"h2d": 0, "d2h": 0}
         key = []
-        for (s, kind, on_dev), a in zip(self.inputs, args):
-            env[s] = a.ttnn_tensor() if on_dev else a
-            if kind == "param":
+        for inp, a in zip(self.inputs, args):
+            env[inp.slot] = a.ttnn_tensor() if inp.on_device else a
+            if inp.kind == "param":
                 key.append((id(a), getattr(a, "_version", 0)))
         key = tuple(key)
         protected = self._kept_ids
-        if self.device_inputs:  # device inputs are the caller's: never freed, even where a step aliases one
-            protected = protected | {id(env[self.inputs[i][0]]) for i in self.device_inputs}
+        if self.device_input_slots:  # the caller's tensors: never freed, even where a step aliases one
+            protected = protected | {id(env[s]) for s in self.device_input_slots}
         ok = False
         try:
             if key != self._key or not self.load_params_once:
@@ -287,7 +346,7 @@ class Program:
                 for s in self.const_slots - set(self.kept):
                     env[s] = None
                 self._kept_ids = {id(env[k]) for k in self.kept}
-                self._input_ids = {id(env[self.inputs[i][0]]) for i in self.device_inputs}
+                self._input_ids = {id(env[s]) for s in self.device_input_slots}
                 protected = protected | self._kept_ids
                 self._key = key
             self._run(False, counts, protected)

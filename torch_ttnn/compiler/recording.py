@@ -4,7 +4,8 @@ Lowering rules are plain TT-NN code (`ttnn.add(a, b)`). In the compiler they are
 `ttnn` and `TT` handles as tensors, so each op call becomes a `call_function` node whose target is the active
 runtime's own function (e.g. `torch_ttnn.sim.add`): the lowered graph reads as TT-NN code. Handles carry the
 layout, dtype and (where it can be known) shape of the value, which lets the recorder drop conversions that
-would not change anything (`to_layout` to the layout a tensor already has, `typecast` to its own dtype).
+would not change anything (`to_layout` to the layout a tensor already has, `typecast` to its own dtype). What an
+op's output shape and layout follow is a fact of the op (lowering/facts.py).
 """
 from __future__ import annotations
 
@@ -15,27 +16,7 @@ import torch
 import torch.fx as fx
 from torch.fx.experimental.symbolic_shapes import statically_known_true
 
-# Ops whose output has the shape, layout and dtype of their first tensor input (eltwise, norms, softmax).
-_SAME_SHAPE = {
-    "abs", "neg", "exp", "expm1", "log", "log1p", "log2", "log10", "sqrt", "rsqrt", "reciprocal", "square",
-    "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid",
-    "hardsigmoid", "hardswish", "hardtanh", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish",
-    "softplus", "erf", "erfc", "sign", "floor", "ceil", "trunc", "round", "clamp", "clip", "isnan", "isinf",
-    "isfinite", "logical_not", "bitwise_not", "tril", "triu", "softmax", "layer_norm", "rms_norm", "clone",
-    "to_layout", "typecast", "eqz", "nez", "gtz", "gez", "ltz", "lez", "fill", "to_memory_config", "to_device",
-}
-# Element-wise ops of several operands: the output has the broadcast shape of the tensor operands.
-_BROADCAST = {
-    "add", "subtract", "multiply", "divide", "rsub", "eq", "ne", "lt", "le", "gt", "ge", "where", "maximum",
-    "minimum", "pow", "logical_and", "logical_or", "logical_xor", "atan2", "remainder", "fmod", "squared_difference",
-}
-# Ops whose output layout is their own choice, not their input's (conv/pool return ROW_MAJOR by default).
-_LAYOUT_OWN = {"conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "global_avg_pool2d",
-               "upsample", "embedding", "arange", "argmax", "argmin", "topk", "gather", "untilize", "tilize"}
-# Ops that may hand back their input object itself (a view, or a no-op conversion): the dealloc pass must
-# treat their output and input as one buffer.
-MAY_ALIAS = {"to_layout", "to_device", "to_memory_config", "reshape", "typecast", "squeeze", "unsqueeze", "view",
-             "clone"}
+from ..lowering.facts import Shape, ttnn_op
 
 
 def same_shape(a, b) -> bool:
@@ -129,11 +110,12 @@ class Recorder:
         node = self._graph.call_function(fn, _nodes(tuple(args)), _nodes(dict(kwargs)))
         shape = dtype = layout = None
         if x is not None:
+            op = ttnn_op(name)
             dtype = x.dtype
-            layout = x.layout if name not in _LAYOUT_OWN else None
-            if name in _SAME_SHAPE:
+            layout = x.layout if not op.own_layout else None
+            if op.shape is Shape.SAME:
                 shape = x.shape
-            elif name in _BROADCAST:
+            elif op.shape is Shape.BROADCAST:
                 shapes = [a.shape for a in args if isinstance(a, TT)]
                 if all(s is not None for s in shapes):
                     try:

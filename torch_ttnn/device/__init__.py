@@ -49,19 +49,7 @@ def get_ttnn_tensor(x: torch.Tensor):
     return x.ttnn_tensor()
 
 
-def from_ttnn(t, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """A TT-NN tensor (on a device of the active runtime) as a torch tensor on the ttnn device, without a copy."""
-    from .. import runtime
-    ttnn = runtime.ttnn()
-    dev = t.device() if callable(getattr(t, "device", None)) else None
-    if dev is None:
-        raise ValueError("from_ttnn needs a TT-NN tensor on a device; place it with ttnn.to_device(t, device)")
-    index = int(register_ttnn_device(dev).index)
-    if dtype is None:
-        host = {ttnn.bfloat16: torch.bfloat16, ttnn.int32: torch.int32, ttnn.uint8: torch.uint8,
-                ttnn.uint32: torch.int64, ttnn.uint16: torch.int32}
-        dtype = host.get(t.dtype, torch.float32)
-    return TtnnTensor(t, tuple(int(d) for d in t.shape), dtype, index)
+from_ttnn = TtnnTensor.from_ttnn
 
 
 def to_ttnn(x: torch.Tensor, device: int | str | torch.device = 0, layout=None) -> torch.Tensor:

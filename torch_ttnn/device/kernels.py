@@ -4,9 +4,10 @@ from __future__ import annotations
 import torch
 
 from .. import runtime
+from ..lowering.policy import device_dtype
 from .backend import check_index
 from .dispatch import aten, count_fallback, device_index, kernel, meta_run, wrap
-from .tensor import TtnnTensor, device_dtype, host_to_tt
+from .tensor import TtnnTensor, host_to_tt
 
 _FLOATS = (torch.float32, torch.bfloat16, torch.float16, torch.float64)
 

@@ -8,16 +8,8 @@ values when the parent's generation moved on, and an in-place write to it is sca
 (on the host: TT-NN has no general strided write). Strides are always reported contiguous: a TT-NN tensor is
 logical, nothing can observe a memory layout.
 
-Placement policy (what a copy to the device holds):
-  torch dtype            device dtype   why
-  float32                FLOAT32        exact round trip (compute rules typecast to bfloat16 where they want)
-  bfloat16               BFLOAT16       exact
-  float16, float64       FLOAT32        float16 is exact in float32; float64 loses precision (there is no f64)
-  int32, int16, int8     INT32          exact
-  int64                  INT32          exact inside int32 range; outside it the copy is refused (no silent wrap)
-  uint8                  UINT8          exact
-  bool                   BFLOAT16       0/1, read back as value != 0: the lowering rules' convention (TT-NN
-                                        comparisons and `where` work on numbers; there is no boolean dtype)
+Placement policy (what a copy to the device holds): the dtype `lowering.policy.device_dtype` gives (its table
+says why each; it lives in `lowering` because the compiler hands the device's tensors in and out in it).
 Default layout ROW_MAJOR: a copy is then bit-exact and unpadded, and the data-movement ops that dominate eager
 code (view, slice, index, cat, embedding indices) want ROW_MAJOR, while compute rules call `ttnn.to_layout(TILE)`
 themselves (the agreed rule convention). The original torch-ttnn tilized on copy and then had to untilize for
@@ -31,6 +23,7 @@ import sys
 import torch
 
 from .. import runtime
+from ..lowering.policy import device_dtype
 
 _INT32 = (-(2**31), 2**31 - 1)
 _layout_name = os.environ.get("TORCH_TTNN_DEVICE_LAYOUT", "row_major").lower()
@@ -46,17 +39,6 @@ def set_default_layout(name: str):
 
 def default_layout(ttnn):
     return ttnn.TILE_LAYOUT if _layout_name == "tile" else ttnn.ROW_MAJOR_LAYOUT
-
-
-def device_dtype(ttnn, dtype: torch.dtype):
-    """The TT-NN dtype a torch dtype is stored as on the device (the table in the module docstring)."""
-    table = {torch.float32: ttnn.float32, torch.bfloat16: ttnn.bfloat16, torch.float16: ttnn.float32,
-             torch.float64: ttnn.float32, torch.int32: ttnn.int32, torch.int16: ttnn.int32,
-             torch.int8: ttnn.int32, torch.int64: ttnn.int32, torch.uint8: ttnn.uint8, torch.bool: ttnn.bfloat16}
-    if dtype not in table:
-        raise TypeError(f"torch dtype {dtype} cannot live on the ttnn device (TT-NN has no equivalent); "
-                        f"convert it on the CPU first, e.g. x.float().to('ttnn')")
-    return table[dtype]
 
 
 def _host_form(x: torch.Tensor) -> torch.Tensor:
@@ -171,6 +153,23 @@ class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
     __torch_function__ = torch._C._disabled_torch_function_impl
 
     # --- the TT-NN side --------------------------------------------------------------------------------
+    @classmethod
+    def from_ttnn(cls, t, dtype: torch.dtype | None = None) -> "TtnnTensor":
+        """A TT-NN tensor (on a device of the active runtime) as a torch tensor on the ttnn device, without a
+        copy (`torch_ttnn.from_ttnn`). A class method so that code handed these tensors can make more of them
+        without importing the device: the compiler, which sits beside it, wraps a graph's outputs this way."""
+        from .backend import register_ttnn_device
+        ttnn = runtime.ttnn()
+        dev = t.device() if callable(getattr(t, "device", None)) else None
+        if dev is None:
+            raise ValueError("from_ttnn needs a TT-NN tensor on a device; place it with ttnn.to_device(t, device)")
+        index = int(register_ttnn_device(dev).index)
+        if dtype is None:
+            host = {ttnn.bfloat16: torch.bfloat16, ttnn.int32: torch.int32, ttnn.uint8: torch.uint8,
+                    ttnn.uint32: torch.int64, ttnn.uint16: torch.int32}
+            dtype = host.get(t.dtype, torch.float32)
+        return cls(t, tuple(int(d) for d in t.shape), dtype, index)
+
     @no_dynamo
     def ttnn_tensor(self):
         """The TT-NN tensor holding this tensor's values (of the active runtime; layout/dtype per the policy)."""

@@ -4,6 +4,12 @@ Both paths pass a `ttnn` namespace to rules. The compiler's recording namespace 
 float policy as attributes (`TORCH_TTNN_DEVICE`, `TORCH_TTNN_FLOAT_DTYPE`); the real module (eager path) does
 not, so the defaults apply there: the runtime's default device, and float32 kept as float32 so that eager
 round trips are exact.
+
+Two dtype policies live here, because both paths need both and neither may import the other: `ttnn_dtype`,
+what a torch dtype computes in (the rules' and the compiler's choice, bfloat16 floats when compiling), and
+`device_dtype`, what the eager `ttnn` torch device stores a torch dtype as. The compiler needs the second
+where it meets the device's tensors: a compiled graph takes inputs living on the `ttnn` torch device, and can
+leave its outputs there.
 """
 from __future__ import annotations
 
@@ -36,6 +42,28 @@ def ttnn_dtype(ttnn, torch_dtype: torch.dtype):
     if torch_dtype in (torch.int64, torch.int32, torch.int16, torch.int8):
         return ttnn.int32
     raise TypeError(f"torch dtype {torch_dtype} has no TT-NN device dtype")
+
+
+def device_dtype(ttnn, dtype: torch.dtype):
+    """The TT-NN dtype the eager `ttnn` torch device stores a torch dtype as (what a copy to it holds):
+
+      torch dtype            device dtype   why
+      float32                FLOAT32        exact round trip (compute rules typecast to bfloat16 where they want)
+      bfloat16               BFLOAT16       exact
+      float16, float64       FLOAT32        float16 is exact in float32; float64 loses precision (no f64)
+      int32, int16, int8     INT32          exact
+      int64                  INT32          exact inside int32 range; outside it the device refuses the copy
+      uint8                  UINT8          exact
+      bool                   BFLOAT16       0/1, read back as value != 0: the lowering rules' convention (TT-NN
+                                            comparisons and `where` work on numbers; there is no boolean dtype)
+    """
+    table = {torch.float32: ttnn.float32, torch.bfloat16: ttnn.bfloat16, torch.float16: ttnn.float32,
+             torch.float64: ttnn.float32, torch.int32: ttnn.int32, torch.int16: ttnn.int32,
+             torch.int8: ttnn.int32, torch.int64: ttnn.int32, torch.uint8: ttnn.uint8, torch.bool: ttnn.bfloat16}
+    if dtype not in table:
+        raise TypeError(f"torch dtype {dtype} cannot live on the ttnn device (TT-NN has no equivalent); "
+                        f"convert it on the CPU first, e.g. x.float().to('ttnn')")
+    return table[dtype]
 
 
 def is_float(torch_dtype) -> bool:
