@@ -21,17 +21,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .device import Device
-from .operation import Operation
+from .operation import Operation, operation
 from .tensor import Tensor
 
 COMMAND_BYTES_PER_OP = 24 * 1024
 
 
-class MeshTraceId(int):
-    """The id `begin_trace_capture` returns (the real one is an opaque integer-like handle)."""
+class MeshTraceId:
+    """The id `begin_trace_capture` returns: an opaque handle, compared and hashed by its number."""
+
+    def __init__(self, number: int, /):
+        self._id = int(number)
+
+    def __int__(self):
+        return self._id
+
+    def __eq__(self, other):
+        return isinstance(other, MeshTraceId) and other._id == self._id
+
+    def __hash__(self):
+        return hash(self._id)
 
     def __repr__(self):
-        return f"MeshTraceId({int(self)})"
+        return f"MeshTraceId({self._id})"
 
 
 @dataclass
@@ -78,7 +90,7 @@ def begin_trace_capture(mesh_device, *, cq_id=None) -> MeshTraceId:
         raise RuntimeError("begin_trace_capture: a trace capture is already in progress; end it with "
                            "ttnn.end_trace_capture(device, trace_id) first")
     traces = mesh_device._traces
-    tid = MeshTraceId(max(traces, default=-1) + 1)
+    tid = MeshTraceId(max((int(t) for t in traces), default=-1) + 1)
     Operation._capture = _Trace(mesh_device, tid, records_at_start=len(mesh_device.op_records))
     traces[tid] = Operation._capture
     return tid
@@ -163,6 +175,7 @@ def release_trace(mesh_device, trace_id) -> None:
     del mesh_device._traces[trace_id]
 
 
+@operation("ttnn.copy_host_to_device_tensor")
 def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None) -> None:
     """Write a host tensor's values into an existing device tensor (same shape, dtype and layout): how a
     traced loop feeds new inputs to the captured input buffers."""
