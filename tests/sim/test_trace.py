@@ -5,14 +5,23 @@ import torch
 import torch_ttnn.sim as ttnn
 
 
+def _with_region(device, size):
+    old = device.trace_region_size
+    device.trace_region_size = size
+    yield device
+    device.trace_region_size = old
+
+
 @pytest.fixture
-def traced_device():
-    """A device of its own with a trace region (the session device has none, as open_device's default)."""
-    dev = ttnn.open_device(device_id=0)
-    old = dev.trace_region_size
-    dev.trace_region_size = 1 << 20
-    yield dev
-    dev.trace_region_size = old
+def traced_device(device):
+    """The session device with a 1 MiB trace region, whatever it was opened with."""
+    yield from _with_region(device, 1 << 20)
+
+
+@pytest.fixture
+def untraced_device(device):
+    """The session device as open_device leaves it by default: no trace region."""
+    yield from _with_region(device, 0)
 
 
 def _program(ttnn_, x, w):
@@ -85,8 +94,8 @@ def test_host_io_during_capture_raises(traced_device, act, what):
         ttnn.release_trace(traced_device, tid)
 
 
-def test_trace_needs_a_trace_region(device):
-    assert device.trace_region_size == 0
+def test_trace_needs_a_trace_region(untraced_device):
+    device = untraced_device
     x = _tt(torch.randn(64, 64), device)
     tid = ttnn.begin_trace_capture(device)
     ttnn.relu(x)

@@ -180,7 +180,8 @@ class CompiledGraph:
         mark_constants(lo.graph)
         insert_deallocs(lo.graph, self.ttnn.deallocate)
         try:
-            prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once)
+            prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once,
+                           (self.ttnn, self.device) if opt.trace else None)
         except Unbound as e:  # data-dependent sizes: lower per concrete signature, at first use
             log.info("torch-ttnn: graph %d is lowered per input shape (%s)", self.index, e)
             self.per_shape = True
@@ -300,6 +301,8 @@ class CompiledGraph:
             "h2d_per_call": self.last_transfers["h2d"], "d2h_per_call": self.last_transfers["d2h"],
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6,
             "host_time_ms": self.last_host_ns / 1e6, "trace_time_ms": self.last_trace_ns / 1e6, "calls": self.calls,
+            "traced": any(p.traced for p in self.programs.values()),
+            "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
             and not self.per_shape, "pcc": self.pcc,
         }

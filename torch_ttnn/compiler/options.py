@@ -27,15 +27,16 @@ class TorchTtnnOption:
                  data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
                  verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
-                 **unknown):
+                 trace: bool = False, **unknown):
         if unknown:
             raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
                             f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
                             f"bypass_compile, verbose, runtime, float_dtype, check_accuracy, "
-                            f"math_fidelity, fp32_accumulation")
+                            f"math_fidelity, fp32_accumulation, trace")
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
-                        ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation)):
+                        ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
+                        ("trace", trace)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -75,6 +76,8 @@ class TorchTtnnOption:
         self.check_accuracy = check_accuracy
         self.math_fidelity = math_fidelity
         self.fp32_accumulation = fp32_accumulation
+        _check_trace_region(trace, device)
+        self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []
         self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
 
@@ -92,6 +95,7 @@ class TorchTtnnOption:
         if hasattr(dev, "is_open") and not dev.is_open():
             raise RuntimeError(f"TorchTtnnOption: device {getattr(dev, 'device_id', '?')} is closed; open it "
                                f"with ttnn.open_device(device_id=...) or leave device=None")
+        _check_trace_region(self.trace, dev)
         return mod, dev
 
     def compute_configs(self, ttnn) -> dict:
@@ -106,6 +110,13 @@ class TorchTtnnOption:
     def summary(self) -> str:
         from .metrics import summary
         return summary(self.metrics)
+
+
+def _check_trace_region(trace: bool, device) -> None:
+    if trace and device is not None and getattr(device, "trace_region_size", 1) == 0:
+        raise ValueError("TorchTtnnOption(trace=True) needs a device with a trace region: open it with "
+                         "ttnn.open_device(device_id=0, trace_region_size=...) (e.g. 64 MiB), or leave "
+                         "device=None (the default device has one)")
 
 
 def from_kwargs(options) -> TorchTtnnOption:

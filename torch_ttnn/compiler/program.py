@@ -27,6 +27,8 @@ import sympy
 import torch
 import torch.fx as fx
 
+from .trace import Tracer, split
+
 _SYM = (torch.SymInt, torch.SymFloat, torch.SymBool)
 _CONV = {torch.SymInt: int, torch.SymFloat: float, torch.SymBool: bool}
 _CACHE = 64          # instantiated step lists kept per program (one per distinct binding of the symbols)
@@ -59,6 +61,7 @@ class Step:
     transfer: str | None     # "h2d"/"d2h": counted in last_transfers
     dealloc: bool            # deallocate(args[0]), skipped when that tensor is protected
     origin: dict             # aten, aten_node, rule: what it was lowered from, named when it fails
+    on_device: bool = False  # a TT-NN op on the device (not a transfer, not host work): may be traced
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +222,9 @@ def _planned(step: Step) -> PlannedStep:
 
 
 class Program:
-    def __init__(self, graph: fx.Graph, constants: dict, deallocate, load_params_once: bool = True):
+    def __init__(self, graph: fx.Graph, constants: dict, deallocate, load_params_once: bool = True,
+                 trace=None):
+        """`trace`: (ttnn module, device) to replay steady-state calls from a captured trace (compiler.trace)."""
         nodes = list(graph.nodes)
         slot = {n: i for i, n in enumerate(nodes)}
         self.env = [None] * len(nodes)
@@ -240,7 +245,7 @@ class Program:
                 origin = {k: n.meta[k] for k in ("aten", "aten_node", "rule") if k in n.meta}
                 self.steps.append(Step(slot[n], n.target, template(n.args), template(dict(n.kwargs)),
                                        n.meta.get("const", False), n.meta.get("transfer"), n.target is deallocate,
-                                       origin))
+                                       origin, bool(n.meta.get("device")) and not n.meta.get("transfer")))
                 if n.meta.get("kept"):
                     self.kept.append(slot[n])
             elif n.op == "output":
@@ -253,6 +258,9 @@ class Program:
         self._plans: dict = {}           # (id of a steps list, const) -> (that list, its planned steps)
         self._kept_ids: set = set()
         self._input_ids: set = set()     # device inputs seen by the constant steps: a kept value may be one
+        self._tracer = Tracer(*trace, self) if trace is not None else None
+        self._split = None               # (steps list, its feed/body/drain) for the tracer
+        self.trace_reason = "" if trace is not None else "trace is off"
 
     def _init_symbols(self, nodes, exprs):
         """Symbolic shapes: the expressions, the inputs that bind their symbols, the steps to instantiate."""
@@ -307,10 +315,13 @@ class Program:
         return plan
 
     def _run(self, const: bool, counts, protected):
+        self.run_steps(self._plan(const), counts, protected)
+
+    def run_steps(self, plan, counts, protected):
         env = self.env
         p = None
         try:
-            for p in self._plan(const):
+            for p in plan:
                 if p.frees is not None:
                     t = env[p.frees]
                     if id(t) not in protected:
@@ -321,6 +332,31 @@ class Program:
                     counts[p.transfer] += 1
         except Exception as e:
             raise StepFailed(p.step if p is not None else None, e) from e
+
+    def resolved(self, p: PlannedStep) -> tuple[list, dict]:
+        """A planned step's arguments with this call's values filled in."""
+        return _fill(p.args, p.arg_slots, self.env), _fill(p.kwargs, p.kwarg_slots, self.env)
+
+    def _traceable(self):
+        """This program's feed/body/drain when its per-call steps can be traced, else None (reason kept)."""
+        if self.binds or self.device_input_slots:
+            self.trace_reason = "symbolic shapes" if self.binds else "inputs already on the device"
+            return None
+        if self._split is None or self._split[0] is not self.steps:
+            parts, self.trace_reason = split(self._plan(False), lambda p: p.step.on_device)
+            self._split = (self.steps, parts)
+        return self._split[1]
+
+    def _run_call(self, counts, protected):
+        parts = self._traceable() if self._tracer is not None else None
+        if parts is None:
+            self._run(False, counts, protected)
+        else:
+            self._tracer.run(parts, counts, protected, self.output)
+
+    @property
+    def traced(self) -> bool:
+        return self._tracer is not None and self._tracer.trace_id is not None
 
     def __call__(self, args):
         if self.binds:
@@ -349,11 +385,13 @@ class Program:
                 self._input_ids = {id(env[s]) for s in self.device_input_slots}
                 protected = protected | self._kept_ids
                 self._key = key
-            self._run(False, counts, protected)
+            self._run_call(counts, protected)
             out = _resolve(self.output, env)
             ok = True
         finally:
             if not ok:
+                if self._tracer is not None:
+                    self._tracer.release()
                 self._free_partial(protected)
             for s in self.call_slots:
                 env[s] = None
@@ -375,7 +413,10 @@ class Program:
             self.release()
 
     def release(self):
-        """Free the kept constants (parameters on the device): called before re-placing them."""
+        """Free the kept constants (parameters on the device): called before re-placing them. A trace holds
+        their buffers, so it goes too."""
+        if self._tracer is not None:
+            self._tracer.release()
         for s in self.kept:
             t = self.env[s]
             if t is not None and id(t) not in self._input_ids and hasattr(t, "is_allocated") \

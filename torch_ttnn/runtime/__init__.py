@@ -74,12 +74,16 @@ def is_emulator(mod: types.ModuleType | None = None) -> bool:
     return bool(getattr(mod or ttnn(), "IS_EMULATOR", False))
 
 
+# DRAM reserved for traces on the default device (TorchTtnnOption(trace=True)): TT's own models reserve tens of MB.
+TRACE_REGION_SIZE = 64 << 20
+
+
 def default_device(device_id: int = 0):
     """Device `device_id` of the active runtime, opened once per process and shared by every caller."""
     mod = ttnn()
     dev = _devices.get((id(mod), device_id))
     if dev is None or (hasattr(dev, "is_open") and not dev.is_open()):
         kw = {"l1_small_size": 65536} if not is_emulator(mod) else {}
-        dev = mod.open_device(device_id=device_id, **kw)
+        dev = mod.open_device(device_id=device_id, trace_region_size=TRACE_REGION_SIZE, **kw)
         _devices[(id(mod), device_id)] = dev
     return dev

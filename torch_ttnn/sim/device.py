@@ -105,15 +105,16 @@ class Device:
         self.trace_region_size = trace_region_size
         self._traces: dict = {}        # trace id -> captured trace (sim/trace.py)
         self._replaying = False        # ops run by execute_trace: priced without host dispatch
-        l1_bank = spec.l1_bank_size - l1_small_size - trace_region_size // max(spec.num_cores, 1)
+        l1_bank = spec.l1_bank_size - l1_small_size
         if worker_l1_size:
             l1_bank = min(l1_bank, worker_l1_size)
         if l1_bank <= 0:
-            raise ValueError(f"l1_small_size={l1_small_size} and trace_region_size={trace_region_size} leave no "
+            raise ValueError(f"l1_small_size={l1_small_size} leaves no "
                              f"L1 for buffers (each core has {spec.l1_bank_size} bytes)")
         self._pools = {
-            BufferType.DRAM: _Pool(BufferType.DRAM, spec.dram_banks, spec.dram_bytes // spec.dram_banks,
-                                   spec.dram_alignment),
+            # Trace buffers live in a DRAM region reserved at open (tt-metal allocates BufferType::TRACE in DRAM).
+            BufferType.DRAM: _Pool(BufferType.DRAM, spec.dram_banks,
+                                   (spec.dram_bytes - trace_region_size) // spec.dram_banks, spec.dram_alignment),
             BufferType.L1: _Pool(BufferType.L1, spec.num_cores, l1_bank, spec.l1_alignment),
             BufferType.L1_SMALL: _Pool(BufferType.L1_SMALL, spec.num_cores, l1_small_size, spec.l1_alignment),
         }
