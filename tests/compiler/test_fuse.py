@@ -99,6 +99,14 @@ class RoundTrips(torch.nn.Module):
         return self.lin(y.reshape(64, 64)).reshape(2, 32, 32) * 2
 
 
+class TwoMaskedAttentions(torch.nn.Module):
+    """Two attentions under one boolean mask: each lowers its own additive mask from it."""
+    def forward(self, x):
+        mask = x > 0
+        a = F.scaled_dot_product_attention(x, x, x, attn_mask=mask)
+        return F.scaled_dot_product_attention(a, a, a, attn_mask=mask)
+
+
 @dataclass
 class Case:
     """A pass on its own: the module, what the fused program must hold and no longer hold, fusions expected."""
@@ -110,11 +118,17 @@ class Case:
     fusions: int = 1
 
 
+def _readers(n) -> int:
+    return sum(u.meta.get("ttnn_name") != "deallocate" for u in n.users)
+
+
 def _is(name, **kw):
     return lambda n: n.meta.get("ttnn_name") == name and all(n.kwargs.get(k) == v for k, v in kw.items())
 
 
 CASES = [
+    Case("common_ops", TwoMaskedAttentions, (1, 2, 32, 32), lambda n: _is("where")(n) and _readers(n) == 2,
+         {"where": 1}, fusions=3),  # the where, and the two constants it selects between
     Case("matmul_bias", MatmulBias, (2, 32, 64), lambda n: _is("linear")(n) and n.kwargs.get("bias") is not None,
          {"matmul": 1, "add": 1}),
     *(Case("linear_activation", lambda a=act: LinearAct(a), (2, 32, 64), _is("linear", activation=name), {op: 1})
@@ -225,5 +239,5 @@ def test_bert_tiny_end_to_end(device):
     assert ops1 < 0.5 * ops0 and t1 < 0.5 * t0, (ops0, ops1, t0, t1)
     layers = ex.model.config.num_hidden_layers
     f = m["fusions"]
-    assert (f["qkv_heads"], f["concat_heads"], f["residual_layer_norm"]) == (layers, layers, 2 * layers + 1)
+    assert f["common_ops"] > 0 and (f["qkv_heads"], f["concat_heads"], f["residual_layer_norm"]) == (layers, layers, 2 * layers + 1)
     assert f["linear_activation"] == layers + 1  # the FFN GELUs and the pooler's tanh

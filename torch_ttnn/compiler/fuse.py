@@ -14,6 +14,8 @@ is unknown or symbolic. Every pass can be switched off: `TorchTtnnOption(fuse=Fa
 below.
 
 Passes, in the order they run:
+- `common_ops`: the same pure op on the same inputs computed once (not a fusion strictly, but lowering one
+  ATen op at a time repeats work the model repeats per layer, such as BERT's additive attention mask).
 - `matmul_bias`: `matmul(a, w)` then `add` of a bias row -> `linear(a, w, bias=b)`.
 - `linear_activation`: a linear/matmul whose only user is an activation TT-NN can fuse (relu, gelu, silu, ...)
   -> `linear(..., activation=name, core_grid=<the device's grid>)`. The core grid is what makes the fusion
@@ -493,8 +495,48 @@ def fuse_reshapes(graph: fx.Graph, ctx: FuseContext) -> int:
     return total
 
 
+# --- common_ops --------------------------------------------------------------------------------------------
+# Ops whose result is not a function of their arguments, or that act rather than compute: never merged.
+_NOT_PURE = ("rand", "dropout", "bernoulli", "uniform", "normal", "empty", "deallocate", "from_torch", "to_torch")
+
+
+def _pure(n: fx.Node) -> bool:
+    name = n.meta.get("ttnn_name") if n.op == "call_function" else None
+    return name is not None and not name.endswith("_") and not any(w in name for w in _NOT_PURE)
+
+
+def _key(n: fx.Node):
+    """What makes two calls the same: the function and arguments, numbers and strings by value (floats by
+    repr, so -0.0 and NaN stay apart), nodes and every other object by identity."""
+    def walk(a):
+        if isinstance(a, (list, tuple)):
+            return type(a), tuple(walk(x) for x in a)
+        if isinstance(a, dict):
+            return dict, tuple(sorted((k, walk(v)) for k, v in a.items()))
+        if a is None or type(a) in (bool, int, str):
+            return type(a), a
+        return (float, repr(a)) if type(a) is float else ("id", id(a))
+    return n.target, walk(n.args), walk(n.kwargs)
+
+
+def fuse_common_ops(graph: fx.Graph, ctx: FuseContext) -> int:
+    """The same pure op on the same inputs computed once (lowering repeats per layer what the model computes
+    per layer: BERT's additive attention mask is made again for each layer's attention)."""
+    seen: dict = {}
+    count = 0
+    for n in list(graph.nodes):
+        if not _pure(n):
+            continue
+        first = seen.setdefault(_key(n), n)
+        if first is not n:
+            _replace(graph, n, first)
+            count += 1
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
+    FusionPass("common_ops", fuse_common_ops),
     FusionPass("matmul_bias", fuse_matmul_bias),
     FusionPass("linear_activation", fuse_linear_activation),
     FusionPass("qkv_heads", fuse_qkv_heads),
