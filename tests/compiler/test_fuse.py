@@ -88,6 +88,18 @@ class Attention(torch.nn.Module):
         return self.ln(x + self.o(a.transpose(1, 2).reshape(b, s, -1)))
 
 
+class FusedQKV(torch.nn.Module):
+    """GPT-2's attention: one projection to [Q | K | V], sliced in three, each split into heads."""
+    def __init__(self, hidden=64, heads=2):
+        super().__init__()
+        self.qkv, self.hidden, self.heads = torch.nn.Linear(hidden, 3 * hidden), hidden, heads
+
+    def forward(self, x):
+        b, s, _ = x.shape
+        q, k, v = (t.view(b, s, self.heads, -1).transpose(1, 2) for t in self.qkv(x).split(self.hidden, -1))
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
 class RoundTrips(torch.nn.Module):
     """Reshapes that undo each other, permutes that cancel, and a linear on flattened rows."""
     def __init__(self):
@@ -137,6 +149,8 @@ CASES = [
                             (torch.nn.Sigmoid(), "sigmoid", "sigmoid"), (torch.nn.Tanh(), "tanh", "tanh")]),
     Case("qkv_heads", Attention, (2, 32, 64), _is("split_query_key_value_and_split_heads", num_heads=2,
                                                   transpose_key=False), {"linear": 2, "permute": 3}),
+    Case("qkv_heads", FusedQKV, (2, 32, 64), _is("split_query_key_value_and_split_heads", num_heads=2),
+         {"slice": 3, "reshape": 3, "permute": 3}),
     Case("concat_heads", Attention, (2, 32, 64), _is("concatenate_heads"), {"permute": 1}),
     Case("residual_layer_norm", Attention, (2, 32, 64),
          lambda n: _is("layer_norm")(n) and n.kwargs.get("residual_input_tensor") is not None, {"add": 1}),
@@ -239,5 +253,6 @@ def test_bert_tiny_end_to_end(device):
     assert ops1 < 0.5 * ops0 and t1 < 0.5 * t0, (ops0, ops1, t0, t1)
     layers = ex.model.config.num_hidden_layers
     f = m["fusions"]
-    assert f["common_ops"] > 0 and (f["qkv_heads"], f["concat_heads"], f["residual_layer_norm"]) == (layers, layers, 2 * layers + 1)
+    assert f["common_ops"] > 0
+    assert (f["qkv_heads"], f["concat_heads"], f["residual_layer_norm"]) == (layers, layers, 2 * layers + 1)
     assert f["linear_activation"] == layers + 1  # the FFN GELUs and the pooler's tanh

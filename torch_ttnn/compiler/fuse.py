@@ -24,7 +24,8 @@ Passes, in the order they run:
   differ from the unfused program by one bfloat16 rounding.
 - `qkv_heads`: three projections of one input, each split into heads (`reshape [B, S, H, D]` + `permute
   [0, 2, 1, 3]`) -> one linear over the concatenated weights + `transformer.split_query_key_value_and_
-  split_heads`. Only where TT-NN's op applies: equal head counts (its grouped-query path is a Falcon-7B kernel),
+  split_heads`; and a fused QKV projection sliced in three, each split into heads (GPT-2's c_attn) -> the split
+  op on it. Only where TT-NN's op applies: equal head counts (its grouped-query path is a Falcon-7B kernel),
   head size a multiple of 32 (the op's own check).
 - `concat_heads`: `permute [0, 2, 1, 3]` + `reshape [B, S, H*D]` of attention heads ->
   `transformer.concatenate_heads` (rank 4, TILE, head size a multiple of 32, as the op requires).
@@ -330,9 +331,62 @@ def _fuse_qkv(graph: fx.Graph, ctx: FuseContext, splits: list[HeadSplit]) -> Non
         _replace(graph, one.out, part)
 
 
+@dataclass(frozen=True)
+class SlicedHead:
+    """One third of an already fused QKV tensor split into heads: slice(qkv [B, S, 3*H*D], last dim
+    [start, start + H*D)) -> reshape [B, S, H, D] -> permute [0, 2, 1, 3] (`out`), as GPT-2's c_attn."""
+    qkv: fx.Node
+    start: int
+    out: fx.Node
+    heads: int
+    head_size: int
+
+
+def _sliced_head(p: fx.Node) -> SlicedHead | None:
+    r = p.args[0] if _is_permute(p, (0, 2, 1, 3)) else None
+    if not (_op(r, "reshape") and not r.kwargs and _sole_user(r) is p and len(_target(r) or ()) == 4):
+        return None
+    sl, (b, s, h, d) = r.args[0], _target(r)
+    if not _op(sl, "slice") or sl.kwargs or len(sl.args) != 4 or _sole_user(sl) is not r:
+        return None
+    qkv, starts, ends, steps = sl.args
+    if _shape(qkv) != (b, s, 3 * h * d) or list(steps) != [1, 1, 1] or list(starts[:2]) != [0, 0] \
+            or list(ends) != [b, s, starts[2] + h * d]:
+        return None
+    return SlicedHead(qkv, starts[2], p, h, d)
+
+
+def _fuse_sliced_qkv(graph: fx.Graph, ctx: FuseContext) -> int:
+    """Q, K and V sliced from one fused projection and each split into heads => split_query_key_value_and_
+    split_heads of that tensor."""
+    by_source: dict[fx.Node, list[SlicedHead]] = {}
+    for n in graph.nodes:
+        sh = _sliced_head(n)
+        if sh is not None:
+            by_source.setdefault(sh.qkv, []).append(sh)
+    count = 0
+    for qkv, parts in by_source.items():
+        h, d = parts[0].heads, parts[0].head_size
+        if sorted(x.start for x in parts) != [0, h * d, 2 * h * d] or d % _TILE or \
+                any((x.heads, x.head_size) != (h, d) for x in parts) or qkv.meta.get("layout") != ctx.ttnn.TILE_LAYOUT:
+            continue
+        meta = dict(dtype=qkv.meta.get("dtype"), layout=qkv.meta.get("layout"))
+        b, s, _ = _shape(qkv)
+        split = _new(graph, parts[0].out, "qkv_heads", ctx.ttnn.transformer.split_query_key_value_and_split_heads,
+                     (qkv,), dict(num_heads=h, transpose_key=False), multi=True,
+                     ttnn_name="split_query_key_value_and_split_heads", **meta)
+        outs = [_new(graph, parts[0].out, "qkv_heads", operator.getitem, (split, x.start // (h * d)),
+                     shape=(b, h, s, d), **meta) for x in parts]
+        for x, out in zip(parts, outs):
+            _replace(graph, x.out, out)
+        count += 1
+    return count
+
+
 def fuse_qkv_heads(graph: fx.Graph, ctx: FuseContext) -> int:
     """Three head-split projections of one input => one linear over [Wq | Wk | Wv] + split_query_key_value_
-    and_split_heads (the concatenated weights are constants: computed once per module)."""
+    and_split_heads (the concatenated weights are constants: computed once per module); a fused QKV
+    projection sliced in three and split into heads => the split op on it."""
     by_input: dict[fx.Node, list[HeadSplit]] = {}
     for n in graph.nodes:
         hs = _head_split(n)
@@ -341,7 +395,7 @@ def fuse_qkv_heads(graph: fx.Graph, ctx: FuseContext) -> int:
     fusable = [splits for splits in by_input.values() if _fusable_qkv(splits)]
     for splits in fusable:
         _fuse_qkv(graph, ctx, splits)
-    return len(fusable)
+    return len(fusable) + _fuse_sliced_qkv(graph, ctx)
 
 
 # --- concat_heads ------------------------------------------------------------------------------------------
@@ -469,7 +523,9 @@ def _flat_linear(graph, ctx, n) -> bool:
     widths = [_shape(p.args[1]) for p in chain]
     out = _sole_user(chain[-1])
     if xs is None or len(xs) < 3 or any(w is None or len(w) != 2 for w in widths) or not _op(out, "reshape") \
-            or out.kwargs or _target(flat) != (math.prod(xs[:-1]), xs[-1]) or _target(out) != xs[:-1] + (widths[-1][1],):
+            or out.kwargs or _target(flat) != (math.prod(xs[:-1]), xs[-1]):
+        return False
+    if _target(out) != xs[:-1] + (widths[-1][1],):
         return False
     n.replace_input_with(flat, flat.args[0])
     for p, w in zip(chain, widths):
