@@ -552,8 +552,10 @@ def fuse_reshapes(graph: fx.Graph, ctx: FuseContext) -> int:
 
 
 # --- common_ops --------------------------------------------------------------------------------------------
-# Ops whose result is not a function of their arguments, or that act rather than compute: never merged.
-_NOT_PURE = ("rand", "dropout", "bernoulli", "uniform", "normal", "empty", "deallocate", "from_torch", "to_torch")
+# Ops whose result is not a function of their arguments, or that act rather than compute (transfers, memory,
+# writes into a cache or another tensor): never merged. In-place ops (a trailing "_") are excluded too.
+_NOT_PURE = ("rand", "dropout", "bernoulli", "uniform", "normal", "empty", "deallocate", "reallocate", "from_torch",
+             "to_torch", "cache", "copy")
 
 
 def _pure(n: fx.Node) -> bool:
