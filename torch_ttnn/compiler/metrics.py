@@ -34,6 +34,9 @@ def summary(records: list[dict]) -> str:
                 f"(host-visible {r.get('host_time_ms', 0):.3f} ms, traced {r.get('trace_time_ms', 0):.3f} ms); "
                 f"calls {r['calls']}, lowerings {r.get('lowerings', r['specializations'])}"
                 f"{' (symbolic shapes)' if r.get('symbolic') else ''}")
+        fused = ", ".join(f"{k} x{v}" for k, v in r.get("fusions", {}).items() if v)
+        if fused:
+            line += f"; fusions {fused}"
         if r.get("pcc") is not None:
             line += f"; PCC vs CPU float32 {r['pcc']:.5f}"
         lines.append(line)

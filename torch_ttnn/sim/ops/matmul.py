@@ -10,6 +10,9 @@ Numerics (ttnn-facts.md "Numerics of the Tensix core"; tt-isa-documentation MVMU
   next 4 of B). The phase sums collapse to at most two float32 matmuls of truncated operands.
 - Accumulation: float32 when fp32_dest_acc_en, else bfloat16 rounded each time a 32-wide K tile's partial
   product is added (packer L1 accumulation also holds bfloat16 partials). Output rounded to the output dtype.
+- Fused activation (activation="gelu", a name TT-NN's string_to_unary_with_param accepts, or a UnaryWithParam):
+  applied to the float32 result before packing only when a core_grid is given; without one TT-NN applies it
+  as a separate unary op to the packed output (see _post_activation).
 - Default compute config when compute_kernel_config is None (tt-metal matmul_device_operation.cpp,
   create_matmul_attributes, 2025): HiFi2, or LoFi when a program_config/core_grid is given or both inputs are
   block-float, HiFi4 when both inputs are float32; fp32_dest_acc_en when the output dtype is float32;
@@ -190,8 +193,9 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
         out = out + E.fpu_operand_of(bias).reshape(n)
         out = out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
     act = activation_fn(activation)
-    if act is not None:
-        out = act(out)
+    fused = act if core_grid is not None else None
+    if fused is not None:
+        out = fused(out)
     if vector_a:
         out = out.squeeze(-2)
     m, k, n = xa.shape[-2], xa.shape[-1], xb.shape[-1]
@@ -200,9 +204,24 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
     flops = 2.0 * batch * pad(m) * pad(k) * pad(n)
     inputs = (a, b) + ((bias,) if bias is not None else ())
     work = _work(dev, batch, m, k, n, fid, fp32_acc, program_config, core_grid)
-    return E.finish(qual, out, out_dtype, Layout.TILE, dev, memory_config, inputs,
-                    output_tensor=optional_output_tensor, flops=flops, matmul=work,
-                    sfpu_cycles=10.0 if act is not None else 0.0)
+    res = E.finish(qual, out, out_dtype, Layout.TILE, dev, memory_config, inputs,
+                   output_tensor=optional_output_tensor, flops=flops, matmul=work,
+                   sfpu_cycles=10.0 if fused is not None else 0.0)
+    if act is not None and fused is None:
+        res = _post_activation(res, act, memory_config, optional_output_tensor)
+    return res
+
+
+def _post_activation(mm_out, act, memory_config, optional_output_tensor):
+    """The activation of a matmul/linear called without core_grid: TT-NN runs it as a separate unary op on the
+    packed (rounded) product, not in the matmul kernel (tt-metal matmul.cpp bound_matmul: the
+    `user_fused_activation && !user_core_coord` branch calls unary_chain), so it costs a second op and a
+    second rounding; with a core_grid the activation is applied to the accumulator before packing."""
+    out = E.finish("ttnn.unary_chain", act(E.host_values(mm_out)), mm_out.dtype, mm_out.layout, mm_out.device(),
+                   memory_config, (mm_out,), output_tensor=optional_output_tensor, sfpu_cycles=10.0)
+    if mm_out is not out:
+        mm_out.deallocate()
+    return out
 
 
 def _work(dev, batch, m, k, n, fid, fp32_acc, program_config, core_grid) -> MatmulWork:
