@@ -83,3 +83,32 @@ def test_trace_needs_a_trace_region(device):
             _run(torch.nn.Linear(4, 4), device, True, [torch.randn(2, 4)])
     finally:
         device.trace_region_size = old
+
+
+@pytest.mark.parametrize("wdtype, min_pcc", [("bfloat8_b", 0.999), ("bfloat4_b", 0.97)])
+def test_weight_dtype_casts_weights_once(device, wdtype, min_pcc):
+    """Weights stored as block-float: each matmul/linear reads a constant typecast (folded: once per module),
+    the device holds them in the smaller format, and the accuracy cost is measured and bounded."""
+    torch.manual_seed(0)
+    model = _Block().eval()
+    x = torch.randn(4, 32, 64)
+    torch._dynamo.reset()
+    opt = torch_ttnn.TorchTtnnOption(device=device, runtime="sim", weight_dtype=wdtype, check_accuracy=True)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=opt)
+    with torch.no_grad():
+        compiled(x)
+        n0 = len(device.op_records)
+        got = compiled(x)
+    (m,) = opt.metrics
+    assert m["weight_casts"] == 2 and m["pcc"] >= min_pcc
+    assert "ttnn.typecast" not in [r.name for r in device.op_records[n0:]]   # cast once, not per call
+    casts = [n for n in opt._out_fx_graphs[0].nodes if n.meta.get("ttnn_name") == "typecast"
+             and n.meta.get("dtype") == getattr(torch_ttnn.sim, wdtype)]
+    assert len(casts) == 2 and all(n.meta["const"] for n in casts)
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), rtol=0.1, atol=0.1)
+
+
+def test_weight_dtype_rejects_unknown_formats():
+    with pytest.raises(ValueError, match="weight_dtype"):
+        torch_ttnn.TorchTtnnOption(weight_dtype="int8")

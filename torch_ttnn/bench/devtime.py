@@ -90,10 +90,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.devtime", description=__doc__.split("\n")[0])
     p.add_argument("model", choices=sorted(CONFIGS))
     p.add_argument("--layers", type=int, help="fewer encoder layers (a quick look; figures scale per layer)")
+    p.add_argument("--weight-dtype", choices=("bfloat8_b", "bfloat4_b"), help="TorchTtnnOption(weight_dtype=)")
+    p.add_argument("--fidelity", default="auto", help="TorchTtnnOption(math_fidelity=), e.g. LoFi")
+    p.add_argument("--no-fp32-acc", action="store_true", help="TorchTtnnOption(fp32_accumulation=False)")
+    p.add_argument("--no-l1", action="store_true", help="TorchTtnnOption(l1=False)")
+    p.add_argument("--no-fuse", action="store_true", help="TorchTtnnOption(fuse=False)")
     a = p.parse_args(argv)
+    from .. import compiler
     dims = dict(CONFIGS[a.model], **({"layers": a.layers} if a.layers else {}))
+    opts = dict(weight_dtype=a.weight_dtype, math_fidelity=a.fidelity, fp32_accumulation=not a.no_fp32_acc,
+                l1=not a.no_l1, fuse=not a.no_fuse)
     model, args = bert(**dims)
-    print(render(summarize(compiled_records(model, args)), f"compiled {a.model} {dims}"))
+    records = compiled_records(model, args, compiler.TorchTtnnOption(runtime="sim", **opts))
+    print(render(summarize(records), f"compiled {a.model} {dims} {opts}"))
 
 
 if __name__ == "__main__":

@@ -41,7 +41,8 @@ from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
-from .passes import fold_batchnorm, insert_deallocs, mark_constants
+from .passes import fold_batchnorm, insert_deallocs, mark_constants, weight_dtype
+from .place import place_l1
 from .program import Program, StepFailed, Unbound
 
 log = logging.getLogger("torch_ttnn")
@@ -101,6 +102,14 @@ def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
                         decompositions=DECOMPOSITIONS)(gm, example_inputs)
 
 
+def _l1_banks(device) -> tuple[int, int]:
+    """(L1 banks, bytes per bank) of the device: one bank per worker core; the emulator says its size, a real
+    Wormhole core has 1.5 MB of which ~1.4 MB is free for buffers."""
+    g = device.compute_with_storage_grid_size()
+    spec = getattr(device, "spec", None)
+    return g.x * g.y, spec.l1_bank_size if spec is not None else 1400 * 1024
+
+
 def _signature(args):
     return tuple((tuple(a.shape), a.dtype) if isinstance(a, torch.Tensor) else a for a in args)
 
@@ -138,6 +147,7 @@ class CompiledGraph:
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
         self.last_device_ns = self.last_host_ns = self.last_trace_ns = 0.0
+        self.weight_casts = self.l1_placed = 0
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
@@ -181,6 +191,11 @@ class CompiledGraph:
         self.lowerings += 1
         self.fusions = fuse(lo.graph, opt.fuse, FuseContext.of(self.ttnn, self.device))
         mark_constants(lo.graph)
+        if opt.weight_dtype:
+            self.weight_casts = weight_dtype(lo.graph, self.ttnn.typecast, getattr(self.ttnn, opt.weight_dtype))
+            mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
+        if opt.l1:
+            self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device))
         insert_deallocs(lo.graph, self.ttnn.deallocate)
         try:
             prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once,
@@ -304,7 +319,8 @@ class CompiledGraph:
             "h2d_per_call": self.last_transfers["h2d"], "d2h_per_call": self.last_transfers["d2h"],
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6,
             "host_time_ms": self.last_host_ns / 1e6, "trace_time_ms": self.last_trace_ns / 1e6, "calls": self.calls,
-            "traced": any(p.traced for p in self.programs.values()),
+            "traced": any(p.traced for p in self.programs.values()), "weight_casts": self.weight_casts,
+            "l1_placed": self.l1_placed,
             "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
             and not self.per_shape, "pcc": self.pcc, "fusions": dict(self.fusions),

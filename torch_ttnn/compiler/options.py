@@ -11,7 +11,12 @@ CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `f
 compute config of every matmul, linear and conv: each op family's default fidelity with float32
 accumulation by default, why in lowering.policy.make_compute_configs; math_fidelity="default",
 fp32_accumulation=False for TT-NN's own), `fuse` (the fusion passes over the lowered graph, compiler/fuse.py:
-True for all, False for none, or a set of pass names; the metrics count the fusions each applied).
+True for all, False for none, or a set of pass names; the metrics count the fusions each applied),
+`trace` (steady-state calls replayed from a captured TT-NN trace: no host dispatch per op, compiler/trace.py),
+`weight_dtype` ("bfloat8_b"/"bfloat4_b": matmul and linear weights stored in that block-float format, as TT's
+optimized models store them; off by default because it costs accuracy, which `check_accuracy` reports),
+`l1` (per-call activations that fit placed in L1 instead of DRAM, planned over their lifetimes so L1 never
+overflows, compiler/place.py; on by default).
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from ..lowering import policy
 from .fuse import enabled_passes
 
 _FLOAT_DTYPES = ("bfloat16", "float32", "bfloat8_b")
+_WEIGHT_DTYPES = (None, "bfloat8_b", "bfloat4_b")
 
 
 class TorchTtnnOption:
@@ -29,16 +35,16 @@ class TorchTtnnOption:
                  data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
                  verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
-                 fuse=True, trace: bool = False, **unknown):
+                 fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True, **unknown):
         if unknown:
             raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
                             f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
                             f"bypass_compile, verbose, runtime, float_dtype, check_accuracy, "
-                            f"math_fidelity, fp32_accumulation, fuse, trace")
+                            f"math_fidelity, fp32_accumulation, fuse, trace, weight_dtype, l1")
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
-                        ("trace", trace)):
+                        ("trace", trace), ("l1", l1)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -61,6 +67,9 @@ class TorchTtnnOption:
                              f"(check TORCH_TTNN_RUNTIME)")
         if float_dtype not in _FLOAT_DTYPES:
             raise ValueError(f"TorchTtnnOption: float_dtype must be one of {_FLOAT_DTYPES}, got {float_dtype!r}")
+        # TT-NN's spellings too: "LoFi", "HiFi4", ttnn.MathFidelity.HiFi2
+        math_fidelity = getattr(math_fidelity, "name", math_fidelity)
+        math_fidelity = math_fidelity.lower() if isinstance(math_fidelity, str) else math_fidelity
         try:
             policy.check_compute_options(math_fidelity, fp32_accumulation)
         except ValueError as e:
@@ -83,6 +92,10 @@ class TorchTtnnOption:
         self.math_fidelity = math_fidelity
         self.fp32_accumulation = fp32_accumulation
         self.fuse = fuse_passes     # the names of the fusion passes that run
+        if weight_dtype not in _WEIGHT_DTYPES:
+            raise ValueError(f"TorchTtnnOption: weight_dtype must be one of {_WEIGHT_DTYPES}, got {weight_dtype!r}")
+        self.weight_dtype = weight_dtype   # matmul/linear weights stored as this block-float (compiler.passes)
+        self.l1 = l1                       # per-call activations that fit placed in L1 (compiler.place)
         _check_trace_region(trace, device)
         self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []

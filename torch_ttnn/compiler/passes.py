@@ -5,7 +5,10 @@
 1. `mark_constants`: a node is constant when it depends only on parameters, buffers and graph constants.
    Constant nodes run once per compiled module (parameters placed on the device once, weight transposes and
    casts folded) and their device results are kept: `load_params_once`.
-2. `insert_deallocs`: every device tensor computed per call is freed right after its last use, so device
+2. `weight_dtype` (opt-in, `TorchTtnnOption(weight_dtype="bfloat8_b")`): the constant weights that matmuls
+   and linears read are cast once to a block-float format, as TT's optimized models store them (half the bytes
+   to read and unpack per tile, at a reported accuracy cost); the cast is a constant, so it is folded.
+3. `insert_deallocs`: every device tensor computed per call is freed right after its last use, so device
    memory after a call is what it was before it. Ops that may return their input itself (a view or a no-op
    conversion, as lowering/facts.py declares them) make one buffer of input and output: the group is freed
    after the last use of any member, and never when it holds a kept constant.
@@ -145,3 +148,32 @@ def fold_batchnorm(gm: fx.GraphModule, kinds: list[str]) -> int:
     if folded:
         gm.recompile()
     return folded
+
+
+_WEIGHT_READERS = ("matmul", "linear")
+
+
+def weight_dtype(graph: fx.Graph, typecast, dtype) -> int:
+    """Cast the constant B operand (and bias) of every matmul/linear to `dtype` once; returns how many.
+    Runs after `mark_constants` (it reads which nodes are constant) and marks what it adds the same way."""
+    casts: dict = {}
+    count = 0
+    for n in list(graph.nodes):
+        if n.op != "call_function" or n.meta.get("ttnn_name") not in _WEIGHT_READERS or n.meta.get("const"):
+            continue
+        for i, w in enumerate(n.args[:2]):
+            if i == 1 and isinstance(w, fx.Node) and w.meta.get("const") and w.meta.get("device") is not False:
+                n.update_arg(i, _cast(graph, w, typecast, dtype, casts))
+                count += 1
+    return count
+
+
+def _cast(graph, w: fx.Node, typecast, dtype, casts: dict) -> fx.Node:
+    if w not in casts:
+        with graph.inserting_after(w):
+            c = graph.call_function(typecast, (w, dtype))
+        c.meta.update(ttnn_name="typecast", device=True, const=True, kept=False, shape=w.meta.get("shape"),
+                      layout=w.meta.get("layout"), dtype=dtype)
+        casts[w] = c
+    return casts[w]
+

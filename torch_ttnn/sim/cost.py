@@ -7,9 +7,10 @@ products, vector-engine passes); `price` turns that into an `OpRecord` with the 
 - dispatch_ns: host time to enqueue the op (program cache hit, no trace);
 - tail_ns: time the host sees beyond the kernel while DRAM traffic drains (reads before compute starts and
   write-back after it ends are not all inside the profiled kernel);
-- host_ns = max(dispatch_ns, kernel_ns + tail_ns): one op repeated in a loop, as TT's GEMM report measures it
+- device_side_ns = kernel_ns + tail_ns + the gap between consecutive ops on the device;
+- host_ns = max(dispatch_ns, device_side_ns): one op repeated in a loop, as TT's GEMM report measures it
   (dispatch runs ahead of the device, so the slower of the two sets the pace);
-- trace_ns = kernel_ns + tail_ns + trace launch: the same op replayed from a captured trace (no host dispatch).
+- trace_ns = device_side_ns: the same op replayed from a captured trace (no host dispatch).
 
 The kernel model works per core, as the hardware does. The output's tiles are split over the core grid (a
 matmul as a 2-D block per core, everything else as tiles round-robin), so a shape that leaves cores idle or
@@ -137,14 +138,19 @@ class OpRecord:
         return self.time_ns
 
     @property
+    def device_side_ns(self) -> float:
+        """What the device itself takes of the host's time: kernel, DRAM tail, and the gap between ops."""
+        return self.time_ns + self.tail_ns + self.trace_launch_ns if self.time_ns else 0.0
+
+    @property
     def host_ns(self) -> float:
         """Host-visible time of this op in a loop without trace: dispatch and device overlap."""
-        return max(self.dispatch_ns, self.time_ns + self.tail_ns)
+        return max(self.dispatch_ns, self.device_side_ns)
 
     @property
     def trace_ns(self) -> float:
         """Host-visible time when replayed from a trace: no host dispatch."""
-        return self.time_ns + self.tail_ns + self.trace_launch_ns if self.time_ns else 0.0
+        return self.device_side_ns
 
 
 def _matmul_core_ns(w: MatmulWork, in0: Operand, in1: Operand, fig: CostFigures, clock: float) -> dict:
@@ -218,4 +224,4 @@ def program_host_ns(records, trace: bool = False) -> float:
         return sum(r.trace_ns for r in records)
     dispatched = [r for r in records if not r.traced]
     return sum(r.trace_ns for r in records if r.traced) + max(
-        sum(r.dispatch_ns for r in dispatched if r.time_ns), sum(r.time_ns + r.tail_ns for r in dispatched))
+        sum(r.dispatch_ns for r in dispatched if r.time_ns), sum(r.device_side_ns for r in dispatched))

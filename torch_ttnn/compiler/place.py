@@ -1,0 +1,98 @@
+"""L1 placement: per-call activations that fit live in L1 instead of DRAM (`TorchTtnnOption(l1=...)`).
+
+DRAM is shared by every core at ~267 GB/s; L1 is 1.5 MB inside each core, reached over the NoC. TT's
+optimized models keep activations in L1 between ops for that reason, and the cost model prices the
+difference (sim/cost.py: L1 operands cost NoC time, no DRAM time). Placement must never overflow L1: an
+interleaved L1 buffer takes ceil(pages / cores) pages in every core's bank, and ops also allocate their own
+circular buffers at the top of L1, so only a share of each bank (`budget`, half by default) is planned.
+
+The plan is greedy in program order over buffer lifetimes: a tensor computed per call (a group of nodes that
+may alias one buffer counts once) goes to L1 when, from the op that makes it to the last use of its group,
+the planned L1 bytes per bank plus its own stay within the budget; otherwise it stays in DRAM. Weights and
+other kept constants stay in DRAM (they would hold L1 for the module's lifetime). Only ops that take a
+`memory_config` are placed, with `memory_config=ttnn.L1_MEMORY_CONFIG`; a node whose shape the lowering did
+not know is left alone.
+"""
+from __future__ import annotations
+
+import inspect
+
+import torch.fx as fx
+
+from .passes import _alias_groups
+
+# Bytes of one 32x32 tile, and of one element in ROW_MAJOR, per TT-NN dtype name.
+_TILE_BYTES = {"BFLOAT16": 2048, "FLOAT32": 4096, "BFLOAT8_B": 1088, "BFLOAT4_B": 576, "INT32": 4096,
+               "UINT32": 4096, "UINT16": 2048, "UINT8": 1024}
+_ELEM_BYTES = {"BFLOAT16": 2, "FLOAT32": 4, "INT32": 4, "UINT32": 4, "UINT16": 2, "UINT8": 1}
+DEFAULT_BUDGET = 0.5
+
+
+def _takes_memory_config(fn, cache={}) -> bool:  # noqa: B006  a per-process cache of signatures
+    if fn not in cache:
+        try:
+            cache[fn] = "memory_config" in inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            cache[fn] = False
+    return cache[fn]
+
+
+def bank_bytes(meta: dict, banks: int, alignment: int = 16) -> int | None:
+    """Bytes the tensor takes in each of `banks` L1 banks when interleaved, or None if unknown."""
+    shape, dtype, layout = meta.get("shape"), meta.get("dtype"), meta.get("layout")
+    name = getattr(dtype, "name", None)
+    if shape is None or name is None or layout is None or not all(isinstance(d, int) for d in shape):
+        return None
+    shape = tuple(shape) or (1,)
+    if getattr(layout, "name", "") == "TILE":
+        if name not in _TILE_BYTES:
+            return None
+        shape = (1,) * (2 - len(shape)) + shape
+        pages = -(-shape[-2] // 32) * -(-shape[-1] // 32)
+        for d in shape[:-2]:
+            pages *= d
+        page = _TILE_BYTES[name]
+    else:
+        if name not in _ELEM_BYTES:
+            return None
+        pages = 1
+        for d in shape[:-1]:
+            pages *= d
+        page = -(-shape[-1] * _ELEM_BYTES[name] // alignment) * alignment
+    return -(-max(pages, 1) // banks) * page
+
+
+def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: float = DEFAULT_BUDGET) -> int:
+    """Give `memory_config=l1_config` to the per-call device tensors that fit (see the module docstring);
+    returns how many tensors were placed."""
+    nodes = list(graph.nodes)
+    order = {n: i for i, n in enumerate(nodes)}
+    group_of = _alias_groups(graph)
+    members: dict = {}
+    for n in nodes:
+        members.setdefault(group_of[n], []).append(n)
+    usage = [0] * len(nodes)
+    limit = int(bank_size * budget)
+    placed = 0
+    for n in nodes:
+        if group_of[n] is not n or not _candidate(n):
+            continue
+        size = bank_bytes(n.meta, banks)
+        group = members[n]
+        users = [u for m in group for u in m.users]
+        if size is None or any(u.op == "output" for u in users) or any(m.meta.get("kept") for m in group):
+            continue
+        start, end = order[n], max((order[u] for u in users), default=order[n])
+        if max(usage[start:end + 1]) + size > limit:
+            continue
+        for i in range(start, end + 1):
+            usage[i] += size
+        n.update_kwarg("memory_config", l1_config)
+        placed += 1
+    return placed
+
+
+def _candidate(n: fx.Node) -> bool:
+    return (n.op == "call_function" and n.meta.get("device") and not n.meta.get("const")
+            and not n.meta.get("transfer") and not n.meta.get("multi") and "memory_config" not in n.kwargs
+            and _takes_memory_config(n.target))
