@@ -182,7 +182,8 @@ def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None) -> None:
     if not isinstance(host_tensor, Tensor) or not isinstance(device_tensor, Tensor):
         raise TypeError("copy_host_to_device_tensor expects (host ttnn.Tensor, device ttnn.Tensor)")
     if device_tensor.device() is None:
-        raise RuntimeError("copy_host_to_device_tensor: the destination must be on a device")
+        raise RuntimeError("copy_host_to_device_tensor: the destination tensor must be on device: place it first "
+                           "with ttnn.to_device(tensor, device)")
     if Operation._capture is not None:
         Operation._capture.refuse(device_tensor.device(), "Writes")
     same = (tuple(host_tensor.shape), host_tensor.dtype, host_tensor.layout) == \

@@ -121,16 +121,17 @@ def readme_section(rows: list[dict], size: str, command: str) -> str:
             f"drawn at init std 0.02 instead of its config's 0.1 (why in torch_ttnn/zoo).\n\n" + markdown(rows) + "\nColumns:\n\n" + legend() + "\n")
 
 
-def update_readme(path: str, content: str) -> None:
-    """Replace what lies between the zoo markers in `path`; everything else is left byte for byte."""
+def update_readme(path: str, content: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace what lies between the markers (the zoo's by default) in `path`; everything else is left byte
+    for byte."""
     with open(path) as f:
         text = f.read()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.S)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if len(pattern.findall(text)) != 1:
-        raise ValueError(f"{path} must contain exactly one `{BEGIN}` ... `{END}` block for the zoo table; "
-                         f"add the two marker lines where the table should go")
+        raise ValueError(f"{path} must contain exactly one `{begin}` ... `{end}` block; add the two marker "
+                         f"lines where the generated section should go")
     with open(path, "w") as f:
-        f.write(pattern.sub(lambda m: f"{BEGIN}\n{content.rstrip()}\n{END}", text))
+        f.write(pattern.sub(lambda m: f"{begin}\n{content.rstrip()}\n{end}", text))
 
 
 def read_readme_section(path: str) -> str:

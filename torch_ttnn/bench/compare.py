@@ -1,0 +1,218 @@
+"""Compiled vs hand-written TT-NN, side by side on the same cost model: `python -m torch_ttnn.bench.compare`.
+
+For each model the same HF weights (seeded, nothing downloaded) run two ways on the emulator: compiled with
+`torch.compile(backend="ttnn")` (with our defaults, and with the options that match the hand-written
+numerics: bfloat8_b weights, LoFi, bfloat16 accumulation), and written by hand in TT-NN the way Tenstorrent's
+optimized models are (torch_ttnn/bench/handwritten). Both are priced by sim/cost.py from their op records.
+
+Depth. Every encoder layer has the same shapes, and the cost model prices an op from its shapes, configs and
+placement only, so a model of L layers costs exactly cost(1) + (L - 1) * (cost(2) - cost(1)): the figures
+are measured at 1 and 2 layers and extrapolated, summed per figure (kernel, dispatch, device-side, traced)
+before the host-visible time takes the larger of total dispatch and total device time. The accuracy (PCC
+against CPU float32) is measured at 2 layers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .figures import ratio
+
+RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+# Published throughput of BERT-large (batch 8, sequence 384) on an n150: the original torch-ttnn's compiled
+# model and TT's hand-written TT-NN model (the figures the issue quotes; sentences per second).
+PUBLIC_SENTENCES_PER_S = {"compiled (original torch-ttnn)": 24.9, "hand-written TT-NN (Tenstorrent)": 290.0}
+
+
+@dataclass
+class Cost:
+    """Sums over one call's op records (extrapolate() combines them linearly)."""
+    ops: float
+    kernel_ms: float
+    dispatch_ms: float
+    device_side_ms: float
+    trace_ms: float
+
+    @classmethod
+    def of(cls, records) -> "Cost":
+        dev = [r for r in records if r.time_ns]
+        return cls(len(dev), sum(r.time_ns for r in dev) / 1e6,
+                   sum(r.dispatch_ns for r in dev if not r.traced) / 1e6,
+                   sum(r.device_side_ns for r in dev) / 1e6, sum(r.trace_ns for r in dev) / 1e6)
+
+    def extrapolate(self, two: "Cost", layers: int) -> "Cost":
+        f = lambda a, b: a + (layers - 1) * (b - a)  # noqa: E731
+        return Cost(*(f(getattr(self, k), getattr(two, k)) for k in ("ops", "kernel_ms", "dispatch_ms",
+                                                                      "device_side_ms", "trace_ms")))
+
+    @property
+    def host_ms(self) -> float:
+        """Host-visible time without trace: the host enqueues ahead of the device."""
+        return max(self.dispatch_ms, self.device_side_ms)
+
+
+@dataclass
+class Row:
+    model: str
+    variant: str        # compiled (defaults) / compiled (bf8, LoFi) / hand-written
+    layers: int
+    ops: int
+    kernel_ms: float
+    host_ms: float
+    trace_ms: float
+    pcc: float | None
+
+
+def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.detach().double().flatten(), b.detach().double().flatten()
+    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
+
+
+def _records(device, fn):
+    start = len(device.op_records)
+    out = fn()
+    return out, device.op_records[start:]
+
+
+COMPILED_VARIANTS = {
+    "compiled (defaults)": dict(),
+    "compiled (bf8 weights, LoFi)": dict(weight_dtype="bfloat8_b", math_fidelity="lofi", fp32_accumulation=False),
+}
+
+
+def _compiled(model, args, output, device, **opts):
+    from .. import compiler
+    torch._dynamo.reset()
+    opt = compiler.TorchTtnnOption(runtime="sim", device=device, **opts)
+    compiled = torch.compile(model, backend=compiler.backend, options=opt)
+    with torch.no_grad():
+        compiled(*args)                       # constants placed, programs built
+        out, recs = _records(device, lambda: compiled(*args))
+    return output(out), recs
+
+
+# --- the models: (build(layers) -> (torch model, args, output fn), hand-written runner) ---------------------------
+def _bert(name: str, batch: int, seq: int):
+    import transformers as hf
+    from .handwritten.__main__ import bert_config
+    from .handwritten.bert import HandwrittenBert
+
+    def build(layers):
+        torch.manual_seed(0)
+        model = hf.BertForQuestionAnswering(bert_config(name, layers)).eval()
+        ids = torch.randint(1, 30522, (batch, seq), generator=torch.Generator().manual_seed(0))
+        return model, (ids, torch.ones(batch, seq, dtype=torch.long)), \
+            lambda o: torch.stack([o.start_logits, o.end_logits], -1)
+
+    def handwritten(ttnn, device, model, args):
+        hw = HandwrittenBert.build(ttnn, device, model.config, model.state_dict(), batch, seq)
+        inputs = hw.inputs(*args)
+        out, recs = _records(device, lambda: hw(inputs))
+        return ttnn.to_torch(out).float().reshape(batch, seq, -1)[..., :2], recs
+    return build, handwritten, bert_config(name).num_hidden_layers
+
+
+def _vit(batch: int):
+    import transformers as hf
+    from .handwritten.vit import HandwrittenVit
+
+    def build(layers):
+        torch.manual_seed(0)
+        cfg = hf.ViTConfig(image_size=224, patch_size=16, hidden_size=768, num_hidden_layers=layers,
+                           num_attention_heads=12, intermediate_size=3072)
+        model = hf.ViTModel(cfg, add_pooling_layer=False).eval()
+        pixels = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+        return model, (pixels,), lambda o: o.last_hidden_state
+
+    def handwritten(ttnn, device, model, args):
+        hw = HandwrittenVit.build(ttnn, device, model.config, model.state_dict(), batch)
+        pixels = hw.inputs(*args)
+        out, recs = _records(device, lambda: hw(pixels))
+        return ttnn.to_torch(out).float()[:, :197, :768].reshape(batch, 197, 768), recs
+    return build, handwritten, 12
+
+
+MODELS = {
+    "bert-large": lambda: _bert("bert-large", 8, 384),
+    "bert-base": lambda: _bert("bert-base", 8, 384),
+    "vit-base": lambda: _vit(8),
+}
+
+
+def measure(name: str, variants=("hand-written", *COMPILED_VARIANTS)) -> list[Row]:
+    import torch_ttnn.sim as ttnn
+    device = ttnn.open_device(device_id=0)
+    build, handwritten, depth = MODELS[name]()
+    costs: dict = {v: {} for v in variants}
+    pccs: dict = {}
+    for layers in (1, 2):
+        model, args, output = build(layers)
+        with torch.no_grad():
+            ref = output(model(*args))
+        for v in variants:
+            if v == "hand-written":
+                out, recs = handwritten(ttnn, device, model, args)
+            else:
+                out, recs = _compiled(model, args, output, device, **COMPILED_VARIANTS[v])
+            costs[v][layers] = Cost.of(recs)
+            if layers == 2:
+                pccs[v] = pcc(ref, out.reshape(ref.shape))
+    rows = []
+    for v in variants:
+        c = costs[v][1].extrapolate(costs[v][2], depth)
+        rows.append(Row(name, v, depth, round(c.ops), c.kernel_ms, c.host_ms, c.trace_ms, pccs.get(v)))
+    return rows
+
+
+def render(rows: list[Row], meta: dict) -> str:
+    from tabulate import tabulate
+    hand = {r.model: r for r in rows if r.variant == "hand-written"}
+    table = []
+    for r in rows:
+        h = hand.get(r.model)
+        table.append((r.model, r.variant, r.ops, f"{r.kernel_ms:.2f}", f"{r.host_ms:.2f}", f"{r.trace_ms:.2f}",
+                      f"{ratio(r.host_ms, h.host_ms):.2f}x" if h else "-",
+                      f"{r.pcc:.4f}" if r.pcc is not None else "-"))
+    lines = [f"Made by `python -m torch_ttnn.bench.compare` on {meta['date']} at commit {meta['commit']}, on the "
+             f"emulator with n150 figures (sim/cost.py); figures per forward, depth extrapolated from 1- and "
+             f"2-layer runs (exact under the cost model), PCC vs CPU float32 at 2 layers.", "",
+             tabulate(table, headers=["model", "program", "device ops", "kernel ms", "host-visible ms",
+                                      "traced ms", "host vs hand-written", "PCC"], tablefmt="github")]
+    large = [r for r in rows if r.model == "bert-large"]
+    if large:
+        lines += ["", "BERT-large, batch 8, sequence 384: estimated sentences/s on an n150 (8 / time):", ""]
+        lines += [f"- {r.variant}: {8e3 / r.host_ms:.0f} without trace, {8e3 / r.trace_ms:.0f} traced"
+                  for r in large]
+        lines += [f"- published, {k}: {v}" for k, v in PUBLIC_SENTENCES_PER_S.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    from .suite import meta
+    p = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.compare", description=__doc__.split("\n")[0])
+    p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
+    p.add_argument("--write", action="store_true", help="write benchmarks/results/compare.{md,json}")
+    p.add_argument("--readme", action="store_true",
+                   help="only copy the committed benchmarks/results/compare.md into README.md's compare section")
+    a = p.parse_args(argv)
+    if a.readme:
+        from ..zoo.report import update_readme
+        body = (RESULTS / "compare.md").read_text().split("\n", 2)[2]   # without its title
+        update_readme(str(RESULTS.parents[1] / "README.md"), body, "<!-- compare:begin -->", "<!-- compare:end -->")
+        return
+    rows = [r for m in a.models.split(",") for r in measure(m.strip())]
+    info = meta({"what": "compiled vs hand-written TT-NN"})
+    text = render(rows, info)
+    print(text)
+    if a.write:
+        (RESULTS / "compare.md").write_text("# Compiled vs hand-written TT-NN\n\n" + text)
+        (RESULTS / "compare.json").write_text(json.dumps({"meta": info, "rows": [asdict(r) for r in rows]},
+                                                         indent=1))
+
+
+if __name__ == "__main__":
+    main()
