@@ -20,7 +20,7 @@ from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
            "expand", "squeeze", "unsqueeze", "gather", "embedding", "fill", "tilize", "untilize",
            "tilize_with_val_padding", "tilize_with_zero_padding", "untilize_with_unpadding",
-           "sharded_to_interleaved", "interleaved_to_sharded", "view", "EmbeddingsType"]
+           "sharded_to_interleaved", "interleaved_to_sharded", "reshard", "view", "EmbeddingsType"]
 
 
 # --- shared skeleton -------------------------------------------------------------------------------------
@@ -482,3 +482,19 @@ def interleaved_to_sharded(input_tensor, grid, shard_shape=None, shard_scheme=No
     _check(not input_tensor.is_sharded(), "ttnn.interleaved_to_sharded", "input tensor must be interleaved")
     return _finish("ttnn.interleaved_to_sharded", dev, input_tensor.value, input_tensor, dtype=output_dtype,
                    memory_config=mc)
+
+
+@operation("ttnn.reshard")
+def reshard(input_tensor, output_memory_config, output_tensor=None) -> Tensor:
+    """Move a sharded tensor to another shard layout (grid, shard shape or orientation), staying sharded."""
+    dev = require_device("ttnn.reshard", input_tensor)
+    _check(input_tensor.is_sharded(), "ttnn.reshard", "input tensor must be sharded")
+    _check(isinstance(output_memory_config, MemoryConfig) and output_memory_config.is_sharded(), "ttnn.reshard",
+           "output_memory_config must be a sharded ttnn.MemoryConfig with a shard spec")
+    if output_tensor is not None:
+        _check(output_tensor.memory_config() == output_memory_config, "ttnn.reshard",
+               "output_tensor's memory config must be output_memory_config")
+        output_tensor._values = input_tensor.value.clone()
+        record(dev, "ttnn.reshard", bytes_moved=2 * nbytes(input_tensor))
+        return output_tensor
+    return _finish("ttnn.reshard", dev, input_tensor.value, input_tensor, memory_config=output_memory_config)
