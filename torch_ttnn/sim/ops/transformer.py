@@ -201,7 +201,8 @@ def _split_shards(op, t, nh, nkv, seq, d, transpose_key, memory_config):
     w_cores = -(-t.padded_shape[-1] // width)
     _check(nh % w_cores == 0, op, f"num_heads ({nh}) must be divisible by the number of cores along the width "
            f"({w_cores}): each core splits the heads of its own slice of the fused QKV")
-    q_heads, kv_heads = nh // w_cores, nkv * q_heads // nh
+    q_heads = nh // w_cores
+    kv_heads = nkv * q_heads // nh
     buffer = (memory_config or t.memory_config()).buffer_type
 
     def height(shape):

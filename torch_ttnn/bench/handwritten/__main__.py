@@ -1,0 +1,71 @@
+"""`python -m torch_ttnn.bench.handwritten MODEL [--batch B] [--seq S]`: build a hand-written model from its
+published config with seeded random weights (nothing downloaded), run one forward on the emulator and print
+its device op count and estimated device time. Full sizes take minutes of CPU (the emulator computes every
+op's numerics); MODEL is bert-large, bert-base or llama-decode.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+import transformers as hf
+
+from . import device_cost
+
+BERT = {
+    "bert-large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+    "bert-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+}
+
+
+def bert_config(name: str) -> hf.BertConfig:
+    return hf.BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
+                         layer_norm_eps=1e-12, **BERT[name])
+
+
+def run_bert(ttnn, device, name: str, batch: int, seq: int) -> dict:
+    from .bert import HandwrittenBert
+    torch.manual_seed(0)
+    model = hf.BertForQuestionAnswering(bert_config(name)).eval()
+    hw = HandwrittenBert.build(ttnn, device, model.config, model.state_dict(), batch, seq)
+    del model
+    gen = torch.Generator().manual_seed(0)
+    inputs = hw.inputs(torch.randint(1, 30522, (batch, seq), generator=gen), torch.ones(batch, seq, dtype=torch.long))
+    start = time.perf_counter()
+    _, cost = device_cost(device, lambda: hw(inputs))
+    return dict(model=name, batch=batch, seq=seq, ops=cost.ops, est_device_ms=round(cost.time_ms, 3),
+                emulation_s=round(time.perf_counter() - start, 1))
+
+
+def run_llama(ttnn, device, batch: int, seq: int) -> dict:
+    from .llama import HandwrittenLlamaLayer, llama_1b_config
+    torch.manual_seed(0)
+    cfg = llama_1b_config()
+    layer = hf.models.llama.modeling_llama.LlamaDecoderLayer(cfg, layer_idx=0).eval()
+    hw = HandwrittenLlamaLayer.build(ttnn, device, cfg, layer.state_dict(), batch, max_seq=seq)
+    x = torch.randn(batch, 1, cfg.hidden_size, generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    _, cost = device_cost(device, lambda: hw.decode(x, position=seq - 1))
+    return dict(model="llama-3.2-1b decoder layer (decode)", batch=batch, cache_len=seq, ops=cost.ops,
+                est_device_ms=round(cost.time_ms, 3), emulation_s=round(time.perf_counter() - start, 1))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.handwritten", description=__doc__)
+    ap.add_argument("model", choices=[*BERT, "llama-decode"])
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seq", type=int, default=384, help="sequence (BERT) or KV-cache length (Llama)")
+    args = ap.parse_args(argv)
+    import torch_ttnn.sim as ttnn
+    device = ttnn.open_device(device_id=0)
+    if args.model == "llama-decode":
+        result = run_llama(ttnn, device, args.batch, args.seq)
+    else:
+        result = run_bert(ttnn, device, args.model, args.batch, args.seq)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
