@@ -63,6 +63,11 @@ class _Config:
         return f"{type(self).__name__}({body})"
 
 
+class _NormConfig(_Config):
+    def __repr__(self):  # the real repr leaves out the deprecated legacy_rsqrt
+        return super().__repr__().replace(f",legacy_rsqrt={int(self.legacy_rsqrt)}", "")
+
+
 @dataclass(kw_only=True, repr=False)
 class MatmulMultiCoreReuseProgramConfig(_Config):
     """Batched matmul without multicast: each core computes whole per_core_M x per_core_N output blocks (N must
@@ -134,7 +139,7 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig(_Config):
 
 
 @dataclass(kw_only=True, repr=False)
-class LayerNormDefaultProgramConfig(_Config):
+class LayerNormDefaultProgramConfig(_NormConfig):
     """Interleaved layer_norm/rms_norm (the default when no config is given)."""
     legacy_reduction: bool = False
     legacy_rsqrt: bool = False
@@ -142,7 +147,7 @@ class LayerNormDefaultProgramConfig(_Config):
 
 
 @dataclass(kw_only=True, repr=False)
-class LayerNormShardedMultiCoreProgramConfig(_Config):
+class LayerNormShardedMultiCoreProgramConfig(_NormConfig):
     """layer_norm/rms_norm over a sharded input: each core normalises its block_h rows, exchanging partial
     statistics with the cores that hold the other block_w-tile pieces of the same rows."""
     compute_with_storage_grid_size: CoreCoord
@@ -156,7 +161,6 @@ class LayerNormShardedMultiCoreProgramConfig(_Config):
 
     def __post_init__(self):
         self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
-
 
 class SoftmaxDefaultProgramConfig:
     """Interleaved softmax (the default of attention_softmax(_))."""
