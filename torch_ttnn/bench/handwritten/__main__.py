@@ -20,22 +20,26 @@ BERT = {
 }
 
 
-def bert_config(name: str) -> hf.BertConfig:
+def bert_config(name: str, layers: int | None = None) -> hf.BertConfig:
+    dims = dict(BERT[name], **({} if layers is None else {"num_hidden_layers": layers}))
     return hf.BertConfig(vocab_size=30522, max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
-                         layer_norm_eps=1e-12, **BERT[name])
+                         layer_norm_eps=1e-12, **dims)
 
 
-def run_bert(ttnn, device, name: str, batch: int, seq: int) -> dict:
+def run_bert(ttnn, device, name: str, batch: int, seq: int, layers: int | None = None) -> dict:
+    """One forward of BertForQuestionAnswering. `layers` overrides the depth: every layer has the same shapes,
+    so the cost model prices each the same and a short run's per-layer figure scales to the full depth."""
     from .bert import HandwrittenBert
     torch.manual_seed(0)
-    model = hf.BertForQuestionAnswering(bert_config(name)).eval()
+    model = hf.BertForQuestionAnswering(bert_config(name, layers)).eval()
     hw = HandwrittenBert.build(ttnn, device, model.config, model.state_dict(), batch, seq)
     del model
     gen = torch.Generator().manual_seed(0)
     inputs = hw.inputs(torch.randint(1, 30522, (batch, seq), generator=gen), torch.ones(batch, seq, dtype=torch.long))
     start = time.perf_counter()
     _, cost = device_cost(device, lambda: hw(inputs))
-    return dict(model=name, batch=batch, seq=seq, ops=cost.ops, est_device_ms=round(cost.time_ms, 3),
+    return dict(model=name, layers=hw.dims.layers, batch=batch, seq=seq, ops=cost.ops,
+                est_device_ms=round(cost.time_ms, 3),
                 emulation_s=round(time.perf_counter() - start, 1))
 
 
@@ -57,13 +61,14 @@ def main(argv=None):
     ap.add_argument("model", choices=[*BERT, "llama-decode"])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=384, help="sequence (BERT) or KV-cache length (Llama)")
+    ap.add_argument("--layers", type=int, default=None, help="BERT depth override (default: the model's)")
     args = ap.parse_args(argv)
     import torch_ttnn.sim as ttnn
     device = ttnn.open_device(device_id=0)
     if args.model == "llama-decode":
         result = run_llama(ttnn, device, args.batch, args.seq)
     else:
-        result = run_bert(ttnn, device, args.model, args.batch, args.seq)
+        result = run_bert(ttnn, device, args.model, args.batch, args.seq, args.layers)
     print(json.dumps(result))
 
 
