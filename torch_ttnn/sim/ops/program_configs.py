@@ -12,7 +12,7 @@ tensor.memory_config().
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..tensor import Tensor
 from ..types import (TILE_SIZE, CoreCoord, CoreRange, CoreRangeSet, MemoryConfig, ShardOrientation,
@@ -125,7 +125,7 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig(_Config):
     fused_activation: UnaryWithParam | None = None
     mcast_in0: bool
     gather_in0: bool = False
-    hop_cores: CoreRangeSet = field(default_factory=lambda: CoreRangeSet([]))
+    hop_cores: CoreRangeSet = CoreRangeSet([])  # immutable: a shared empty set is safe
     num_global_cb_receivers: int = 1
     untilize_out: bool = False
     allowed_worker_cores: CoreRangeSet | None = None
@@ -164,6 +164,9 @@ class LayerNormShardedMultiCoreProgramConfig(_NormConfig):
 
 class SoftmaxDefaultProgramConfig:
     """Interleaved softmax (the default of attention_softmax(_))."""
+
+    def __init__(self):
+        pass
 
     def __eq__(self, other):
         return isinstance(other, SoftmaxDefaultProgramConfig)
