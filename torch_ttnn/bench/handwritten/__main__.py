@@ -1,7 +1,7 @@
 """`python -m torch_ttnn.bench.handwritten MODEL [--batch B] [--seq S]`: build a hand-written model from its
 published config with seeded random weights (nothing downloaded), run one forward on the emulator and print
 its device op count and estimated device time. Full sizes take minutes of CPU (the emulator computes every
-op's numerics); MODEL is bert-large, bert-base or llama-decode.
+op's numerics); MODEL is bert-large, bert-base, vit-base or llama-decode.
 """
 from __future__ import annotations
 
@@ -43,6 +43,21 @@ def run_bert(ttnn, device, name: str, batch: int, seq: int, layers: int | None =
                 emulation_s=round(time.perf_counter() - start, 1))
 
 
+def run_vit(ttnn, device, batch: int, layers: int | None = None) -> dict:
+    from .vit import HandwrittenVit
+    torch.manual_seed(0)
+    cfg = hf.ViTConfig(image_size=224, patch_size=16, hidden_size=768, num_hidden_layers=layers or 12,
+                       num_attention_heads=12, intermediate_size=3072)
+    model = hf.ViTModel(cfg, add_pooling_layer=False).eval()
+    hw = HandwrittenVit.build(ttnn, device, cfg, model.state_dict(), batch)
+    del model
+    pixels = hw.inputs(torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(0)))
+    start = time.perf_counter()
+    _, cost = device_cost(device, lambda: hw(pixels))
+    return dict(model="vit-base-patch16-224", layers=hw.dims.layers, batch=batch, ops=cost.ops,
+                est_device_ms=round(cost.time_ms, 3), emulation_s=round(time.perf_counter() - start, 1))
+
+
 def run_llama(ttnn, device, batch: int, seq: int) -> dict:
     from .llama import HandwrittenLlamaLayer, llama_1b_config
     torch.manual_seed(0)
@@ -58,15 +73,17 @@ def run_llama(ttnn, device, batch: int, seq: int) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.handwritten", description=__doc__)
-    ap.add_argument("model", choices=[*BERT, "llama-decode"])
+    ap.add_argument("model", choices=[*BERT, "vit-base", "llama-decode"])
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=384, help="sequence (BERT) or KV-cache length (Llama)")
-    ap.add_argument("--layers", type=int, default=None, help="BERT depth override (default: the model's)")
+    ap.add_argument("--layers", type=int, default=None, help="BERT/ViT depth override (default: the model's)")
     args = ap.parse_args(argv)
     import torch_ttnn.sim as ttnn
     device = ttnn.open_device(device_id=0)
     if args.model == "llama-decode":
         result = run_llama(ttnn, device, args.batch, args.seq)
+    elif args.model == "vit-base":
+        result = run_vit(ttnn, device, args.batch, args.layers)
     else:
         result = run_bert(ttnn, device, args.model, args.batch, args.seq, args.layers)
     print(json.dumps(result))

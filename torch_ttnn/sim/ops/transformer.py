@@ -155,7 +155,7 @@ def _concat_heads_placement(op, t, memory_config):
     _check(t.is_sharded(), op, "a sharded output without a shard spec needs a sharded input to derive it from")
     spec = t.memory_config().shard_spec
     rows = spec.shard_shape[0]
-    s, d = t.shape[-2], t.padded_shape[-1]
+    s, d = t.padded_shape[-2], t.padded_shape[-1]
     _check(rows % s == 0, op, f"input shards of {rows} rows do not hold whole heads of {s} rows")
     shard = (s, rows // s * d)
     return MemoryConfig(memory_config.memory_layout, memory_config.buffer_type,
