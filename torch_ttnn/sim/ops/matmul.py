@@ -15,7 +15,9 @@ Numerics (ttnn-facts.md "Numerics of the Tensix core"; tt-isa-documentation MVMU
   block-float, HiFi4 when both inputs are float32; fp32_dest_acc_en when the output dtype is float32;
   math_approx_mode off.
 Validation follows the same file: TILE layout, B rank >= 2, K must match, batch dims equal unless B's batch
-is 1 (broadcast), float dtypes only.
+is 1 (broadcast), float dtypes only. A program_config is checked against the shapes and the operands' shard
+specs as the real op checks it (program_configs.py), its fused_activation runs in the kernel (one op), and a
+sharded output gets the shard spec the config implies; core_grid and program_config together raise.
 Fast path: float32 accumulation (or K within one tile) and a fidelity that keeps every operand bit is a
 single float32 matmul, so bf16 models at HiFi4/fp32-acc cost what eager torch costs.
 """
