@@ -27,7 +27,7 @@ def test_vit_encoder_matches_hugging_face(ttnn, device):
 
 
 def test_vit_grids_split_heads_and_width(ttnn, device):
-    p = program_configs(ttnn, VitDims(768, 12, 12, 3072, 16, 224, 1e-12), 8, device)
+    p = program_configs(ttnn, VitDims(768, 12, 12, 3072, 1e-12, 16, 224), 8, device)
     assert (p.grid.x, p.grid.y, p.attention_grid.x, p.attention_grid.y) == (8, 8, 6, 8)
     assert (p.query_by_key.per_core_M, p.query_by_key.per_core_N, p.softmax.block_h) == (14, 7, 14)
     assert (p.qkv.per_core_M, p.qkv.per_core_N, p.ff1.per_core_N, p.ff2.in0_block_w) == (7, 9, 12, 12)

@@ -24,22 +24,26 @@ TILE = 32
 
 # --- shapes and program configs ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class BertDims:
-    """The encoder's sizes, from a Hugging Face BertConfig."""
+class EncoderDims:
+    """A transformer encoder's sizes (BERT, ViT)."""
     hidden: int
     heads: int
     layers: int
     intermediate: int
     eps: float
 
-    @classmethod
-    def of(cls, config) -> "BertDims":
-        return cls(config.hidden_size, config.num_attention_heads, config.num_hidden_layers,
-                   config.intermediate_size, config.layer_norm_eps)
-
     @property
     def head_size(self) -> int:
         return self.hidden // self.heads
+
+
+@dataclass(frozen=True)
+class BertDims(EncoderDims):
+    @classmethod
+    def of(cls, config) -> "BertDims":
+        """From a Hugging Face BertConfig."""
+        return cls(config.hidden_size, config.num_attention_heads, config.num_hidden_layers,
+                   config.intermediate_size, config.layer_norm_eps)
 
 
 @dataclass(frozen=True)
@@ -245,9 +249,14 @@ def _attention(ttnn, x, mask, p: BertLayerParams, prog: BertProgram, dims: BertD
     out = ttnn.linear(merged, p.out_weight, bias=p.out_bias, memory_config=block, dtype=ttnn.bfloat8_b,
                       program_config=prog.self_output)
     ttnn.deallocate(merged)
-    normed = ttnn.layer_norm(x, residual_input_tensor=out, weight=p.ln1_weight, bias=p.ln1_bias, epsilon=dims.eps,
-                             memory_config=block, program_config=prog.layernorm)
-    ttnn.deallocate(out)
+    return _add_and_norm(ttnn, x, out, p.ln1_weight, p.ln1_bias, prog, dims)
+
+
+def _add_and_norm(ttnn, x, residual, weight, bias, prog: BertProgram, dims: BertDims):
+    """layer_norm(x + residual) in one sharded op (the residual add fused), freeing the residual."""
+    normed = ttnn.layer_norm(x, residual_input_tensor=residual, weight=weight, bias=bias, epsilon=dims.eps,
+                             memory_config=ttnn.L1_BLOCK_SHARDED_MEMORY_CONFIG, program_config=prog.layernorm)
+    ttnn.deallocate(residual)
     return normed
 
 
@@ -260,7 +269,7 @@ def _feedforward(ttnn, x, p: BertLayerParams, prog: BertProgram, dims: BertDims)
     ttnn.deallocate(inner)
     normed = ttnn.layer_norm(out, residual_input_tensor=x, weight=p.ln2_weight, bias=p.ln2_bias, epsilon=dims.eps,
                              memory_config=block, program_config=prog.layernorm)
-    ttnn.deallocate(out)
+    ttnn.deallocate(out)  # x stays: the caller frees it
     return normed
 
 

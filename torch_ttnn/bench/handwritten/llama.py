@@ -105,7 +105,8 @@ def preprocess_parameters(ttnn, state_dict: dict, config, device, users: int, ma
     cos, sin = rope_tables(config, max_seq)
     cache = torch.zeros(users, dims.kv_heads, max_seq, dims.head_dim)
     return LlamaLayerParams(
-        on_device(sd["input_layernorm.weight"].reshape(1, -1), ttnn.bfloat16), weight(wqkv), weight(sd[f"{a}o_proj.weight"]),
+        on_device(sd["input_layernorm.weight"].reshape(1, -1), ttnn.bfloat16), weight(wqkv),
+        weight(sd[f"{a}o_proj.weight"]),
         on_device(sd["post_attention_layernorm.weight"].reshape(1, -1), ttnn.bfloat16),
         weight(sd["mlp.gate_proj.weight"]), weight(sd["mlp.up_proj.weight"]), weight(sd["mlp.down_proj.weight"]),
         on_device(cos, ttnn.bfloat16, ttnn.ROW_MAJOR_LAYOUT), on_device(sin, ttnn.bfloat16, ttnn.ROW_MAJOR_LAYOUT),

@@ -16,27 +16,19 @@ from typing import Any
 
 import torch
 
-from .bert import TILE, _grouped_qkv, _Loader, _subblock
+from .bert import TILE, EncoderDims, _grouped_qkv, _Loader, _subblock
 
 
 @dataclass(frozen=True)
-class VitDims:
-    hidden: int
-    heads: int
-    layers: int
-    intermediate: int
-    patch: int
-    image: int
-    eps: float
+class VitDims(EncoderDims):
+    patch: int = 16
+    image: int = 224
 
     @classmethod
     def of(cls, config) -> "VitDims":
+        """From a Hugging Face ViTConfig."""
         return cls(config.hidden_size, config.num_attention_heads, config.num_hidden_layers,
-                   config.intermediate_size, config.patch_size, config.image_size, config.layer_norm_eps)
-
-    @property
-    def head_size(self) -> int:
-        return self.hidden // self.heads
+                   config.intermediate_size, config.layer_norm_eps, config.patch_size, config.image_size)
 
     @property
     def seq(self) -> int:

@@ -63,6 +63,27 @@ class _Config:
         return f"{type(self).__name__}({body})"
 
 
+@dataclass(kw_only=True, repr=False)
+class _BlockedMatmul(_Config):
+    """The multicast configs' shared leading fields (same names and order in both real classes) and
+    conversions: grid pair -> CoreCoord, activation tuple -> UnaryWithParam, output blocks defaulting to the
+    whole per-core block."""
+    compute_with_storage_grid_size: CoreCoord
+    in0_block_w: int
+    out_subblock_h: int
+    out_subblock_w: int
+    out_block_h: int | None = None
+    out_block_w: int | None = None
+    per_core_M: int
+    per_core_N: int
+
+    def __post_init__(self):
+        self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
+        self.fused_activation = _activation(self.fused_activation)
+        self.out_block_h = self.per_core_M if self.out_block_h is None else self.out_block_h
+        self.out_block_w = self.per_core_N if self.out_block_w is None else self.out_block_w
+
+
 class _NormConfig(_Config):
     def __repr__(self):  # the real repr leaves out the deprecated legacy_rsqrt
         return super().__repr__().replace(f",legacy_rsqrt={int(self.legacy_rsqrt)}", "")
@@ -85,42 +106,20 @@ class MatmulMultiCoreReuseProgramConfig(_Config):
 
 
 @dataclass(kw_only=True, repr=False)
-class MatmulMultiCoreReuseMultiCastProgramConfig(_Config):
+class MatmulMultiCoreReuseMultiCastProgramConfig(_BlockedMatmul):
     """2D multicast matmul: the output is tiled in per_core_M x per_core_N blocks over a grid; rows of A are
     multicast along one grid axis and columns of B along the other (swapped by transpose_mcast, which goes
     with COL_MAJOR block-sharded activations)."""
-    compute_with_storage_grid_size: CoreCoord
-    in0_block_w: int
-    out_subblock_h: int
-    out_subblock_w: int
-    out_block_h: int | None = None
-    out_block_w: int | None = None
-    per_core_M: int
-    per_core_N: int
     transpose_mcast: bool
     fused_activation: UnaryWithParam | None = None
     fuse_batch: bool = True
     allowed_worker_cores: CoreRangeSet | None = None
 
-    def __post_init__(self):
-        self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
-        self.fused_activation = _activation(self.fused_activation)
-        self.out_block_h = self.per_core_M if self.out_block_h is None else self.out_block_h
-        self.out_block_w = self.per_core_N if self.out_block_w is None else self.out_block_w
-
 
 @dataclass(kw_only=True, repr=False)
-class MatmulMultiCoreReuseMultiCast1DProgramConfig(_Config):
+class MatmulMultiCoreReuseMultiCast1DProgramConfig(_BlockedMatmul):
     """1D multicast matmul: blocks laid along one line of cores; mcast_in0 multicasts A to cores that each own
     per_core_N columns (wide outputs, decode), otherwise B is multicast to cores owning rows (tall outputs)."""
-    compute_with_storage_grid_size: CoreCoord
-    in0_block_w: int
-    out_subblock_h: int
-    out_subblock_w: int
-    out_block_h: int | None = None
-    out_block_w: int | None = None
-    per_core_M: int
-    per_core_N: int
     fuse_batch: bool
     fused_activation: UnaryWithParam | None = None
     mcast_in0: bool
@@ -130,12 +129,6 @@ class MatmulMultiCoreReuseMultiCast1DProgramConfig(_Config):
     untilize_out: bool = False
     allowed_worker_cores: CoreRangeSet | None = None
     stream_in1: bool = False
-
-    def __post_init__(self):
-        self.compute_with_storage_grid_size = _coord(self.compute_with_storage_grid_size)
-        self.fused_activation = _activation(self.fused_activation)
-        self.out_block_h = self.per_core_M if self.out_block_h is None else self.out_block_h
-        self.out_block_w = self.per_core_N if self.out_block_w is None else self.out_block_w
 
 
 @dataclass(kw_only=True, repr=False)
@@ -287,14 +280,19 @@ def _check_block_sharded_a(name: str, cfg, a: Tensor, out_mc: MemoryConfig):
                f"{a.memory_config().memory_layout.name} vs output: {out_mc.memory_layout.name}")
 
 
-def _check_mcast_2d(name: str, cfg, a: Tensor, b: Tensor, dims: MatmulTiles, out_mc: MemoryConfig):
-    grid = cfg.compute_with_storage_grid_size
+def _output_blocks(name: str, cfg, dims: MatmulTiles) -> tuple[int, int]:
+    """(blocks down M, blocks across N) of a multicast config; fusing the batch into M needs an unbatched B."""
     if cfg.fuse_batch:
         _fatal(dims.batch_b == 1, f"{name}: Matmul with fused batch requires input tensors of shapes BCMK*11KN=BCMN "
                                   f"or equivalent. Please change the second input tensor or adjust the program "
                                   f"config.")
     rows = dims.total_m if cfg.fuse_batch else dims.m
-    blocks_y, blocks_x = -(-rows // cfg.per_core_M), -(-dims.n // cfg.per_core_N)
+    return -(-rows // cfg.per_core_M), -(-dims.n // cfg.per_core_N)
+
+
+def _check_mcast_2d(name: str, cfg, a: Tensor, b: Tensor, dims: MatmulTiles, out_mc: MemoryConfig):
+    grid = cfg.compute_with_storage_grid_size
+    blocks_y, blocks_x = _output_blocks(name, cfg, dims)
     if cfg.transpose_mcast:
         blocks_x, blocks_y = blocks_y, blocks_x
     _fatal(blocks_x <= grid.x, f"{name}: Num output blocks along x ({blocks_x}) must be smaller than or equal to the "
@@ -382,16 +380,12 @@ def _check_reuse(name: str, cfg, a: Tensor, b: Tensor, dims: MatmulTiles, out_mc
 
 def _check_mcast_1d(name: str, cfg, a: Tensor, dims: MatmulTiles, out_mc: MemoryConfig):
     grid = cfg.compute_with_storage_grid_size
-    if cfg.fuse_batch:
-        _fatal(dims.batch_b == 1, f"{name}: Matmul with fused batch requires input tensors of shapes BCMK*11KN=BCMN "
-                                  f"or equivalent. Please change the second input tensor or adjust the program "
-                                  f"config.")
-    rows = dims.total_m if cfg.fuse_batch else dims.m
-    blocks_y, blocks_x = -(-rows // cfg.per_core_M), -(-dims.n // cfg.per_core_N)
+    blocks_y, blocks_x = _output_blocks(name, cfg, dims)
     cores = grid.x * grid.y
     _fatal(blocks_x * blocks_y <= cores, f"{name}: Number of blocks exceeds number of cores: {blocks_x * blocks_y} "
                                          f"blocks > {cores} cores")
     if cfg.mcast_in0:
+        rows = dims.total_m if cfg.fuse_batch else dims.m
         _fatal(blocks_y == 1, f"{name}: mcast_in0 requires M ({rows}) to fit within a single per_core_M block "
                               f"({cfg.per_core_M}), got num_blocks_y={blocks_y}")
     if out_mc.is_sharded():
@@ -450,21 +444,31 @@ def _rows_and_tiles(x: Tensor) -> tuple[int, int]:
     return rows // TILE_SIZE, shape[-1] // TILE_SIZE
 
 
-def validate_layer_norm(qual: str, cfg, x: Tensor, residual: Tensor | None, device_grid: CoreCoord):
-    """A LayerNormShardedMultiCoreProgramConfig needs a sharded input whose shards are block_h x block_w tiles on
-    a grid within the config's; the residual must share the input's shard spec."""
-    if cfg is None or isinstance(cfg, LayerNormDefaultProgramConfig):
-        return
-    if not isinstance(cfg, LayerNormShardedMultiCoreProgramConfig):
-        raise TypeError(f"{qual}: program_config must be a ttnn.LayerNormDefaultProgramConfig or "
-                        f"ttnn.LayerNormShardedMultiCoreProgramConfig, got {type(cfg).__name__}")
+def _sharded_checks(qual: str, cfg, default_cls, sharded_cls, x: Tensor, device_grid: CoreCoord) -> bool:
+    """The checks layer_norm's and softmax's sharded configs share; False for a default (or no) config, which
+    needs none."""
+    if cfg is None or isinstance(cfg, default_cls):
+        return False
+    if not isinstance(cfg, sharded_cls):
+        raise TypeError(f"{qual}: program_config must be a ttnn.{default_cls.__name__} or "
+                        f"ttnn.{sharded_cls.__name__}, got {type(cfg).__name__}")
     grid = cfg.compute_with_storage_grid_size
     _fatal(grid.x <= device_grid.x and grid.y <= device_grid.y,
            f"{qual}: compute_with_storage_grid_size ({grid.x}, {grid.y}) must fit within device grid "
            f"({device_grid.x}, {device_grid.y})")
-    _fatal(x.is_sharded(), f"{qual}: LayerNormShardedMultiCoreProgramConfig needs a sharded input; shard it first "
+    _fatal(x.is_sharded(), f"{qual}: {sharded_cls.__name__} needs a sharded input; shard it first "
                            f"(ttnn.to_memory_config with a sharded memory config)")
     _fatal(cfg.block_w % cfg.subblock_w == 0, "block_w must be divisible by subblock_w.")
+    return True
+
+
+def validate_layer_norm(qual: str, cfg, x: Tensor, residual: Tensor | None, device_grid: CoreCoord):
+    """A LayerNormShardedMultiCoreProgramConfig needs a sharded input whose shards are block_h x block_w tiles on
+    a grid within the config's; the residual must share the input's shard spec."""
+    if not _sharded_checks(qual, cfg, LayerNormDefaultProgramConfig, LayerNormShardedMultiCoreProgramConfig, x,
+                           device_grid):
+        return
+    grid = cfg.compute_with_storage_grid_size
     spec = x.memory_config().shard_spec
     box = spec.grid.bounding_box()
     _fatal(box.end.x - box.start.x < grid.x and box.end.y - box.start.y < grid.y,
@@ -488,17 +492,9 @@ def validate_layer_norm(qual: str, cfg, x: Tensor, residual: Tensor | None, devi
 def validate_softmax(qual: str, cfg, x: Tensor, device_grid: CoreCoord):
     """A SoftmaxShardedMultiCoreProgramConfig needs a sharded input whose shard is block_h tile rows of the
     whole row (block_w tiles)."""
-    if cfg is None or isinstance(cfg, SoftmaxDefaultProgramConfig):
+    if not _sharded_checks(qual, cfg, SoftmaxDefaultProgramConfig, SoftmaxShardedMultiCoreProgramConfig, x,
+                           device_grid):
         return
-    if not isinstance(cfg, SoftmaxShardedMultiCoreProgramConfig):
-        raise TypeError(f"{qual}: program_config must be a ttnn.SoftmaxDefaultProgramConfig or "
-                        f"ttnn.SoftmaxShardedMultiCoreProgramConfig, got {type(cfg).__name__}")
-    grid = cfg.compute_with_storage_grid_size
-    _fatal(grid.x <= device_grid.x and grid.y <= device_grid.y,
-           f"{qual}: compute_with_storage_grid_size ({grid.x}, {grid.y}) must fit within device grid "
-           f"({device_grid.x}, {device_grid.y})")
-    _fatal(x.is_sharded(), f"{qual}: SoftmaxShardedMultiCoreProgramConfig needs a sharded input")
-    _fatal(cfg.block_w % cfg.subblock_w == 0, "block_w must be divisible by subblock_w.")
     _, kt = _rows_and_tiles(x)
     _fatal(cfg.block_w == kt, f"{qual}: block_w ({cfg.block_w}) * tile width must equal the input's width "
                               f"({kt * TILE_SIZE})")
