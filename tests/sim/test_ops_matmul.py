@@ -104,6 +104,60 @@ def test_linear_bias_and_activation(ttnn, device):
     assert torch.allclose(gold, torch.relu(x @ w + bias))
 
 
+_F = torch.nn.functional
+# Every activation string TT-NN's string_to_unary_with_param maps to a float function, and its torch form.
+ACTIVATIONS = {"relu": torch.relu, "relu6": lambda x: x.clamp(0, 6), "gelu": _F.gelu,
+               "gelu_approx": lambda x: _F.gelu(x, approximate="tanh"), "silu": _F.silu, "sigmoid": torch.sigmoid,
+               "sigmoid_approx": torch.sigmoid, "hardsigmoid": _F.hardsigmoid, "tanh": torch.tanh,
+               "square": torch.square, "abs": torch.abs, "sin": torch.sin, "cos": torch.cos,
+               "softplus": _F.softplus, "selu": _F.selu, "mish": _F.mish, "exp": torch.exp}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_linear_activation_strings(ttnn, device, name):
+    """activation= takes the names TT-NN accepts; with a core_grid it is applied in the kernel (one op, one
+    rounding), without one as a separate unary op on the rounded product (two ops), as TT-NN does."""
+    g = torch.Generator().manual_seed(1)
+    x, w, bias = (torch.randn(*s, generator=g) / 4 for s in ((64, 64), (64, 96), (96,)))
+    tx, tw, tb = dev(ttnn, device, x), dev(ttnn, device, w), dev(ttnn, device, bias)
+    ref = ACTIVATIONS[name](x @ w + bias)
+    n0 = len(device.op_records)
+    fused = ttnn.linear(tx, tw, bias=tb, activation=name, core_grid=ttnn.CoreGrid(y=8, x=8),
+                        compute_kernel_config=cfg(ttnn, "HiFi4", True))
+    assert [r.name for r in device.op_records[n0:]] == ["ttnn.linear"]
+    plain = ttnn.linear(tx, tw, bias=tb, compute_kernel_config=cfg(ttnn, "HiFi4", True))
+    n0 = len(device.op_records)
+    post = ttnn.linear(tx, tw, bias=tb, activation=name, compute_kernel_config=cfg(ttnn, "HiFi4", True))
+    assert [r.name for r in device.op_records[n0:]] == ["ttnn.linear", "ttnn.unary_chain"]
+    # the post-op is the unfused program exactly (the emulator's own activation on the rounded product); the
+    # fused one rounds once instead of twice
+    from torch_ttnn.sim.ops.unary import activation_fn
+    unfused = activation_fn(name)(ttnn.to_torch(plain).float()).bfloat16().float()
+    assert torch.equal(ttnn.to_torch(post).float(), unfused)
+    assert_pcc(ref, ttnn.to_torch(fused).float(), 0.999)
+    err = (ttnn.to_torch(fused).float() - ref).abs().max()
+    assert err <= 2 ** -7 * ref.abs().max() + 1e-2
+    gold = ttnn.get_golden_function(ttnn.linear)(x, w, bias=bias, activation=name)
+    assert torch.allclose(gold, ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["Gelu", "gelu_tanh", "leaky_relu", "", "hardtanh"])
+def test_unknown_activation_strings_rejected(ttnn, device, name):
+    a = dev(ttnn, device, torch.randn(32, 32))
+    with pytest.raises(RuntimeError, match="Unknown unary op"):
+        ttnn.matmul(a, a, activation=name)
+
+
+def test_activation_strings_resolve_like_ttnn(ttnn, device):
+    from torch_ttnn.sim.ops.unary import string_to_unary_with_param
+    assert string_to_unary_with_param("gelu") == ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0)
+    assert string_to_unary_with_param("gelu_approx") == ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 1.0)
+    assert string_to_unary_with_param("relu") == ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)
+    a = dev(ttnn, device, torch.randn(32, 32))
+    with pytest.raises(RuntimeError, match="not emulated"):  # a name TT-NN knows, but the emulator does not
+        ttnn.matmul(a, a, activation="hardmish")
+
+
 def test_output_dtype(ttnn, device):
     a, b = torch.randn(32, 64), torch.randn(64, 32)
     out = ttnn.matmul(dev(ttnn, device, a), dev(ttnn, device, b), dtype=ttnn.bfloat8_b)

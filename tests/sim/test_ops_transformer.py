@@ -104,6 +104,14 @@ def test_split_rejects_bad_hidden(ttnn, device):
         ttnn.transformer.split_query_key_value_and_split_heads(tt(ttnn, device, torch.randn(1, 4, 100)), num_heads=3)
 
 
+def test_heads_must_be_whole_tiles(ttnn, device):
+    """Both ops move whole tiles of a head: a head size of 16 is rejected, as TT-NN does."""
+    with pytest.raises(RuntimeError, match="multiple of the tile width 32"):
+        ttnn.transformer.split_query_key_value_and_split_heads(tt(ttnn, device, torch.randn(1, 32, 96)), num_heads=2)
+    with pytest.raises(RuntimeError, match="multiple of 32"):
+        ttnn.transformer.concatenate_heads(tt(ttnn, device, torch.randn(1, 4, 32, 16)))
+
+
 def test_experimental_view_overloads(ttnn, device):
     x = tt(ttnn, device, torch.randn(2, 64, 32))
     assert list(ttnn.experimental.view(x, [1, 2, 64, 32]).shape) == [1, 2, 64, 32]

@@ -37,6 +37,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from .. import runtime
 from . import graphviz, metrics
 from .decompositions import DECOMPOSITIONS
+from .fuse import FuseContext, fuse
 from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
 from .passes import fold_batchnorm, insert_deallocs, mark_constants
@@ -140,6 +141,7 @@ class CompiledGraph:
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
+        self.fusions: dict = {}         # fusion pass -> fusions it applied in the latest lowering
         self.folded_batchnorms = fold_batchnorm(aten_gm, kinds)
         nodes = list(aten_gm.graph.nodes)
         self.metas = {n: n.meta.get("val") for n in nodes}
@@ -175,6 +177,7 @@ class CompiledGraph:
             lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
                        device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn))
         self.lowerings += 1
+        self.fusions = fuse(lo.graph, opt.fuse, FuseContext.of(self.ttnn, self.device))
         mark_constants(lo.graph)
         insert_deallocs(lo.graph, self.ttnn.deallocate)
         try:
@@ -301,5 +304,5 @@ class CompiledGraph:
             "h2d_per_call": self.last_transfers["h2d"], "d2h_per_call": self.last_transfers["d2h"],
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6, "calls": self.calls,
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
-            and not self.per_shape, "pcc": self.pcc,
+            and not self.per_shape, "pcc": self.pcc, "fusions": dict(self.fusions),
         }

@@ -33,6 +33,9 @@ def summary(records: list[dict]) -> str:
                 f"compile {r['compile_s']:.2f} s; est. device time {r['device_time_ms']:.3f} ms/call; "
                 f"calls {r['calls']}, lowerings {r.get('lowerings', r['specializations'])}"
                 f"{' (symbolic shapes)' if r.get('symbolic') else ''}")
+        fused = ", ".join(f"{k} x{v}" for k, v in r.get("fusions", {}).items() if v)
+        if fused:
+            line += f"; fusions {fused}"
         if r.get("pcc") is not None:
             line += f"; PCC vs CPU float32 {r['pcc']:.5f}"
         lines.append(line)

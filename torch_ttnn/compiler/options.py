@@ -10,7 +10,8 @@ lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env 
 CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `fp32_accumulation` (the
 compute config of every matmul, linear and conv: each op family's default fidelity with float32
 accumulation by default, why in lowering.policy.make_compute_configs; math_fidelity="default",
-fp32_accumulation=False for TT-NN's own).
+fp32_accumulation=False for TT-NN's own), `fuse` (the fusion passes over the lowered graph, compiler/fuse.py:
+True for all, False for none, or a set of pass names; the metrics count the fusions each applied).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import os
 
 from .. import runtime
 from ..lowering import policy
+from .fuse import enabled_passes
 
 _FLOAT_DTYPES = ("bfloat16", "float32", "bfloat8_b")
 
@@ -27,12 +29,12 @@ class TorchTtnnOption:
                  data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
                  verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
-                 **unknown):
+                 fuse=True, **unknown):
         if unknown:
             raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
                             f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
                             f"bypass_compile, verbose, runtime, float_dtype, check_accuracy, "
-                            f"math_fidelity, fp32_accumulation")
+                            f"math_fidelity, fp32_accumulation, fuse")
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation)):
@@ -62,6 +64,10 @@ class TorchTtnnOption:
             policy.check_compute_options(math_fidelity, fp32_accumulation)
         except ValueError as e:
             raise ValueError(f"TorchTtnnOption: {e}") from None
+        try:
+            fuse_passes = enabled_passes(fuse)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"TorchTtnnOption: {e}") from None
         self.device = device
         self.gen_graphviz = gen_graphviz
         self.metrics_path = str(metrics_path) if metrics_path else ""
@@ -75,6 +81,7 @@ class TorchTtnnOption:
         self.check_accuracy = check_accuracy
         self.math_fidelity = math_fidelity
         self.fp32_accumulation = fp32_accumulation
+        self.fuse = fuse_passes     # the names of the fusion passes that run
         self._out_fx_graphs = []
         self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
 

@@ -156,4 +156,5 @@ class Recorder:
             layout = kwargs["layout"]
         node.meta["ttnn_name"] = name
         node.meta["device"] = name not in ("to_torch", "deallocate")
+        node.meta.update(shape=shape, dtype=dtype, layout=layout)  # what graph passes know (compiler/fuse.py)
         return TT(node, shape, dtype, layout)

@@ -10,6 +10,9 @@ Numerics (ttnn-facts.md "Numerics of the Tensix core"; tt-isa-documentation MVMU
   next 4 of B). The phase sums collapse to at most two float32 matmuls of truncated operands.
 - Accumulation: float32 when fp32_dest_acc_en, else bfloat16 rounded each time a 32-wide K tile's partial
   product is added (packer L1 accumulation also holds bfloat16 partials). Output rounded to the output dtype.
+- Fused activation (activation="gelu", a name TT-NN's string_to_unary_with_param accepts, or a UnaryWithParam):
+  applied to the float32 result before packing only when a core_grid is given; without one TT-NN applies it
+  as a separate unary op to the packed output (see _post_activation).
 - Default compute config when compute_kernel_config is None (tt-metal matmul_device_operation.cpp,
   create_matmul_attributes, 2025): HiFi2, or LoFi when a program_config/core_grid is given or both inputs are
   block-float, HiFi4 when both inputs are float32; fp32_dest_acc_en when the output dtype is float32;
@@ -204,10 +207,11 @@ def _add_bias(qual, out, bias, n, dev, fp32_acc):
     return out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
 
 
-def _activations(program_config, activation):
-    """The program config's fused_activation (applied in the kernel) then `activation=`, as float32 functions."""
-    fused = getattr(program_config, "fused_activation", None)
-    return [f for f in (activation_fn(fused), activation_fn(activation)) if f is not None]
+def _kernel_activations(program_config, core_grid_activation) -> list:
+    """What runs in the matmul kernel on the accumulator: the program config's fused_activation, and
+    `activation=` when a core_grid is given (without one TT-NN runs it as a separate op: _post_activation)."""
+    fused = activation_fn(getattr(program_config, "fused_activation", None))
+    return [f for f in (fused, core_grid_activation) if f is not None]
 
 
 def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtype, program_config, activation,
@@ -225,12 +229,13 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
         fp32_acc = bool(compute_kernel_config.fp32_dest_acc_en)
     out_mc = _placement(qual, a, b, xa, xb, memory_config, program_config, core_grid, fp32_acc,
                         compute_kernel_config, dev)
-    acts = _activations(program_config, activation)
+    act = activation_fn(activation)
+    in_kernel = _kernel_activations(program_config, act if core_grid is not None else None)
     out = _product(xa, b, xb, transpose_b, fid, fp32_acc, _BITS.get(a.dtype, 7), _BITS.get(b.dtype, 7))
     if bias is not None:
         out = _add_bias(qual, out, bias, xb.shape[-1], dev, fp32_acc)
-    for act in acts:
-        out = act(out)
+    for f in in_kernel:
+        out = f(out)
     if vector_a:
         out = out.squeeze(-2)
     m, k, n = xa.shape[-2], xa.shape[-1], xb.shape[-1]
@@ -238,9 +243,24 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
     batch = math.prod(E.formats.broadcast_shape(xa.shape[:-2], xb.shape[:-2]))
     flops = 2.0 * batch * pad(m) * pad(k) * pad(n)
     inputs = (a, b) + ((bias,) if bias is not None else ())
-    return E.finish(qual, out, out_dtype, Layout.TILE, dev, out_mc, inputs,
-                    output_tensor=optional_output_tensor, flops=flops, fidelity=fid,
-                    sfpu_cycles=10.0 if acts else 0.0)
+    res = E.finish(qual, out, out_dtype, Layout.TILE, dev, out_mc, inputs,
+                   output_tensor=optional_output_tensor, flops=flops, fidelity=fid,
+                   sfpu_cycles=10.0 if in_kernel else 0.0)
+    if act is not None and core_grid is None:
+        res = _post_activation(res, act, out_mc, optional_output_tensor)
+    return res
+
+
+def _post_activation(mm_out, act, memory_config, optional_output_tensor):
+    """The activation of a matmul/linear called without core_grid: TT-NN runs it as a separate unary op on the
+    packed (rounded) product, not in the matmul kernel (tt-metal matmul.cpp bound_matmul: the
+    `user_fused_activation && !user_core_coord` branch calls unary_chain), so it costs a second op and a
+    second rounding; with a core_grid the activation is applied to the accumulator before packing."""
+    out = E.finish("ttnn.unary_chain", act(E.host_values(mm_out)), mm_out.dtype, mm_out.layout, mm_out.device(),
+                   memory_config, (mm_out,), output_tensor=optional_output_tensor, sfpu_cycles=10.0)
+    if mm_out is not out:
+        mm_out.deallocate()
+    return out
 
 
 def _matmul_impl(input_tensor_a, input_tensor_b, transpose_a=False, transpose_b=False, memory_config=None, dtype=None,

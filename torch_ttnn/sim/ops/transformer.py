@@ -137,12 +137,14 @@ def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_c
 @operation("ttnn.transformer.concatenate_heads",
            golden_function=lambda t, **_: t.permute(0, 2, 1, 3).reshape(t.shape[0], t.shape[2], -1))
 def concatenate_heads(input_tensor, *, memory_config=None):
-    """[B, NH, S, D] -> [B, S, NH*D] (rank 4, TILE as the real op requires)."""
+    """[B, NH, S, D] -> [B, S, NH*D] (rank 4, TILE, D a multiple of 32, as the real op requires)."""
     op = "ttnn.transformer.concatenate_heads"
     dev = require_device(op, input_tensor)
     _check(len(input_tensor.shape) == 4, op, f"input must be rank 4 [B, NH, S, D], got {list(input_tensor.shape)}")
     _check(input_tensor.layout == Layout.TILE, op, "input must be in TILE layout")
     b, nh, s, d = input_tensor.shape
+    _check(d % 32 == 0, op, f"Head size must be a multiple of 32 but was found to be {d} (a whole tile: pad the "
+           f"weights of the matmul that produces the heads)")
     y = input_tensor.value.permute(0, 2, 1, 3).reshape(b, s, nh * d)
     return _finish(op, dev, y, input_tensor, memory_config=_concat_heads_placement(op, input_tensor, memory_config))
 
@@ -216,8 +218,9 @@ def _split_shards(op, t, nh, nkv, seq, d, transpose_key, memory_config):
 def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *, num_heads, num_kv_heads=None,
                                           transpose_key=True, memory_config=None, use_falcon7b_backend=False):
     """Fused QKV [B, S, (NH + 2*NKV)*D] (or Q [B, S, NH*D] plus kv_input_tensor [B, S, 2*NKV*D]) ->
-    Q [B, NH, S, D], K [B, NKV, D, S] (or [B, NKV, S, D] without transpose_key), V [B, NKV, S, D].
-    A sharded input takes the sharded kernel: per-head grouped columns and height-sharded outputs."""
+    Q [B, NH, S, D], K [B, NKV, D, S] (or [B, NKV, S, D] without transpose_key), V [B, NKV, S, D]. The head
+    size must be a whole number of tiles (tt-metal split_query_key_value_and_split_heads.cpp). A sharded
+    input takes the sharded kernel: per-head grouped columns and height-sharded outputs."""
     op = "ttnn.transformer.split_query_key_value_and_split_heads"
     dev = require_device(op, input_tensor, kv_input_tensor)
     nkv = num_kv_heads or num_heads
@@ -239,6 +242,8 @@ def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *,
            f"2 * num_kv_heads = {num_heads + 2 * nkv}")
     _check(num_heads % nkv == 0, op, f"num_heads ({num_heads}) must be a multiple of num_kv_heads ({nkv})")
     d = hidden // (num_heads + 2 * nkv)
+    _check(d % 32 == 0, op, f"head size {d} is not a multiple of the tile width 32 (pad the weights of the matmul "
+           f"that produces the heads)")
     if input_tensor.is_sharded():
         parts = _split_grouped(x, num_heads, nkv, transpose_key)
         configs = _split_shards(op, input_tensor, num_heads, nkv, x.shape[1], d, transpose_key, memory_config)

@@ -93,7 +93,8 @@ _TABLE = {
     "elu": (f"input_tensor, *, alpha=1.0, {_TAIL}", lambda x, alpha=1.0: _F.elu(x, alpha), 10),
     "celu": (f"input_tensor, *, alpha=1.0, {_TAIL}", lambda x, alpha=1.0: _F.celu(x, alpha), 10),
     "selu": (f"input_tensor, *, scale=1.0506999492645264, alpha=1.673259973526001, {_TAIL}",
-             lambda x, scale=1.0507, alpha=1.6733: scale * torch.where(x > 0, x, alpha * torch.expm1(x)), 10),
+             lambda x, scale=1.0506999492645264, alpha=1.673259973526001:
+             scale * torch.where(x > 0, x, alpha * torch.expm1(x)), 10),
     "gelu": (f"input_tensor, *, variant=GeluVariant.Accurate, fast_and_approximate_mode=False, {_TAIL}", _gelu, 14),
     "silu": (_PLAIN, _F.silu, 12),
     "mish": (_FAST, lambda x, fast_and_approximate_mode=False: _F.mish(x), 20),
@@ -237,19 +238,38 @@ clamp = _make_clamp("clamp", "input_tensor, min=None, max=None, *, memory_config
 clip = _make_clamp("clip", "input_tensor, min=None, max=None, *, memory_config=None")
 
 
-# Activations fused into matmul/linear (activation="relu" or a UnaryWithParam): name -> float32 function.
+# Activations fused into matmul/linear/binary ops (activation="relu" or a UnaryWithParam): strings are resolved
+# exactly as TT-NN's string_to_unary_with_param does (tt-metal unary_op_utils.cpp): the names below, matched
+# case-sensitively, each to an op type and its parameters; any other string raises "Unknown unary op".
+_V = 4.0  # VecMode::RC, the sigmoid's first parameter
+_ACTIVATION_STRINGS = {
+    "relu": ("RELU",), "relu6": ("RELU6",), "gelu": ("GELU", 0.0), "gelu_approx": ("GELU", 1.0),
+    "silu": ("SILU",), "sigmoid": ("SIGMOID", _V, 0.0), "sigmoid_approx": ("SIGMOID", _V, 1.0),
+    "hardsigmoid": ("HARDSIGMOID",), "sqrt": ("SQRT", 0.0), "rsqrt": ("RSQRT", 0.0), "exp": ("EXP", 1.0),
+    "recip": ("RECIP",), "log": ("LOG", 1.0), "log1p": ("LOG1P", 1.0), "tanh": ("TANH", 0.0),
+    "log2": ("LOG2", 1.0), "log10": ("LOG10", 1.0), "sin": ("SIN",), "cos": ("COS",), "cosh": ("COSH",),
+    "sinh": ("SINH",), "abs": ("ABS",), "abs_int32": ("ABS_INT32",), "sign": ("SIGN",), "square": ("SQUARE",),
+    "softplus": ("SOFTPLUS", 1.0, 20.0, 0.0), "selu": ("SELU",), "alt_complex_rotate90": ("ALT_COMPLEX_ROTATE90",),
+    "hardmish": ("HARDMISH", 1.0), "mish": ("MISH",),
+}
+
+
+def string_to_unary_with_param(name: str) -> UnaryWithParam:
+    """The op type and parameters TT-NN gives an activation string (case-sensitive, as the real lookup)."""
+    spec = _ACTIVATION_STRINGS.get(name)
+    if spec is None:
+        raise RuntimeError(f"Unknown unary op: {name} (TT-NN accepts {', '.join(sorted(_ACTIVATION_STRINGS))})")
+    return UnaryWithParam(getattr(UnaryOpType, spec[0]), *spec[1:])
+
+
 def activation_fn(activation):
-    """Resolve a matmul `activation` argument to a float32 function (None passes through)."""
+    """Resolve a fused `activation` argument (a string or a ttnn.UnaryWithParam) to a float32 function (None
+    passes through). Strings go through string_to_unary_with_param first, so a name TT-NN rejects fails here
+    too, and "gelu" is the accurate (erf) GELU, "gelu_approx" the tanh form, as on the device."""
     if activation is None:
         return None
     if isinstance(activation, str):
-        name = activation.lower()
-        if name == "gelu_approx" or name == "gelu_tanh":
-            return lambda x: _gelu(x, fast_and_approximate_mode=True)
-        if name not in _TABLE or _TABLE[name][0] not in (_PLAIN, _FAST):
-            raise RuntimeError(f"Unsupported activation {activation!r}: use e.g. 'relu', 'gelu', 'silu', 'sigmoid' "
-                               f"or a ttnn.UnaryWithParam")
-        return _TABLE[name][1]
+        activation = string_to_unary_with_param(activation)
     if isinstance(activation, UnaryWithParam):
         t, p = activation.op_type, activation.params
         special = {
@@ -259,6 +279,7 @@ def activation_fn(activation):
             "RELU_MAX": lambda x: torch.clamp(x, 0.0, p[0]),
             "RELU_MIN": lambda x: torch.clamp(x, min=p[0]),
             "ELU": lambda x: _F.elu(x, p[0] if p else 1.0),
+            "SOFTPLUS": lambda x: _F.softplus(x, p[0] if p else 1.0, p[1] if len(p) > 1 else 20.0),
             "RECIP": torch.reciprocal,
             "IDENTITY": lambda x: x,
         }
@@ -267,7 +288,7 @@ def activation_fn(activation):
         name = t.name.lower()
         if name in _TABLE:
             return _TABLE[name][1]
-        raise RuntimeError(f"Unsupported fused activation {activation!r}")
+        raise RuntimeError(f"Fused activation {activation!r} is not emulated; apply it as a separate op")
     raise TypeError(f"activation must be a string or ttnn.UnaryWithParam, got {type(activation).__name__}")
 
 

@@ -1,0 +1,629 @@
+"""Fusion passes over the lowered TT-NN graph: chains of TT-NN ops become the fused forms TT-NN offers.
+
+Why: lowering goes one ATen op at a time, so a transformer layer comes out as TT-NN's unfused building blocks
+(the bias row, the activation and the residual add each a separate op, and the reshape + permute pairs that
+split and merge attention heads), each paying a dispatch and a round trip through DRAM. Hand-written TT-NN
+models use the fused ops instead; these passes make the compiled program do the same.
+
+Each pass is `(graph, FuseContext) -> int`, rewriting the graph in place (as the passes in passes.py do) and
+returning how many fusions it applied (the metrics report them per pass). They run after lowering and before
+mark_constants/insert_deallocs: a node's users are then its real consumers, and the inputs a fusion builds
+from parameters only (the concatenated QKV weights) become constants folded once per module. Shapes come
+from what the recorder knew (`node.meta["shape"]`); a pass leaves alone a node whose shape it needs but which
+is unknown or symbolic. Every pass can be switched off: `TorchTtnnOption(fuse=False)` or a set of the names
+below.
+
+Passes, in the order they run:
+- `common_ops`: the same pure op on the same inputs computed once (not a fusion strictly, but lowering one
+  ATen op at a time repeats work the model repeats per layer, such as BERT's additive attention mask).
+- `matmul_bias`: `matmul(a, w)` then `add` of a bias row -> `linear(a, w, bias=b)`.
+- `linear_activation`: a linear/matmul whose only user is an activation TT-NN can fuse (relu, gelu, silu, ...)
+  -> `linear(..., activation=name, core_grid=<the device's grid>)`. The core grid is what makes the fusion
+  real: without one TT-NN runs the activation as a separate unary op on the rounded product (tt-metal
+  matmul.cpp, bound_matmul); with one it is applied to the accumulator before packing, so the result may
+  differ from the unfused program by one bfloat16 rounding.
+- `qkv_heads`: three projections of one input, each split into heads (`reshape [B, S, H, D]` + `permute
+  [0, 2, 1, 3]`) -> one linear over the concatenated weights + `transformer.split_query_key_value_and_
+  split_heads`; and a fused QKV projection sliced in three, each split into heads (GPT-2's c_attn) -> the split
+  op on it. Only where TT-NN's op applies: equal head counts (its grouped-query path is a Falcon-7B kernel),
+  head size a multiple of 32 (the op's own check).
+- `concat_heads`: `permute [0, 2, 1, 3]` + `reshape [B, S, H*D]` of attention heads ->
+  `transformer.concatenate_heads` (rank 4, TILE, head size a multiple of 32, as the op requires).
+- `residual_layer_norm`: `layer_norm(add(x, r))` (or rms_norm) where the add has no other user ->
+  `layer_norm(x, residual_input_tensor=r)`: the add happens in float32 inside the norm, so the sum is not
+  rounded to bfloat16 first.
+- `reshapes`: round trips that do nothing: reshape of a reshape, a reshape to the shape it already has,
+  permutes that compose (or cancel), to_layout there and back, `to_layout(ROW_MAJOR) -> reshape ->
+  to_layout(TILE)` (a reshape works in TILE layout), and `reshape [B*S, K] -> linear(s) -> reshape [B, S, N]`
+  (a linear takes the rank-3 input directly).
+"""
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.fx as fx
+
+_TILE = 32
+_MM = ("linear", "matmul")
+# Keyword arguments of a plain product the passes may carry over to the fused op unchanged.
+_PLAIN_MM_KW = frozenset({"bias", "compute_kernel_config", "dtype", "memory_config"})
+
+
+@dataclass(frozen=True)
+class FuseContext:
+    """What the passes need beyond the graph: the runtime's module (the targets of new nodes) and the grid a
+    matmul with a fused activation is given."""
+    ttnn: object
+    core_grid: object
+
+    @classmethod
+    def of(cls, ttnn, device) -> "FuseContext":
+        g = device.compute_with_storage_grid_size()
+        return cls(ttnn, ttnn.CoreGrid(y=g.y, x=g.x))
+
+
+@dataclass(frozen=True)
+class FusionPass:
+    name: str
+    run: Callable[[fx.Graph, FuseContext], int]
+
+
+# --- reading the graph -------------------------------------------------------------------------------------
+def _op(n, *names) -> bool:
+    return isinstance(n, fx.Node) and n.op == "call_function" and n.meta.get("ttnn_name") in names
+
+
+def _shape(n) -> tuple | None:
+    """The node's shape if known and concrete (a host tensor placed on the device: its placeholder's)."""
+    s = n.meta.get("shape") if isinstance(n, fx.Node) else None
+    if s is None and _op(n, "from_torch") and isinstance(n.args[0], fx.Node):
+        v = n.args[0].meta.get("val")
+        s = (tuple(v.shape) or (1,)) if hasattr(v, "shape") else None
+    return tuple(s) if s is not None and all(type(d) is int for d in s) else None
+
+
+def _target(reshape: fx.Node) -> tuple | None:
+    """The shape a reshape asks for, if concrete and without -1."""
+    s = reshape.args[1] if len(reshape.args) > 1 else None
+    return tuple(s) if isinstance(s, (list, tuple)) and all(type(d) is int and d >= 0 for d in s) else None
+
+
+def _arg(n: fx.Node, i: int):
+    """Positional argument i of n, None if n has fewer (an op called with keywords only)."""
+    return n.args[i] if len(n.args) > i else None
+
+
+def _sole_user(n: fx.Node) -> fx.Node | None:
+    return next(iter(n.users)) if len(n.users) == 1 else None
+
+
+def _reshapes_after(n: fx.Node) -> list[fx.Node]:
+    """The reshapes that follow `n` one after another, each the only user of the node before it."""
+    chain, cur = [], n
+    while (u := _sole_user(cur)) is not None and _op(u, "reshape") and u.args[0] is cur and not u.kwargs:
+        chain.append(u)
+        cur = u
+    return chain
+
+
+def _plain_product(n: fx.Node) -> bool:
+    """A linear/matmul of two tensors with no transpose, activation, grid or program config."""
+    return _op(n, *_MM) and len(n.args) == 2 and not set(n.kwargs) - _PLAIN_MM_KW
+
+
+def _rowwise_product(n: fx.Node) -> bool:
+    """A linear/matmul that maps each row of its input on its own (a fused activation included)."""
+    return _op(n, *_MM) and len(n.args) == 2 and not set(n.kwargs) - _PLAIN_MM_KW - {"activation", "core_grid"}
+
+
+# --- editing the graph -------------------------------------------------------------------------------------
+def _new(graph: fx.Graph, origin: fx.Node, rule: str, target, args, kwargs=None, **meta) -> fx.Node:
+    """A node next to `origin` (the final topological sort places it), attributed to origin's ATen op so a
+    run-time failure is reported and recovered from as origin's would be."""
+    with graph.inserting_before(origin):
+        n = graph.call_function(target, tuple(args), dict(kwargs or {}))
+    n.meta.update({k: origin.meta[k] for k in ("aten", "aten_node") if k in origin.meta})
+    n.meta.update(device=True, rule=f"fuse.{rule}", **meta)
+    return n
+
+
+def _drop(graph: fx.Graph, n: fx.Node) -> None:
+    """Erase `n` if nothing uses it any more, then its inputs that became unused the same way."""
+    stack = [n]
+    while stack:
+        m = stack.pop()
+        if m.op != "call_function" or m.users or getattr(m, "_erased", False):
+            continue
+        inputs = m.all_input_nodes
+        graph.erase_node(m)
+        stack.extend(inputs)
+
+
+def _replace(graph: fx.Graph, old: fx.Node, new: fx.Node) -> None:
+    old.replace_all_uses_with(new)
+    _drop(graph, old)
+
+
+def _toposort(graph: fx.Graph) -> None:
+    """Reorder so that every node follows its inputs, moving as little as possible: new nodes are created
+    next to the op they replace, and may need an input (a weight placed on the device later) moved up."""
+    order, done = [], set()
+    for root in graph.nodes:
+        stack = [(root, False)]
+        while stack:
+            n, ready = stack.pop()
+            if n in done:
+                continue
+            if ready:
+                done.add(n)
+                order.append(n)
+                continue
+            stack.append((n, True))
+            stack.extend((i, False) for i in reversed(n.all_input_nodes) if i not in done)
+    if order != list(graph.nodes):
+        for prev, n in zip(order, order[1:]):
+            prev.append(n)
+
+
+# --- matmul_bias -------------------------------------------------------------------------------------------
+def _bias_row(add, x: fx.Node, n: int) -> fx.Node | None:
+    """The other operand of `add(x, b)` if it is a bias row for an output of width n."""
+    if not _op(add, "add") or add.kwargs or len(add.args) != 2 or x not in add.args:
+        return None
+    b = add.args[1] if add.args[0] is x else add.args[0]
+    if not isinstance(b, fx.Node) or b is x or _shape(b) not in ((n,), (1, n)):
+        return None
+    return b if b.meta.get("dtype") in (None, x.meta.get("dtype")) else None
+
+
+def fuse_matmul_bias(graph: fx.Graph, ctx: FuseContext) -> int:
+    """matmul(a, w) [-> reshapes keeping the last dim] -> add(., bias row) => linear(a, w, bias=b)."""
+    count = 0
+    for mm in list(graph.nodes):
+        if not _op(mm, "matmul") or not _plain_product(mm) or len(ws := _shape(mm.args[1]) or ()) != 2:
+            continue
+        chain = _reshapes_after(mm)
+        if any((_target(r) or (None,))[-1] != ws[1] for r in chain):
+            continue
+        end = chain[-1] if chain else mm
+        add = _sole_user(end)
+        bias = _bias_row(add, end, ws[1])
+        if bias is None:
+            continue
+        lin = _new(graph, mm, "matmul_bias", ctx.ttnn.linear, mm.args, {**mm.kwargs, "bias": bias},
+                   **{k: mm.meta.get(k) for k in ("shape", "dtype", "layout")}, ttnn_name="linear")
+        add.replace_all_uses_with(end)
+        graph.erase_node(add)
+        _replace(graph, mm, lin)
+        count += 1
+    return count
+
+
+# --- linear_activation -------------------------------------------------------------------------------------
+_PLAIN_ACTIVATIONS = ("relu", "relu6", "silu", "sigmoid", "hardsigmoid", "mish")
+
+
+def _activation(u: fx.Node, x: fx.Node) -> str | None:
+    """The activation string TT-NN's matmul takes for `u` applied to x, if u is one it can fuse."""
+    if not isinstance(u, fx.Node) or u.args != (x,):
+        return None
+    kw = dict(u.kwargs)
+    if _op(u, "gelu"):
+        approx = kw.pop("fast_and_approximate_mode", False)
+        return None if kw else ("gelu_approx" if approx else "gelu")
+    if _op(u, "tanh"):
+        return None if kw.pop("fast_and_approximate_mode", False) or kw else "tanh"
+    return u.meta["ttnn_name"] if _op(u, *_PLAIN_ACTIVATIONS) and not kw else None
+
+
+def fuse_linear_activation(graph: fx.Graph, ctx: FuseContext) -> int:
+    """linear/matmul [-> reshapes] -> activation => linear(..., activation=name, core_grid=grid). Only for
+    products with an explicit compute config: a core grid makes TT-NN's default fidelity LoFi."""
+    count = 0
+    for mm in list(graph.nodes):
+        if not _plain_product(mm) or mm.kwargs.get("compute_kernel_config") is None:
+            continue
+        chain = _reshapes_after(mm)
+        end = chain[-1] if chain else mm
+        act_node = _sole_user(end)
+        act = _activation(act_node, end)
+        if act is None:
+            continue
+        mm.kwargs = {**mm.kwargs, "activation": act, "core_grid": ctx.core_grid}
+        _replace(graph, act_node, end)  # an element-wise function commutes with the reshapes
+        count += 1
+    return count
+
+
+# --- qkv_heads ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HeadSplit:
+    """One projection split into attention heads: product(x, w[, bias]) -> reshape(s) to [B, S, H, D] ->
+    permute [0, 2, 1, 3] (`out`, [B, H, S, D])."""
+    product: fx.Node
+    out: fx.Node
+    x: fx.Node          # the input, seen through a flattening reshape [B, S, K] -> [B*S, K]
+    batch: int
+    seq: int
+    heads: int
+    head_size: int
+
+    @property
+    def weight(self) -> fx.Node:
+        return self.product.args[1]
+
+    @property
+    def bias(self) -> fx.Node | None:
+        return self.product.kwargs.get("bias")
+
+    def same_form(self, other: "HeadSplit") -> bool:
+        """Whether one product over concatenated weights computes both (same input, sizes and options)."""
+        mine = {k: v for k, v in self.product.kwargs.items() if k != "bias"}
+        theirs = {k: v for k, v in other.product.kwargs.items() if k != "bias"}
+        return (self.x is other.x and self.product.target is other.product.target and mine == theirs
+                and (self.batch, self.seq, self.heads, self.head_size)
+                == (other.batch, other.seq, other.heads, other.head_size)
+                and (self.bias is None) == (other.bias is None)
+                and (self.bias is None or len(_shape(self.bias) or ()) == len(_shape(other.bias) or ())))
+
+
+def _is_permute(n, dims) -> bool:
+    return _op(n, "permute") and not n.kwargs and len(n.args) == 2 and list(n.args[1]) == list(dims)
+
+
+def _head_split(p: fx.Node) -> HeadSplit | None:
+    if not _is_permute(p, (0, 2, 1, 3)):
+        return None
+    chain, cur = [], p.args[0]
+    while _op(cur, "reshape") and not cur.kwargs and _sole_user(cur) is (chain[-1] if chain else p):
+        chain.append(cur)
+        cur = cur.args[0]
+    if not chain or not _plain_product(cur) or _sole_user(cur) is not chain[-1]:
+        return None
+    target, ws, xs = _target(chain[0]), _shape(cur.args[1]), _shape(cur.args[0])
+    if target is None or len(target) != 4 or ws is None or len(ws) != 2 or xs is None:
+        return None
+    b, s, h, d = target
+    if ws[1] != h * d or xs not in ((b, s, ws[0]), (b * s, ws[0])):
+        return None
+    bias = cur.kwargs.get("bias")
+    if bias is not None and _shape(bias) not in ((h * d,), (1, h * d)):
+        return None
+    x = cur.args[0]
+    if _op(x, "reshape") and not x.kwargs and _shape(x.args[0]) == (b, s, ws[0]):
+        x = x.args[0]  # each projection flattens the same input on its own: group them by that input
+    return HeadSplit(cur, p, x, b, s, h, d)
+
+
+def _fusable_qkv(splits: list[HeadSplit]) -> bool:
+    return len(splits) == 3 and splits[0].head_size % _TILE == 0 and all(splits[0].same_form(s) for s in splits)
+
+
+def _fuse_qkv(graph: fx.Graph, ctx: FuseContext, splits: list[HeadSplit]) -> None:
+    t, first = ctx.ttnn, splits[0]
+    prod, (b, s, h, d) = first.product, (first.batch, first.seq, first.heads, first.head_size)
+    k, width = _shape(first.weight)[0], 3 * h * d
+    meta = dict(dtype=prod.meta.get("dtype"), layout=prod.meta.get("layout"))
+    w = _new(graph, prod, "qkv_heads", t.concat, ([x.weight for x in splits], 1), shape=(k, width),
+             ttnn_name="concat", **meta)
+    kwargs = {kk: v for kk, v in prod.kwargs.items() if kk != "bias"}
+    if first.bias is not None:
+        rank = len(_shape(first.bias))
+        kwargs["bias"] = _new(graph, prod, "qkv_heads", t.concat, ([x.bias for x in splits], rank - 1),
+                              shape=(1,) * (rank - 1) + (width,), ttnn_name="concat", **meta)
+    xs = _shape(first.x)
+    qkv = _new(graph, prod, "qkv_heads", prod.target, (first.x, w), kwargs, shape=xs[:-1] + (width,),
+               ttnn_name=prod.meta["ttnn_name"], **meta)
+    if len(xs) == 2:
+        qkv = _new(graph, prod, "qkv_heads", t.reshape, (qkv, [b, s, width]), shape=(b, s, width),
+                   ttnn_name="reshape", **meta)
+    split = _new(graph, prod, "qkv_heads", t.transformer.split_query_key_value_and_split_heads, (qkv,),
+                 dict(num_heads=h, transpose_key=False), ttnn_name="split_query_key_value_and_split_heads",
+                 multi=True, **meta)
+    # with equal head counts and no transposed key, output i is chunk i (all made before `prod` is erased)
+    parts = [_new(graph, prod, "qkv_heads", operator.getitem, (split, i), shape=(b, h, s, d), **meta)
+             for i in range(len(splits))]
+    for one, part in zip(splits, parts):
+        _replace(graph, one.out, part)
+
+
+@dataclass(frozen=True)
+class SlicedHead:
+    """One third of an already fused QKV tensor split into heads: slice(qkv [B, S, 3*H*D], last dim
+    [start, start + H*D)) -> reshape [B, S, H, D] -> permute [0, 2, 1, 3] (`out`), as GPT-2's c_attn."""
+    qkv: fx.Node
+    start: int
+    out: fx.Node
+    heads: int
+    head_size: int
+
+
+def _sliced_head(p: fx.Node) -> SlicedHead | None:
+    r = p.args[0] if _is_permute(p, (0, 2, 1, 3)) else None
+    if not (_op(r, "reshape") and not r.kwargs and _sole_user(r) is p and len(_target(r) or ()) == 4):
+        return None
+    sl, (b, s, h, d) = r.args[0], _target(r)
+    if not _op(sl, "slice") or sl.kwargs or len(sl.args) != 4 or _sole_user(sl) is not r:
+        return None
+    qkv, starts, ends, steps = sl.args
+    if _shape(qkv) != (b, s, 3 * h * d) or list(steps) != [1, 1, 1] or list(starts[:2]) != [0, 0] \
+            or list(ends) != [b, s, starts[2] + h * d]:
+        return None
+    return SlicedHead(qkv, starts[2], p, h, d)
+
+
+def _fuse_sliced_qkv(graph: fx.Graph, ctx: FuseContext) -> int:
+    """Q, K and V sliced from one fused projection and each split into heads => split_query_key_value_and_
+    split_heads of that tensor."""
+    by_source: dict[fx.Node, list[SlicedHead]] = {}
+    for n in graph.nodes:
+        sh = _sliced_head(n)
+        if sh is not None:
+            by_source.setdefault(sh.qkv, []).append(sh)
+    count = 0
+    for qkv, parts in by_source.items():
+        h, d = parts[0].heads, parts[0].head_size
+        if sorted(x.start for x in parts) != [0, h * d, 2 * h * d] or d % _TILE or \
+                any((x.heads, x.head_size) != (h, d) for x in parts) or qkv.meta.get("layout") != ctx.ttnn.TILE_LAYOUT:
+            continue
+        meta = dict(dtype=qkv.meta.get("dtype"), layout=qkv.meta.get("layout"))
+        b, s, _ = _shape(qkv)
+        split = _new(graph, parts[0].out, "qkv_heads", ctx.ttnn.transformer.split_query_key_value_and_split_heads,
+                     (qkv,), dict(num_heads=h, transpose_key=False), multi=True,
+                     ttnn_name="split_query_key_value_and_split_heads", **meta)
+        outs = [_new(graph, parts[0].out, "qkv_heads", operator.getitem, (split, x.start // (h * d)),
+                     shape=(b, h, s, d), **meta) for x in parts]
+        for x, out in zip(parts, outs):
+            _replace(graph, x.out, out)
+        count += 1
+    return count
+
+
+def fuse_qkv_heads(graph: fx.Graph, ctx: FuseContext) -> int:
+    """Three head-split projections of one input => one linear over [Wq | Wk | Wv] + split_query_key_value_
+    and_split_heads (the concatenated weights are constants: computed once per module); a fused QKV
+    projection sliced in three and split into heads => the split op on it."""
+    by_input: dict[fx.Node, list[HeadSplit]] = {}
+    for n in graph.nodes:
+        hs = _head_split(n)
+        if hs is not None:
+            by_input.setdefault(hs.x, []).append(hs)
+    fusable = [splits for splits in by_input.values() if _fusable_qkv(splits)]
+    for splits in fusable:
+        _fuse_qkv(graph, ctx, splits)
+    return len(fusable) + _fuse_sliced_qkv(graph, ctx)
+
+
+# --- concat_heads ------------------------------------------------------------------------------------------
+def fuse_concat_heads(graph: fx.Graph, ctx: FuseContext) -> int:
+    """permute(x [B, H, S, D], [0, 2, 1, 3]) -> reshape [.., H*D] => concatenate_heads(x) [-> reshape]."""
+    count = 0
+    for p in list(graph.nodes):
+        if not _is_permute(p, (0, 2, 1, 3)):
+            continue
+        x, r = p.args[0], _sole_user(p)
+        xs = _shape(x)
+        if xs is None or len(xs) != 4 or xs[3] % _TILE or x.meta.get("layout") != ctx.ttnn.TILE_LAYOUT:
+            continue
+        b, h, s, d = xs
+        target = _target(r) if _op(r, "reshape") and r.args[0] is p else None
+        if target is None or target[-1] != h * d or math.prod(target) != b * s * h * d:
+            continue
+        heads = _new(graph, p, "concat_heads", ctx.ttnn.transformer.concatenate_heads, (x,),
+                     shape=(b, s, h * d), ttnn_name="concatenate_heads", dtype=x.meta.get("dtype"),
+                     layout=x.meta.get("layout"))
+        if target == (b, s, h * d):
+            _replace(graph, r, heads)
+        else:
+            r.replace_input_with(p, heads)
+        _drop(graph, p)
+        count += 1
+    return count
+
+
+# --- residual_layer_norm -----------------------------------------------------------------------------------
+def fuse_residual_layer_norm(graph: fx.Graph, ctx: FuseContext) -> int:
+    """layer_norm(add(x, r)) => layer_norm(x, residual_input_tensor=r) (same for rms_norm): x and r of one
+    shape and dtype, the add used by nothing else."""
+    count = 0
+    for norm in list(graph.nodes):
+        if not _op(norm, "layer_norm", "rms_norm") or norm.kwargs.get("residual_input_tensor") is not None:
+            continue
+        add = norm.args[0]
+        if not _op(add, "add") or add.kwargs or len(add.args) != 2 or _sole_user(add) is not norm:
+            continue
+        x, r = add.args
+        if not (isinstance(x, fx.Node) and isinstance(r, fx.Node)) or _shape(x) is None \
+                or _shape(x) != _shape(r) or x.meta.get("dtype") != r.meta.get("dtype"):
+            continue
+        norm.args = (x, *norm.args[1:])
+        norm.kwargs = {**norm.kwargs, "residual_input_tensor": r}
+        graph.erase_node(add)
+        count += 1
+    return count
+
+
+# --- reshapes ----------------------------------------------------------------------------------------------
+def _reshape_of_reshape(graph, ctx, n) -> bool:
+    inner = _arg(n, 0) if _op(n, "reshape") else None
+    if not (_op(inner, "reshape") and not inner.kwargs):
+        return False
+    n.replace_input_with(inner, inner.args[0])
+    _drop(graph, inner)
+    return True
+
+
+def _noop_reshape(graph, ctx, n) -> bool:
+    if not _op(n, "reshape") or n.kwargs or _target(n) is None or _target(n) != _shape(n.args[0]):
+        return False
+    _replace(graph, n, n.args[0])
+    return True
+
+
+def _permute_of_permute(graph, ctx, n) -> bool:
+    inner = _arg(n, 0) if _op(n, "permute") and len(n.args) == 2 else None
+    if not (_op(inner, "permute") and len(inner.args) == 2 and not n.kwargs and not inner.kwargs):
+        return False
+    dims = [list(inner.args[1])[i] for i in n.args[1]]
+    if dims == sorted(dims):
+        _replace(graph, n, inner.args[0])
+    else:
+        n.args = (inner.args[0], dims)
+        _drop(graph, inner)
+    return True
+
+
+def _plain_to_layout(n, layout=None) -> bool:
+    return _op(n, "to_layout") and len(n.args) == 2 and not n.kwargs and (layout is None or n.args[1] == layout)
+
+
+def _layout_round_trip(graph, ctx, n) -> bool:
+    """to_layout(to_layout(x, A), B) with x already in B: x (no dtype change, nothing lost; block-float
+    tensors excepted: they exist in TILE layout only)."""
+    inner = n.args[0] if _plain_to_layout(n) else None
+    if not _plain_to_layout(inner) or inner.args[0].meta.get("layout") != n.args[1] \
+            or inner.args[0].meta.get("dtype") in (ctx.ttnn.bfloat8_b, ctx.ttnn.bfloat4_b):
+        return False
+    _replace(graph, n, inner.args[0])
+    return True
+
+
+def _row_major_reshape(graph, ctx, n) -> bool:
+    """to_layout(reshape(to_layout(x, ROW_MAJOR), s), TILE) with x in TILE: reshape(x, s) in TILE layout."""
+    tile, rm = ctx.ttnn.TILE_LAYOUT, ctx.ttnn.ROW_MAJOR_LAYOUT
+    r = n.args[0] if _plain_to_layout(n, tile) else None
+    inner = r.args[0] if _op(r, "reshape") and not r.kwargs else None
+    if not _plain_to_layout(inner, rm) or inner.args[0].meta.get("layout") != tile:
+        return False
+    x = inner.args[0]
+    new = _new(graph, n, "reshapes", r.target, (x, r.args[1]), ttnn_name="reshape", shape=r.meta.get("shape"),
+               dtype=x.meta.get("dtype"), layout=tile)
+    _replace(graph, n, new)
+    return True
+
+
+def _products_after(n: fx.Node) -> list[fx.Node]:
+    """n and the row-wise products that follow it one after another, each the only user of the one before."""
+    chain = [n]
+    while _rowwise_product(u := _sole_user(chain[-1])) and u.args[0] is chain[-1]:
+        chain.append(u)
+    return chain
+
+
+def _flat_linear(graph, ctx, n) -> bool:
+    """reshape(x, [B*S, K]) -> linear(s) -> reshape [B, S, N]: the linears on x [B, S, K] directly (a
+    product with a rank-2 weight works on each row whatever the leading dims)."""
+    if not _rowwise_product(n) or not _op(flat := n.args[0], "reshape") or flat.kwargs or _target(flat) is None:
+        return False
+    chain, xs = _products_after(n), _shape(flat.args[0])
+    widths = [_shape(p.args[1]) for p in chain]
+    out = _sole_user(chain[-1])
+    if xs is None or len(xs) < 3 or any(w is None or len(w) != 2 for w in widths) or not _op(out, "reshape") \
+            or out.kwargs or _target(flat) != (math.prod(xs[:-1]), xs[-1]):
+        return False
+    if _target(out) != xs[:-1] + (widths[-1][1],):
+        return False
+    n.replace_input_with(flat, flat.args[0])
+    for p, w in zip(chain, widths):
+        p.meta["shape"] = xs[:-1] + (w[1],)
+    _drop(graph, flat)
+    _replace(graph, out, chain[-1])
+    return True
+
+
+def fuse_reshapes(graph: fx.Graph, ctx: FuseContext) -> int:
+    """Remove reshape/permute/layout round trips (see the module docstring). Each sweep simplifies every node
+    in graph order until no rule applies to it; sweeps repeat while they change anything, since a rule that
+    looks downstream (_flat_linear) may match only once later nodes have been simplified."""
+    rules = (_reshape_of_reshape, _noop_reshape, _permute_of_permute, _layout_round_trip, _row_major_reshape,
+             _flat_linear)
+    total, changed = 0, True
+    while changed:
+        changed = False
+        for n in list(graph.nodes):
+            while not getattr(n, "_erased", False) and n.op == "call_function" \
+                    and any(rule(graph, ctx, n) for rule in rules):
+                total, changed = total + 1, True
+    return total
+
+
+# --- common_ops --------------------------------------------------------------------------------------------
+# Ops whose result is not a function of their arguments, or that act rather than compute (transfers, memory,
+# writes into a cache or another tensor): never merged. In-place ops (a trailing "_") are excluded too.
+_NOT_PURE = ("rand", "dropout", "bernoulli", "uniform", "normal", "empty", "deallocate", "reallocate", "from_torch",
+             "to_torch", "cache", "copy")
+
+
+def _pure(n: fx.Node) -> bool:
+    name = n.meta.get("ttnn_name") if n.op == "call_function" else None
+    return name is not None and not name.endswith("_") and not any(w in name for w in _NOT_PURE)
+
+
+def _key(n: fx.Node):
+    """What makes two calls the same: the function and arguments, numbers and strings by value (floats by
+    repr, so -0.0 and NaN stay apart), nodes and every other object by identity."""
+    def walk(a):
+        if isinstance(a, (list, tuple)):
+            return type(a), tuple(walk(x) for x in a)
+        if isinstance(a, dict):
+            return dict, tuple(sorted((k, walk(v)) for k, v in a.items()))
+        if a is None or type(a) in (bool, int, str):
+            return type(a), a
+        return (float, repr(a)) if type(a) is float else ("id", id(a))
+    return n.target, walk(n.args), walk(n.kwargs)
+
+
+def fuse_common_ops(graph: fx.Graph, ctx: FuseContext) -> int:
+    """The same pure op on the same inputs computed once (lowering repeats per layer what the model computes
+    per layer: BERT's additive attention mask is made again for each layer's attention)."""
+    seen: dict = {}
+    count = 0
+    for n in list(graph.nodes):
+        if not _pure(n):
+            continue
+        first = seen.setdefault(_key(n), n)
+        if first is not n:
+            _replace(graph, n, first)
+            count += 1
+    return count
+
+
+# --- the pipeline ------------------------------------------------------------------------------------------
+PASSES = (
+    FusionPass("common_ops", fuse_common_ops),
+    FusionPass("matmul_bias", fuse_matmul_bias),
+    FusionPass("linear_activation", fuse_linear_activation),
+    FusionPass("qkv_heads", fuse_qkv_heads),
+    FusionPass("concat_heads", fuse_concat_heads),
+    FusionPass("residual_layer_norm", fuse_residual_layer_norm),
+    FusionPass("reshapes", fuse_reshapes),
+)
+PASS_NAMES = tuple(p.name for p in PASSES)
+
+
+def enabled_passes(fuse) -> frozenset[str]:
+    """TorchTtnnOption(fuse=...): True (every pass), False (none) or an iterable of pass names."""
+    if fuse is True:
+        return frozenset(PASS_NAMES)
+    if fuse is False:
+        return frozenset()
+    if isinstance(fuse, str) or not isinstance(fuse, Iterable):
+        raise TypeError(f"fuse must be True, False or a set of pass names from {PASS_NAMES}, got {fuse!r}")
+    names = frozenset(fuse)
+    unknown = sorted(map(str, names - set(PASS_NAMES)))
+    if unknown:
+        raise ValueError(f"unknown fusion pass(es) {unknown}; known: {', '.join(PASS_NAMES)}")
+    return names
+
+
+def fuse(graph: fx.Graph, enabled: frozenset[str], ctx: FuseContext) -> dict[str, int]:
+    """Run the enabled passes in order; returns the fusions applied per pass (0 where nothing matched)."""
+    counts = {p.name: p.run(graph, ctx) for p in PASSES if p.name in enabled}
+    if any(counts.values()):
+        _toposort(graph)
+        graph.lint()
+    return counts
