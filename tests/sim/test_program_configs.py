@@ -110,6 +110,9 @@ def test_fused_activation_is_applied_in_the_kernel(ttnn, device):
     plain = ttnn.to_torch(ttnn.linear(ta, tw, bias=tbias, program_config=mcast(ttnn))).float()
     expect = torch.nn.functional.gelu(plain, approximate="tanh")
     assert torch.allclose(ttnn.to_torch(fused).float(), expect, rtol=2e-2, atol=2e-2)
+    n = len(device.op_records)  # activation= without a core_grid: TT-NN runs it as a second op, config or not
+    ttnn.linear(ta, tw, bias=tbias, program_config=mcast(ttnn), activation="relu")
+    assert [r.name for r in device.op_records[n:]] == ["ttnn.linear", "ttnn.unary_chain"]
 
 
 BAD = [  # (config kwargs, A shape, B shape, error)
