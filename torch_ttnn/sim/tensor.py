@@ -18,7 +18,8 @@ from .cost import Operand, Storage
 from .device import Device
 from .operation import Operation, operation, record
 from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, BufferType, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
-                    DataType, Layout, MemoryConfig, Shape, StorageType, element_size, tile_bytes)
+                    DataType, Layout, MemoryConfig, Shape, StorageType, element_size, shard_allocation,
+                    tile_bytes)
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
                    np.dtype(np.uint32): torch.int64, np.dtype(np.float64): torch.float32,
@@ -215,11 +216,14 @@ def _place(t: Tensor, device: Device, memory_config: MemoryConfig):
     if not isinstance(memory_config, MemoryConfig):
         raise TypeError(f"memory_config must be a ttnn.MemoryConfig, got {type(memory_config).__name__}")
     device.check_open()
-    pages, page_size = _pages(t)
-    banks = None
-    if memory_config.shard_spec is not None:
-        banks = memory_config.shard_spec.num_cores()
-    buf = device.allocate(memory_config.buffer_type, pages, page_size, banks)
+    if memory_config.is_sharded():  # one shard per core of the shard grid, validated against the tensor
+        shard = shard_allocation(memory_config, t.padded_shape, t._layout, t._dtype,
+                                 device.compute_with_storage_grid_size())
+        buf = device.allocate(memory_config.buffer_type, shard.pages_per_core * shard.cores, shard.page_size,
+                              shard.cores)
+    else:
+        pages, page_size = _pages(t)
+        buf = device.allocate(memory_config.buffer_type, pages, page_size)
     t._device, t._memory_config, t._buffer = device, memory_config, buf
 
 

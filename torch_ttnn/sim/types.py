@@ -6,6 +6,7 @@ compares, prints or serialises them behaves the same on the emulator and on a ca
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -187,28 +188,88 @@ class CoreCoord:
 
 @dataclass(frozen=True)
 class CoreRange:
+    """An inclusive rectangle of cores, start..end (x = column, y = row), as the real CoreRange."""
     start: CoreCoord
     end: CoreCoord
 
     def num_cores(self) -> int:
         return (self.end.x - self.start.x + 1) * (self.end.y - self.start.y + 1)
 
+    def grid_size(self) -> CoreCoord:
+        return CoreCoord(self.end.x - self.start.x + 1, self.end.y - self.start.y + 1)
 
-class CoreRangeSet:
-    def __init__(self, core_ranges):
-        self.ranges = tuple(core_ranges)
-
-    def num_cores(self) -> int:
-        return sum(r.num_cores() for r in self.ranges)
-
-    def __eq__(self, other):
-        return isinstance(other, CoreRangeSet) and self.ranges == other.ranges
-
-    def __hash__(self):
-        return hash(self.ranges)
+    def contains(self, other) -> bool:
+        """Whether a core, a range or every range of a set lies inside this rectangle."""
+        if isinstance(other, CoreCoord):
+            return self.start.x <= other.x <= self.end.x and self.start.y <= other.y <= self.end.y
+        if isinstance(other, CoreRangeSet):
+            return all(self.contains(r) for r in other.ranges())
+        return self.contains(other.start) and self.contains(other.end)
 
     def __repr__(self):
-        return f"CoreRangeSet({list(self.ranges)})"
+        return f"[{self.start.x}-{self.start.y} - {self.end.x}-{self.end.y}]"
+
+
+class CoreRangeSet:
+    """A set of core rectangles; built from a list or a set of CoreRange (both real overloads)."""
+
+    def __init__(self, core_ranges):
+        self._ranges = tuple(sorted(core_ranges, key=lambda r: (r.start.y, r.start.x)))
+
+    def ranges(self) -> tuple:
+        return self._ranges
+
+    def num_cores(self) -> int:
+        return sum(r.num_cores() for r in self._ranges)
+
+    def bounding_box(self) -> CoreRange:
+        if not self._ranges:
+            raise RuntimeError("bounding_box of an empty CoreRangeSet")
+        return CoreRange(CoreCoord(min(r.start.x for r in self._ranges), min(r.start.y for r in self._ranges)),
+                         CoreCoord(max(r.end.x for r in self._ranges), max(r.end.y for r in self._ranges)))
+
+    def contains(self, other) -> bool:
+        if isinstance(other, CoreRangeSet):
+            return all(self.contains(r) for r in other.ranges())
+        if isinstance(other, CoreRange):  # every core of the range must be in some range of the set
+            return all(self.contains(CoreCoord(x, y)) for x in range(other.start.x, other.end.x + 1)
+                       for y in range(other.start.y, other.end.y + 1))
+        return any(r.contains(other) for r in self._ranges)
+
+    def __eq__(self, other):
+        return isinstance(other, CoreRangeSet) and self._ranges == other._ranges
+
+    def __hash__(self):
+        return hash(self._ranges)
+
+    def __repr__(self):
+        return "{" + ", ".join(repr(r) for r in self._ranges) + "}"
+
+
+def grid_range_set(x: int, y: int) -> CoreRangeSet:
+    """The rectangle of x columns by y rows from core (0, 0)."""
+    return CoreRangeSet([CoreRange(CoreCoord(0, 0), CoreCoord(x - 1, y - 1))])
+
+
+def num_cores_to_corerangeset(target_num_cores: int, grid_size: CoreCoord, row_wise: bool = False) -> CoreRangeSet:
+    """The first `target_num_cores` cores of a grid, filled row by row (row_wise) or column by column, as
+    ranges: full rows (columns) and a partial last one. Same result as the real helper (checked with the real
+    package: 20 cores of 8x8 row-wise are {[0-0 - 7-1], [0-2 - 3-2]})."""
+    gx, gy = grid_size.x, grid_size.y
+    if target_num_cores > gx * gy:
+        raise RuntimeError(f"Target number of cores {target_num_cores} is greater than total number of available "
+                           f"cores {gx * gy}")
+    line, lines = (gx, gy) if row_wise else (gy, gx)
+    full, rest = divmod(target_num_cores, line)
+    ranges = []
+    if full:
+        end = CoreCoord(gx - 1, full - 1) if row_wise else CoreCoord(full - 1, gy - 1)
+        ranges.append(CoreRange(CoreCoord(0, 0), end))
+    if rest:
+        start = CoreCoord(0, full) if row_wise else CoreCoord(full, 0)
+        end = CoreCoord(rest - 1, full) if row_wise else CoreCoord(full, rest - 1)
+        ranges.append(CoreRange(start, end))
+    return CoreRangeSet(ranges)
 
 
 @dataclass(frozen=True)
@@ -231,12 +292,35 @@ class CoreGrid:
 
 @dataclass(frozen=True)
 class ShardSpec:
+    """Which cores hold the shards (grid), each shard's [height, width] in elements, and the order the shards
+    are dealt to the cores (orientation). Real attribute names: grid, shape, orientation."""
     grid: CoreRangeSet
     shard_shape: tuple
     shard_orientation: ShardOrientation
 
+    def __init__(self, grid, shard_shape, shard_orientation):
+        if not isinstance(grid, CoreRangeSet):
+            raise TypeError(f"ShardSpec grid must be a ttnn.CoreRangeSet, got {type(grid).__name__}")
+        if len(tuple(shard_shape)) != 2:
+            raise TypeError(f"ShardSpec shard_shape must be [height, width], got {list(shard_shape)}")
+        object.__setattr__(self, "grid", grid)
+        object.__setattr__(self, "shard_shape", tuple(int(d) for d in shard_shape))
+        object.__setattr__(self, "shard_orientation", shard_orientation)
+
+    @property
+    def shape(self) -> list:
+        return list(self.shard_shape)
+
+    @property
+    def orientation(self) -> ShardOrientation:
+        return self.shard_orientation
+
     def num_cores(self) -> int:
         return self.grid.num_cores()
+
+    def __repr__(self):
+        return (f"ShardSpec{{grid={self.grid!r}, shape={list(self.shard_shape)}, "
+                f"orientation=ShardOrientation::{self.shard_orientation.name}}}")
 
 
 @dataclass(frozen=True)
@@ -268,6 +352,82 @@ L1_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.L1)
 L1_HEIGHT_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
 L1_WIDTH_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.WIDTH_SHARDED, BufferType.L1)
 L1_BLOCK_SHARDED_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.BLOCK_SHARDED, BufferType.L1)
+
+
+class ShardStrategy(enum.Enum):
+    """ttnn.ShardStrategy (a plain Python enum in the real ttnn.types, values 1..3)."""
+    HEIGHT = 1
+    WIDTH = 2
+    BLOCK = 3
+
+
+_STRATEGY_LAYOUT = {ShardStrategy.HEIGHT: TensorMemoryLayout.HEIGHT_SHARDED,
+                    ShardStrategy.WIDTH: TensorMemoryLayout.WIDTH_SHARDED,
+                    ShardStrategy.BLOCK: TensorMemoryLayout.BLOCK_SHARDED}
+
+
+def _shard_grid(core_grid, use_height_and_width_as_shard_shape: bool) -> CoreRangeSet:
+    """The cores of create_sharded_memory_config's core_grid argument (a CoreGrid, a pair of CoreGrids, or a
+    CoreRangeSet, which is only allowed with an explicit shard shape)."""
+    if isinstance(core_grid, CoreGrid):
+        return grid_range_set(core_grid.x, core_grid.y)
+    if isinstance(core_grid, (list, tuple)):
+        if len(core_grid) != 2:
+            raise RuntimeError("Invalid core_grid")
+        if not all(isinstance(g, CoreGrid) for g in core_grid):
+            raise RuntimeError("Invalid core_grid type")
+        first, second = core_grid
+        return CoreRangeSet([CoreRange(CoreCoord(0, 0), CoreCoord(first.x - 1, first.y - 1)),
+                             CoreRange(CoreCoord(0, first.y), CoreCoord(second.x - 1, first.y))])
+    if isinstance(core_grid, CoreRangeSet):
+        if not use_height_and_width_as_shard_shape:
+            raise RuntimeError("height and width must be shard shape with CoreRangeSet")
+        return core_grid
+    raise RuntimeError("Invalid core_grid type")
+
+
+def _divide(total: int, parts: int) -> int:
+    if total % parts:
+        raise RuntimeError("Invalid sharding core_grid")
+    return total // parts
+
+
+def _shard_shape(shape, core_grid, strategy, orientation, explicit: bool) -> tuple:
+    """Shard [height, width] as create_sharded_memory_config computes it: the tensor is seen as
+    [prod(leading dims) * height, width] (logical sizes) and split evenly, or used as is when explicit."""
+    *batch, height, width = shape
+    if explicit:
+        return (height, width) if orientation == ShardOrientation.ROW_MAJOR else (width, height)
+    rows = math.prod(batch) * height
+    if strategy == ShardStrategy.BLOCK:
+        across, down = (core_grid.x, core_grid.y) if orientation == ShardOrientation.ROW_MAJOR else \
+            (core_grid.y, core_grid.x)
+        return _divide(rows, down), _divide(width, across)
+    cores = core_grid.x * core_grid.y
+    if strategy == ShardStrategy.HEIGHT:
+        return _divide(rows, cores), width
+    return rows, _divide(width, cores)
+
+
+def create_sharded_memory_config(shape, core_grid, strategy, orientation=None,
+                                 use_height_and_width_as_shard_shape=False) -> MemoryConfig:
+    """An L1 sharded MemoryConfig splitting a tensor of `shape` over `core_grid` by `strategy`: HEIGHT (rows
+    over all cores), WIDTH (columns over all cores) or BLOCK (rows over the grid's rows and columns over its
+    columns, or the reverse with COL_MAJOR orientation). Sizes must divide evenly ("Invalid sharding
+    core_grid" otherwise), as in the real ttnn.create_sharded_memory_config (ttnn/types.py, read from 0.81.1);
+    orientation defaults to ROW_MAJOR."""
+    if not isinstance(shape, (list, tuple)):
+        raise RuntimeError("Invalid input shape")
+    if not isinstance(core_grid, (CoreGrid, tuple, list, CoreRangeSet)):
+        raise RuntimeError("Invalid core_grid type")
+    if strategy not in _STRATEGY_LAYOUT:
+        raise RuntimeError("Invalid sharding strategy")
+    orientation = ShardOrientation.ROW_MAJOR if orientation is None else orientation
+    if orientation not in (ShardOrientation.ROW_MAJOR, ShardOrientation.COL_MAJOR):
+        raise RuntimeError("Invalid shard orientation")
+    grid = _shard_grid(core_grid, use_height_and_width_as_shard_shape)
+    shard = _shard_shape(shape, core_grid, strategy, orientation, use_height_and_width_as_shard_shape)
+    return MemoryConfig(_STRATEGY_LAYOUT[strategy], BufferType.L1, ShardSpec(grid, shard, orientation))
 
 
 @dataclass
@@ -303,3 +463,68 @@ def init_device_compute_kernel_config(arch, device_kernel_config=None, *, math_f
     return WormholeComputeKernelConfig(math_fidelity=math_fidelity, math_approx_mode=math_approx_mode,
                                        fp32_dest_acc_en=fp32_dest_acc_en, packer_l1_acc=packer_l1_acc,
                                        dst_full_sync_en=dst_full_sync_en, throttle_level=throttle_level)
+
+
+@dataclass(frozen=True)
+class ShardAllocation:
+    """How a sharded buffer sits in L1: every core of the shard grid holds one shard of `pages_per_core`
+    pages of `page_size` bytes (the last shards are padded, as the real allocator pads them)."""
+    cores: int
+    pages_per_core: int
+    page_size: int
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _check_shard_counts(memory_layout, orientation, grid: CoreRangeSet, along_h: int, along_w: int):
+    """The number of shards along each dim must fit the grid, per the real TensorLayout checks."""
+    cores = grid.num_cores()
+    if memory_layout == TensorMemoryLayout.HEIGHT_SHARDED and along_h > cores:
+        raise RuntimeError(f"Number of shards along height {along_h} must not exceed number of cores {cores}")
+    if memory_layout == TensorMemoryLayout.WIDTH_SHARDED and along_w > cores:
+        raise RuntimeError(f"Number of shards along width {along_w} must not exceed number of cores {cores}")
+    if memory_layout == TensorMemoryLayout.BLOCK_SHARDED:
+        size = grid.bounding_box().grid_size()
+        rows, cols = (size.y, size.x) if orientation == ShardOrientation.ROW_MAJOR else (size.x, size.y)
+        if along_h > rows:
+            raise RuntimeError("Number of shards along height must not exceed core grid height!")
+        if along_w > cols:
+            kind = "columns" if orientation == ShardOrientation.ROW_MAJOR else "rows"
+            raise RuntimeError(f"Number of shards along width {along_w} must not exceed number of {kind} {cols} "
+                               f"for {'row' if kind == 'columns' else 'column'} major orientation!")
+
+
+def shard_allocation(memory_config: MemoryConfig, padded_shape, layout: Layout, dtype: DataType,
+                     device_grid: CoreCoord) -> ShardAllocation:
+    """Validate a sharded memory config against a tensor (padded shape, layout, dtype) and the device's
+    compute grid, as the real TensorLayout does when the tensor is allocated, and size its per-core shard.
+    The tensor is seen as [prod(leading dims), last dim]; TILE shards must be whole tiles."""
+    spec = memory_config.shard_spec
+    if spec is None:
+        raise RuntimeError(f"A {memory_config.memory_layout.name} tensor needs a shard spec (which cores hold which "
+                           f"rows and columns): build the memory config with ttnn.create_sharded_memory_config "
+                           f"or ttnn.ShardSpec, or let the op derive it from a program config")
+    full = CoreRange(CoreCoord(0, 0), CoreCoord(device_grid.x - 1, device_grid.y - 1))
+    if not full.contains(spec.grid):
+        raise RuntimeError(f"Invalid shard grid: shard grid {spec.grid!r} does not lie within the device's compute "
+                           f"grid ({device_grid.x}, {device_grid.y})")
+    sh, sw = spec.shard_shape
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError("Shard shape must have non zero volume!")
+    height = math.prod(tuple(padded_shape)[:-1]) if len(padded_shape) > 1 else 1
+    width = tuple(padded_shape)[-1] if len(padded_shape) else 1
+    if layout == Layout.TILE and (sh % TILE_SIZE or sw % TILE_SIZE):
+        raise RuntimeError(f"Physical shard shape [{sh}, {sw}] must be tile [{TILE_SIZE}, {TILE_SIZE}] sized!")
+    if memory_config.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED and sw != width:
+        raise RuntimeError(f"Shard width {sw} must match physical width {width} for height sharded")
+    if memory_config.memory_layout == TensorMemoryLayout.WIDTH_SHARDED and sh != height:
+        raise RuntimeError(f"Shard height {sh} must match physical height {height} for width sharded")
+    _check_shard_counts(memory_config.memory_layout, spec.shard_orientation, spec.grid, _ceil_div(height, sh),
+                        _ceil_div(width, sw))
+    if layout == Layout.TILE:
+        pages, page = (sh // TILE_SIZE) * (sw // TILE_SIZE), tile_bytes(dtype)
+    else:
+        pages, page = sh, sw * element_size(dtype)
+    return ShardAllocation(spec.num_cores(), pages, page)

@@ -21,6 +21,7 @@ import torch
 from ..tensor import Tensor, require_device
 from ..types import INTEGERS, DataType
 from . import _eltwise as E
+from .program_configs import sharded_like
 from .unary import activation_fn
 
 _ACTS = "activations=[], input_tensor_a_activations=[], input_tensor_b_activations=[]"
@@ -84,7 +85,7 @@ def _nary(qual, operands, compute, *, engine="sfpu", dtype=None, memory_config=N
         out = E.formats.flush_denormals(out.to(torch.float32))
     out = _apply_acts(post, out)
     numel = out.numel()
-    return E.finish(qual, out, dtype or first.dtype, first.layout, dev, memory_config or first.memory_config(),
+    return E.finish(qual, out, dtype or first.dtype, first.layout, dev, sharded_like(memory_config, first),
                     tensors, output_tensor=output_tensor, flops=numel if on_fpu else 0.0,
                     sfpu_cycles=0.0 if on_fpu else cycles)
 

@@ -14,15 +14,16 @@ import dataclasses
 
 import torch
 
+from .. import formats
 from ..operation import operation, record
 from ..tensor import Tensor, new_device_tensor, nbytes, operand, operands, require_device
 from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,
-                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum)
+                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, tile_bytes)
 
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
            "expand", "squeeze", "unsqueeze", "gather", "embedding", "fill", "tilize", "untilize",
            "tilize_with_val_padding", "tilize_with_zero_padding", "untilize_with_unpadding",
-           "sharded_to_interleaved", "interleaved_to_sharded", "view", "EmbeddingsType"]
+           "sharded_to_interleaved", "interleaved_to_sharded", "reshard", "update_cache", "view", "EmbeddingsType"]
 
 
 # --- shared skeleton -------------------------------------------------------------------------------------
@@ -485,3 +486,51 @@ def interleaved_to_sharded(input_tensor, grid, shard_shape=None, shard_scheme=No
     _check(not input_tensor.is_sharded(), "ttnn.interleaved_to_sharded", "input tensor must be interleaved")
     return _finish("ttnn.interleaved_to_sharded", dev, input_tensor.value, input_tensor, dtype=output_dtype,
                    memory_config=mc)
+
+
+@operation("ttnn.reshard")
+def reshard(input_tensor, output_memory_config, output_tensor=None) -> Tensor:
+    """Move a sharded tensor to another shard layout (grid, shard shape or orientation), staying sharded."""
+    dev = require_device("ttnn.reshard", input_tensor)
+    _check(input_tensor.is_sharded(), "ttnn.reshard", "input tensor must be sharded")
+    _check(isinstance(output_memory_config, MemoryConfig) and output_memory_config.is_sharded(), "ttnn.reshard",
+           "output_memory_config must be a sharded ttnn.MemoryConfig with a shard spec")
+    if output_tensor is not None:
+        _check(output_tensor.memory_config() == output_memory_config, "ttnn.reshard",
+               "output_tensor's memory config must be output_memory_config")
+        output_tensor._values = input_tensor.value.clone()
+        record(dev, "ttnn.reshard", bytes_moved=2 * nbytes(input_tensor))
+        return output_tensor
+    return _finish("ttnn.reshard", dev, input_tensor.value, input_tensor, memory_config=output_memory_config)
+
+
+def _update_cache_golden(cache, input, update_idx, *args, batch_offset=0, **_):
+    for user in range(cache.shape[0]):
+        cache[user, :, update_idx, :] = input[0, :, batch_offset + user, :]
+    return cache
+
+
+@operation("ttnn.update_cache", golden_function=_update_cache_golden)
+def update_cache(cache, input, update_idx, *, batch_offset=0, compute_kernel_config=None) -> Tensor:
+    """Decode-step KV-cache write, in place: cache [B, H, S_max, D] gets, for every user b, the token row
+    input[0, :, batch_offset + b, :] (input [1, H, B_padded, D], users on the row axis as decode activations
+    are laid out) at sequence position update_idx; returns the cache. The device reads and writes back the
+    one tile row per (user, head) that holds the position: that is the cost recorded."""
+    op = "ttnn.update_cache"
+    dev = require_device(op, cache, input)
+    _check(len(cache.shape) == 4 and len(input.shape) == 4, op,
+           f"cache [B, H, S, D] and input [1, H, B, D] must be rank 4, got {list(cache.shape)} and {list(input.shape)}")
+    _check(cache.layout == Layout.TILE and input.layout == Layout.TILE, op, "cache and input must be in TILE layout")
+    users, heads, seq, dim = cache.shape
+    _check(input.shape[0] == 1 and input.shape[1] == heads and input.shape[3] == dim, op,
+           f"input {list(input.shape)} must be [1, {heads}, batch, {dim}] for cache {list(cache.shape)}")
+    _check(batch_offset + users <= input.shape[2], op, f"batch_offset {batch_offset} + {users} users exceeds the "
+           f"input's batch rows {input.shape[2]}")
+    _check(0 <= update_idx < seq, op, f"update_idx {update_idx} is outside the cache's {seq} positions")
+    rows = input.value[0, :, batch_offset:batch_offset + users, :].transpose(0, 1)  # [B, H, D]
+    values = cache.value.clone()
+    values[:, :, update_idx, :] = rows.to(values.dtype)
+    cache._values = formats.to_device_format(values, cache.dtype, cache.layout)
+    tile_rows = users * heads * -(-dim // 32)
+    record(dev, op, bytes_moved=nbytes(input) + 2 * tile_rows * tile_bytes(cache.dtype))
+    return cache

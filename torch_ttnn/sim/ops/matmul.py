@@ -18,7 +18,9 @@ Numerics (ttnn-facts.md "Numerics of the Tensix core"; tt-isa-documentation MVMU
   block-float, HiFi4 when both inputs are float32; fp32_dest_acc_en when the output dtype is float32;
   math_approx_mode off.
 Validation follows the same file: TILE layout, B rank >= 2, K must match, batch dims equal unless B's batch
-is 1 (broadcast), float dtypes only.
+is 1 (broadcast), float dtypes only. A program_config is checked against the shapes and the operands' shard
+specs as the real op checks it (program_configs.py), its fused_activation runs in the kernel (one op), and a
+sharded output gets the shard spec the config implies; core_grid and program_config together raise.
 Fast path: float32 accumulation (or K within one tile) and a fidelity that keeps every operand bit is a
 single float32 matmul, so bf16 models at HiFi4/fp32-acc cost what eager torch costs.
 """
@@ -30,8 +32,9 @@ import torch
 
 from ..cost import MatmulWork
 from ..tensor import require_device
-from ..types import BLOCK_FLOAT, FLOATS, TILE_SIZE, DataType, Layout, MathFidelity
+from ..types import BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FLOATS, TILE_SIZE, CoreGrid, DataType, Layout, MathFidelity
 from . import _eltwise as E
+from . import program_configs as P
 from .unary import activation_fn
 
 _A_HI, _A_LO = 4, 5   # SrcA (weights): hidden+4 bits per pass, then the next 5
@@ -169,6 +172,49 @@ def _check_shapes(qual, xa, xb):
                                f"batch must be 1 to broadcast")
 
 
+def _tiles(xa, xb) -> P.MatmulTiles:
+    """A @ B's sizes in whole tiles (the engine pads M, K and N up to 32)."""
+    t = lambda d: -(-d // TILE_SIZE)  # noqa: E731
+    return P.MatmulTiles(math.prod(xa.shape[:-2]), math.prod(xb.shape[:-2]), t(xa.shape[-2]), t(xa.shape[-1]),
+                         t(xb.shape[-1]))
+
+
+def _placement(qual, a, b, xa, xb, memory_config, program_config, core_grid, fp32_acc, compute_kernel_config, dev):
+    """The output memory config, after the checks the real op runs on a program config or a core grid.
+
+    A core_grid is a CoreGrid; one larger than the device grid is not an error on the real op: its auto-config
+    (create_matmul_program_config) uses the user grid only when it fits and the device grid otherwise, so the
+    call runs on the device grid (tt-metal matmul_program_config.cpp)."""
+    if core_grid is not None and not isinstance(core_grid, CoreGrid):
+        raise TypeError(f"{qual}: core_grid must be a ttnn.CoreGrid(y=, x=), got {core_grid!r}")
+    out_mc = memory_config or DRAM_MEMORY_CONFIG
+    if program_config is None:
+        return out_mc
+    if core_grid is not None:
+        raise RuntimeError(f"{qual}: Cannot use both user core grid/coordinates and a program config")
+    dims = _tiles(xa, xb)
+    P.validate_matmul(program_config, a, b, dims, out_mc, fp32_acc, compute_kernel_config,
+                      dev.compute_with_storage_grid_size())
+    return P.matmul_output_memory_config(program_config, a, b, dims, out_mc)
+
+
+def _add_bias(qual, out, bias, n, dev, fp32_acc):
+    if require_device(qual, bias) is not dev:
+        raise RuntimeError(f"{qual}: bias is on a different device than the inputs")
+    if bias.shape[-1] != n or math.prod(bias.shape) != n:
+        raise RuntimeError(f"{qual}: bias must be one row of {n} values (shape [{n}] or [1, {n}]) broadcast over "
+                           f"the output rows, got shape {list(bias.shape)}")
+    out = out + E.fpu_operand_of(bias).reshape(n)
+    return out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
+
+
+def _kernel_activations(program_config, core_grid_activation) -> list:
+    """What runs in the matmul kernel on the accumulator: the program config's fused_activation, and
+    `activation=` when a core_grid is given (without one TT-NN runs it as a separate op: _post_activation)."""
+    fused = activation_fn(getattr(program_config, "fused_activation", None))
+    return [f for f in (fused, core_grid_activation) if f is not None]
+
+
 def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtype, program_config, activation,
                  compute_kernel_config, core_grid, optional_output_tensor):
     dev = _validate(qual, a, b, transpose_a, transpose_b)
@@ -182,20 +228,15 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
         if compute_kernel_config.math_fidelity != MathFidelity.Invalid:
             fid = compute_kernel_config.math_fidelity
         fp32_acc = bool(compute_kernel_config.fp32_dest_acc_en)
+    out_mc = _placement(qual, a, b, xa, xb, memory_config, program_config, core_grid, fp32_acc,
+                        compute_kernel_config, dev)
+    act = activation_fn(activation)
+    in_kernel = _kernel_activations(program_config, act if core_grid is not None else None)
     out = _product(xa, b, xb, transpose_b, fid, fp32_acc, _BITS.get(a.dtype, 7), _BITS.get(b.dtype, 7))
     if bias is not None:
-        n = xb.shape[-1]
-        if require_device(qual, bias) is not dev:
-            raise RuntimeError(f"{qual}: bias is on a different device than the inputs")
-        if bias.shape[-1] != n or math.prod(bias.shape) != n:
-            raise RuntimeError(f"{qual}: bias must be one row of {n} values (shape [{n}] or [1, {n}]) broadcast over "
-                               f"the output rows, got shape {list(bias.shape)}")
-        out = out + E.fpu_operand_of(bias).reshape(n)
-        out = out if fp32_acc else E.round_to(out, DataType.BFLOAT16)
-    act = activation_fn(activation)
-    fused = act if core_grid is not None else None
-    if fused is not None:
-        out = fused(out)
+        out = _add_bias(qual, out, bias, xb.shape[-1], dev, fp32_acc)
+    for f in in_kernel:
+        out = f(out)
     if vector_a:
         out = out.squeeze(-2)
     m, k, n = xa.shape[-2], xa.shape[-1], xb.shape[-1]
@@ -204,11 +245,11 @@ def _matmul_core(qual, a, b, bias, transpose_a, transpose_b, memory_config, dtyp
     flops = 2.0 * batch * pad(m) * pad(k) * pad(n)
     inputs = (a, b) + ((bias,) if bias is not None else ())
     work = _work(dev, batch, m, k, n, fid, fp32_acc, program_config, core_grid)
-    res = E.finish(qual, out, out_dtype, Layout.TILE, dev, memory_config, inputs,
+    res = E.finish(qual, out, out_dtype, Layout.TILE, dev, out_mc, inputs,
                    output_tensor=optional_output_tensor, flops=flops, matmul=work,
-                   sfpu_cycles=10.0 if fused is not None else 0.0)
-    if act is not None and fused is None:
-        res = _post_activation(res, act, memory_config, optional_output_tensor)
+                   sfpu_cycles=10.0 if in_kernel else 0.0)
+    if act is not None and core_grid is None:
+        res = _post_activation(res, act, out_mc, optional_output_tensor)
     return res
 
 

@@ -15,6 +15,7 @@ import torch
 from ..tensor import Tensor, require_device
 from ..types import FLOATS, DataType, Layout
 from . import _eltwise as E
+from . import program_configs as P
 
 
 def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_config=None, numeric_stable=True):
@@ -58,8 +59,10 @@ def _row_param(qual, name, t, width, dev):
     return v.reshape(width)
 
 
-def _norm_common(qual, input_tensor, weight, bias, residual_input_tensor):
+def _norm_common(qual, input_tensor, weight, bias, residual_input_tensor, program_config=None):
     dev = require_device(qual, input_tensor)
+    P.validate_layer_norm(qual, program_config, input_tensor, residual_input_tensor,
+                          dev.compute_with_storage_grid_size())
     E.check_dtype(qual, input_tensor.dtype, FLOATS)
     if input_tensor.layout != Layout.TILE:
         raise RuntimeError(f"{qual}: input must be in TILE layout, got {input_tensor.layout.name}; convert it with "
@@ -88,24 +91,24 @@ def _layer_norm_impl(input_tensor, epsilon=1e-12, weight=None, bias=None, residu
                      memory_config=None, program_config=None, compute_kernel_config=None, recip_tensor=None):
     """(x [+ residual] - mean) / sqrt(var + epsilon) * weight + bias over the last dim."""
     qual = "ttnn.layer_norm"
-    dev, x, w, b = _norm_common(qual, input_tensor, weight, bias, residual_input_tensor)
+    dev, x, w, b = _norm_common(qual, input_tensor, weight, bias, residual_input_tensor, program_config)
     mu = x.mean(dim=-1, keepdim=True)
     var = (x - mu).square().mean(dim=-1, keepdim=True)
     y = _affine((x - mu) * torch.rsqrt(var + epsilon), w, b)
     ins = [t for t in (input_tensor, weight, bias, residual_input_tensor) if isinstance(t, Tensor)]
-    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev,
-                    memory_config or input_tensor.memory_config(), ins, flops=6.0 * x.numel(), sfpu_cycles=2)
+    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev, P.sharded_like(memory_config, input_tensor),
+                    ins, flops=6.0 * x.numel(), sfpu_cycles=2)
 
 
 def _rms_norm_impl(input_tensor, epsilon=1e-12, weight=None, bias=None, residual_input_tensor=None,
                    memory_config=None, program_config=None, compute_kernel_config=None):
     """x [+ residual] / sqrt(mean(x^2) + epsilon) * weight + bias over the last dim."""
     qual = "ttnn.rms_norm"
-    dev, x, w, b = _norm_common(qual, input_tensor, weight, bias, residual_input_tensor)
+    dev, x, w, b = _norm_common(qual, input_tensor, weight, bias, residual_input_tensor, program_config)
     y = _affine(x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + epsilon), w, b)
     ins = [t for t in (input_tensor, weight, bias, residual_input_tensor) if isinstance(t, Tensor)]
-    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev,
-                    memory_config or input_tensor.memory_config(), ins, flops=4.0 * x.numel(), sfpu_cycles=2)
+    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev, P.sharded_like(memory_config, input_tensor),
+                    ins, flops=4.0 * x.numel(), sfpu_cycles=2)
 
 
 _NORM_TAIL = "residual_input_tensor=None, memory_config=None, program_config=None, compute_kernel_config=None"

@@ -17,8 +17,9 @@ from ..formats import round_bfloat16
 from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operands, require_device
-from ..types import INTEGERS, Layout
+from ..types import INTEGERS, Layout, MemoryConfig, ShardSpec, TensorMemoryLayout
 from .data_movement import _check, _finish
+from .program_configs import SoftmaxDefaultProgramConfig, sharded_like, validate_softmax
 
 __all__ = ["scaled_dot_product_attention", "attention_softmax", "attention_softmax_", "concatenate_heads",
            "split_query_key_value_and_split_heads"]
@@ -92,11 +93,6 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
                    matmul=work, sfpu_ops=float(b * nh * t(sq) * t(sk) * 1024), sfpu_cycles=4.0)
 
 
-class SoftmaxDefaultProgramConfig:
-    """Placeholder of the real default softmax program config (placement only; the emulator ignores it)."""
-
-
-SoftmaxDefaultProgramConfig.__module__ = "ttnn._ttnn.operations.normalization"  # repr as the real default's
 _DEFAULT_PROGRAM = SoftmaxDefaultProgramConfig()
 
 
@@ -105,8 +101,9 @@ def _attn_softmax_golden(t, *, head_size=None, attention_mask=None, **_):
     return torch.softmax(t + attention_mask.float() if attention_mask is not None else t, -1)
 
 
-def _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask):
+def _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask, program_config):
     dev = require_device(op, tensor, attention_mask)
+    validate_softmax(op, program_config, tensor, dev.compute_with_storage_grid_size())
     _check(len(tensor.shape) == 4, op, f"input must be rank 4 [B, NH, Sq, Sk], got {list(tensor.shape)}")
     x = tensor.value.float() * (1.0 / math.sqrt(head_size) if head_size is not None else 1.0)
     if attention_mask is not None:
@@ -126,8 +123,8 @@ def attention_softmax(tensor, *, head_size=None, attention_mask=None, program_co
                       causal_mask=False, memory_config=None):
     """softmax(x / sqrt(head_size) + attention_mask) over the last dim (no scaling when head_size is None)."""
     op = "ttnn.transformer.attention_softmax"
-    dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask)
-    return _finish(op, dev, y, tensor, (tensor, attention_mask), memory_config=memory_config,
+    dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask, program_config)
+    return _finish(op, dev, y, tensor, (tensor, attention_mask), memory_config=sharded_like(memory_config, tensor),
                    sfpu_ops=float(y.numel()), sfpu_cycles=4.0)
 
 
@@ -137,7 +134,7 @@ def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_c
                        memory_config=None):
     """In-place attention_softmax: the input tensor's buffer is overwritten and the input returned."""
     op = "ttnn.transformer.attention_softmax_"
-    dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask)
+    dev, y = _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask, program_config)
     tmp = new_device_tensor(y, tensor.dtype, tensor.layout, dev, tensor.memory_config())
     tensor._values = tmp._values  # the same buffer now holds the result
     tmp.deallocate()
@@ -157,7 +154,22 @@ def concatenate_heads(input_tensor, *, memory_config=None):
     _check(d % 32 == 0, op, f"Head size must be a multiple of 32 but was found to be {d} (a whole tile: pad the "
            f"weights of the matmul that produces the heads)")
     y = input_tensor.value.permute(0, 2, 1, 3).reshape(b, s, nh * d)
-    return _finish(op, dev, y, input_tensor, memory_config=memory_config)
+    return _finish(op, dev, y, input_tensor, memory_config=_concat_heads_placement(op, input_tensor, memory_config))
+
+
+def _concat_heads_placement(op, t, memory_config):
+    """A height-sharded input whose shards hold whole heads (heads_per_core x S rows) concatenates on the same
+    cores: each core writes its S rows x heads_per_core*D columns (block sharding over the same grid)."""
+    if memory_config is None or not memory_config.is_sharded() or memory_config.shard_spec is not None:
+        return memory_config
+    _check(t.is_sharded(), op, "a sharded output without a shard spec needs a sharded input to derive it from")
+    spec = t.memory_config().shard_spec
+    rows = spec.shard_shape[0]
+    s, d = t.padded_shape[-2], t.padded_shape[-1]
+    _check(rows % s == 0, op, f"input shards of {rows} rows do not hold whole heads of {s} rows")
+    shard = (s, rows // s * d)
+    return MemoryConfig(memory_config.memory_layout, memory_config.buffer_type,
+                        ShardSpec(spec.grid, shard, spec.shard_orientation))
 
 
 def _split_golden(input_tensor, kv_input_tensor=None, *, num_heads, num_kv_heads=None, transpose_key=True, **_):
@@ -174,18 +186,57 @@ def _split_values(x, nh, nkv, transpose_key):
     return q, (k.transpose(-1, -2) if transpose_key else k), v
 
 
+def _split_grouped(x, nh, nkv, transpose_key):
+    """The sharded kernel's layout (tt-metal create_qkv_heads, used for sharded input): each row holds, per KV
+    head, that group's Q heads then its K head then its V head, |q_i k_i v_i| for plain multi-head attention,
+    not the interleaved path's [all Q | all K | all V]. Weights must be arranged so (see bench.handwritten)."""
+    b, s, hidden = x.shape
+    g = nh // nkv
+    d = hidden // (nh + 2 * nkv)
+    groups = x.reshape(b, s, nkv, g + 2, d)
+    q = groups[:, :, :, :g].reshape(b, s, nh, d).permute(0, 2, 1, 3)
+    k = groups[:, :, :, g].permute(0, 2, 1, 3)
+    v = groups[:, :, :, g + 1].permute(0, 2, 1, 3)
+    return q, (k.transpose(-1, -2) if transpose_key else k), v
+
+
+def _split_shards(op, t, nh, nkv, seq, d, transpose_key, memory_config):
+    """Height-sharded Q, K, V memory configs on the input's grid: each core keeps the heads of its width slice
+    for the rows of its height slice (num_heads must split evenly over the cores along the width)."""
+    spec = t.memory_config().shard_spec
+    _check(memory_config is None or memory_config.is_sharded(), op,
+           "a sharded input gives sharded Q, K and V: memory_config must be sharded (e.g. "
+           "ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG) or None")
+    rows, width = spec.shard_shape
+    w_cores = -(-t.padded_shape[-1] // width)
+    _check(nh % w_cores == 0, op, f"num_heads ({nh}) must be divisible by the number of cores along the width "
+           f"({w_cores}): each core splits the heads of its own slice of the fused QKV")
+    q_heads = nh // w_cores
+    kv_heads = nkv * q_heads // nh
+    buffer = (memory_config or t.memory_config()).buffer_type
+
+    def height(shape):
+        return MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, buffer, ShardSpec(spec.grid, shape,
+                                                                               spec.shard_orientation))
+    k_shape = (kv_heads * d, rows) if transpose_key else (kv_heads * rows, d)
+    return height((q_heads * rows, d)), height(k_shape), height((kv_heads * rows, d))
+
+
 @operation("ttnn.transformer.split_query_key_value_and_split_heads", golden_function=_split_golden)
 def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *, num_heads, num_kv_heads=None,
                                           transpose_key=True, memory_config=None, use_falcon7b_backend=False):
     """Fused QKV [B, S, (NH + 2*NKV)*D] (or Q [B, S, NH*D] plus kv_input_tensor [B, S, 2*NKV*D]) ->
     Q [B, NH, S, D], K [B, NKV, D, S] (or [B, NKV, S, D] without transpose_key), V [B, NKV, S, D]. The head
-    size must be a whole number of tiles (tt-metal split_query_key_value_and_split_heads.cpp)."""
+    size must be a whole number of tiles (tt-metal split_query_key_value_and_split_heads.cpp). A sharded
+    input takes the sharded kernel: per-head grouped columns and height-sharded outputs."""
     op = "ttnn.transformer.split_query_key_value_and_split_heads"
     dev = require_device(op, input_tensor, kv_input_tensor)
     nkv = num_kv_heads or num_heads
     _check(len(input_tensor.shape) == 3, op, f"input must be rank 3 [B, S, hidden], got {list(input_tensor.shape)}")
     x = input_tensor.value
     if kv_input_tensor is not None:
+        _check(not input_tensor.is_sharded(), op, "Invalid operation: KV tensor should not be provided when the "
+               "input tensor is sharded. Please ensure that the KV tensor is only used in non-sharded configurations.")
         _check(len(kv_input_tensor.shape) == 3 and kv_input_tensor.shape[:2] == input_tensor.shape[:2], op,
                f"kv_input_tensor {list(kv_input_tensor.shape)} must be [B, S, 2*NKV*D] with the input's B and S")
         _check(input_tensor.shape[-1] % num_heads == 0, op,
@@ -201,8 +252,13 @@ def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *,
     d = hidden // (num_heads + 2 * nkv)
     _check(d % 32 == 0, op, f"head size {d} is not a multiple of the tile width 32 (pad the weights of the matmul "
            f"that produces the heads)")
-    parts = _split_values(x, num_heads, nkv, transpose_key)
-    outs = [new_device_tensor(p.contiguous(), input_tensor.dtype, input_tensor.layout, dev,
-                              memory_config or input_tensor.memory_config()) for p in parts]
+    if input_tensor.is_sharded():
+        parts = _split_grouped(x, num_heads, nkv, transpose_key)
+        configs = _split_shards(op, input_tensor, num_heads, nkv, x.shape[1], d, transpose_key, memory_config)
+    else:
+        parts = _split_values(x, num_heads, nkv, transpose_key)
+        configs = [memory_config or input_tensor.memory_config()] * 3
+    outs = [new_device_tensor(p.contiguous(), input_tensor.dtype, input_tensor.layout, dev, mc)
+            for p, mc in zip(parts, configs)]
     record(dev, op, operands=operands(input_tensor, kv_input_tensor, *outs))
     return tuple(outs)
