@@ -136,3 +136,17 @@ def test_blackhole_rows_out_of_sample():
     print("\n" + calibrate.report(fit, "p150"))
     assert fit.rows == 468
     assert fit.device_within >= 0.5 and 0.9 < fit.device_median < 1.3, calibrate.report(fit, "p150")
+
+
+def test_sharded_op_runs_on_its_shard_grid(device):
+    """A height-sharded tensor on 2 cores is processed by those 2 cores, not the whole grid."""
+    x = torch.randn(512, 256)
+    recs = {}
+    for cores in (2, 8):
+        mc = ttnn.create_sharded_memory_config((512, 256), core_grid=ttnn.CoreGrid(y=cores, x=1),
+                                               strategy=ttnn.ShardStrategy.HEIGHT)
+        t = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device, memory_config=mc)
+        n0 = len(device.op_records)
+        ttnn.exp(t, memory_config=mc)
+        recs[cores] = device.op_records[n0]
+    assert recs[2].kernel_ns > recs[8].kernel_ns

@@ -79,6 +79,7 @@ class Operand:
     bytes: int
     storage: str = Storage.DRAM
     tile_bytes: int = 2048   # bytes of one 32x32 tile in its dtype (bfloat16 2048, bfloat8_b 1088, ...)
+    cores: int | None = None  # an L1-sharded tensor's cores: the op on it runs on those only
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def _matmul_core_ns(w: MatmulWork, in0: Operand, in1: Operand, fig: CostFigures,
 
 
 def _eltwise_core_ns(work: Work, cores: int, fig: CostFigures, clock: float) -> dict:
+    sharded = [o.cores for o in work.operands if o.cores]
+    cores = min(sharded) if sharded else cores   # a sharded op runs where its shards are
     waves = math.ceil(work.out_tiles / cores) if work.out_tiles else 0
     share = 1.0 / max(min(cores, math.ceil(work.out_tiles)), 1) if work.out_tiles else 1.0 / cores
     moved = sum(o.bytes for o in work.operands if o.storage in (Storage.DRAM, Storage.L1))

@@ -258,7 +258,8 @@ def operand(t: Tensor) -> Operand:
     else:
         where = Storage.L1_SHARDED if mc.is_sharded() else Storage.L1
     tile = tile_bytes(t._dtype) if t._layout == Layout.TILE else TILE_SIZE * TILE_SIZE * element_size(t._dtype)
-    return Operand(pages * size, where, tile)
+    cores = mc.shard_spec.num_cores() if where == Storage.L1_SHARDED and mc.shard_spec is not None else None
+    return Operand(pages * size, where, tile, cores)
 
 
 def operands(*tensors) -> list[Operand]:
