@@ -58,7 +58,7 @@ class CostFigures:
     noc_bytes_per_cycle: float = 13.5     # fit: bytes one core receives/sends per cycle over the NoC
     kernel_launch_ns: float = 5430.0      # fit: fixed device-side cost of launching an op's kernels
     dispatch_ns: float = 62000.0          # fit: host enqueue of an op on interleaved tensors, no trace
-    sharded_dispatch_ns: float = 129300.0  # fit: the same with sharded operands (more runtime arguments)
+    sharded_dispatch_ns: float = 129300.0  # fit: a matmul with sharded operands and a program config
     trace_launch_ns: float = 500.0        # fit: per-op gap when replayed from a trace
     dram_tail: float = 1.18               # fit: host-visible DRAM time beyond the kernel, per unit of DRAM time
 
@@ -203,7 +203,9 @@ def price(name: str, work: Work, spec, *, flops: float = 0.0) -> OpRecord:
     parts["dram"] = dram
     bound = max(parts, key=parts.get)
     kernel = fig.kernel_launch_ns + parts[bound]
-    sharded = any(o.storage == Storage.L1_SHARDED for o in work.operands)
+    # The sharded figure was measured on matmuls with sharded operands and a program config (TT's tuned GEMM
+    # rows); other ops on sharded tensors have no measurement and get the interleaved figure.
+    sharded = work.matmul is not None and any(o.storage == Storage.L1_SHARDED for o in work.operands)
     dispatch = fig.sharded_dispatch_ns if sharded else fig.dispatch_ns
     # The host also waits for DRAM traffic the profiled kernel does not cover (reads before the core's work
     # starts, write-back after it ends): at most as long as that work, else it is the kernel itself.

@@ -1,0 +1,36 @@
+"""bench/compare.py: the depth extrapolation is exact under the cost model, and the report is generated."""
+import pytest
+import torch
+
+from torch_ttnn.bench import compare
+
+
+def _bert(layers):
+    import transformers as hf
+    torch.manual_seed(0)
+    cfg = hf.BertConfig(hidden_size=128, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=256,
+                        vocab_size=1000)
+    model = hf.BertModel(cfg, add_pooling_layer=False).eval()
+    ids = torch.randint(1, 1000, (2, 64), generator=torch.Generator().manual_seed(0))
+    return model, (ids, torch.ones(2, 64, dtype=torch.long)), lambda o: o.last_hidden_state
+
+
+def test_depth_extrapolation_is_exact(device):
+    costs = {}
+    for layers in (1, 2, 3):
+        model, args, output = _bert(layers)
+        _out, recs = compare._compiled(model, args, output, device)
+        costs[layers] = compare.Cost.of(recs)
+    three = costs[1].extrapolate(costs[2], 3)
+    for k in ("ops", "kernel_ms", "dispatch_ms", "device_side_ms", "trace_ms"):
+        assert getattr(three, k) == pytest.approx(getattr(costs[3], k), rel=1e-9), k
+    assert three.host_ms == pytest.approx(costs[3].host_ms)
+
+
+def test_report_names_how_when_and_the_ratios():
+    rows = [compare.Row("bert-large", "hand-written", 24, 272, 15.0, 30.0, 16.0, 0.999),
+            compare.Row("bert-large", "compiled (defaults)", 24, 232, 33.0, 36.0, 36.0, 0.9999)]
+    text = compare.render(rows, {"date": "2026-11-30T00:00:00", "commit": "abc1234"})
+    assert "at commit abc1234" in text and "2026-11-30" in text
+    assert "1.20x" in text and "2.25x" in text          # host 36/30, traced 36/16
+    assert "hand-written: 267 without trace, 500 traced" in text   # 8 sentences / 30 ms and / 16 ms
