@@ -1,8 +1,8 @@
 """Compiled vs hand-written TT-NN, side by side on the same cost model: `python -m torch_ttnn.bench.compare`.
 
 For each model the same HF weights (seeded, nothing downloaded) run two ways on the emulator: compiled with
-`torch.compile(backend="ttnn")` (with our defaults, and with the options that match the hand-written
-numerics: bfloat8_b weights, LoFi, bfloat16 accumulation), and written by hand in TT-NN the way Tenstorrent's
+`torch.compile(backend="ttnn")` (with our defaults, with bfloat8_b weights and LoFi, and with the options that
+match the hand-written numerics: every float tensor bfloat8_b, LoFi, bfloat16 accumulation), and written by hand in TT-NN the way Tenstorrent's
 optimized models are (torch_ttnn/bench/handwritten). Both are priced by sim/cost.py from their op records.
 
 Depth. Every encoder layer has the same shapes, and the cost model prices an op from its shapes, configs and
@@ -81,6 +81,8 @@ def _records(device, fn):
 COMPILED_VARIANTS = {
     "compiled (defaults)": dict(),
     "compiled (bf8 weights, LoFi)": dict(weight_dtype="bfloat8_b", math_fidelity="lofi", fp32_accumulation=False),
+    # the hand-written programs' numerics: every float tensor bfloat8_b, LoFi, bfloat16 accumulation
+    "compiled (all bf8, LoFi)": dict(float_dtype="bfloat8_b", math_fidelity="lofi", fp32_accumulation=False),
 }
 
 
@@ -186,8 +188,9 @@ def render(rows: list[Row], meta: dict) -> str:
                       tablefmt="github"),
              "", "Kernel: device kernel time summed; host-visible: as the host sees a call without trace (host "
              "dispatch overlapping the device); traced: replayed from a captured trace (no dispatch). The "
-             "hand-written programs are bfloat8_b with LoFi throughout; 'compiled (defaults)' keeps bfloat16 "
-             "with HiFi2 and float32 accumulation, so it is compared at higher precision."]
+             "hand-written programs are bfloat8_b with LoFi throughout, as 'compiled (all bf8, LoFi)' is; "
+             "'compiled (defaults)' keeps bfloat16 with HiFi2 and float32 accumulation, so it is compared at "
+             "higher precision."]
     large = [r for r in rows if r.model == "bert-large"]
     if large:
         lines += ["", "BERT-large, batch 8, sequence 384: estimated sentences/s on an n150 (8 / time):", ""]
