@@ -150,3 +150,10 @@ def test_sharded_op_runs_on_its_shard_grid(device):
         ttnn.exp(t, memory_config=mc)
         recs[cores] = device.op_records[n0]
     assert recs[2].kernel_ns > recs[8].kernel_ns
+
+
+def test_core_grid_beyond_the_device_is_priced_on_the_device_grid(device):
+    size, cfg = (512, 1024, 1024), ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4)
+    wide = _mm(device, *size, core_grid=ttnn.CoreGrid(y=8, x=12), compute_kernel_config=cfg)
+    assert wide.kernel_ns == _mm(device, *size, core_grid=ttnn.CoreGrid(y=8, x=8), compute_kernel_config=cfg).kernel_ns
+    assert wide.kernel_ns < _mm(device, *size, core_grid=ttnn.CoreGrid(y=4, x=8), compute_kernel_config=cfg).kernel_ns
