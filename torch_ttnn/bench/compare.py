@@ -20,39 +20,14 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from ..compiler.metrics import pcc
+from .devtime import Cost
 from .figures import ratio
 
 RESULTS = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 # Published throughput of BERT-large (batch 8, sequence 384) on an n150: the original torch-ttnn's compiled
 # model and TT's hand-written TT-NN model (the figures the issue quotes; sentences per second).
 PUBLIC_SENTENCES_PER_S = {"compiled (original torch-ttnn)": 24.9, "hand-written TT-NN (Tenstorrent)": 290.0}
-
-
-@dataclass
-class Cost:
-    """Sums over one call's op records (extrapolate() combines them linearly)."""
-    ops: float
-    kernel_ms: float
-    dispatch_ms: float
-    device_side_ms: float
-    trace_ms: float
-
-    @classmethod
-    def of(cls, records) -> "Cost":
-        dev = [r for r in records if r.time_ns]
-        return cls(len(dev), sum(r.time_ns for r in dev) / 1e6,
-                   sum(r.dispatch_ns for r in dev if not r.traced) / 1e6,
-                   sum(r.device_side_ns for r in dev) / 1e6, sum(r.trace_ns for r in dev) / 1e6)
-
-    def extrapolate(self, two: "Cost", layers: int) -> "Cost":
-        f = lambda a, b: a + (layers - 1) * (b - a)  # noqa: E731
-        return Cost(*(f(getattr(self, k), getattr(two, k)) for k in ("ops", "kernel_ms", "dispatch_ms",
-                                                                      "device_side_ms", "trace_ms")))
-
-    @property
-    def host_ms(self) -> float:
-        """Host-visible time without trace: the host enqueues ahead of the device."""
-        return max(self.dispatch_ms, self.device_side_ms)
 
 
 @dataclass
@@ -65,11 +40,6 @@ class Row:
     host_ms: float
     trace_ms: float
     pcc: float | None
-
-
-def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    return float(torch.corrcoef(torch.stack([a, b]))[0, 1])
 
 
 def _records(device, fn):

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-
-from ..sim.cost import program_host_ns
 
 
 class OpTime(NamedTuple):
@@ -25,11 +24,35 @@ class OpTime(NamedTuple):
     bounds: str          # how often each pipeline set the kernel time, most frequent first
 
 
-class Summary(NamedTuple):
-    ops: int             # device ops with a kernel (views and host-only steps excluded)
+@dataclass
+class Cost:
+    """Sums over one call's op records (extrapolate() combines them linearly)."""
+    ops: float
     kernel_ms: float
-    host_ms: float       # the whole program as the host sees it without trace
-    trace_ms: float      # the whole program replayed from a trace
+    dispatch_ms: float
+    device_side_ms: float
+    trace_ms: float
+
+    @classmethod
+    def of(cls, records) -> "Cost":
+        dev = [r for r in records if r.time_ns]
+        return cls(len(dev), sum(r.time_ns for r in dev) / 1e6,
+                   sum(r.dispatch_ns for r in dev if not r.traced) / 1e6,
+                   sum(r.device_side_ns for r in dev) / 1e6, sum(r.trace_ns for r in dev) / 1e6)
+
+    def extrapolate(self, two: "Cost", layers: int) -> "Cost":
+        f = lambda a, b: a + (layers - 1) * (b - a)  # noqa: E731
+        return Cost(*(f(getattr(self, k), getattr(two, k)) for k in ("ops", "kernel_ms", "dispatch_ms",
+                                                                      "device_side_ms", "trace_ms")))
+
+    @property
+    def host_ms(self) -> float:
+        """Host-visible time without trace: the host enqueues ahead of the device."""
+        return max(self.dispatch_ms, self.device_side_ms)
+
+
+class Summary(NamedTuple):
+    total: Cost          # the whole call: ops with a kernel, kernel, dispatch, device-side and traced time
     by_op: list
 
 
@@ -44,14 +67,14 @@ def summarize(records) -> Summary:
                            sum(r.trace_ns for r in rs) / 1e6,
                            ", ".join(f"{b} {n}" for b, n in bounds.most_common())))
     rows.sort(key=lambda r: -r.kernel_ms)
-    return Summary(sum(1 for r in records if r.time_ns), sum(r.time_ns for r in records) / 1e6,
-                   program_host_ns(records) / 1e6, program_host_ns(records, trace=True) / 1e6, rows)
+    return Summary(Cost.of(records), rows)
 
 
 def render(s: Summary, title: str) -> str:
     from tabulate import tabulate
-    head = (f"{title}: {s.ops} device ops, est. kernel {s.kernel_ms:.2f} ms, host-visible {s.host_ms:.2f} ms "
-            f"without trace, {s.trace_ms:.2f} ms traced")
+    t = s.total
+    head = (f"{title}: {t.ops} device ops, est. kernel {t.kernel_ms:.2f} ms, host-visible {t.host_ms:.2f} ms "
+            f"without trace, {t.trace_ms:.2f} ms traced")
     table = tabulate([(r.name, r.calls, f"{r.kernel_ms:.3f}", f"{r.host_ms:.3f}", f"{r.trace_ms:.3f}", r.bounds)
                       for r in s.by_op], headers=["op", "calls", "kernel ms", "host ms", "traced ms", "bound by"])
     return head + "\n" + table

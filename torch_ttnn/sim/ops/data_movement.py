@@ -499,7 +499,7 @@ def reshard(input_tensor, output_memory_config, output_tensor=None) -> Tensor:
         _check(output_tensor.memory_config() == output_memory_config, "ttnn.reshard",
                "output_tensor's memory config must be output_memory_config")
         output_tensor._values = input_tensor.value.clone()
-        record(dev, "ttnn.reshard", bytes_moved=2 * nbytes(input_tensor))
+        record(dev, "ttnn.reshard", operands=operands(input_tensor, output_tensor))
         return output_tensor
     return _finish("ttnn.reshard", dev, input_tensor.value, input_tensor, memory_config=output_memory_config)
 
@@ -532,5 +532,7 @@ def update_cache(cache, input, update_idx, *, batch_offset=0, compute_kernel_con
     values[:, :, update_idx, :] = rows.to(values.dtype)
     cache._values = formats.to_device_format(values, cache.dtype, cache.layout)
     tile_rows = users * heads * -(-dim // 32)
-    record(dev, op, bytes_moved=nbytes(input) + 2 * tile_rows * tile_bytes(cache.dtype))
+    # reads the new rows, reads and writes back the cache tiles they land in, where the cache lives
+    touched = dataclasses.replace(operand(cache), bytes=tile_rows * tile_bytes(cache.dtype))
+    record(dev, op, operands=[operand(input), touched, touched])
     return cache
