@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
+from typing import NamedTuple
 
 
 def _programs(option) -> list:
     return [p for cg in option.compiled for p in cg.programs.values()]
 
 
+class NullCalls(NamedTuple):
+    calls: int      # every per-call step one run executes: ops, transfers, deallocations, host fallbacks
+    ops: int        # the same without deallocations (a deallocation frees a buffer; it is not an op)
+
+    def __str__(self):
+        return f"{self.calls} calls ({self.ops} without deallocations)"
+
+
 @contextlib.contextmanager
 def null_runtime(option, run):
-    """Within the block, `option`'s compiled programs run with null ops; yields the number of per-call TT-NN
-    calls (ops, transfers, deallocations) that one `run()` executes. `run` is called once here, for real, to
-    record the results the null ops hand back."""
+    """Within the block, `option`'s compiled programs run with null ops; yields the `NullCalls` that one
+    `run()` executes. `run` is called once here, for real, to record the results the null ops hand back."""
     progs = _programs(option)
     saved = [p.steps for p in progs]
     results: dict = {}
@@ -42,7 +50,7 @@ def null_runtime(option, run):
         run()
         for j, p in enumerate(progs):
             p.steps = [s if s.const else replace(s, fn=null(results.get((j, i)))) for i, s in enumerate(saved[j])]
-        yield len(results)
+        yield NullCalls(len(results), sum(1 for j, i in results if not saved[j][i].dealloc))
     finally:
         for p, steps in zip(progs, saved):
             p.steps = steps

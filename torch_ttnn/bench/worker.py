@@ -169,8 +169,9 @@ def speed(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, repeats:
             for _ in range(3):
                 ex.run(compiled)
             null = statistics.median(_t(lambda: ex.run(compiled)) for _ in range(max(repeats, 20)))
-        row.update(ttnn_calls=calls, null_call_us=null * 1e6, bare_call_us=bare_call_s() * 1e6,
-                   overhead_us_per_op=ratio(null * 1e6, calls))
+        row.update(ttnn_calls=calls.calls, ttnn_ops=calls.ops, null_call_us=null * 1e6,
+                   bare_call_us=bare_call_s() * 1e6, overhead_us_per_op=ratio(null * 1e6, calls.ops),
+                   overhead_us_per_call=ratio(null * 1e6, calls.calls))
     except Exception as e:
         row["notes"].append(_err("ttnn", e))
         row["traceback"] = traceback.format_exc(limit=-8)
