@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 import torch
 
+from ..sim.cost import overlapped
+
 
 class OpTime(NamedTuple):
     name: str
@@ -48,7 +50,7 @@ class Cost:
     @property
     def host_ms(self) -> float:
         """Host-visible time without trace: the host enqueues ahead of the device."""
-        return max(self.dispatch_ms, self.device_side_ms)
+        return overlapped(self.dispatch_ms, self.device_side_ms)
 
 
 class Summary(NamedTuple):

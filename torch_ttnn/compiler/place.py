@@ -15,50 +15,59 @@ not know is left alone.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 
 import torch.fx as fx
 
+from ..sim import types as tt_types   # TT-NN byte sizes by dtype name (the same for the real package)
 from .passes import _alias_groups
 
-# Bytes of one 32x32 tile, and of one element in ROW_MAJOR, per TT-NN dtype name.
-_TILE_BYTES = {"BFLOAT16": 2048, "FLOAT32": 4096, "BFLOAT8_B": 1088, "BFLOAT4_B": 576, "INT32": 4096,
-               "UINT32": 4096, "UINT16": 2048, "UINT8": 1024}
-_ELEM_BYTES = {"BFLOAT16": 2, "FLOAT32": 4, "INT32": 4, "UINT32": 4, "UINT16": 2, "UINT8": 1}
 DEFAULT_BUDGET = 0.5
 
 
-def _takes_memory_config(fn, cache={}) -> bool:  # noqa: B006  a per-process cache of signatures
-    if fn not in cache:
-        try:
-            cache[fn] = "memory_config" in inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            cache[fn] = False
-    return cache[fn]
+@functools.cache
+def _takes_memory_config(fn) -> bool:
+    try:
+        return "memory_config" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _sizes(name: str) -> tuple[int, int] | None:
+    """(bytes of a 32x32 tile, bytes of an element in ROW_MAJOR: 0 for block floats, TILE only) of TT-NN
+    dtype `name`, or None."""
+    dtype = tt_types.DataType.__members__.get(name)
+    if dtype is None:
+        return None
+    if dtype in tt_types.BLOCK_FLOAT:
+        return tt_types.tile_bytes(dtype), 0
+    try:
+        return tt_types.tile_bytes(dtype), tt_types.element_size(dtype)
+    except KeyError:
+        return None
 
 
 def bank_bytes(meta: dict, banks: int, alignment: int = 16) -> int | None:
     """Bytes the tensor takes in each of `banks` L1 banks when interleaved, or None if unknown."""
     shape, dtype, layout = meta.get("shape"), meta.get("dtype"), meta.get("layout")
-    name = getattr(dtype, "name", None)
-    if shape is None or name is None or layout is None or not all(isinstance(d, int) for d in shape):
+    sizes = _sizes(getattr(dtype, "name", ""))
+    if shape is None or sizes is None or layout is None or not all(isinstance(d, int) for d in shape):
         return None
     shape = tuple(shape) or (1,)
     if getattr(layout, "name", "") == "TILE":
-        if name not in _TILE_BYTES:
-            return None
         shape = (1,) * (2 - len(shape)) + shape
         pages = -(-shape[-2] // 32) * -(-shape[-1] // 32)
         for d in shape[:-2]:
             pages *= d
-        page = _TILE_BYTES[name]
-    else:
-        if name not in _ELEM_BYTES:
-            return None
+        page = sizes[0]
+    elif sizes[1]:
         pages = 1
         for d in shape[:-1]:
             pages *= d
-        page = -(-shape[-1] * _ELEM_BYTES[name] // alignment) * alignment
+        page = -(-shape[-1] * sizes[1] // alignment) * alignment
+    else:
+        return None
     return -(-max(pages, 1) // banks) * page
 
 

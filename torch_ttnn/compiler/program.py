@@ -130,6 +130,22 @@ def _subst(a, vals):
     return a
 
 
+def _found(a, cls) -> list:
+    """Every `cls` instance in a nested argument structure."""
+    if isinstance(a, cls):
+        return [a]
+    if isinstance(a, (list, tuple)):
+        return [y for x in a for y in _found(x, cls)]
+    if isinstance(a, dict):
+        return [y for x in a.values() for y in _found(x, cls)]
+    return []
+
+
+def slots_read(a) -> set:
+    """The slots a step's argument structure refers to."""
+    return {s.i for s in _found(a, _S)}
+
+
 def _has(a, cls) -> bool:
     if isinstance(a, cls):
         return True
@@ -332,6 +348,8 @@ class Program:
                     counts[p.transfer] += 1
         except Exception as e:
             raise StepFailed(p.step if p is not None else None, e) from e
+
+    slots_read = staticmethod(slots_read)
 
     def resolved(self, p: PlannedStep) -> tuple[list, dict]:
         """A planned step's arguments with this call's values filled in."""

@@ -76,8 +76,9 @@ class Tracer:
         self.ttnn.execute_trace(self.device, self.trace_id, cq_id=0, blocking=True)
         # What the drain reads or frees (a dealloc of an alias group's root) and the call's outputs: kept as
         # fixed buffers, handed to the drain every replay, never freed by it.
-        read = {a.i for p in parts.drain if p.frees is None for a in _slot_refs((p.step.args, p.step.kwargs))}
-        read |= {p.frees for p in parts.drain if p.frees is not None} | {a.i for a in _slot_refs(output)}
+        read = set().union(*(self.prog.slots_read((p.step.args, p.step.kwargs)) for p in parts.drain
+                             if p.frees is None), {p.frees for p in parts.drain if p.frees is not None},
+                           self.prog.slots_read(output))
         self.outputs = {p.slot: env[p.slot] for p in parts.body if p.frees is None and p.slot in read}
 
     def _feed(self, feed, counts):
@@ -99,21 +100,3 @@ class Tracer:
             if t.is_allocated():
                 self.ttnn.deallocate(t)
         self.trace_id, self.inputs, self.outputs = None, {}, {}
-
-
-def _slot_refs(p):
-    """The slot references among a planned step's arguments (top level and nested)."""
-    from .program import _S
-    found = []
-
-    def walk(x):
-        if isinstance(x, _S):
-            found.append(x)
-        elif isinstance(x, (list, tuple)):
-            for v in x:
-                walk(v)
-        elif isinstance(x, dict):
-            for v in x.values():
-                walk(v)
-    walk(p)
-    return found

@@ -146,7 +146,7 @@ class OpRecord:
     @property
     def host_ns(self) -> float:
         """Host-visible time of this op in a loop without trace: dispatch and device overlap."""
-        return max(self.dispatch_ns, self.device_side_ns)
+        return overlapped(self.dispatch_ns, self.device_side_ns)
 
     @property
     def trace_ns(self) -> float:
@@ -221,6 +221,11 @@ def matmul_work(batch: int, m: int, k: int, n: int, a: Operand, b: Operand, out:
     return Work(operands=[a, b, *extra, out], matmul=mm)
 
 
+def overlapped(dispatch: float, device: float) -> float:
+    """Host-visible time of work the host enqueues ahead of the device: the slower side sets the pace."""
+    return max(dispatch, device)
+
+
 def program_host_ns(records, trace: bool = False) -> float:
     """Host-visible time of a sequence of ops: without trace the host enqueues ahead of the device, so the
     slower of total dispatch and total device time sets the pace; traced ops (or all, with `trace`) cost their
@@ -228,5 +233,5 @@ def program_host_ns(records, trace: bool = False) -> float:
     if trace:
         return sum(r.trace_ns for r in records)
     dispatched = [r for r in records if not r.traced]
-    return sum(r.trace_ns for r in records if r.traced) + max(
+    return sum(r.trace_ns for r in records if r.traced) + overlapped(
         sum(r.dispatch_ns for r in dispatched if r.time_ns), sum(r.device_side_ns for r in dispatched))
