@@ -18,7 +18,6 @@ REASONS = {
     aten.glu: "TT-NN's glu needs specific widths: slice, sigmoid, multiply",
     aten.native_group_norm: "TT-NN's group_norm wants a sharded NHWC layout: mean/var per group instead",
     aten.unbind: "a list of selects, each a slice",
-    aten.var_mean: "var and mean are separate TT-NN reductions",
     aten.new_zeros: "full with the same device and dtype",
     aten.new_ones: "full with the same device and dtype",
     aten.new_full: "full with the same device and dtype",

@@ -6,6 +6,8 @@ compiler's handles alike) and never from values.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .. import policy
@@ -65,9 +67,12 @@ def t(ttnn, x):
     return ttnn.permute(x, [1, 0]) if len(x.shape) == 2 else x
 
 
-@lowering(aten.expand.default, when=lambda x, sizes, implicit=False: _ok(x) and len(sizes) >= x.dim())
+@lowering(aten.expand.default, when=lambda x, sizes, implicit=False: _ok(x, 0) and len(sizes) >= x.dim())
 def expand(ttnn, x, sizes, implicit=False):
+    """A 0-d input (the gradient of a full reduction) is [1] on the device, which expands alike."""
     r = len(sizes)
+    if r == 0:
+        return x
     src = [1] * (r - len(x.shape)) + list(x.shape)
     target = [src[i] if s == -1 else int(s) for i, s in enumerate(sizes)]
     if target == list(x.shape):
@@ -75,6 +80,19 @@ def expand(ttnn, x, sizes, implicit=False):
     if len(src) != len(x.shape):
         x = ttnn.reshape(x, src)
     return ttnn.repeat(x, [t // s if s != t else 1 for s, t in zip(src, target)])
+
+
+@lowering(aten.repeat.default, when=lambda x, repeats: _ok(x, 0) and len(repeats) >= x.dim()
+          and all(int(r) >= 1 for r in repeats))
+def repeat(ttnn, x, repeats):
+    """torch's repeat, leading new dims included (a 0-d input is [1] on the device, which repeats alike)."""
+    reps = [int(r) for r in repeats]
+    if not reps:
+        return x
+    shape = [1] * (len(reps) - len(x.shape)) + list(x.shape)
+    if list(shape) != list(x.shape):
+        x = ttnn.reshape(x, shape)
+    return ttnn.repeat(x, reps) if any(r != 1 for r in reps) else x
 
 
 def _legacy_empty(t):
@@ -210,32 +228,53 @@ def embedding(ttnn, w, ids, padding_idx=-1, scale=False, sparse=False):
 
 
 # --- creation ---------------------------------------------------------------------------------------------
+_HOMES = ("cpu", "ttnn")
+
+
 def _creates(dtype, device=None, layout=None, pin_memory=None):
-    return (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type == "cpu")
+    """A factory for the host (a compiled graph over CPU tensors) or for the `ttnn` torch device (a graph over
+    device-resident tensors, `model.to("ttnn")`): either way the values are made on the TT-NN device."""
+    return (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type in _HOMES)
 
 
 def _layout_for(ttnn, dtype):
     return ttnn.TILE_LAYOUT if dtype.is_floating_point or dtype == torch.bool else ttnn.ROW_MAJOR_LAYOUT
 
 
-@lowering(aten.arange.start_step, when=lambda start, end, step=1, *, dtype=None, layout=None, device=None,
-          pin_memory=None: all(isinstance(v, int) for v in (start, end, step)) and _creates(dtype, device)
-          and (dtype is None or not dtype.is_floating_point))
+def _arange_guard(*a, dtype=None, layout=None, device=None, pin_memory=None):
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a) and _creates(dtype, device) \
+        and (all(isinstance(v, int) for v in a) or dtype is None or dtype.is_floating_point)
+
+
+def _arange(ttnn, start, end, step, dtype):
+    """Integer ranges are ttnn.arange in int32. A float range (`torch.arange(0, 1, 0.1)`, or a float dtype)
+    is start + step * i over an int32 arange of its length, computed in the float dtype as torch does
+    (start + i * step, not a running sum)."""
+    floating = (dtype is not None and dtype.is_floating_point) or any(isinstance(v, float) for v in (start, end, step))
+    dev = policy.device_of(ttnn)
+    if not floating:
+        return ttnn.arange(start, end, step, dtype=ttnn.int32, device=dev)
+    n = max(0, math.ceil((end - start) / step))
+    fdt = policy.ttnn_dtype(ttnn, dtype or torch.float32)
+    i = ttnn.typecast(ttnn.to_layout(ttnn.arange(0, n, 1, dtype=ttnn.int32, device=dev), ttnn.TILE_LAYOUT), fdt)
+    if step != 1:
+        i = ttnn.multiply(i, float(step))
+    return ttnn.add(i, float(start)) if start != 0 else i
+
+
+@lowering(aten.arange.start_step, when=_arange_guard)
 def arange(ttnn, start, end, step=1, *, dtype=None, layout=None, device=None, pin_memory=None):
-    return ttnn.arange(start, end, step, dtype=ttnn.int32, device=policy.device_of(ttnn))
+    return _arange(ttnn, start, end, step, dtype)
 
 
-@lowering(aten.arange.start, when=lambda start, end, *, dtype=None, layout=None, device=None, pin_memory=None:
-          isinstance(start, int) and isinstance(end, int) and _creates(dtype, device)
-          and (dtype is None or not dtype.is_floating_point))
+@lowering(aten.arange.start, when=_arange_guard)
 def arange_start(ttnn, start, end, *, dtype=None, **kw):
-    return ttnn.arange(start, end, 1, dtype=ttnn.int32, device=policy.device_of(ttnn))
+    return _arange(ttnn, start, end, 1, dtype)
 
 
-@lowering(aten.arange.default, when=lambda end, *, dtype=None, layout=None, device=None, pin_memory=None:
-          isinstance(end, int) and _creates(dtype, device) and (dtype is None or not dtype.is_floating_point))
+@lowering(aten.arange.default, when=_arange_guard)
 def arange_end(ttnn, end, *, dtype=None, **kw):
-    return ttnn.arange(0, end, 1, dtype=ttnn.int32, device=policy.device_of(ttnn))
+    return _arange(ttnn, 0, end, 1, dtype)
 
 
 def _full(ttnn, shape, value, dtype):
@@ -268,7 +307,7 @@ def ones(ttnn, size, *, dtype=None, **kw):
 
 
 def _like_guard(x, *a, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
-    return _ok(x) and dtype is None and (device is None or torch.device(device).type == "cpu")
+    return _ok(x) and dtype is None and (device is None or torch.device(device).type in _HOMES)
 
 
 @lowering(aten.full_like.default, when=_like_guard)

@@ -5,12 +5,33 @@ from ..registry import lowering
 from ._util import aten, dim_, is_float, tile
 
 
-@lowering(aten.native_layer_norm.default, when=lambda x, shape, w, b, eps: is_float(x) and len(shape) == 1
-          and (w is None or is_float(w)) and (b is None or is_float(b)))
+def _ln_guard(x, shape, w, b, eps):
+    return is_float(x) and 1 <= len(shape) <= x.dim() and (w is None or is_float(w)) and (b is None or is_float(b))
+
+
+@lowering(aten.native_layer_norm.default, when=_ln_guard)
 def layer_norm(ttnn, x, shape, w, b, eps):
-    out = ttnn.layer_norm(tile(ttnn, x), epsilon=eps, weight=None if w is None else tile(ttnn, w),
-                          bias=None if b is None else tile(ttnn, b))
-    return out, None, None  # mean and rstd: only training graphs read them, and those decompose
+    """ttnn.layer_norm over the last dim (several normalized dims are flattened into one), plus the mean and
+    1/std that training graphs save for the backward ([..., 1, ...1] as torch returns them). The compiler drops
+    the statistics where nothing reads them."""
+    k = len(shape)
+    outer = [int(s) for s in x.shape[:len(x.shape) - k]]
+    n = 1
+    for s in shape:
+        n *= int(s)
+    xt = tile(ttnn, x)
+    flat = xt if k == 1 else ttnn.reshape(xt, outer + [n])
+
+    def vec(t):
+        return None if t is None else tile(ttnn, t if k == 1 else ttnn.reshape(t, [n]))
+    out = ttnn.layer_norm(flat, epsilon=eps, weight=vec(w), bias=vec(b))
+    mean = ttnn.mean(flat, dim=-1, keepdim=True)
+    var = ttnn.mean(ttnn.square(ttnn.subtract(flat, mean)), dim=-1, keepdim=True)
+    rstd = ttnn.rsqrt(ttnn.add(var, eps))
+    stat = outer + [1] * k
+    if k > 1:
+        out = ttnn.reshape(out, list(x.shape))
+    return out, ttnn.reshape(mean, stat or [1]), ttnn.reshape(rstd, stat or [1])
 
 
 @lowering(aten._native_batch_norm_legit_no_training.default,

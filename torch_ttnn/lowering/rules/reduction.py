@@ -23,7 +23,12 @@ def _fix_rank(ttnn, out, x, dims, keepdim):
 
 
 def _reducible(x, dims=None, keepdim=False, dtype=None, **kw):
-    return is_float(x) and x.dim() >= 1 and dtype is None
+    """A float tensor; a dtype= that is a float type only changes the output dtype (the caller casts)."""
+    return is_float(x) and x.dim() >= 1 and (dtype is None or dtype in FLOATS)
+
+
+def _full_reducible(x, dtype=None):
+    return is_float(x) and (dtype is None or dtype in FLOATS)
 
 
 def _red(name):
@@ -39,6 +44,58 @@ lowering(aten.sum.dim_IntList, when=_reducible)(_red("sum"))
 lowering(aten.mean.dim, when=_reducible)(_red("mean"))
 lowering(aten.amax.default, when=_reducible)(_red("max"))
 lowering(aten.amin.default, when=_reducible)(_red("min"))
+
+
+def _full(name):
+    def rule(ttnn, x, dtype=None):
+        """Over every dim (`x.sum()`, `x.max()`): one TT-NN reduction with dim=None, a [1] result (the 0-d
+        ATen value; TT-NN has no rank 0). A 0-d input is already its own sum/max."""
+        if len(x.shape) == 0 or (len(x.shape) == 1 and x.shape[0] == 1):
+            return x
+        return ttnn.reshape(getattr(ttnn, name)(tile(ttnn, x), dim=None, keepdim=True), [1])
+    rule.__name__ = f"reduce_all_{name}"
+    return rule
+
+
+lowering(aten.sum.default, when=_full_reducible)(_full("sum"))
+lowering(aten.mean.default, when=_full_reducible)(_full("mean"))
+lowering(aten.max.default, when=lambda x: is_float(x))(_full("max"))
+lowering(aten.min.default, when=lambda x: is_float(x))(_full("min"))
+
+
+def _with_index(name):
+    def rule(ttnn, x, dim, keepdim=False):
+        """max/min along a dim with its index: the value reduction and argmax (first index on ties, as
+        torch's CPU kernel; TT-NN has no argmin: argmax of the negation), indices cast to the device's int32
+        for torch's int64."""
+        d = dim_(dim, len(x.shape))
+        xt = tile(ttnn, x)
+        vals = _fix_rank(ttnn, getattr(ttnn, name)(xt, dim=d, keepdim=True), x, [d], keepdim)
+        idx = ttnn.argmax(xt if name == "max" else ttnn.neg(xt), dim=d, keepdim=True)
+        return vals, ttnn.typecast(_fix_rank(ttnn, idx, x, [d], keepdim), ttnn.int32)
+    rule.__name__ = f"{name}_dim"
+    return rule
+
+
+_dim_guard = (lambda x, dim, keepdim=False: is_float(x) and x.dim() >= 1)
+lowering(aten.max.dim, when=_dim_guard)(_with_index("max"))
+lowering(aten.min.dim, when=_dim_guard)(_with_index("min"))
+
+
+@lowering(aten.var_mean.correction, when=lambda x, dims=None, *, correction=None, keepdim=False: is_float(x)
+          and x.dim() >= 1)
+def var_mean(ttnn, x, dims=None, *, correction=None, keepdim=False):
+    """Both from one centring: the training batch norm's statistics (its decomposition calls var_mean)."""
+    d = _dims(x, dims)
+    n = 1
+    for i in d:
+        n *= x.shape[i]
+    c = 1 if correction is None else correction
+    xt = tile(ttnn, x)
+    dd = d if len(d) > 1 else d[0]
+    mean = ttnn.mean(xt, dim=dd, keepdim=True)
+    var = ttnn.multiply(ttnn.sum(ttnn.square(ttnn.subtract(xt, mean)), dim=dd, keepdim=True), 1.0 / max(n - c, 1))
+    return _fix_rank(ttnn, var, x, d, keepdim), _fix_rank(ttnn, mean, x, d, keepdim)
 
 
 def _var(name):
@@ -66,9 +123,11 @@ lowering(aten.std.correction, when=_var_guard)(_var("std"))
 def _arg(name):
     def rule(ttnn, x, dim=None, keepdim=False):
         """TT-NN returns UINT32 indices; torch's int64 lives on the device as int32 (lowering.policy), so the
-        indices are cast to it and index arithmetic downstream sees one integer dtype."""
+        indices are cast to it and index arithmetic downstream sees one integer dtype. TT-NN has no argmin:
+        argmax of the negation (exact in every float format: negation flips the sign bit)."""
         d = dim_(dim, len(x.shape))
-        out = getattr(ttnn, name)(tile(ttnn, x), dim=d, keepdim=True)
+        xt = tile(ttnn, x)
+        out = ttnn.argmax(xt if name == "argmax" else ttnn.neg(xt), dim=d, keepdim=True)
         return ttnn.typecast(_fix_rank(ttnn, out, x, [d], keepdim), ttnn.int32)
     rule.__name__ = name
     return rule

@@ -21,7 +21,7 @@ from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet
                      ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, tile_bytes)
 
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
-           "expand", "squeeze", "unsqueeze", "gather", "embedding", "fill", "tilize", "untilize",
+           "expand", "squeeze", "unsqueeze", "gather", "scatter", "scatter_add", "embedding", "fill", "tilize", "untilize",
            "tilize_with_val_padding", "tilize_with_zero_padding", "untilize_with_unpadding",
            "sharded_to_interleaved", "interleaved_to_sharded", "reshard", "update_cache", "view", "EmbeddingsType"]
 
@@ -317,6 +317,69 @@ def gather(input, dim, index, *, sparse_grad=False, memory_config=None, out=None
         raise RuntimeError(f"ttnn.gather: index shape {list(index.shape)} does not fit input {list(input.shape)} "
                            f"outside dim {d}: {e}") from None
     return _finish("ttnn.gather", dev, vals, input, (input, index), memory_config=memory_config)
+
+
+_SCATTER_INDEX = (DataType.INT32, DataType.UINT8, DataType.UINT16, DataType.UINT32)
+_SCATTER_I32_TILE_MAX = 256
+
+
+def _scatter_checks(op, input, dim, index, src):
+    """The real op's checks (tt-metal data_movement/scatter: check_support, validate_inputs and the device
+    operation's validate), in its order."""
+    rank = len(input.shape)
+    d = _dim(dim, rank, op)
+    for name, t in (("input", input), ("source", src)):
+        _check(not (t.dtype == DataType.FLOAT32 and t.layout == Layout.TILE), op,
+               f"Scatter doesn't work for fp32 tiled tensors yet - {name} tensor is FLOAT32 TILE; convert it with "
+               f"ttnn.to_layout(t, ttnn.ROW_MAJOR_LAYOUT) first")
+    for name, t in (("input", input), ("index", index), ("source", src)):
+        _check(not (t.dtype in (DataType.INT32, DataType.UINT32) and t.layout == Layout.TILE
+                    and t.shape[d] > _SCATTER_I32_TILE_MAX), op,
+               f"Scatter doesn't work for int32 tensors that have scatter row longer than {_SCATTER_I32_TILE_MAX} "
+               f"elements - {name} tensor is {t.dtype.name} TILE with {t.shape[d]} along dim {d}; use ROW_MAJOR")
+    _check(len(index.shape) == rank, op, f"input_rank must be equal to index_rank (input_rank == {rank}, "
+           f"index_rank == {len(index.shape)})")
+    _check(len(src.shape) == rank, op, f"input_rank must be equal to source_rank (input_rank == {rank}, "
+           f"source_rank == {len(src.shape)})")
+    for i in range(rank):
+        _check(index.shape[i] <= src.shape[i], op, f"index_shape[{i}] <= source_shape[{i}] == false (index_shape: "
+               f"{list(index.shape)}, source_shape: {list(src.shape)})")
+        _check(i == d or index.shape[i] <= input.shape[i], op, f"index_shape[{i}] <= input_shape[{i}] == false "
+               f"(index_shape: {list(index.shape)}, input_shape: {list(input.shape)})")
+    _check(input.dtype == src.dtype, op, f"input_dtype differs from src_dtype (input_dtype: {input.dtype.name}, "
+           f"src_dtype: {src.dtype.name}); typecast one of them")
+    _check(index.dtype in _SCATTER_INDEX, op, f"index_dtype is not integer, it is {index.dtype.name}")
+    return d
+
+
+def _scatter(op, input, dim, index, src, memory_config, add):
+    """Writes src's values into a copy of input at `index` along dim (torch.Tensor.scatter_ semantics, no
+    broadcasting); with `add` repeated indices accumulate. Values are computed in float32 and rounded once to
+    the input dtype (the device's accumulation order for repeated indices is not modelled)."""
+    dev = require_device(op, input, index, src)
+    d = _scatter_checks(op, input, dim, index, src)
+    idx = index.value.to(torch.int64)
+    _check(bool((idx >= 0).all() and (idx < input.shape[d]).all()) if idx.numel() else True, op,
+           f"index values must be in [0, {input.shape[d]}) along dim {d}")
+    part = src.value[tuple(slice(0, s) for s in index.shape)]
+    base = input.value.float() if input.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B) \
+        else input.value
+    part = part.to(base.dtype)
+    out = base.scatter_add(d, idx, part) if add else base.scatter(d, idx, part)
+    return _finish(op, dev, out, input, (input, index, src), memory_config=memory_config)
+
+
+@operation("ttnn.scatter", golden_function=lambda t, dim, index, src, **_: torch.scatter(t, dim, index, src))
+def scatter(input, dim, index, src, *, memory_config=None, reduce=None, sub_core_grids=None) -> Tensor:
+    _check(reduce is None, "ttnn.scatter", f"reduce={reduce!r} is not supported in TT-NN 0.81.1; use "
+           f"ttnn.scatter_add for a sum")
+    return _scatter("ttnn.scatter", input, dim, index, src, memory_config, add=False)
+
+
+@operation("ttnn.scatter_add",
+           golden_function=lambda t, dim, index, src, **_: torch.scatter_add(t, dim, index, src))
+def scatter_add(input, dim, index, src, *, memory_config=None, sub_core_grids=None) -> Tensor:
+    return _scatter("ttnn.scatter_add", input, dim, index, src, memory_config, add=True)
 
 
 class EmbeddingsType(_Enum):
