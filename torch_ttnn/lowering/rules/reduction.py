@@ -63,6 +63,26 @@ lowering(aten.max.default, when=lambda x: is_float(x))(_full("max"))
 lowering(aten.min.default, when=lambda x: is_float(x))(_full("min"))
 
 
+_COUNTS = (torch.bool, torch.int32, torch.int64)
+
+
+def _count_guard(x, dims=None, keepdim=False, dtype=None):
+    return is_t(x) and x.dtype in _COUNTS and x.dim() >= 1 and (dtype is None or dtype in (torch.int32, torch.int64))
+
+
+@lowering(aten.sum.default, when=lambda x, dtype=None: _count_guard(x, dtype=dtype))
+@lowering(aten.sum.dim_IntList, when=_count_guard)
+def sum_int(ttnn, x, dims=None, keepdim=False, dtype=None):
+    """A count (`mask.sum()`, torch gives int64) or an integer sum, in int32: exact, where a bfloat16 sum
+    of 1.0/0.0 booleans would stop counting at 256."""
+    xt = tile(ttnn, x)
+    if xt.dtype != ttnn.int32:
+        xt = ttnn.typecast(xt, ttnn.int32)
+    d = _dims(x, dims)
+    out = ttnn.sum(xt, dim=d if len(d) > 1 else d[0], keepdim=True)
+    return _fix_rank(ttnn, out, x, d, keepdim)
+
+
 def _with_index(name):
     def rule(ttnn, x, dim, keepdim=False):
         """max/min along a dim with its index: the value reduction and argmax (first index on ties, as

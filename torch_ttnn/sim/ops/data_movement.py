@@ -10,6 +10,7 @@ The small helpers here (`_finish`, `_dim`, `_check`) are the skeleton every op m
 """
 from __future__ import annotations
 
+import builtins
 import dataclasses
 
 import torch
@@ -361,7 +362,7 @@ def _scatter(op, input, dim, index, src, memory_config, add):
     idx = index.value.to(torch.int64)
     _check(bool((idx >= 0).all() and (idx < input.shape[d]).all()) if idx.numel() else True, op,
            f"index values must be in [0, {input.shape[d]}) along dim {d}")
-    part = src.value[tuple(slice(0, s) for s in index.shape)]
+    part = src.value[tuple(builtins.slice(0, s) for s in index.shape)]  # this module's `slice` is ttnn.slice
     base = input.value.float() if input.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B) \
         else input.value
     part = part.to(base.dtype)
