@@ -50,16 +50,33 @@ def conv2d(ttnn, x, w, b, stride, padding, dilation, transposed, output_padding,
     return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, oc)
 
 
+def _pool_size(size, k, s, p, d, ceil_mode):
+    """torch's pooling output size; in ceil mode a last window that would start in the right padding is
+    dropped."""
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1
+    return out
+
+
 @lowering(aten.max_pool2d_with_indices.default, when=lambda x, kernel, stride=(), padding=0, dilation=1,
-          ceil_mode=False: is_float(x) and x.dim() == 4 and not ceil_mode)
+          ceil_mode=False: is_float(x) and x.dim() == 4)
 def max_pool2d(ttnn, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=False):
+    """The pooled values, and the indices (flat h * W + w in each input plane, as torch numbers them) from a
+    second call with return_indices: a training graph saves them for the backward; elsewhere the compiler
+    drops that call."""
     n, c, h, w = x.shape
     k = _pair(kernel)
     s = _pair(stride) if stride else k
     p, d = _pair(padding), _pair(dilation)
-    oh, ow = _out(h, k[0], s[0], p[0], d[0]), _out(w, k[1], s[1], p[1], d[1])
-    y = ttnn.max_pool2d(_to_nhwc_flat(ttnn, x), n, h, w, c, list(k), list(s), list(p), list(d))
-    return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, c), None
+    oh, ow = _pool_size(h, k[0], s[0], p[0], d[0], ceil_mode), _pool_size(w, k[1], s[1], p[1], d[1], ceil_mode)
+    args = (n, h, w, c, list(k), list(s), list(p), list(d))
+    flat = _to_nhwc_flat(ttnn, x)
+    y = ttnn.max_pool2d(flat, *args, ceil_mode=ceil_mode)
+    both = ttnn.max_pool2d(flat, *args, ceil_mode=ceil_mode, return_indices=True)
+    idx = ttnn.typecast(tile(ttnn, both[1]), ttnn.int32)
+    return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, c), _to_nchw(ttnn, idx, n, oh, ow, c)
 
 
 @lowering(aten.avg_pool2d.default, when=lambda x, kernel, stride=(), padding=0, ceil_mode=False,

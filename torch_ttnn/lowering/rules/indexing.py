@@ -106,7 +106,8 @@ def stack(ttnn, ts, dim=0):
 
 def _pad_guard(x, pad, value=0.0):
     return is_t(x) and x.dim() >= 1 and x.dtype in _DATA and len(pad) % 2 == 0 and len(pad) // 2 <= x.dim() \
-        and all(isinstance(p, int) and p >= 0 for p in pad) and isinstance(value, (int, float))
+        and all(isinstance(p, int) for p in pad) and isinstance(value, (int, float)) \
+        and all(x.shape[x.dim() - 1 - i // 2] + pad[i - i % 2] + pad[i - i % 2 + 1] > 0 for i in range(len(pad)))
 
 
 @lowering(aten.constant_pad_nd.default, when=_pad_guard)
@@ -116,6 +117,16 @@ def constant_pad_nd(ttnn, x, pad, value=0.0):
     if not any(pad):
         return x
     rank = len(x.shape)
+    if any(p < 0 for p in pad):  # negative padding crops: a slice first, then the positive part
+        shape = [int(v) for v in x.shape]
+        starts, ends = [0] * len(shape), list(shape)
+        for i in range(len(pad) // 2):
+            d = len(shape) - 1 - i
+            starts[d], ends[d] = max(0, -pad[2 * i]), shape[d] - max(0, -pad[2 * i + 1])
+        x = ttnn.slice(x, starts, ends, [1] * len(shape))
+        pad = [max(0, p) for p in pad]
+        if not any(pad):
+            return x
     pairs = [(0, 0)] * rank
     for i in range(len(pad) // 2):
         pairs[rank - 1 - i] = (pad[2 * i], pad[2 * i + 1])

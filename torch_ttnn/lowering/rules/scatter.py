@@ -134,18 +134,24 @@ def index_put_mask(ttnn, x, indices, values, accumulate=False):
     return ttnn.where(tile(ttnn, indices[0]), v, tile(ttnn, x))
 
 
-@lowering(aten._unsafe_masked_index_put_accumulate.default,
-          when=lambda x, indices, mask, values: _leading(x, indices) and is_t(mask) and mask.dtype == torch.bool
-          and is_float(values) and is_float(x))
-def masked_index_put_accumulate(ttnn, x, indices, mask, values):
-    """The embedding backward's accumulation (torch._decomp): rows whose mask is false (the padding index)
-    add nothing and their index is made 0, so it is always in range."""
+def _masked_guard(x, mask, indices, values):
+    """The mask holds one flag per indexed position ([*index shape, 1, ...], broadcast over the rows)."""
+    if not (_leading(x, indices) and is_t(mask) and mask.dtype == torch.bool and is_float(values) and is_float(x)):
+        return False
+    bshape = torch.broadcast_shapes(*(tuple(t.shape) for t in indices))
+    return mask.numel() == _prod(bshape) and tuple(mask.shape[:len(bshape)]) == tuple(bshape)
+
+
+@lowering(aten._unsafe_masked_index_put_accumulate.default, when=_masked_guard)
+def masked_index_put_accumulate(ttnn, x, mask, indices, values):
+    """The embedding backward's accumulation (torch._decomp): positions whose mask is false (the padding
+    index, out-of-range ids) add nothing, and their index is made 0 so it is in range."""
     m = tile(ttnn, mask)
-    vals = ttnn.where(m, tile(ttnn, values), 0.0) if len(mask.shape) == len(values.shape) else \
-        ttnn.where(ttnn.reshape(m, list(mask.shape) + [1] * (len(values.shape) - len(mask.shape))),
-                   tile(ttnn, values), 0.0)
-    safe = [ttnn.where(ttnn.reshape(m, list(t.shape)) if list(m.shape) != list(t.shape) else m,
-                       tile(ttnn, _as_index(ttnn, t)), 0) for t in indices]
+    vals = ttnn.where(m, tile(ttnn, values), 0.0)
+    safe = []
+    for t in indices:
+        t = tile(ttnn, _as_index(ttnn, t))
+        safe.append(ttnn.where(ttnn.reshape(m, list(t.shape)), t, 0))
     return _put_rows(ttnn, x, safe, vals, add=True)
 
 
