@@ -223,3 +223,18 @@ def _same_layout(shape, stride):
 def as_strided_identity(ttnn, x, size, stride, storage_offset=None):
     """A view that re-states the contiguous layout (only size-1 dims' strides differ): the tensor itself."""
     return x
+
+
+def _numel_of(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+@lowering(aten.as_strided.default, when=lambda x, size, stride, storage_offset=None: is_t(x) and x.dtype in _DATA
+          and list(size) != list(x.shape) and not storage_offset and _numel_of(size) == x.numel()
+          and _same_layout(list(size), list(stride)) and _same_layout(list(x.shape), list(x.stride())))
+def as_strided_reshape(ttnn, x, size, stride, storage_offset=None):
+    """A contiguous tensor viewed with the contiguous strides of another shape of the same size: a reshape."""
+    return ttnn.reshape(x, [int(s) for s in size] or [1])
