@@ -177,3 +177,28 @@ def test_embedding_rejects_float32_weights(ttnn, device):
     ids = dev_tensor(ttnn, device, torch.tensor([[1]]), "uint32", "ROW_MAJOR")
     with pytest.raises(RuntimeError, match="BFLOAT16"):
         ttnn.embedding(ids, dev_tensor(ttnn, device, torch.randn(3, 4), "float32", "ROW_MAJOR"))
+
+
+def test_scatter_and_scatter_add_match_torch_and_refuse_what_the_device_refuses(ttnn, device):
+    """torch.scatter/scatter_add semantics (repeated indices sum in scatter_add); the real op's refusals:
+    float32 TILE operands, mismatched dtypes, a reduce= argument (not supported in 0.81.1)."""
+    torch.manual_seed(0)
+    x, src = torch.randn(4, 6), torch.randn(4, 3)
+    idx = torch.tensor([[0, 2, 2], [1, 1, 5], [3, 4, 0], [5, 5, 5]])
+    rm = ttnn.ROW_MAJOR_LAYOUT
+
+    def dev(t, dtype=ttnn.float32, layout=rm):
+        return ttnn.from_torch(t, dtype=dtype, layout=layout, device=device)
+    got = ttnn.to_torch(ttnn.scatter_add(dev(x), 1, dev(idx, ttnn.int32), dev(src)))
+    torch.testing.assert_close(got, x.scatter_add(1, idx, src))
+    uniq = torch.tensor([[0, 2, 4], [1, 3, 5], [3, 4, 0], [5, 2, 1]])
+    got = ttnn.to_torch(ttnn.scatter(dev(x), 1, dev(uniq, ttnn.int32), dev(src)))
+    torch.testing.assert_close(got, x.scatter(1, uniq, src))
+    with pytest.raises(RuntimeError, match="fp32 tiled"):
+        ttnn.scatter(dev(x, layout=ttnn.TILE_LAYOUT), 1, dev(uniq, ttnn.int32), dev(src))
+    with pytest.raises(RuntimeError, match="input_dtype differs from src_dtype"):
+        ttnn.scatter(dev(x), 1, dev(uniq, ttnn.int32), dev(src, ttnn.bfloat16))
+    with pytest.raises(RuntimeError, match="not supported"):
+        ttnn.scatter(dev(x), 1, dev(uniq, ttnn.int32), dev(src), reduce="add")
+    with pytest.raises(RuntimeError, match="index_dtype is not integer"):
+        ttnn.scatter(dev(x), 1, dev(uniq.float()), dev(src))

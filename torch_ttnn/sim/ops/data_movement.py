@@ -22,7 +22,8 @@ from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet
                      ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, tile_bytes)
 
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
-           "expand", "squeeze", "unsqueeze", "gather", "scatter", "scatter_add", "embedding", "fill", "tilize", "untilize",
+           "expand", "squeeze", "unsqueeze", "gather", "scatter", "scatter_add", "embedding", "fill", "tilize",
+           "untilize",
            "tilize_with_val_padding", "tilize_with_zero_padding", "untilize_with_unpadding",
            "sharded_to_interleaved", "interleaved_to_sharded", "reshard", "update_cache", "view", "EmbeddingsType"]
 
