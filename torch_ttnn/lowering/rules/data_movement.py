@@ -307,22 +307,22 @@ def ones(ttnn, size, *, dtype=None, **kw):
 
 
 def _like_guard(x, *a, dtype=None, layout=None, device=None, pin_memory=None, memory_format=None):
-    return _ok(x) and dtype is None and (device is None or torch.device(device).type in _HOMES)
+    return _ok(x, 0) and dtype is None and (device is None or torch.device(device).type in _HOMES)
 
 
 @lowering(aten.full_like.default, when=_like_guard)
 def full_like(ttnn, x, fill_value, **kw):
-    return ttnn.full(list(x.shape), fill_value, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
+    return ttnn.full(list(x.shape) or [1], fill_value, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
 
 
 @lowering(aten.zeros_like.default, when=_like_guard)
 def zeros_like(ttnn, x, **kw):
-    return ttnn.full(list(x.shape), 0, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
+    return ttnn.full(list(x.shape) or [1], 0, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
 
 
 @lowering(aten.ones_like.default, when=_like_guard)
 def ones_like(ttnn, x, **kw):
-    return ttnn.full(list(x.shape), 1, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
+    return ttnn.full(list(x.shape) or [1], 1, dtype=x.dtype, layout=x.layout, device=policy.device_of(ttnn))
 
 
 @lowering(aten.scalar_tensor.default, when=lambda v, *, dtype=None, layout=None, device=None, pin_memory=None:
