@@ -85,3 +85,72 @@ for _size, _d in [((32, 32), bf16), ((1, 256, 16, 16), torch.float32), ((1, 6, 1
         lambda _size=_size, _d=_d: [torch.ones(_size, dtype=_d)])
 for _s in [(4, 4), (7, 7), (1, 1), (17, 17), (1, 920), (100, 1, 256), (13685,)]:
     add("creation/test_zeros_like.py", f"{_s}", lambda x: torch.zeros_like(x), lambda _s=_s: [rand(*_s)])
+
+
+# --- eltwise binary -------------------------------------------------------------------------------------------
+def ints(*s, lo=1, hi=5, dtype=bf16):
+    return torch.randint(lo, hi, s).to(dtype)
+
+
+_CMP_SHAPES = [((32, 32), (32, 32)), ((64,), (32, 64)), ((64, 32), (64, 1)), ((64, 1), (1, 64))]
+add("eltwise/binary/test_add.py", "4x4", lambda x, y: x + y, lambda: [ints(4, 4), ints(4, 4)])
+add("eltwise/binary/test_atan2.py", "4x4", torch.atan2, lambda: [ints(4, 4), ints(4, 4)])
+add("eltwise/binary/test_div.py", "64x128", torch.div, lambda: [ints(64, 128, hi=15), ints(64, 128, hi=15)])
+add("eltwise/binary/test_div.py", "scalar_denom", lambda x: torch.div(x, 5.0), lambda: [rand(32, 32)])
+for _a, _b in [((32, 32), (32, 32)), ((64,), (32, 64)), ((64, 32), (64, 1)), ((64, 1), (1, 64))]:
+    add("eltwise/binary/test_sub.py", f"sub{_a}{_b}", lambda x, y: x - y, lambda _a=_a, _b=_b: [rand(*_a), rand(*_b)])
+    add("eltwise/binary/test_sub.py", f"rsub{_a}{_b}", torch.rsub, lambda _a=_a, _b=_b: [rand(*_a), rand(*_b)])
+for _s in [(4, 4), (32, 32)]:
+    add("eltwise/binary/test_sub.py", f"rsub_scalar{_s}", lambda x: torch.rsub(x, 5), lambda _s=_s: [rand(*_s)])
+for _a, _b in [((32, 32), (32, 32)), ((64,), (32, 64)), ((64, 32), (64, 1)), ((64, 1), (1, 64)), ((16, 1), (1, 1, 32)),
+               ((1, 64, 30, 40), (1, 1, 30, 40)), ((1, 64, 60, 80), (1, 1, 60, 80)), ((1, 64, 120, 160), (1, 1, 120, 160)),
+               ((1, 71, 7, 64), (1, 1, 7, 64)), ((64, 3, 64, 64), (3, 1, 1)), ((16, 6, 64, 64), (6, 1, 1)),
+               ((4, 12, 64, 64), (12, 1, 1)), ((64, 4, 64, 64), (4, 1, 1)), ((16, 8, 64, 64), (8, 1, 1)),
+               ((4, 16, 64, 64), (16, 1, 1))]:
+    add("eltwise/binary/test_mul.py", f"{_a}{_b}", torch.mul, lambda _a=_a, _b=_b: [ints(*_a), ints(*_b)])
+for _op in ("bitwise_and", "bitwise_or", "bitwise_xor"):
+    for _a, _b, _d in [((32, 32), (32, 32), torch.bool), ((32, 1), (32, 32), torch.bool), ((32, 32), (1, 1, 32), torch.bool),
+                       ((32, 32), (32, 1, 32), torch.bool), ((32, 32), (32, 32), torch.int32)]:
+        add(f"eltwise/binary/test_{_op}.py", f"{_a}{_b}{_d}", getattr(torch, _op),
+            lambda _a=_a, _b=_b, _d=_d: [torch.randint(0, 2, _a, dtype=_d), torch.randint(0, 2, _b, dtype=_d)]
+            if _d == torch.bool else [torch.randint(-100, 100, _a, dtype=_d), torch.randint(-100, 100, _b, dtype=_d)])
+for _op in ("eq", "ne", "gt", "ge", "le", "lt"):
+    for _a, _b in _CMP_SHAPES:
+        add(f"eltwise/binary/test_{_op}.py", f"{_a}{_b}", getattr(torch, _op),
+            lambda _a=_a, _b=_b: [ints(*_a), ints(*_b)])
+for _op in ("eq", "le"):
+    for _s in [(64, 128), (1, 1, 256), (2, 377, 355)]:
+        add(f"eltwise/binary/test_{_op}.py", f"scalar{_s}", lambda x, _op=_op: getattr(torch, _op)(x, 4),
+            lambda _s=_s: [ints(*_s, lo=0, hi=10)])
+for _op in ("ge", "lt"):
+    add(f"eltwise/binary/test_{_op}.py", "scalar", lambda x, _op=_op: getattr(torch, _op)(x, 0.5), lambda: [rand(64, 128)])
+add("eltwise/binary/test_lt.py", "4x4", torch.lt, lambda: [rand(4, 4), rand(4, 4)])
+for _op in ("logical_and", "logical_or", "logical_xor", "maximum", "minimum", "pow", "xlogy"):
+    add(f"eltwise/binary/test_{_op}.py", "4x4", getattr(torch, _op), lambda: [ints(4, 4), ints(4, 4)])
+for _s, _v in [((15, 15), 2), ((17, 17), 2), ((32, 32), 2), ((15, 15), 4), ((15, 15), 8), ((15, 15), 16), ((15, 15), 5),
+               ((17, 17), 5), ((32, 32), 5)]:
+    add("eltwise/binary/test_floor_divide.py", f"{_s}/{_v}", lambda x, _v=_v: torch.floor_divide(x, _v),
+        lambda _s=_s: [ints(*_s, hi=15)])
+for _a, _b in [((32, 32), (32, 32)), ((64,), (32, 64)), ((64, 32), (64, 1)), ((64, 1), (1, 64)), ((1, 23, 40, 1), (128,)),
+               ((), ()), ((1, 12, 9, 9), ())]:
+    add("eltwise/binary/test_floor_divide.py", f"{_a}{_b}", torch.floor_divide,
+        lambda _a=_a, _b=_b: [ints(*_a, hi=15), ints(*_b, hi=15)])
+for _name, _fn in (("fmod", torch.fmod), ("remainder", lambda x, m: x % m)):
+    for _s, _m in [((32, 32), 7), ((1, 32), 3), ((16, 16), 5), ((4,), 1), ((1, 2, 3, 6, 4), 1)]:
+        add(f"eltwise/binary/test_{_name}.py", f"scalar{_s}%{_m}", lambda x, _m=_m, _fn=_fn: _fn(x, _m),
+            lambda _s=_s, _m=_m: [rand(*_s) * (_m * 3)])
+for _src in ("test_fmod.py", "test_remainder.py", "test_remainder_tensor.py"):
+    _fn = torch.fmod if _src == "test_fmod.py" else (lambda x, m: x % m)
+    for _a, _b in [((32, 32), (32, 32)), ((1, 32), (1, 32)), ((16, 16), (16, 16)), ((4,), (4,)),
+                   ((1, 2, 3, 6, 4), (1, 2, 3, 6, 4)), ((32, 32), (1, 32)), ((32, 32), (32, 1)), ((1, 32), (32, 1))]:
+        add(f"eltwise/binary/{_src}", f"tensor{_a}{_b}", _fn,
+            lambda _a=_a, _b=_b: [rand(*_a) * 6 - 3, rand(*_b) - 2])
+for _e, _s in [(3, (2, 2)), (0, (1, 1)), (2.2, (2, 2))]:
+    add("eltwise/binary/test_pow_scalar.py", f"{_e}^{_s}", lambda e, _e=_e: torch.ops.aten.pow.Scalar(_e, e),
+        lambda _s=_s: [rand(*_s)])
+for _s, _e in [((4, 4), 2), ((1, 1), 0), ((2, 2), 2.2), ((1, 1), -0.5)]:
+    add("eltwise/binary/test_pow_tensor_scalar.py", f"{_s}^{_e}", lambda x, _e=_e: torch.ops.aten.pow.Tensor_Scalar(x, _e),
+        lambda _s=_s: [rand(*_s)])
+for _a, _b in [((4, 4), (4, 4)), ((1, 1), (1, 1)), ((2, 1), (2, 8))]:
+    add("eltwise/binary/test_pow_tensor_tensor.py", f"{_a}{_b}", torch.ops.aten.pow.Tensor_Tensor,
+        lambda _a=_a, _b=_b: [rand(*_a), rand(*_b)])

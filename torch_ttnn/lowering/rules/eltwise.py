@@ -224,3 +224,32 @@ def tril(ttnn, x, diagonal=0):
 @lowering(aten.triu.default, when=lambda x, diagonal=0: _float1(x) and x.dim() >= 2)
 def triu(ttnn, x, diagonal=0):
     return ttnn.triu(tile(ttnn, x), diagonal=diagonal)
+
+
+@lowering(aten.floor_divide.default, aten.floor_divide.Scalar, when=_binary_guard)
+def floor_divide(ttnn, a, b):
+    """ttnn.divide with rounding_mode="floor", then one correction step. The device divides bfloat16 operands
+    as a times the bfloat16 reciprocal of b, so 6 / 3 comes out 1.998 and floors to 1: the remainder
+    r = a - q * b says by how much q is off (r must lie in [0, b) for b > 0, (b, 0] for b < 0)."""
+    a, b = tile(ttnn, a), tile(ttnn, b)
+    if isinstance(a, (int, float)):
+        a = ttnn.full_like(b, a)
+    q = ttnn.divide(a, b, rounding_mode="floor")
+    r = ttnn.subtract(a, ttnn.multiply(q, b))
+    if isinstance(b, (int, float)):
+        rs, mag = (r if b > 0 else ttnn.neg(r)), abs(b)
+    else:
+        rs, mag = ttnn.multiply(r, ttnn.sign(b)), ttnn.abs(b)
+    return ttnn.subtract(ttnn.add(q, ttnn.ge(rs, mag)), ttnn.lt(rs, 0.0))
+
+
+@lowering(aten.xlogy.Tensor, when=lambda a, b: is_float(a) and is_float(b))
+def xlogy(ttnn, a, b):
+    return ttnn.xlogy(tile(ttnn, a), tile(ttnn, b))
+
+
+@lowering(aten.pow.Scalar, when=lambda base, e: isinstance(base, (int, float)) and not isinstance(base, bool)
+          and _float1(e))
+def pow_number_base(ttnn, base, e):
+    """A number raised to a tensor (TT-NN's pow takes the number as its first operand)."""
+    return ttnn.pow(float(base), tile(ttnn, e))
