@@ -20,11 +20,11 @@ class Case(NamedTuple):
 
 
 def rand(*s, dtype=bf16):
-    return torch.rand(*s, dtype=dtype)
+    return torch.rand(s, dtype=dtype)
 
 
 def randn(*s, dtype=bf16):
-    return torch.randn(*s, dtype=dtype)
+    return torch.randn(s, dtype=dtype)
 
 
 CASES: list[Case] = []
@@ -154,3 +154,57 @@ for _s, _e in [((4, 4), 2), ((1, 1), 0), ((2, 2), 2.2), ((1, 1), -0.5)]:
 for _a, _b in [((4, 4), (4, 4)), ((1, 1), (1, 1)), ((2, 1), (2, 8))]:
     add("eltwise/binary/test_pow_tensor_tensor.py", f"{_a}{_b}", torch.ops.aten.pow.Tensor_Tensor,
         lambda _a=_a, _b=_b: [rand(*_a), rand(*_b)])
+
+
+# --- eltwise unary --------------------------------------------------------------------------------------------
+# one-shape files: (4, 4) of torch.rand (+ offset into the op's domain)
+_TEMPLATE = {"abs": 0, "acos": 0, "acosh": 1, "asin": 0, "asinh": 0, "atan": 0, "atanh": 0, "cos": 0, "cosh": 0,
+             "erf": 0, "exp": 0, "expm1": 0, "floor": 0, "isinf": 0, "isnan": 0, "log": 0.01, "log10": 0.01,
+             "log1p": 0, "log2": 0.01, "neg": 0, "reciprocal": 0.5, "sin": 0, "sinh": 0, "sqrt": 0, "tan": 0,
+             "tanh": 0, "trunc": 0, "sigmoid": 0, "tril": 0, "logical_not": 0}
+for _op, _off in _TEMPLATE.items():
+    add(f"eltwise/unary/test_{_op}.py", "4x4", getattr(torch, _op), lambda _off=_off: [rand(4, 4) + _off])
+for _op in ("hardtanh", "leaky_relu", "silu"):
+    add(f"eltwise/unary/test_{_op}.py", "4x4", getattr(F, _op), lambda: [rand(4, 4)])
+for _s in [(4, 4), (4,)]:
+    add("eltwise/unary/test_relu.py", f"{_s}", torch.relu, lambda _s=_s: [rand(*_s)])
+    add("eltwise/unary/test_sign.py", f"{_s}", torch.sign, lambda _s=_s: [rand(*_s)])
+    add("eltwise/unary/test_clamp.py", f"{_s}", lambda x: torch.clamp(x, min=-0.5, max=0.5), lambda _s=_s: [rand(*_s)])
+for _s in [(4, 4), (1066,)]:
+    add("eltwise/unary/test_gelu.py", f"{_s}", F.gelu, lambda _s=_s: [rand(*_s)])
+    add("eltwise/unary/test_rsqrt.py", f"{_s}", torch.rsqrt, lambda _s=_s: [rand(*_s) + 0.01])
+for _s, _d in [((4, 4), 0), ((15, 15), 1), ((1, 1), 0), ((2, 2), 1), ((17, 17), 0), ((10, 10), 1)]:
+    add("eltwise/unary/test_aten_log_softmax.py", f"{_s}d{_d}", lambda x, _d=_d: torch.ops.aten._log_softmax.default(x, _d, False),
+        lambda _s=_s: [rand(*_s)])
+for _s, _b in [((4, 4), True), ((4, 4), False), ((1, 64, 4), True), ((1, 64, 4), False)]:
+    add("eltwise/unary/test_bitwise_not.py", f"{_s}{_b}", torch.bitwise_not,
+        lambda _s=_s, _b=_b: [torch.randint(0, 2, _s, dtype=torch.bool) if _b else torch.randint(-10, 10, _s, dtype=torch.int32)])
+for _s in [(1066,), (120,), (128,), (160,), (1, 1066), (4, 4), (4, 32)]:
+    add("eltwise/unary/test_ceil.py", f"{_s}", torch.ceil, lambda _s=_s: [rand(*_s) * 20 - 10])
+add("eltwise/unary/test_clone.py", "4x4", lambda x: torch.clone(x) * 2, lambda: [rand(4, 4)])
+for _s, _a in [((1, 128, 28, 28), 1.0), ((1, 128, 28, 28), 2.0), ((16, 32, 128, 28, 28), 1.0), ((1, 28), 1.0), ((28,), 1.0)]:
+    add("eltwise/unary/test_elu.py", f"{_s}a{_a}", lambda x, _a=_a: F.elu(x, _a), lambda _s=_s: [rand(*_s)])
+for _s, _v in [((32, 32), 0.5), ((32, 1), 114), ((1, 32), 120), ((4, 4), 32), ((1, 2, 100, 100), 16), ((1, 1, 1, 1), 61),
+               ((2, 1, 1, 1), 64), ((1, 1, 2, 1), 8), ((1, 1, 1, 2, 2), 1.0), ((64,), 1.0), ((), 1.0)]:
+    add("eltwise/unary/test_fill.py", f"{_s}={_v}", lambda x, _v=_v: torch.fill(x, _v), lambda _s=_s: [rand(*_s)])
+for _s in [(1, 72, 1, 1), (1, 120, 1, 1), (1, 480, 1, 1), (1, 672, 1, 1), (1, 256, 1, 1), (1, 512, 1, 1), (1, 768, 1, 1),
+           (1, 1024, 1, 1), (1, 960, 1, 1), (1, 16, 1, 1), (1, 96, 1, 1), (1, 240, 1, 1), (1, 144, 1, 1), (1, 288, 1, 1),
+           (1, 576, 1, 1), (2, 3, 4, 5), (7, 7, 7), (420, 69), (1337,)]:
+    add("eltwise/unary/test_hardsigmoid.py", f"{_s}", F.hardsigmoid, lambda _s=_s: [rand(*_s) * 8 - 4])
+for _s in [(1, 16, 160, 160), (1, 240, 40, 40), (1, 240, 20, 20), (1, 200, 20, 20), (1, 184, 20, 20), (1, 480, 20, 20),
+           (1, 672, 20, 20), (1, 672, 10, 10), (1, 480, 10, 10), (1, 16, 112, 112), (1, 240, 28, 28), (1, 240, 14, 14),
+           (1, 200, 14, 14), (1, 184, 14, 14), (1, 480, 14, 14), (1, 672, 14, 14), (1, 672, 7, 7), (1, 960, 7, 7),
+           (1, 1280), (1, 96, 28, 28), (1, 96, 14, 14), (1, 120, 14, 14), (1, 144, 14, 14), (1, 288, 14, 14),
+           (1, 288, 7, 7), (1, 576, 7, 7), (1, 1024), (2, 3, 4, 5), (7, 7, 7), (420, 69), (1337,)]:
+    add("eltwise/unary/test_hardswish.py", f"{_s}", F.hardswish, lambda _s=_s: [rand(*_s) * 8 - 4])
+for _src in ("test_pow.py", "test_pow_scalar.py", "test_square.py"):
+    add(f"eltwise/unary/{_src}", "square4x4", torch.square, lambda: [rand(4, 4)])
+for _s, _m in [((32, 32), 7), ((1, 32), 3), ((16, 16), 5), ((4,), 1), ((1, 2, 3, 6, 4), 1)]:
+    add("eltwise/unary/test_remainder.py", f"{_s}%{_m}", lambda x, _m=_m: x % _m, lambda _s=_s, _m=_m: [rand(*_s) * (_m * 3)])
+for _s in [(1, 1, 1, 42), (1, 1, 32, 1), (4, 4), (4, 32), (1066,)]:
+    add("eltwise/unary/test_round.py", f"{_s}", torch.round, lambda _s=_s: [rand(*_s) * 20 - 10])
+for _s, _dec in [((1, 1, 1, 42), 1), ((1, 1, 32, 1), 2), ((4, 4), 3), ((4, 32), 0), ((1066,), 2), ((1066,), 1), ((1066,), 0),
+                 ((1066,), -1)]:
+    add("eltwise/unary/test_round.py", f"{_s}dec{_dec}", lambda x, _dec=_dec: torch.round(x, decimals=_dec),
+        lambda _s=_s: [rand(*_s) * 20 - 10])
+add("eltwise/unary/test_softplus.py", "1x33x5120", F.softplus, lambda: [rand(1, 33, 5120)])

@@ -253,3 +253,8 @@ def xlogy(ttnn, a, b):
 def pow_number_base(ttnn, base, e):
     """A number raised to a tensor (TT-NN's pow takes the number as its first operand)."""
     return ttnn.pow(float(base), tile(ttnn, e))
+
+
+@lowering(aten.round.decimals, when=lambda x, *, decimals=0: _float1(x) and isinstance(decimals, int))
+def round_decimals(ttnn, x, *, decimals=0):
+    return ttnn.round(tile(ttnn, x), decimals=decimals)

@@ -154,3 +154,8 @@ def _mixed_rule(name):
 for _ops, _name in (((aten.add.Tensor,), "add"), ((aten.sub.Tensor,), "subtract"), ((aten.mul.Tensor,), "multiply"),
                     ((aten.div.Tensor,), "divide"), ((aten.pow.Tensor_Tensor,), "pow")):
     lowering(*_ops, when=_mixed)(_mixed_rule(_name))
+
+
+@lowering(aten.bitwise_not.default, when=lambda x: is_int(x))
+def int_bitwise_not(ttnn, x):
+    return ttnn.bitwise_not(as_int(ttnn, x))
