@@ -208,3 +208,62 @@ for _s, _dec in [((1, 1, 1, 42), 1), ((1, 1, 32, 1), 2), ((4, 4), 3), ((4, 32), 
     add("eltwise/unary/test_round.py", f"{_s}dec{_dec}", lambda x, _dec=_dec: torch.round(x, decimals=_dec),
         lambda _s=_s: [rand(*_s) * 20 - 10])
 add("eltwise/unary/test_softplus.py", "1x33x5120", F.softplus, lambda: [rand(1, 33, 5120)])
+
+
+# --- reductions -----------------------------------------------------------------------------------------------
+def uni(*s):
+    return torch.empty(s, dtype=bf16).uniform_(-1, 1)
+
+
+add("reduction/test_sum.py", "1x32x32", lambda x: torch.sum(x, (-1, -2), keepdim=True), lambda: [uni(1, 32, 32)])
+for _s, _d in [((1, 32, 32), (-1, -2)), ((1, 1, 768), (0, 1)), ((1, 1000), (0,)), ((1, 1024, 256), (0, 1)),
+               ((1, 1024, 7, 7), (2, 3)), ((1, 12, 16), (1,)), ((1, 12, 16), (2,)), ((1, 512), (1,)), ((1, 64), (0,)),
+               ((1024, 160), (0,)), ((1024, 640), (0,)), ((14, 2048), (0,)), ((14, 512), (0,)), ((16384, 128), (0,)),
+               ((16384, 32), (0,)), ((197, 1024), (0,)), ((197, 3072), (0,)), ((197, 4096), (0,)), ((197, 768), (0,)),
+               ((2, 512), (1,)), ((2, 7, 512), (0,)), ((50, 768), (0,)), ((768, 196), (0,))]:
+    add("reduction/test_sum_dim.py", f"{_s}{_d}", lambda x, _d=_d: torch.sum(x, _d, keepdim=True), lambda _s=_s: [uni(*_s)])
+add("reduction/test_mean.py", "1x32x32", lambda x: torch.mean(x, -1, True), lambda: [uni(1, 32, 32)])
+add("reduction/test_argmax.py", "1x32x32", lambda x: torch.argmax(x, -1, keepdim=True), lambda: [uni(1, 32, 32)])
+_AM = [((32, 32), [], True), ((16, 32, 32), [], True), ((16, 32, 32), [1], True), ((16, 32, 32), 1, True),
+       ((16, 32, 32), [2], True), ((16, 32, 32), [1, 2], True), ((32, 32), [1], False), ((16, 32, 32), [0], True),
+       ((32, 32, 32), [0, 1, 2], True), ((32,), [], True), ((1, 32), [], True), ((32, 1), [], True), ((1, 32), [1], True)]
+for _op in ("amax", "amin"):
+    for _sign in (1, -1):
+        for _s, _d, _k in _AM:
+            add(f"reduction/test_{_op}.py", f"{_s}{_d}{_k}{_sign}", lambda x, _op=_op, _d=_d, _k=_k: getattr(torch, _op)(
+                x, dim=_d, keepdim=_k), lambda _s=_s, _sign=_sign: [rand(*_s) * _sign])
+for _s in [(1, 32, 32), (1, 32), (1, 7), (1,)]:
+    add("reduction/test_all.py", f"{_s}", torch.all, lambda _s=_s: [torch.randint(-10, 10, _s).to(bf16)])
+for _s, _d, _k in [((1, 2, 32, 32), 3, True), ((1, 1, 32, 32), 2, True), ((1, 2, 32, 32), 1, True), ((2, 1, 32, 32), 0, True),
+                   ((1, 1, 2, 32, 32), -1, True), ((1, 2, 32, 32), 3, False), ((1, 1, 1, 32, 32), 4, True),
+                   ((1, 1, 32, 16), -1, True), ((32, 32), 1, True)]:
+    add("reduction/test_prod.py", f"{_s}{_d}{_k}", lambda x, _d=_d, _k=_k: torch.prod(x, _d, _k), lambda _s=_s: [rand(*_s) + 0.5])
+for _s, _d, _k, _c in [((32, 32), [1], True, 0), ((16, 32, 32), [1], True, 0), ((16, 32, 32), 1, True, 0),
+                       ((16, 32, 32), [2], True, 0), ((16, 32, 32), [1, 2], True, 0), ((32, 32), [1], True, 1),
+                       ((32, 32), [], True, 0), ((32, 32), [1], False, 0), ((16, 32, 32), [0], True, 0),
+                       ((32, 32, 32), [0, 1, 2], True, 0), ((32,), [], True, 0), ((1, 32), [], True, 0), ((32, 1), [], True, 0),
+                       ((1, 32), [1], True, 0)]:
+    add("reduction/test_var.py", f"{_s}{_d}{_k}{_c}", lambda x, _d=_d, _k=_k, _c=_c: torch.var(x, dim=_d, keepdim=_k, correction=_c),
+        lambda _s=_s: [rand(*_s)])
+for _s, _d in [((1, 24, 64, 32), -1), ((1, 32, 64, 32), 2), ((1, 512, 38, 38), 1), ((1, 512), -1), ((16, 6, 64, 32), -1),
+               ((16, 8, 64, 32), -1), ((2, 512), -1), ((4, 12, 64, 32), -1), ((4, 16, 64, 32), -1), ((64, 3, 64, 32), -1),
+               ((64, 4, 64, 32), -1)]:
+    add("reduction/test_vector_norm.py", f"{_s}{_d}", lambda x, _d=_d: torch.linalg.vector_norm(x, 2, _d, True),
+        lambda _s=_s: [uni(*_s)])
+for _s, _k, _d, _l, _so in [((1, 1, 4, 32), 32, -1, True, True), ((1, 16), 8, -1, True, True), ((256,), 24, -1, True, True),
+                            ((24, 64), 32, -1, True, True), ((128,), 50, -1, True, True), ((128,), 32, -1, False, True),
+                            ((128,), 32, -1, True, False)]:
+    add("reduction/test_topk.py", f"{_s}k{_k}{_l}{_so}" + ("" if _so else "unordered"), lambda x, _k=_k, _d=_d, _l=_l, _so=_so: x.topk(_k, _d, _l, _so)[0],
+        lambda _s=_s: [rand(*_s)])
+
+# --- misc -----------------------------------------------------------------------------------------------------
+for _s in [(1, 20, 30), (1, 20), (1, 1), (1,)]:
+    add("misc/test_sum.py", f"{_s}", torch.ops.aten.sum.default, lambda _s=_s: [rand(*_s)])
+add("misc/test_argmax.py", "1x32", lambda x: torch.argmax(x), lambda: [rand(1, 32)])
+for _s, _d in [((1, 32), -1), ((1, 45), -1), ((1, 59), 1), ((1, 5), -1), ((1, 60), 1), ((1, 10), 1), ((4, 32, 32), 0),
+               ((1, 4, 32, 32), 1), ((4, 4, 32, 32), 0), ((1, 23, 40), 1), ((4, 32), 0), ((1, 1, 32, 32), 3), ((1, 23, 40), 2)]:
+    add("misc/test_cumsum.py", f"{_s}d{_d}", lambda x, _d=_d: torch.ops.aten.cumsum.default(x, dim=_d), lambda _s=_s: [rand(*_s)])
+for _i, _idx in enumerate([[[0, 1], [2, 1], [2, 4]], [[0, 1], [2, 1]], [[[0, 1]], [[2, 1]]], [[[0, 1, 1]], [[2, 1, 2]]],
+                           [[[0, 1, 1], [1, 1, 0]], [[2, 1, 2]]]]):
+    add("misc/test_index.py", f"{_i}", lambda x, *i: torch.ops.aten.index.Tensor(x, list(i)),
+        lambda _idx=_idx: [rand(3, 4, 5)] + [torch.tensor(t) for t in _idx])

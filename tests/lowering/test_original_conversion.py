@@ -64,6 +64,8 @@ def test_original_case(case, device):
         assert cpu, f"{case.name} is listed as falling back but ran fully on TT-NN: remove it from STILL_ON_CPU"
     else:
         assert not cpu, f"ran on CPU: {cpu}"
+    if case.name.endswith("unordered]"):  # torch leaves the order unspecified (topk sorted=False)
+        ref, got = ref.sort().values, got.sort().values
     _same(ref, got, case.name)
 
 

@@ -142,6 +142,13 @@ lowering(aten.std.correction, when=_var_guard)(_var("std"))
 
 def _arg(name):
     def rule(ttnn, x, dim=None, keepdim=False):
+        if dim is None:  # over the flattened tensor: torch gives a 0-d index ([1] on the device)
+            n = 1
+            for s in x.shape:
+                n *= s
+            xt = ttnn.reshape(tile(ttnn, x), [1, n])
+            out = ttnn.argmax(xt if name == "argmax" else ttnn.neg(xt), dim=1, keepdim=True)
+            return ttnn.typecast(ttnn.reshape(out, [1] * len(x.shape) if keepdim else [1]), ttnn.int32)
         """TT-NN returns UINT32 indices; torch's int64 lives on the device as int32 (lowering.policy), so the
         indices are cast to it and index arithmetic downstream sees one integer dtype. TT-NN has no argmin:
         argmax of the negation (exact in every float format: negation flips the sign bit)."""
@@ -155,7 +162,7 @@ def _arg(name):
 
 def _arg_guard(x, dim=None, keepdim=False):
     """Float or integer input (e.g. CLIP's argmax over token ids to find the end-of-text token)."""
-    return is_t(x) and x.dtype in (*FLOATS, torch.int32, torch.int64) and dim is not None and x.dim() >= 1
+    return is_t(x) and x.dtype in (*FLOATS, torch.int32, torch.int64) and x.dim() >= 1
 
 
 lowering(aten.argmax.default, when=_arg_guard)(_arg("argmax"))
@@ -179,6 +186,24 @@ def _logical_red(name, red):
 
 
 lowering(aten.all.default, when=_all_guard)(_logical_red("all", "min"))
+
+
+@lowering(aten.all.default, when=lambda x: is_float(x) and x.dim() >= 1)
+def all_nonzero(ttnn, x):
+    """all() of numbers: whether every one is non-zero (the minimum of x != 0)."""
+    return ttnn.reshape(ttnn.min(ttnn.ne(tile(ttnn, x), 0.0), dim=None, keepdim=True), [1])
+
+
+@lowering(aten.any.default, when=lambda x: is_float(x) and x.dim() >= 1)
+def any_nonzero(ttnn, x):
+    return ttnn.reshape(ttnn.max(ttnn.ne(tile(ttnn, x), 0.0), dim=None, keepdim=True), [1])
+
+
+@lowering(aten.prod.dim_int, when=lambda x, dim, keepdim=False, dtype=None: is_float(x) and x.dim() >= 1
+          and dtype is None)
+def prod(ttnn, x, dim, keepdim=False, dtype=None):
+    d = dim_(dim, len(x.shape))
+    return _fix_rank(ttnn, ttnn.prod(tile(ttnn, x), d, keepdim=True), x, [d], keepdim)
 lowering(aten.any.default, when=_all_guard)(_logical_red("any", "max"))
 lowering(aten.all.dim, aten.all.dims, when=_all_guard)(_logical_red("all_dim", "min"))
 lowering(aten.any.dim, aten.any.dims, when=_all_guard)(_logical_red("any_dim", "max"))
