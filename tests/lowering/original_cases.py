@@ -267,3 +267,111 @@ for _i, _idx in enumerate([[[0, 1], [2, 1], [2, 4]], [[0, 1], [2, 1]], [[[0, 1]]
                            [[[0, 1, 1], [1, 1, 0]], [[2, 1, 2]]]]):
     add("misc/test_index.py", f"{_i}", lambda x, *i: torch.ops.aten.index.Tensor(x, list(i)),
         lambda _idx=_idx: [rand(3, 4, 5)] + [torch.tensor(t) for t in _idx])
+
+
+# --- tensor manipulation ----------------------------------------------------------------------------------------
+_END = 9223372036854775807
+for _s, _sz, _st in [((1, 1024, 1, 1), (1, 1024, 1, 1), (1024, 1, 1024, 1024)), ((1, 112, 14, 14), (1, 112, 14, 14), (21952, 196, 14, 1)),
+                     ((1, 16, 112, 112), (1, 16, 112, 112), (200704, 12544, 112, 1)), ((1, 160, 7, 7), (1, 160, 7, 7), (7840, 49, 7, 1)),
+                     ((1, 24, 56, 56), (1, 24, 56, 56), (75264, 3136, 56, 1)), ((1, 40, 28, 28), (1, 40, 28, 28), (31360, 784, 28, 1)),
+                     ((1, 768, 1, 1), (1, 768, 1, 1), (768, 1, 768, 768)), ((1, 80, 14, 14), (1, 80, 14, 14), (15680, 196, 14, 1)),
+                     ((15680,), (1, 80, 14, 14), (15680, 196, 14, 1)), ((15680,), (80, 14, 14), (196, 14, 1)),
+                     ((200704,), (1, 16, 112, 112), (200704, 12544, 112, 1)), ((200704,), (16, 112, 112), (12544, 112, 1)),
+                     ((21952,), (1, 112, 14, 14), (21952, 196, 14, 1)), ((21952,), (112, 14, 14), (196, 14, 1)),
+                     ((31360,), (1, 40, 28, 28), (31360, 784, 28, 1)), ((31360,), (40, 28, 28), (784, 28, 1)),
+                     ((75264,), (1, 24, 56, 56), (75264, 3136, 56, 1)), ((75264,), (24, 56, 56), (3136, 56, 1)),
+                     ((7840,), (1, 160, 7, 7), (7840, 49, 7, 1)), ((7840,), (160, 7, 7), (49, 7, 1))]:
+    add("tensor_manipulation/test_as_strided.py", f"{_s}->{_sz}", lambda x, _sz=_sz, _st=_st: torch.as_strided(x, _sz, _st),
+        lambda _s=_s: [rand(*_s)])
+add("tensor_manipulation/test_concat.py", "4x2", lambda a, b: torch.cat((a, b), 1), lambda: [rand(4, 2), rand(4, 2)])
+for _s, _p in [((1, 32, 32), [0, 64, 0, 32]), ((64, 32), [0, 32, 0, 64]), ((1, 32), [0, 32, 0, 0]), ((16, 16), [0, 16, 0, 0]),
+               ((32, 32), [32, 0, 32, 0])]:
+    add("tensor_manipulation/test_constant_pad_nd.py", f"{_s}{_p}", lambda x, _p=_p: torch.constant_pad_nd(x, _p, 0.5),
+        lambda _s=_s: [rand(*_s)])
+for _name, _fn in [("plain", lambda x: x.expand(4, 4)), ("after_op", lambda x: torch.clone(x).expand(4, 4)),
+                   ("before_op", lambda x: x.expand(4, 4) + x.expand(4, 4)),
+                   ("between_ops", lambda x: torch.clone(x).expand(4, 4) + torch.clone(x).expand(4, 4))]:
+    add("tensor_manipulation/test_expand.py", _name, _fn, lambda: [rand(1, 4)])
+for _d in [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2)]:
+    add("tensor_manipulation/test_flip.py", f"{_d}", lambda x, _d=_d: torch.flip(x, _d), lambda: [randn(1, 32, 16)])
+add("tensor_manipulation/test_fold.py", "36x36", lambda x: F.fold(x, (8, 8), (3, 3), 1, 0, 1), lambda: [randn(36, 36)])
+for _s, _o in [((4, 4), (1, 0)), ((1, 3, 16, 16, 16, 16), (0, 2, 4, 3, 5, 1)), ((5, 1, 2), (1, 0, 2))] + [
+        ((1, a, b), (0, 2, 1)) for a, b in [(1024, 160), (1024, 196), (1024, 256), (1024, 49), (1200, 320), (128, 300), (1280, 1369),
+                                            (160, 256), (16384, 256), (16384, 32), (19200, 64), (256, 256), (256, 512), (32, 256),
+                                            (320, 300), (4096, 256), (4096, 64), (4800, 128), (64, 256), (64, 300), (768, 1500),
+                                            (768, 196), (768, 49)]]:
+    add("tensor_manipulation/test_permute.py", f"{_s}{_o}", lambda x, _o=_o: torch.permute(x, _o), lambda _s=_s: [rand(*_s)])
+for _s, _n in [((15, 7), (21, 5)), ((1, 512, 1, 1), (1, 512))]:
+    add("tensor_manipulation/test_reshape.py", f"{_s}->{_n}", lambda x, _n=_n: torch.reshape(x, _n), lambda _s=_s: [rand(*_s)])
+for _s, _r in [((4, 4), (3, 2)), ((1, 1, 1), (1, 1, 1)), ((1, 1, 2048, 2048), (1, 1, 1, 1)), ((1, 1, 256), (1, 1, 1)),
+               ((1, 50, 256), (1, 1, 1)), ((100, 1, 256), (1, 1, 1)), ((4, 2), (1, 1)), ((4, 2), (1444, 1)), ((4, 2), (9, 1)),
+               ((6, 2), (1, 1)), ((6, 2), (100, 1)), ((6, 2), (25, 1)), ((6, 2), (361, 1)), ((6, 2), (4, 1)), ((6, 2), (400, 1)),
+               ((6, 2), (9, 1))]:
+    add("tensor_manipulation/test_repeat.py", f"{_s}x{_r}", lambda x, _r=_r: x.repeat(_r), lambda _s=_s: [rand(*_s)])
+for _s, _a, _b in [((1, 4, 16, 32), 0, 8), ((1, 4, 16, 32), 4, 12), ((1, 4, 16, 32), 8, 16)]:
+    add("tensor_manipulation/test_slice.py", f"{_s}[{_a}:{_b}]", lambda x, _a=_a, _b=_b: x[:, :, _a:_b], lambda _s=_s: [randn(*_s)])
+_SLICES = [((1, 1, 1, 256), 3, 0, _END), ((1, 256), 0, 0, _END), ((1, 512), 0, 0, _END), ((1, 512), 1, 0, 256),
+           ((1, 100, 192), 2, 0, _END), ((1, 1445, 192), 0, 0, _END), ((1, 1445, 192), 1, -100, _END), ((1, 192), 0, 0, _END),
+           ((1, 192), 1, 0, _END), ((1, 4150, 192), 2, 0, _END), ((1, 4251, 192), 0, 0, _END), ((1, 4251, 192), 1, -100, _END),
+           ((1, 4251, 192), 1, 1, -100), ((1, 782, 7, 7), 1, 0, 160)]
+_sl = torch.ops.aten.slice.Tensor
+for _mod, _fn in [("plain", lambda x, d, a, b: _sl(x, d, a, b)), ("after_op", lambda x, d, a, b: _sl(torch.abs(x), d, a, b)),
+                  ("before_op", lambda x, d, a, b: torch.abs(_sl(x, d, a, b))),
+                  ("between_ops", lambda x, d, a, b: torch.abs(_sl(torch.abs(x), d, a, b)))]:
+    for _s, _d, _a, _b in _SLICES:
+        add("tensor_manipulation/test_slice.py", f"{_mod}{_s}d{_d}[{_a}:{_b}]", lambda x, _fn=_fn, _d=_d, _a=_a, _b=_b: _fn(x, _d, _a, _b),
+            lambda _s=_s: [randn(*_s)])
+for _s, _d, _a, _b in [((1, 256), 0, 0, _END), ((1, 512), 0, 0, _END), ((1, 512), 1, 0, 256)]:
+    add("tensor_manipulation/test_slice.py", f"embedding{_s}d{_d}[{_a}:{_b}]",
+        lambda i, w, _d=_d, _a=_a, _b=_b: torch.abs(torch.ops.aten.embedding(w, _sl(i, _d, _a, _b))),
+        lambda _s=_s: [torch.randint(0, 16, _s), rand(512, 1024)])
+add("tensor_manipulation/test_slice_scatter.py", "1x128x28x28", lambda x, s: torch.slice_scatter(x, torch.relu(s), 1, 3, 20),
+    lambda: [rand(1, 128, 28, 28), rand(1, 17, 28, 28)])
+add("tensor_manipulation/test_split.py", "1x133x192", lambda x: x.split([160, 16, 16], dim=-1), lambda: [rand(1, 133, 192)])
+add("tensor_manipulation/test_squeeze.py", "1x32x16", lambda x: torch.squeeze(x, 0) + 1, lambda: [torch.zeros(1, 32, 16, dtype=bf16)])
+add("tensor_manipulation/test_transpose.py", "5x3x2", lambda x: torch.transpose(x, 0, 2), lambda: [rand(5, 3, 2)])
+_VIEWS = [((1, 16, 256, 256), (16, 256, 256)), ((1, 16, 256, 64), (16, 256, 64)), ((1, 16, 64, 256), (16, 64, 256)),
+          ((1, 256, 1024), (1, 256, 16, 64)), ((1, 256, 1024), (256, 1024)), ((1, 256, 16, 64), (1, 256, 1024)),
+          ((1, 256, 4096), (256, 4096)), ((16, 256, 256), (1, 16, 256, 256)), ((16, 256, 64), (1, 16, 256, 64)),
+          ((256, 1024), (1, 256, 1024)), ((256, 2), (1, 256, 2)), ((256, 4096), (1, 256, 4096)), ((1, 32, 16, 96), (1, 32, 1536)),
+          ((1, 192, 4150), (1, 192, 50, 83))]
+for _mod, _fn in [("plain", lambda x, n: torch.reshape(x, n)), ("after_op", lambda x, n: torch.reshape(torch.abs(x), n)),
+                  ("before_op", lambda x, n: torch.abs(torch.reshape(x, n))),
+                  ("between_ops", lambda x, n: torch.abs(torch.reshape(torch.abs(x), n))),
+                  ("share_op", lambda x, n: torch.reshape(x, n) + torch.reshape(torch.abs(x), n))]:
+    for _s, _n in _VIEWS:
+        add("tensor_manipulation/test_view.py", f"{_mod}{_s}->{_n}", lambda x, _fn=_fn, _n=_n: _fn(x, _n), lambda _s=_s: [rand(*_s)])
+
+
+# --- matmul, normalization, pooling, convolution, losses ----------------------------------------------------------
+add("matmul/test_matmul.py", "6x8@8x4", torch.matmul, lambda: [rand(6, 8), rand(8, 4)])
+add("normalization/test_layer_norm.py", "plain", lambda x, w, b: F.layer_norm(x, [64], w, b), lambda: [rand(2, 32, 64), rand(64), rand(64)])
+add("normalization/test_layer_norm.py", "with_other_op", lambda x, w, b: F.layer_norm(x, [64], w, b) * 2,
+    lambda: [rand(2, 32, 64), rand(64), rand(64)])
+for _m, _r in [(True, True), (True, False), (False, True), (False, False)]:
+    add("normalization/test_layer_norm.py", f"native_mean{_m}_rstd{_r}",
+        lambda x, w, b, _m=_m, _r=_r: [o for o, keep in zip(torch.ops.aten.native_layer_norm.default(x, [64], w, b, 1e-5),
+                                                             (True, _m, _r)) if keep],
+        lambda: [rand(2, 32, 64), rand(64), rand(64)])
+for _s, _k, _st, _p, _d, _c in [((1, 1024, 17, 17), (3, 3), 2, 0, 1, False), ((1, 128, 112, 112), (2, 2), 2, 0, 1, False),
+                                ((1, 512, 19, 19), (3, 3), 1, 1, 1, False), ((1, 192, 28, 28), (3, 3), 1, 1, 1, False),
+                                ((1, 64, 360, 640), (3, 3), 2, 1, 1, False), ((1, 320, 28, 28), (3, 3), 1, 1, 1, False),
+                                ((1, 256, 28, 28), (3, 3), 1, 1, 1, True), ((1, 4, 14, 14), (2, 2), 2, 1, 1, False),
+                                ((1, 8, 14, 14), (2, 2), 2, 1, 1, False)]:
+    add("pool/test_max_pool_2d.py", f"{_s}k{_k}s{_st}p{_p}c{_c}", lambda x, _k=_k, _st=_st, _p=_p, _d=_d, _c=_c: F.max_pool2d(
+        x, _k, _st, _p, _d, _c), lambda _s=_s: [rand(*_s)])
+add("pool/test_max_pool_2d.py", "with_indices", lambda x: F.max_pool2d(x, (3, 3), return_indices=True)[0],
+    lambda: [rand(1, 3, 64, 64)])
+add("pool/test_avg_pool_2d.py", "adaptive_1x1", lambda x: torch._adaptive_avg_pool2d(x, (1, 1)), lambda: [rand(1, 2048, 7, 7)])
+for _s, _w, _st, _p, _g, _t in [((1, 1, 28, 28), (16, 1, 3, 3), (1, 1), (1, 1), 1, False), ((1, 4, 7, 7), (4, 16, 2, 2), (2, 2), (0, 0), 1, True),
+                                ((1, 16, 14, 14), (16, 1, 2, 2), (2, 2), (0, 0), 1, True), ((1, 64, 56, 56), (128, 64, 1, 1), (1, 1), (0, 0), 1, False),
+                                ((1, 1024, 45, 80), (2048, 1024, 1, 1), (2, 2), (0, 0), 1, False),
+                                ((1, 16, 28, 28), (16, 4, 3, 3), (1, 1), (1, 1), 4, False), ((1, 32, 7, 7), (32, 32, 2, 2), (2, 2), (0, 0), 1, False)]:
+    for _b in (False, True):
+        _fn = (lambda x, w, b, _st=_st, _p=_p, _g=_g: F.conv_transpose2d(x, w, b, _st, _p, 0, _g)) if _t else \
+            (lambda x, w, b, _st=_st, _p=_p, _g=_g: F.conv2d(x, w, b, _st, _p, 1, _g))
+        add("conv/test_conv2d.py", f"{_s}{_w}t{_t}b{_b}", _fn, lambda _s=_s, _w=_w, _t=_t, _b=_b: [
+            rand(*_s), rand(*_w), rand(_w[1 if _t else 0]) if _b else None])
+for _hw in (True, False):
+    add("misc/test_nll_loss.py", f"weight{_hw}", lambda x, t, *w: F.nll_loss(x, t, w[0] if w else None),
+        lambda _hw=_hw: [F.log_softmax(rand(19, 256008), dim=1), torch.randint(0, 256008, (19,))] + ([rand(256008)] if _hw else []))

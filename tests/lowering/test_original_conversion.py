@@ -1,6 +1,7 @@
 """The original project's per-op test cases (tests/lowering/original_cases.py), compiled for the emulator:
 each must run fully on TT-NN (no CPU fallback) and match torch float32 on CPU within bfloat16 tolerance,
 except the few listed in STILL_ON_CPU with the reason; at least 95% convert (issue 15)."""
+import os
 import warnings
 
 import pytest
@@ -54,7 +55,20 @@ def _same(ref, got, name):
         assert pcc(r, g) >= 0.99, f"{name}: PCC {pcc(r, g):.5f}"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def _selected(cases):
+    """Every case with TORCH_TTNN_ORIGINAL_CASES=all; otherwise the first case of each original file, every
+    fourth one, and every case listed as still on CPU (a compile per case: the whole set takes ~10 minutes)."""
+    if os.environ.get("TORCH_TTNN_ORIGINAL_CASES") == "all":
+        return cases
+    seen, out = set(), []
+    for i, c in enumerate(cases):
+        if c.source not in seen or i % 4 == 0 or c.name in STILL_ON_CPU:
+            out.append(c)
+        seen.add(c.source)
+    return out
+
+
+@pytest.mark.parametrize("case", _selected(CASES), ids=[c.name for c in _selected(CASES)])
 def test_original_case(case, device):
     torch.manual_seed(0)
     args = case.inputs()

@@ -386,3 +386,20 @@ def _slice_shaped(ttnn, x, shape, dim, start, end):
     starts, ends = [0] * len(shape), list(shape)
     starts[dim], ends[dim] = start, end
     return ttnn.slice(x, starts, ends, [1] * len(shape))
+
+
+@lowering(aten.flip.default, when=lambda x, dims: _ok(x) and len(dims) >= 1)
+def flip(ttnn, x, dims):
+    """TT-NN 0.81.1 has no flip: per flipped dim, a gather with the reversed positions (n-1-i, built with an
+    int32 arange on the device and broadcast to the tensor's shape)."""
+    shape = [int(s) for s in x.shape]
+    dev = policy.device_of(ttnn)
+    for d in sorted({dim_(d, len(shape)) for d in dims}):
+        n = shape[d]
+        if n == 1:
+            continue
+        rev = ttnn.add(ttnn.multiply(ttnn.arange(0, n, 1, dtype=ttnn.int32, device=dev), -1), n - 1)
+        rev = ttnn.reshape(rev, [n if i == d else 1 for i in range(len(shape))])
+        rev = ttnn.repeat(rev, [1 if i == d else s for i, s in enumerate(shape)])
+        x = ttnn.gather(x, d, rev)
+    return x
