@@ -97,3 +97,28 @@ def avg_pool2d(ttnn, x, kernel, stride=(), padding=0, ceil_mode=False, count_inc
           and tuple(size) == (1, 1))
 def global_avg_pool(ttnn, x, size):
     return ttnn.mean(tile(ttnn, x), dim=[2, 3], keepdim=True)
+
+
+@lowering(aten.convolution.default, when=lambda x, w, b, stride, padding, dilation, transposed, output_padding,
+          groups: is_float(x) and x.dim() == 4 and is_float(w) and w.dim() == 4 and transposed
+          and (b is None or is_float(b)) and all(len(v) == 2 for v in (stride, padding, dilation, output_padding)))
+def conv_transpose2d(ttnn, x, w, b, stride, padding, dilation, transposed, output_padding, groups):
+    """ttnn.conv_transpose2d, torch's IOHW weight prepared once (a parameter: the compiler folds it)."""
+    n, c, h, wd = x.shape
+    oc = int(w.shape[1]) * groups
+    kh, kw = int(w.shape[2]), int(w.shape[3])
+    oh = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
+    ow = (wd - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
+    dev = policy.device_of(ttnn)
+    geometry = dict(in_channels=c, out_channels=oc, batch_size=n, input_height=h, input_width=wd, kernel_size=(kh, kw),
+                    stride=tuple(stride), padding=tuple(padding), dilation=tuple(dilation), groups=groups, device=dev)
+    prep = dict(input_memory_config=ttnn.DRAM_MEMORY_CONFIG, input_layout=ttnn.TILE_LAYOUT,
+                input_dtype=x.dtype or policy.float_dtype(ttnn), **geometry)
+    weight = ttnn.prepare_conv_transpose2d_weights(weight_tensor=row_major(ttnn, w), weights_format="IOHW",
+                                                   output_padding=tuple(output_padding), has_bias=b is not None, **prep)
+    bias = None if b is None else ttnn.prepare_conv_transpose2d_bias(
+        bias_tensor=row_major(ttnn, ttnn.reshape(b, [1, 1, 1, oc])), **prep)
+    y = ttnn.conv_transpose2d(input_tensor=_to_nhwc_flat(ttnn, x), weight_tensor=weight, bias_tensor=bias,
+                              output_padding=tuple(output_padding), compute_config=policy.compute_config(ttnn, "conv"),
+                              **geometry)
+    return _to_nchw(ttnn, tile(ttnn, y), n, oh, ow, oc)
