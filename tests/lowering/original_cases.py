@@ -375,3 +375,32 @@ for _s, _w, _st, _p, _g, _t in [((1, 1, 28, 28), (16, 1, 3, 3), (1, 1), (1, 1), 
 for _hw in (True, False):
     add("misc/test_nll_loss.py", f"weight{_hw}", lambda x, t, *w: F.nll_loss(x, t, w[0] if w else None),
         lambda _hw=_hw: [F.log_softmax(rand(19, 256008), dim=1), torch.randint(0, 256008, (19,))] + ([rand(256008)] if _hw else []))
+
+
+def fa_rand(*s):
+    """Attention inputs with rare large outliers (the original test's distribution)."""
+    return torch.randn(s, dtype=bf16) + torch.randn(s, dtype=bf16) * 10 * torch.bernoulli(torch.full(s, 0.001, dtype=bf16))
+
+
+for _s in [(1, 16, 197, 64), (1, 12, 197, 64), (1, 16, 50, 64), (1, 8, 4096, 40), (1, 8, 1024, 80), (1, 8, 256, 160),
+           (1, 8, 64, 160), (1, 12, 50, 64), (1, 16, 1370, 80), (1, 12, 1, 64), (1, 12, 4, 64)]:
+    for _c in (True, False):
+        add("misc/test_scaled_dot_product_attention.py", f"{_s}causal{_c}",
+            lambda q, k, v, _c=_c: F.scaled_dot_product_attention(q, k, v, is_causal=_c), lambda _s=_s: [fa_rand(*_s) for _ in range(3)])
+add("normalization/test_group_norm.py", "3x20x6x10", lambda x, w, b: F.group_norm(x, 3, w, b), lambda: [rand(20, 6, 10), rand(6), rand(6)])
+for _c, _t, _o in [((8, 8), (8, 8), (8, 8)), ((8, 8), (8, 1), (8, 8)), ((8, 8), (8, 1), (1, 8)), ((8, 8), (1, 1), (1, 8)),
+                   ((8, 1), (1, 1), (1, 8)), ((1, 1, 7, 7), (1, 12, 7, 7), ()), ((1, 1, 45, 45), (1, 12, 45, 45), ()),
+                   ((1, 1, 1, 46), (1, 12, 1, 46), ()), ((1, 1, 5, 5), (1, 16, 5, 5), ()), ((1, 1, 1, 6), (1, 16, 1, 6), ()),
+                   ((1, 1, 256), (1, 1, 256), ()), ((1, 1, 7, 7), (1, 12, 7, 7), (1,)), ((1, 1, 45, 45), (1, 12, 45, 45), (1,)),
+                   ((1, 1, 1, 46), (1, 12, 1, 46), (1,)), ((1, 1, 5, 5), (1, 16, 5, 5), (1,)), ((1, 1, 1, 6), (1, 16, 1, 6), (1,)),
+                   ((1, 1, 256), (1, 1, 256), (1,)), ((1, 1),) * 3, ((10, 10),) * 3, ((15, 15),) * 3, ((17, 17),) * 3, ((2, 2),) * 3]:
+    add("eltwise/ternary/test_where.py", f"{_c}{_t}{_o}", lambda c, t, o: t.where(c, o),
+        lambda _c=_c, _t=_t, _o=_o: [torch.randint(0, 2, _c).to(torch.bool), ints(*_t, lo=0, hi=2), ints(*_o, lo=0, hi=2)])
+add("embedding/test_embedding.py", "from_pretrained", lambda i, w: torch.nn.Embedding.from_pretrained(w)(i),
+    lambda: [torch.tensor([[1, 2, 4, 5], [4, 3, 2, 9]]), rand(10, 4)])
+for _b, _s, _v, _h in [(8, 384, 250880, 1024), (8, 384, 2048, 768), (1, 8, 30528, 768), (1, 8, 2048, 768)]:
+    add("embedding/test_embedding.py", f"{_b}x{_s}v{_v}h{_h}", F.embedding,
+        lambda _b=_b, _s=_s, _v=_v, _h=_h: [torch.randint(0, _v - 1, (_b, _s)), torch.empty(_v, _h, dtype=bf16).uniform_(-0.1, 0.1)])
+for _s, _d in [((12, 16), -1), ((12, 16), 1), ((12, 16), 0), ((3, 16, 12), 0), ((3, 16, 12), -1), ((3, 16, 12), 1), ((3, 16, 12), 2)]:
+    add("tensor_manipulation/test_stack.py", f"{_s}d{_d}", lambda a, b, _d=_d: torch.stack([a, b], _d), lambda _s=_s: [rand(*_s), rand(*_s)])
+add("matmul/test_addmm.py", "4x4", torch.addmm, lambda: [rand(4, 4), rand(4, 4), rand(4, 4)])
