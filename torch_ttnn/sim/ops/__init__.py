@@ -2,10 +2,10 @@
 public names in `__all__`. `ttnn.transformer.*` and `ttnn.experimental.*` are reached as submodules, as in
 the real package."""
 from . import (backward, binary, composite, conv, creation, data_movement, experimental, matmul, misc,  # noqa: F401
-               normalization, pool, program_configs, reduction, transformer, unary)
+               normalization, pool, program_configs, quantization, reduction, transformer, unary)
 
 _GROUPS = (unary, binary, backward, composite, matmul, reduction, normalization, data_movement, creation, conv, pool,
-           misc, program_configs)
+           misc, program_configs, quantization)
 __all__ = ["transformer", "experimental"]
 for _g in _GROUPS:
     globals().update({n: getattr(_g, n) for n in _g.__all__})

@@ -129,9 +129,8 @@ move = E.make_op("ttnn.move", "input_tensor, *, memory_config=None",
                  lambda t, **k: t)
 
 
-def _copy_impl(input_a, input_b):
+def _copy_into(qual, input_a, input_b):
     """Copy a's values into b (same shape), converting to b's dtype; returns b."""
-    qual = "ttnn.copy"
     dev = require_device(qual, input_a, input_b)
     _check(tuple(input_a.shape) == tuple(input_b.shape), qual,
            f"shapes differ: {list(input_a.shape)} vs {list(input_b.shape)}")
@@ -140,19 +139,12 @@ def _copy_impl(input_a, input_b):
     return input_b
 
 
-copy = E.make_op("ttnn.copy", "input_a, input_b", _copy_impl, lambda a, b, **k: a.clone())
-
-
-def _assign_impl(input_tensor, memory_config, dtype=None, output_tensor=None):
-    """A copy of the input in `memory_config` (and `dtype`), or written into output_tensor."""
-    qual = "ttnn.assign"
-    if output_tensor is not None:
-        return _copy_impl(input_tensor, output_tensor)
-    return _copy_to(qual, input_tensor, memory_config, dtype)
-
-
-assign = E.make_op("ttnn.assign", "input_tensor, *, memory_config, dtype=None, output_tensor=None", _assign_impl,
-                   lambda t, **k: t.clone())
+copy = E.make_op("ttnn.copy", "input_a, input_b", lambda input_a, input_b: _copy_into("ttnn.copy", input_a, input_b),
+                 lambda a, b, **k: a.clone())
+# The real assign has two overloads, assign(t, *, memory_config, dtype, output_tensor) and assign(a, b); a Python
+# signature holds one: the emulator takes the (a, b) form, the one TT-NN programs use to copy into a tensor.
+assign = E.make_op("ttnn.assign", "input_a, input_b",
+                   lambda input_a, input_b: _copy_into("ttnn.assign", input_a, input_b), lambda a, b, **k: a.clone())
 
 
 def _unsqueeze_to_4d_impl(tensor):
@@ -256,8 +248,8 @@ for _n, _act in _GLU.items():
 
 class LossReductionMode(_Enum):
     NONE = 0
-    SUM = 1
-    MEAN = 2
+    MEAN = 1
+    SUM = 2
 
 
 def _loss(name, fn):
