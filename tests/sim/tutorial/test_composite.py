@@ -155,3 +155,16 @@ def test_pearson_matches_tt_conventions(ttnn):
     assert ttnn.pearson_correlation_coefficient(x, x) == 1.0
     assert ttnn.pearson_correlation_coefficient(torch.zeros(10), torch.zeros(10)) == 1.0
     assert ttnn.pearson_correlation_coefficient(x, -x) < -0.999
+
+
+@pytest.mark.parametrize("op, torch_op", [("adaptive_avg_pool2d", torch.nn.functional.adaptive_avg_pool2d),
+                                          ("adaptive_max_pool2d", torch.nn.functional.adaptive_max_pool2d)])
+@pytest.mark.parametrize("output_size", [[1, 1], [3, 5], [7, 7]])
+def test_adaptive_pools(ttnn, device, op, torch_op, output_size):
+    n, c, h, w = 2, 32, 14, 20
+    x = torch.randn(n, c, h, w)
+    flat = x.permute(0, 2, 3, 1).reshape(1, 1, n * h * w, c)
+    out = getattr(ttnn, op)(dev(ttnn, device, flat, ttnn.bfloat16, ttnn.ROW_MAJOR_LAYOUT), n, h, w, c, output_size)
+    oh, ow = output_size
+    expected = torch_op(x.bfloat16().float(), output_size).permute(0, 2, 3, 1).reshape(1, 1, n * oh * ow, c)
+    assert_with_pcc(expected, ttnn.to_torch(out))

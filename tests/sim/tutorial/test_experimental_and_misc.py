@@ -147,3 +147,21 @@ def test_bitcast_unary_chain_and_plus_one(ttnn, device):
     i = ttnn.from_torch(torch.tensor([[-1, 0, 5]], dtype=torch.int32), dtype=ttnn.int32, device=device)
     ttnn.plus_one(i, skip_negative_entries=True)
     assert ttnn.to_torch(i).tolist() == [[-1, 1, 6]]
+
+
+@pytest.mark.parametrize("h_ones, w_ones", [(1, 2), (32, 5), (0, 0)])
+def test_fill_rm(ttnn, device, h_ones, w_ones):
+    any_tensor = dev(ttnn, device, torch.zeros(1, 1, 32, 32))
+    out = ttnn.fill_rm(1, 2, 32, 64, h_ones, w_ones, any_tensor, 3.0, -1.0)
+    expected = torch.full((1, 2, 32, 64), -1.0)
+    expected[:, :, :h_ones, :w_ones] = 3.0
+    assert out.layout == ttnn.ROW_MAJOR_LAYOUT
+    assert_equal(expected.bfloat16(), ttnn.to_torch(out))
+    ones = ttnn.to_torch(ttnn.fill_ones_rm(1, 1, 32, 32, h_ones, w_ones, any_tensor)).float()
+    assert ones.sum().item() == h_ones * min(w_ones, 32)
+
+
+def test_hc_sum_reduce(ttnn, device):
+    x = torch.randn(1, 1, 32, 128)
+    out = ttnn.experimental.hc_sum_reduce(dev(ttnn, device, x, ttnn.float32))
+    torch.testing.assert_close(ttnn.to_torch(out), x.reshape(1, 1, 32, 4, 32).sum(-1), rtol=1e-5, atol=1e-5)

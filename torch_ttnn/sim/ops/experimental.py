@@ -23,7 +23,7 @@ from .matmul import _matmul_core
 __all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads", "typecast", "rotate_half", "rotary_embedding",
            "rotary_embedding_hf", "dropout", "isin", "broadcast_to", "concatenate_heads",
            "split_query_key_value_and_split_heads", "nlp_kv_cache_load_slice", "slice_write", "padded_slice",
-           "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg"]
+           "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg", "hc_sum_reduce"]
 
 
 @operation("ttnn.experimental.view", golden_function=lambda t, shape, **_: t.reshape(shape))
@@ -336,3 +336,21 @@ def _intimg_impl(input_tensor):
 
 intimg = E.make_op("ttnn.experimental.intimg", "input_tensor", _intimg_impl,
                    lambda x, **k: x.float().cumsum(1).cumsum(2))
+
+
+def _hc_sum_reduce_impl(input, memory_config=None, dtype=None, math_fidelity=None):
+    """Mamba's SSM reduction: sum each group of 32 consecutive values of the last dim ([1, 1, R, W] -> [1, 1, R,
+    W/32])."""
+    qual = "ttnn.experimental.hc_sum_reduce"
+    dev = require_device(qual, input)
+    shape = list(input.shape)
+    _dm._check(len(shape) == 4 and shape[-1] % 32 == 0, qual, f"input must be [1, 1, R, W] with W a multiple of 32, "
+               f"got {shape}")
+    y = E.host_values(input).reshape(*shape[:-1], shape[-1] // 32, 32).sum(-1)
+    return E.finish(qual, y, dtype or input.dtype, input.layout, dev, memory_config or input.memory_config(),
+                    (input,), flops=float(y.numel() * 32))
+
+
+hc_sum_reduce = E.make_op("ttnn.experimental.hc_sum_reduce", "input, *, memory_config=None, dtype=None, "
+                          "math_fidelity=None", _hc_sum_reduce_impl,
+                          lambda x, **k: x.float().reshape(*x.shape[:-1], x.shape[-1] // 32, 32).sum(-1))

@@ -10,14 +10,14 @@ import torch
 from .. import formats
 from ..operation import record
 from ..tensor import Tensor, new_device_tensor, operands, require_device
-from ..types import INTEGERS, DataType
+from ..types import INTEGERS, DataType, Layout
 from . import _eltwise as E
 from .data_movement import _check, _dim, _finish
 from .unary import activation_fn
 
 __all__ = ["complex_tensor", "real", "imag", "angle", "conj", "polar", "is_real", "is_imag", "real_bw", "imag_bw",
            "angle_bw", "conj_bw", "polar_bw", "bitcast", "unary_chain", "plus_one", "indexed_fill", "index_fill_new",
-           "reshape_on_device", "fill_cache", "copy_device_to_host_tensor"]
+           "reshape_on_device", "fill_cache", "copy_device_to_host_tensor", "fill_rm", "fill_ones_rm"]
 
 
 # --- complex ----------------------------------------------------------------------------------------------------
@@ -304,3 +304,24 @@ def _copy_d2h_impl(device_tensor, host_tensor, blocking=True, cq_id=None):
 
 copy_device_to_host_tensor = E.make_op("ttnn.copy_device_to_host_tensor", "device_tensor, host_tensor, blocking=True, "
                                        "cq_id=None", _copy_d2h_impl)
+
+
+def _fill_rm_impl(N, C, H, W, hOnes, wOnes, any, val_hi, val_lo, memory_config=None, qual="ttnn.fill_rm"):
+    """A row-major [N, C, H, W] tensor holding val_hi in rows < hOnes and columns < wOnes of every H x W plane and
+    val_lo elsewhere; `any` gives the device and dtype (H and W multiples of 32, as the real op requires)."""
+    dev = require_device(qual, any)
+    _check(H % 32 == 0 and W % 32 == 0, qual, f"H ({H}) and W ({W}) must be multiples of 32")
+    _check(0 <= hOnes <= H and 0 <= wOnes <= W, qual, f"hOnes/wOnes ({hOnes}, {wOnes}) must be within H, W ({H}, {W})")
+    vals = torch.full((N, C, H, W), float(val_lo))
+    vals[:, :, :hOnes, :wOnes] = float(val_hi)
+    out = new_device_tensor(vals, any.dtype, Layout.ROW_MAJOR, dev, memory_config or any.memory_config())
+    record(dev, qual, operands=operands(out))
+    return out
+
+
+fill_rm = E.make_op("ttnn.fill_rm", "N, C, H, W, hOnes, wOnes, any, val_hi, val_lo, *, memory_config=None",
+                    lambda N, C, H, W, hOnes, wOnes, any, val_hi, val_lo, memory_config=None: _fill_rm_impl(
+                        N, C, H, W, hOnes, wOnes, any, val_hi, val_lo, memory_config))
+fill_ones_rm = E.make_op("ttnn.fill_ones_rm", "N, C, H, W, hOnes, wOnes, any, *, memory_config=None",
+                         lambda N, C, H, W, hOnes, wOnes, any, memory_config=None: _fill_rm_impl(
+                             N, C, H, W, hOnes, wOnes, any, 1.0, 0.0, memory_config, qual="ttnn.fill_ones_rm"))
