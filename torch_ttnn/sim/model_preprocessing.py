@@ -116,7 +116,8 @@ def _convert(model, *, convert_to_ttnn, custom_preprocessor, name):
         default = default_preprocessor(model, name)
         if default:
             if len(default) != len(children) + len(own):
-                raise RuntimeError("Not all children or parameters were converted using default_preprocessor_parameters!")
+                raise RuntimeError("Not all children or parameters were converted using "
+                                   "default_preprocessor_parameters!")
             return default
         for n, p in own:
             params[n] = from_torch(p.detach(), dtype=_TTNN_DTYPE[p.dtype])

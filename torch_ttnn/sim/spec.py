@@ -3,8 +3,6 @@ dtype, layout, where it lives), the dispatch-core configuration of open_device, 
 print options, and allocating an uninitialised tensor from a spec."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from .operation import operation, record

@@ -348,7 +348,8 @@ div = E.make_op("ttnn.div", _P_DIV, _div_alias_impl,
 # --- in-place variants: the result is written into the first operand, which is returned -------------------------
 _IP_TAIL = f"{_ACTS}, {{fast}}sub_core_grids=None, sub_device_id=None"
 _INPLACE = {  # name: (out-of-place op in _TABLE, operand names, fast_and_approximate_mode default or None)
-    "add_": ("add", "input_tensor_a, input_tensor_b", True), "sub_": ("subtract", "input_tensor_a, input_tensor_b", True),
+    "add_": ("add", "input_tensor_a, input_tensor_b", True),
+    "sub_": ("subtract", "input_tensor_a, input_tensor_b", True),
     "mul_": ("multiply", "input_a, input_b", False), "rsub_": ("rsub", "input_a, input_b", True),
     "bias_gelu_": ("bias_gelu", "input_a, input_b", None),
     "squared_difference_": ("squared_difference", "input_a, input_b", None),

@@ -236,13 +236,15 @@ def _glu_family(name, act):
 
 
 _GLU = {
-    "glu": lambda b, v: torch.sigmoid(b), "reglu": lambda b, v: torch.relu(b), "swiglu": lambda b, v: torch.nn.functional.silu(b),
+    "glu": lambda b, v: torch.sigmoid(b), "reglu": lambda b, v: torch.relu(b),
+    "swiglu": lambda b, v: torch.nn.functional.silu(b),
     "geglu": lambda b, v: torch.nn.functional.gelu(b, approximate="tanh" if v is not None and v.name == "Tanh"
                                                    else "none"),
 }
 for _n, _act in _GLU.items():
     _impl, _golden = _glu_family(_n, _act)
-    _params = "input_tensor, dim=-1, *, memory_config=None" + (", variant=GeluVariant.Accurate" if _n == "geglu" else "")
+    _params = "input_tensor, dim=-1, *, memory_config=None" + (
+        ", variant=GeluVariant.Accurate" if _n == "geglu" else "")
     globals()[_n] = E.make_op(f"ttnn.{_n}", _params, _impl, _golden)
 
 
@@ -276,7 +278,8 @@ def _loss(name, fn):
             LossReductionMode.MEAN else out
 
     return E.make_op(qual, "input_reference, input_prediction, *, reduction=LossReductionMode.NONE, "
-                     "memory_config=None, output_tensor=None", impl, golden, env={"LossReductionMode": LossReductionMode})
+                     "memory_config=None, output_tensor=None", impl, golden,
+                     env={"LossReductionMode": LossReductionMode})
 
 
 l1_loss = _loss("l1_loss", lambda r, p: (r - p).abs())

@@ -12,9 +12,8 @@ import torch
 
 from .. import formats
 from ..operation import operation, record
-from ..tensor import Tensor, operands, require_device
+from ..tensor import operands, require_device
 from ..tensor import typecast as _typecast
-from ..types import DataType
 from . import _eltwise as E
 from . import data_movement as _dm
 from . import transformer as _tr
@@ -23,7 +22,8 @@ from .matmul import _matmul_core
 __all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads", "typecast", "rotate_half", "rotary_embedding",
            "rotary_embedding_hf", "dropout", "isin", "broadcast_to", "concatenate_heads",
            "split_query_key_value_and_split_heads", "nlp_kv_cache_load_slice", "slice_write", "padded_slice",
-           "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg", "hc_sum_reduce"]
+           "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg",
+           "hc_sum_reduce"]
 
 
 @operation("ttnn.experimental.view", golden_function=lambda t, shape, **_: t.reshape(shape))

@@ -170,7 +170,8 @@ def _matmul_impl(input, other, transpose_input=False, transpose_other=False, out
 moreh_matmul = E.make_op("ttnn.moreh_matmul", "input, other, *, transpose_input=False, transpose_other=False, "
                          "output=None, bias=None, memory_config=None, compute_kernel_config=None", _matmul_impl,
                          lambda a, b, transpose_input=False, transpose_other=False, **k: torch.matmul(
-                             a.float().mT if transpose_input else a.float(), b.float().mT if transpose_other else b.float()))
+                             a.float().mT if transpose_input else a.float(),
+                             b.float().mT if transpose_other else b.float()))
 
 
 def _bmm_impl(input, mat2, output=None, memory_config=None, compute_kernel_config=None):
@@ -344,7 +345,8 @@ def _mean_backward_impl(output_grad, dim=None, keepdim=False, input_grad_shape=N
 
 
 moreh_mean_backward = E.make_op("ttnn.moreh_mean_backward", "output_grad, *, dim=None, keepdim=False, "
-                                "input_grad_shape=None, input_grad=None, memory_config=None, compute_kernel_config=None",
+                                "input_grad_shape=None, input_grad=None, memory_config=None, "
+                                "compute_kernel_config=None",
                                 _mean_backward_impl)
 
 
@@ -481,7 +483,8 @@ def _layer_norm_backward_impl(output_grad, input, mean, rstd, normalized_dims, g
     x = E.host_values(input)
     n = int(normalized_dims)
     dims = list(range(x.dim() - n, x.dim()))
-    m, r = E.host_values(mean).reshape([*x.shape[:-n], *[1] * n]), E.host_values(rstd).reshape([*x.shape[:-n], *[1] * n])
+    stat_shape = [*x.shape[:-n], *[1] * n]
+    m, r = E.host_values(mean).reshape(stat_shape), E.host_values(rstd).reshape(stat_shape)
     g = E.host_values(output_grad)
     xhat = (x - m) * r
     w = E.host_values(gamma).reshape(x.shape[-n:]) if gamma is not None else torch.ones(x.shape[-n:])
@@ -500,8 +503,8 @@ def _layer_norm_backward_impl(output_grad, input, mean, rstd, normalized_dims, g
 
 
 moreh_layer_norm_backward = E.make_op(
-    "ttnn.moreh_layer_norm_backward", "output_grad, input, mean, rstd, normalized_dims, *, gamma=None, input_grad=None, "
-    "gamma_grad=None, beta_grad=None, memory_config=None, compute_kernel_config=None", _layer_norm_backward_impl)
+    "ttnn.moreh_layer_norm_backward", "output_grad, input, mean, rstd, normalized_dims, *, gamma=None, "
+    "input_grad=None, gamma_grad=None, beta_grad=None, memory_config=None, compute_kernel_config=None", _layer_norm_backward_impl)
 
 
 def _group_norm_impl(input, num_groups, eps=1e-05, gamma=None, beta=None, are_required_outputs=None, output=None,
@@ -736,8 +739,8 @@ def _adam_like(qual, decoupled):
 _ADAM_TAIL = ("max_exp_avg_sq_in=None, param_out=None, exp_avg_out=None, exp_avg_sq_out=None, "
               "max_exp_avg_sq_out=None, memory_config=None, compute_kernel_config=None")
 moreh_adam = E.make_op("ttnn.moreh_adam", "param_in, grad, exp_avg_in, exp_avg_sq_in, *, lr=0.0010000000474974513, "
-                       "beta1=0.8999999761581421, beta2=0.9990000128746033, eps=9.99999993922529e-09, weight_decay=0.0, "
-                       f"step=0, amsgrad=False, {_ADAM_TAIL}", _adam_like("ttnn.moreh_adam", False))
+                       "beta1=0.8999999761581421, beta2=0.9990000128746033, eps=9.99999993922529e-09, "
+                       f"weight_decay=0.0, step=0, amsgrad=False, {_ADAM_TAIL}", _adam_like("ttnn.moreh_adam", False))
 moreh_adamw = E.make_op("ttnn.moreh_adamw", "param_in, grad, exp_avg_in, exp_avg_sq_in, lr=0.0010000000474974513, "
                         "beta1=0.8999999761581421, beta2=0.9990000128746033, eps=9.99999993922529e-09, "
                         f"weight_decay=0.009999999776482582, step=0, amsgrad=False, *, {_ADAM_TAIL}",
