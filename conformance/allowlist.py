@@ -33,3 +33,10 @@ ALLOWED.update({n: _PREPARE for n in ("prepare_conv_weights", "prepare_conv_bias
                                       "prepare_conv_transpose2d_bias")})
 ALLOWED["gelu"] = ("one Python function covers both real overloads, gelu(t, *, variant=...) and "
                    "gelu(t, *, fast_and_approximate_mode=...), by taking both keywords")
+ALLOWED["uniform"] = ("the real second parameter is named `from`, a Python keyword that no Python function (nor an "
+                      "inspect.Signature) can carry; the emulator names it `from_` and takes it positionally the same")
+ALLOWED["set_printoptions"] = (
+    "the real nanobind signature text is `def set_printoptions(\\* , profile: str, sci_mode: Optional[str|bool], "
+    "precision: Optional[int]`: the escaped `\\*` defeats the surface reader (it reads no parameters) and no "
+    "defaults are listed, yet its docstring calls it with profile alone; the emulator takes keyword-only profile, "
+    "sci_mode=None, precision=None")

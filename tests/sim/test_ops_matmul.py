@@ -154,8 +154,11 @@ def test_activation_strings_resolve_like_ttnn(ttnn, device):
     assert string_to_unary_with_param("gelu_approx") == ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 1.0)
     assert string_to_unary_with_param("relu") == ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU)
     a = dev(ttnn, device, torch.randn(32, 32))
-    with pytest.raises(RuntimeError, match="not emulated"):  # a name TT-NN knows, but the emulator does not
-        ttnn.matmul(a, a, activation="hardmish")
+    with pytest.raises(RuntimeError, match="not emulated"):  # an op type TT-NN knows, but the emulator does not
+        ttnn.matmul(a, a, activation=ttnn.UnaryWithParam(ttnn.UnaryOpType.ZERO_POINT))
+    fused = ttnn.to_torch(ttnn.matmul(a, a, activation="hardmish")).float()
+    plain = ttnn.to_torch(ttnn.matmul(a, a)).float()
+    torch.testing.assert_close(fused, plain * torch.clamp(plain * 0.5 + 1.0, 0.0, 1.0), rtol=1.6e-2, atol=1e-2)
 
 
 def test_output_dtype(ttnn, device):

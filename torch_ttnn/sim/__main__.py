@@ -17,8 +17,12 @@ def install():
     """Make `import ttnn` (and `import ttnn.transformer`, ...) give the emulator for this process."""
     import torch_ttnn.sim as sim
     sys.modules["ttnn"] = sim
-    for sub in ("device", "transformer", "experimental"):
-        sys.modules[f"ttnn.{sub}"] = getattr(sim, sub)
+    for sub in ("device", "transformer", "experimental", "graph", "dot_access", "model_preprocessing", "operations",
+                "operations.activations"):
+        obj = sim
+        for part in sub.split("."):
+            obj = getattr(obj, part)
+        sys.modules[f"ttnn.{sub}"] = obj
     return sim
 
 

@@ -46,8 +46,11 @@ class Operation:
         self.__signature__ = inspect.signature(fn)
 
     _capture = None   # the trace being captured (sim/trace.py), shared by every operation
+    _graph = None     # the ttnn.graph capture in progress (sim/graph.py)
 
     def __call__(self, *args, **kwargs):
+        if self._graph is not None:
+            return self._graph.call(self, args, kwargs)
         if self._capture is None:
             return self.function(*args, **kwargs)
         return self._capture.call(self, args, kwargs)

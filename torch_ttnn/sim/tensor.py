@@ -173,6 +173,56 @@ class Tensor:
     def reshape(self, *shape):
         return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
 
+    # Python operators, as the real Tensor defines them: each is the TT-NN op (so it runs on the device, with its
+    # numerics and cost); a Python number may stand on either side.
+    def __add__(self, other):
+        return _op("add")(self, other)
+
+    def __radd__(self, other):
+        return _op("add")(self, other)
+
+    def __sub__(self, other):
+        return _op("subtract")(self, other)
+
+    def __rsub__(self, other):
+        return _op("rsub")(self, other)
+
+    def __mul__(self, other):
+        return _op("multiply")(self, other)
+
+    def __rmul__(self, other):
+        return _op("multiply")(self, other)
+
+    def __truediv__(self, other):
+        return _op("divide")(self, other)
+
+    def __rtruediv__(self, other):
+        return _op("rdiv")(self, other)
+
+    def __matmul__(self, other):
+        return _op("matmul")(self, other)
+
+    def __getitem__(self, key):
+        """Basic slicing (ints and slices with steps, one per leading dim) through ttnn.slice; an int index keeps
+        its dim as size 1, then drops it, as indexing does."""
+        key = key if isinstance(key, tuple) else (key,)
+        if len(key) > len(self.shape) or any(not isinstance(k, (int, builtins_slice)) for k in key):
+            raise IndexError(f"ttnn.Tensor indexing takes up to {len(self.shape)} ints or slices, got {key!r}")
+        starts, ends, steps, drop = [], [], [], []
+        for d, size in enumerate(self.shape):
+            k = key[d] if d < len(key) else builtins_slice(None)
+            if isinstance(k, int):
+                i = k + size if k < 0 else k
+                if not 0 <= i < size:
+                    raise IndexError(f"index {k} is out of range for dim {d} of size {size}")
+                k, _ = builtins_slice(i, i + 1), drop.append(d)
+            a, b, c = k.indices(size)
+            starts.append(a), ends.append(max(a, b)), steps.append(c)
+        out = _op("slice")(self, starts, ends, steps)
+        if drop:
+            out = reshape(out, [s for d, s in enumerate(out.shape) if d not in drop])
+        return out
+
     def __repr__(self):
         where = f"device {self._device.device_id}" if self._device is not None else "host"
         if self._deallocated:
@@ -181,6 +231,14 @@ class Tensor:
         body = body.replace("tensor(", "").rstrip(")")
         return (f"ttnn.Tensor({body}, shape={list(self.shape)}, dtype={self._dtype}, layout={self._layout}, "
                 f"on {where})")
+
+
+builtins_slice = slice
+
+
+def _op(name):
+    import torch_ttnn.sim as ttnn
+    return getattr(ttnn, name)
 
 
 def _infer_dtype(torch_dtype) -> DataType:
@@ -295,6 +353,11 @@ def from_torch(tensor, dtype: DataType | None = None, *, spec=None, tile=None, p
         return None
     if not isinstance(tensor, torch.Tensor):
         raise TypeError(f"from_torch expects a torch.Tensor, got {type(tensor).__name__}")
+    if spec is not None:  # a ttnn.TensorSpec fixes dtype, layout and memory config
+        if tuple(spec.shape) != tuple(tensor.shape):
+            raise RuntimeError(f"from_torch: spec shape {list(spec.shape)} does not match the tensor's shape "
+                               f"{list(tensor.shape)}")
+        dtype, layout, memory_config = spec.dtype, spec.layout, memory_config or spec.memory_config
     layout = Layout.ROW_MAJOR if layout is None else layout
     if not isinstance(layout, Layout):
         raise TypeError(f"layout must be ttnn.ROW_MAJOR_LAYOUT or ttnn.TILE_LAYOUT, got {layout!r}")

@@ -176,6 +176,14 @@ class Shape(tuple):
 
     __str__ = __repr__
 
+    def __eq__(self, other):  # the real Shape equals a list or tuple of the same dims: Shape([4]) == [4]
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
 
 @dataclass(frozen=True)
 class CoreCoord:

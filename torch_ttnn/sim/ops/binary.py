@@ -90,17 +90,31 @@ def _nary(qual, operands, compute, *, engine="sfpu", dtype=None, memory_config=N
                     sfpu_cycles=0.0 if on_fpu else cycles)
 
 
-def _bin(name, params, compute, *, engine="sfpu", cycles=2.0, golden=None):
-    qual = f"ttnn.{name}"
+_NOT_OP_PARAMS = {"dtype", "memory_config", "output_tensor", "activations", "input_tensor_a_activations",
+                  "input_tensor_b_activations", "sub_core_grids", "sub_device_id", "fast_and_approximate_mode"}
 
-    def impl(input_tensor_a, input_tensor_b, dtype=None, memory_config=None, output_tensor=None, activations=None,
-             input_tensor_a_activations=None, input_tensor_b_activations=None, **ignored):
-        return _nary(qual, (input_tensor_a, input_tensor_b), compute, engine=engine, dtype=dtype,
-                     memory_config=memory_config, output_tensor=output_tensor, cycles=cycles,
-                     pre=(input_tensor_a_activations, input_tensor_b_activations), post=activations)
+
+def _bin(name, params, compute, *, engine="sfpu", cycles=2.0, golden=None, inplace=False):
+    """A binary op from its real parameter list: the first two parameters are the operands (whatever their real
+    names: input_tensor_b, input_b, value, ...), other non-standard parameters (alpha, ...) go to `compute`.
+    In-place variants write the result into the first operand and return it."""
+    qual = f"ttnn.{name}"
+    first, second = [p.strip().split("=")[0] for p in params.split(",")[:2]]
+
+    def impl(**kw):
+        a, b = kw.pop(first), kw.pop(second)
+        extra = {k: v for k, v in kw.items() if k not in _NOT_OP_PARAMS}
+        fn = (lambda x, y: compute(x, y, **extra)) if extra else compute
+        if inplace and not isinstance(a, Tensor):
+            raise TypeError(f"{qual}: the first operand of an in-place op must be a ttnn.Tensor, got "
+                            f"{type(a).__name__}")
+        return _nary(qual, (a, b), fn, engine=engine, dtype=kw.get("dtype"), memory_config=kw.get("memory_config"),
+                     output_tensor=a if inplace else kw.get("output_tensor"), cycles=cycles,
+                     pre=(kw.get("input_tensor_a_activations"), kw.get("input_tensor_b_activations")),
+                     post=kw.get("activations"))
 
     impl.__doc__ = f"Element-wise {name} with broadcasting; a Python number may stand for either operand."
-    return E.make_op(qual, params, impl, golden or (lambda a, b, *args, **kw: compute(_t(a), _t(b))))
+    return E.make_op(qual, params, impl, golden or (lambda a, b, *args, **kw: compute(_t(a), _t(b), *args)))
 
 
 def _t(x):
@@ -126,11 +140,11 @@ def _divide_compute(on_sfpu, rounding_mode):
 
 def _divide_impl(input_tensor_a, input_tensor_b, fast_and_approximate_mode=False, rounding_mode=None, dtype=None,
                  memory_config=None, output_tensor=None, activations=None, input_tensor_a_activations=None,
-                 input_tensor_b_activations=None, **ignored):
+                 input_tensor_b_activations=None, _qual="ttnn.divide", **ignored):
     """a / b. Non-float32 operands: a times the bfloat16-rounded reciprocal of b (see the module docstring)."""
     ops = (input_tensor_a, input_tensor_b)
     exact = all(t.dtype == DataType.FLOAT32 for t in ops if isinstance(t, Tensor))
-    return _nary("ttnn.divide", ops, _divide_compute(exact, rounding_mode), engine="sfpu", dtype=dtype,
+    return _nary(_qual, ops, _divide_compute(exact, rounding_mode), engine="sfpu", dtype=dtype,
                  memory_config=memory_config, output_tensor=output_tensor, cycles=8.0,
                  pre=(input_tensor_a_activations, input_tensor_b_activations), post=activations)
 
@@ -145,6 +159,16 @@ def _remainder(a, b):
 
 def _ldexp(a, b):
     return a * torch.exp2(b)
+
+
+def _integer(name, fn):
+    """An op defined on integers only (the real kernels take INT32/UINT32): float operands are an error."""
+    def compute(a, b):
+        for v in (a, b):
+            if v.dtype == torch.float32:
+                raise RuntimeError(f"ttnn.{name}: operands must be integer tensors (INT32/UINT32); typecast first")
+        return fn(a.to(torch.int64), b.to(torch.int64))
+    return compute
 
 
 def _bitwise(fn):
@@ -188,6 +212,19 @@ _TABLE = {
     "bitwise_xor": (_P_BITWISE, _bitwise(torch.bitwise_xor), "sfpu", 1),
     "bias_gelu": (_P_ARITH.format(fast=False),
                   lambda a, b: torch.nn.functional.gelu(a + b), "fpu", 14),
+    # the short names ttnn also exports (separate operations in the real package, same kernels)
+    "mul": (_P_ARITH.format(fast=False), torch.mul, "fpu", 1),
+    "sub": (_P_ARITH.format(fast=True), torch.sub, "fpu", 1),
+    "addalpha": ("input_tensor_a, input_tensor_b, alpha, *, memory_config=None, output_tensor=None",
+                 lambda a, b, alpha: a + float(alpha) * b, "sfpu", 2),
+    "subalpha": ("input_tensor_a, input_tensor_b, alpha, *, memory_config=None, output_tensor=None",
+                 lambda a, b, alpha: a - float(alpha) * b, "sfpu", 2),
+    "div_no_nan": (_P_PLAIN, lambda a, b: torch.where(b == 0, torch.zeros_like(a / b), a / b), "sfpu", 10),
+    "floor_div": (_P_PLAIN, lambda a, b: torch.floor(a / b), "sfpu", 10),
+    "gcd": (f"input_tensor_a, input_tensor_b, *, dtype=None, memory_config=None, output_tensor=None, {_ACTS}",
+            _integer("gcd", torch.gcd), "sfpu", 40),
+    "lcm": (f"input_tensor_a, input_tensor_b, *, dtype=None, memory_config=None, output_tensor=None, {_ACTS}",
+            _integer("lcm", torch.lcm), "sfpu", 44),
 }
 
 
@@ -295,5 +332,134 @@ def _polyval_impl(input_tensor_a, coeffs, memory_config=None):
 
 polyval = E.make_op("ttnn.polyval", "input_tensor_a, coeffs, *, memory_config=None", _polyval_impl)
 
+_P_DIV = ("input_tensor_a, input_tensor_b, *, fast_and_approximate_mode=False, rounding_mode=None, dtype=None, "
+          f"memory_config=None, output_tensor=None, {_ACTS}, {_GRIDS}")
+
+
+def _div_alias_impl(**kw):
+    """ttnn.div: the same kernel as ttnn.divide under its short name."""
+    return _divide_impl(_qual="ttnn.div", **kw)
+
+
+div = E.make_op("ttnn.div", _P_DIV, _div_alias_impl,
+                lambda a, b, *args, rounding_mode=None, **kw: torch.div(_t(a), _t(b), rounding_mode=rounding_mode))
+
+
+# --- in-place variants: the result is written into the first operand, which is returned -------------------------
+_IP_TAIL = f"{_ACTS}, {{fast}}sub_core_grids=None, sub_device_id=None"
+_INPLACE = {  # name: (out-of-place op in _TABLE, operand names, fast_and_approximate_mode default or None)
+    "add_": ("add", "input_tensor_a, input_tensor_b", True),
+    "sub_": ("subtract", "input_tensor_a, input_tensor_b", True),
+    "mul_": ("multiply", "input_a, input_b", False), "rsub_": ("rsub", "input_a, input_b", True),
+    "bias_gelu_": ("bias_gelu", "input_a, input_b", None),
+    "squared_difference_": ("squared_difference", "input_a, input_b", None),
+    "ldexp_": ("ldexp", "input_a, input_b", None), "logaddexp_": ("logaddexp", "input_a, input_b", None),
+    "logaddexp2_": ("logaddexp2", "input_a, input_b", None),
+    **{f"{n}_": (n, "input_a, input_b", None) for n in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and",
+                                                          "logical_or", "logical_xor")},
+}
+for _name, (_base, _operands, _fast) in _INPLACE.items():
+    _fast_param = "" if _fast is None else f"fast_and_approximate_mode={_fast}, "
+    _, _compute, _engine, _cycles = _TABLE[_base]
+    globals()[_name] = _bin(_name, f"{_operands}, *, " + _IP_TAIL.format(fast=_fast_param), _compute, engine=_engine,
+                            cycles=_cycles, inplace=True)
+
+
+def _div_inplace_impl(input_a, input_b, activations=None, input_tensor_a_activations=None,
+                      input_tensor_b_activations=None, fast_and_approximate_mode=False, sub_core_grids=None,
+                      sub_device_id=None):
+    """a / b written into a (same reciprocal-multiply numerics as ttnn.divide)."""
+    if not isinstance(input_a, Tensor):
+        raise TypeError(f"ttnn.div_: the first operand must be a ttnn.Tensor, got {type(input_a).__name__}")
+    return _divide_impl(input_a, input_b, output_tensor=input_a, activations=activations,
+                        input_tensor_a_activations=input_tensor_a_activations,
+                        input_tensor_b_activations=input_tensor_b_activations, _qual="ttnn.div_")
+
+
+div_ = E.make_op("ttnn.div_", "input_a, input_b, *, " + _IP_TAIL.format(fast="fast_and_approximate_mode=False, "),
+                 _div_inplace_impl, lambda a, b, **kw: torch.div(_t(a), _t(b)))
+
+
+# --- shifts: int32 words, shifted as the SFPU shifts them (wrapping to 32 bits) ----------------------------------
+def _wrap32(v: torch.Tensor, signed: bool) -> torch.Tensor:
+    v = v & 0xFFFFFFFF
+    return torch.where(v >= 2 ** 31, v - 2 ** 32, v) if signed else v
+
+
+def _shift(name, left: bool, logical: bool):
+    qual = f"ttnn.{name}"
+
+    def compute(a, b):
+        if a.dtype == torch.float32 or b.dtype == torch.float32:
+            raise RuntimeError(f"{qual}: operands must be integer tensors (INT32/UINT32); typecast first")
+        x, n = a.to(torch.int64), b.to(torch.int64)
+        if ((n < 0) | (n > 31)).any():
+            raise RuntimeError(f"{qual}: shift amounts must be in [0, 31]")
+        if left:
+            return _wrap32(x << n, signed=not logical)
+        if logical:  # zero-filling: shift the 32-bit pattern as unsigned
+            return _wrap32((x & 0xFFFFFFFF) >> n, signed=True)
+        return x >> n  # arithmetic: sign-filling
+    return compute
+
+
+_P_SHIFT = f"input_tensor_a, input_b, *, memory_config=None, output_tensor=None, {_ACTS}, {_GRIDS}"
+bitwise_left_shift = _bin("bitwise_left_shift", _P_SHIFT, _shift("bitwise_left_shift", True, False), cycles=1)
+bitwise_right_shift = _bin("bitwise_right_shift", _P_SHIFT, _shift("bitwise_right_shift", False, False), cycles=1)
+logical_left_shift = _bin("logical_left_shift", _P_SHIFT, _shift("logical_left_shift", True, True), cycles=1)
+logical_right_shift = _bin("logical_right_shift", "input_tensor_a, input_tensor_b, *, dtype=None, memory_config=None, "
+                           f"output_tensor=None, {_ACTS}, {_GRIDS}", _shift("logical_right_shift", False, True),
+                           cycles=1)
+
+
+def _prelu_impl(input_tensor_a, weight, memory_config=None):
+    """max(0, x) + weight * min(0, x), weight a number or one slope per channel (dim 1), as torch's prelu."""
+    qual = "ttnn.prelu"
+    dev = require_device(qual, input_tensor_a)
+    x = E.host_values(input_tensor_a)
+    if isinstance(weight, Tensor):
+        require_device(qual, weight)
+        w = E.host_values(weight).reshape(-1)
+        channels = x.shape[1] if x.dim() > 1 else 1
+        if w.numel() not in (1, channels):
+            raise RuntimeError(f"{qual}: weight has {w.numel()} elements; it must have 1 or one per channel "
+                               f"({channels}, dim 1 of the input)")
+        w = w.reshape([1, -1] + [1] * (x.dim() - 2)) if w.numel() > 1 else w.reshape(())
+    else:
+        w = E.round_to(torch.tensor(float(weight)), DataType.BFLOAT16 if input_tensor_a.dtype != DataType.FLOAT32
+                       else DataType.FLOAT32)
+    out = torch.where(x >= 0, x, w * x)
+    inputs = (input_tensor_a, weight) if isinstance(weight, Tensor) else (input_tensor_a,)
+    return E.finish(qual, out, input_tensor_a.dtype, input_tensor_a.layout, dev,
+                    memory_config or input_tensor_a.memory_config(), inputs, sfpu_cycles=2)
+
+
+prelu = E.make_op("ttnn.prelu", "input_tensor_a, weight, *, memory_config=None", _prelu_impl,
+                  lambda a, w, **k: torch.nn.functional.prelu(a, w if isinstance(w, torch.Tensor) else torch.tensor(
+                      [float(w)], dtype=a.dtype)))
+
+
+def _vector(qual, t: Tensor) -> torch.Tensor:
+    dims = [d for d in t.shape if d != 1]
+    if len(dims) > 1:
+        raise RuntimeError(f"{qual}: each input must be a vector (all dims 1 but one), got shape {list(t.shape)}")
+    return E.host_values(t).reshape(-1)
+
+
+def _outer_impl(input_tensor_a, input_tensor_b, memory_config=None):
+    """The outer product of two vectors (shapes like [1, 1, N, 1] and [1, 1, 1, M]) as a [1, 1, N, M] tensor."""
+    qual = "ttnn.outer"
+    dev = require_device(qual, input_tensor_a, input_tensor_b)
+    a, b = _vector(qual, input_tensor_a), _vector(qual, input_tensor_b)
+    out = torch.outer(a, b).reshape(1, 1, a.numel(), b.numel())
+    return E.finish(qual, out, input_tensor_a.dtype, input_tensor_a.layout, dev, memory_config,
+                    (input_tensor_a, input_tensor_b), flops=float(out.numel()))
+
+
+outer = E.make_op("ttnn.outer", "input_tensor_a, input_tensor_b, *, memory_config=None", _outer_impl,
+                  lambda a, b, **k: torch.outer(a.reshape(-1), b.reshape(-1)))
+
 __all__ = [n for n, v in _TABLE.items() if v[1] is not None] + [
-    "nextafter", "divide", "pow", "where", "addcmul", "addcdiv", "lerp", "mac", "isclose", "polyval"]
+    "nextafter", "divide", "pow", "where", "addcmul", "addcdiv", "lerp", "mac", "isclose", "polyval", "div",
+    "div_", *_INPLACE, "bitwise_left_shift", "bitwise_right_shift", "logical_left_shift", "logical_right_shift",
+    "prelu", "outer"]

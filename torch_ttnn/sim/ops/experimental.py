@@ -1,16 +1,29 @@
-"""ttnn.experimental (emulated): the few experimental ops torch-ttnn and TT-NN model code reach for.
+"""ttnn.experimental (emulated): the experimental ops torch-ttnn and TT-NN model code reach for.
 
-view (with its (N, C, H, W) overload) and the NLP head helpers nlp_create_qkv_heads / nlp_concat_heads.
-(ttnn.experimental.typecast / concatenate_heads / split_query_key_value_and_split_heads have signatures of
-their own in 0.81.1, different from the top-level ops, and are not emulated.)
+view (with its (N, C, H, W) overload), the NLP head helpers (nlp_create_qkv_heads, nlp_concat_heads,
+concatenate_heads and split_query_key_value_and_split_heads with their experimental signatures, which take a
+compute grid), rotary embeddings (rotate_half, rotary_embedding, rotary_embedding_hf), typecast, dropout, isin,
+broadcast_to, minimal_matmul (matmul's device numerics), KV-cache slices and layout conversions.
+Semantics follow the real golden functions.
 """
 from __future__ import annotations
 
-from ..operation import operation
+import torch
+
+from .. import formats
+from ..operation import operation, record
+from ..tensor import operands, require_device
+from ..tensor import typecast as _typecast
+from . import _eltwise as E
 from . import data_movement as _dm
 from . import transformer as _tr
+from .matmul import _matmul_core
 
-__all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads"]
+__all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads", "typecast", "rotate_half", "rotary_embedding",
+           "rotary_embedding_hf", "dropout", "isin", "broadcast_to", "concatenate_heads",
+           "split_query_key_value_and_split_heads", "nlp_kv_cache_load_slice", "slice_write", "padded_slice",
+           "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg",
+           "hc_sum_reduce"]
 
 
 @operation("ttnn.experimental.view", golden_function=lambda t, shape, **_: t.reshape(shape))
@@ -39,3 +52,305 @@ def nlp_concat_heads(input_tensor, *, memory_config=None):
     """[B, NH, S, D] -> [B, 1, S, NH*D]."""
     y = _tr.concatenate_heads.function(input_tensor, memory_config=memory_config)
     return _dm.unsqueeze.function(y, 1)
+
+
+# --- the experimental ops with signatures of their own ---------------------------------------------------------
+def _typecast_impl(input_tensor, dtype, memory_config=None, optional_output_tensor=None):
+    """ttnn.typecast under its experimental signature (optional_output_tensor receives the result if given)."""
+    out = _typecast.function(input_tensor, dtype, memory_config=memory_config)
+    if optional_output_tensor is not None:
+        optional_output_tensor._values = formats.to_device_format(E.host_values(out), optional_output_tensor.dtype,
+                                                                  optional_output_tensor.layout)
+        return optional_output_tensor
+    return out
+
+
+typecast = E.make_op("ttnn.experimental.typecast", "input_tensor, dtype, memory_config=None, "
+                     "optional_output_tensor=None", _typecast_impl)
+
+
+def _half_rotated(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def _rotate_half_impl(input, memory_config=None):
+    """[x1, x2] -> [-x2, x1] over the last dim (the RoPE helper), which must be even."""
+    qual = "ttnn.experimental.rotate_half"
+    dev = require_device(qual, input)
+    _dm._check(input.shape[-1] % 2 == 0, qual, f"the last dim must be even, got {input.shape[-1]}")
+    return E.finish(qual, _half_rotated(E.host_values(input)), input.dtype, input.layout, dev,
+                    memory_config or input.memory_config(), (input,), sfpu_cycles=1)
+
+
+rotate_half = E.make_op("ttnn.experimental.rotate_half", "input, *, memory_config=None", _rotate_half_impl,
+                        lambda x, **k: _half_rotated(x.float()))
+
+
+def _rope(qual, x_t, cos_t, sin_t, rows, memory_config):
+    dev = require_device(qual, x_t, cos_t, sin_t)
+    x, cos, sin = E.host_values(x_t), E.host_values(cos_t), E.host_values(sin_t)
+    _dm._check(cos.shape == sin.shape and cos.shape[-1] == x.shape[-1], qual,
+               f"cos/sin caches {list(cos.shape)}, {list(sin.shape)} must match each other and the input's last "
+               f"dim {x.shape[-1]}")
+    cos, sin = cos[..., rows, :], sin[..., rows, :]
+    y = x * cos + _half_rotated(x) * sin
+    return E.finish(qual, y, x_t.dtype, x_t.layout, dev, memory_config or x_t.memory_config(), (x_t, cos_t, sin_t),
+                    sfpu_cycles=4)
+
+
+def _rotary_embedding_impl(input_tensor, cos_cache, sin_cache, token_index=None, memory_config=None,
+                           compute_kernel_config=None):
+    """x * cos + rotate_half(x) * sin with caches [1, 1, S_max, D]: rows 0..S-1 for prefill, the one row
+    token_index for decode."""
+    qual = "ttnn.experimental.rotary_embedding"
+    s = input_tensor.shape[-2]
+    if token_index is not None:
+        _dm._check(0 <= token_index < cos_cache.shape[-2], qual, f"token_index {token_index} outside the cache")
+        rows = builtins_slice(token_index, token_index + 1)
+    else:
+        _dm._check(s <= cos_cache.shape[-2], qual, f"sequence length {s} exceeds the cache's {cos_cache.shape[-2]}")
+        rows = builtins_slice(0, s)
+    return _rope(qual, input_tensor, cos_cache, sin_cache, rows, memory_config)
+
+
+builtins_slice = slice
+rotary_embedding = E.make_op("ttnn.experimental.rotary_embedding", "input_tensor, cos_cache, sin_cache, "
+                             "token_index=None, *, memory_config=None, compute_kernel_config=None",
+                             _rotary_embedding_impl)
+
+
+def _rotary_embedding_hf_impl(input_tensor, cos_cache, sin_cache, is_decode_mode=False, memory_config=None,
+                              compute_kernel_config=None):
+    """HuggingFace-style RoPE: x * cos + rotate_half(x) * sin with cos/sin already gathered for these positions
+    (broadcast over batch and heads)."""
+    return _rope("ttnn.experimental.rotary_embedding_hf", input_tensor, cos_cache, sin_cache,
+                 builtins_slice(None), memory_config)
+
+
+rotary_embedding_hf = E.make_op("ttnn.experimental.rotary_embedding_hf", "input_tensor, cos_cache, sin_cache, *, "
+                                "is_decode_mode=False, memory_config=None, compute_kernel_config=None",
+                                _rotary_embedding_hf_impl)
+
+
+def _dropout_impl(input_tensor, probability, scale, seed, use_per_device_seed=True, memory_config=None,
+                  output_tensor=None):
+    """Zero each element with `probability`, scale the kept ones by `scale` (1/(1-p) for inverted dropout).
+    The mask comes from a torch generator seeded with `seed`, not the device's generator."""
+    qual = "ttnn.experimental.dropout"
+    dev = require_device(qual, input_tensor)
+    _dm._check(0.0 <= float(probability) <= 1.0, qual, f"probability must be in [0, 1], got {probability}")
+    g = torch.Generator().manual_seed(int(seed))
+    keep = torch.rand(tuple(input_tensor.shape), generator=g) >= float(probability)
+    y = E.host_values(input_tensor) * keep * float(scale)
+    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev,
+                    memory_config or input_tensor.memory_config(), (input_tensor,), output_tensor=output_tensor,
+                    sfpu_cycles=6)
+
+
+dropout = E.make_op("ttnn.experimental.dropout", "input_tensor, probability, scale, seed, *, use_per_device_seed=True, "
+                    "memory_config=None, output_tensor=None", _dropout_impl)
+
+
+def _isin_impl(elements, test_elements, assume_unique=False, invert=False, out=None):
+    """1 where an element occurs in test_elements (0 with invert), as torch.isin."""
+    qual = "ttnn.experimental.isin"
+    dev = require_device(qual, elements, test_elements)
+    y = torch.isin(E.host_values(elements), E.host_values(test_elements), assume_unique=assume_unique, invert=invert)
+    return E.finish(qual, y.to(torch.float32), elements.dtype, elements.layout, dev, elements.memory_config(),
+                    (elements, test_elements), output_tensor=out, sfpu_cycles=4)
+
+
+isin = E.make_op("ttnn.experimental.isin", "elements, test_elements, *, assume_unique=False, invert=False, out=None",
+                 _isin_impl, lambda e, t, assume_unique=False, invert=False, **k: torch.isin(e, t, invert=invert))
+
+
+def _broadcast_to_impl(input, output_shape, memory_config=None, output=None):
+    """Expand size-1 dims to output_shape (torch.broadcast_to rules)."""
+    qual = "ttnn.experimental.broadcast_to"
+    dev = require_device(qual, input)
+    try:
+        y = torch.broadcast_to(input.value, tuple(output_shape)).clone()
+    except RuntimeError:
+        raise RuntimeError(f"{qual}: shape {list(input.shape)} cannot be broadcast to {list(output_shape)}") from None
+    if output is not None:
+        output._values = formats.to_device_format(y, output.dtype, output.layout)
+        record(dev, qual, operands=operands(input, output))
+        return output
+    return _dm._finish(qual, dev, y, input, memory_config=memory_config)
+
+
+broadcast_to = E.make_op("ttnn.experimental.broadcast_to", "input, output_shape, *, memory_config=None, output=None",
+                         _broadcast_to_impl, lambda x, shape, **k: torch.broadcast_to(x, tuple(shape)))
+
+
+def _check_grid(qual, dev, grid):
+    g = dev.spec.grid
+    gx, gy = (grid.x, grid.y) if hasattr(grid, "x") else tuple(grid)
+    _dm._check(gx <= g.x and gy <= g.y, qual, f"compute_with_storage_grid_size {gx}x{gy} exceeds the device's "
+               f"{g.x}x{g.y} grid")
+
+
+def _concatenate_heads_impl(input_tensor, compute_with_storage_grid_size, memory_config=None, output_tensor=None):
+    """[B, NH, S, D] -> [B, 1, S, NH*D] (the experimental op keeps a rank-4 result)."""
+    dev = require_device("ttnn.experimental.concatenate_heads", input_tensor)
+    _check_grid("ttnn.experimental.concatenate_heads", dev, compute_with_storage_grid_size)
+    y = _tr.concatenate_heads.function(input_tensor, memory_config=memory_config)
+    return _dm.unsqueeze.function(y, 1)
+
+
+concatenate_heads = E.make_op("ttnn.experimental.concatenate_heads", "input_tensor, compute_with_storage_grid_size, *, "
+                              "memory_config=None, output_tensor=None", _concatenate_heads_impl)
+
+
+def _split_qkv_impl(input_tensor, compute_with_storage_grid_size, memory_config=None, num_heads=16,
+                    output_tensors=None):
+    """Fused QKV [B, 1, S, 3*NH*D] (or [B, S, 3*NH*D]) -> Q [B, NH, S, D], K^T [B, NH, D, S], V [B, NH, S, D]."""
+    qual = "ttnn.experimental.split_query_key_value_and_split_heads"
+    dev = require_device(qual, input_tensor)
+    _check_grid(qual, dev, compute_with_storage_grid_size)
+    x = _dm.squeeze.function(input_tensor, 1) if len(input_tensor.shape) == 4 else input_tensor
+    return _tr.split_query_key_value_and_split_heads.function(x, None, num_heads=num_heads, memory_config=memory_config)
+
+
+split_query_key_value_and_split_heads = E.make_op(
+    "ttnn.experimental.split_query_key_value_and_split_heads", "input_tensor, compute_with_storage_grid_size, *, "
+    "memory_config=None, num_heads=16, output_tensors=None", _split_qkv_impl)
+
+
+def _kv_slice_impl(input_tensor, seq_len_start, seq_len_end, memory_config=None, output_tensor=None):
+    """Positions seq_len_start..seq_len_end (dim 2) of a [B, H, S, D] KV cache."""
+    qual = "ttnn.experimental.nlp_kv_cache_load_slice"
+    dev = require_device(qual, input_tensor)
+    _dm._check(len(input_tensor.shape) == 4 and 0 <= seq_len_start < seq_len_end <= input_tensor.shape[2], qual,
+               f"need a rank-4 cache and 0 <= start < end <= {input_tensor.shape[2] if input_tensor.shape else 0}")
+    return _dm._finish(qual, dev, input_tensor.value[:, :, seq_len_start:seq_len_end, :], input_tensor,
+                       memory_config=memory_config)
+
+
+nlp_kv_cache_load_slice = E.make_op("ttnn.experimental.nlp_kv_cache_load_slice", "input_tensor, *, seq_len_start, "
+                                    "seq_len_end, memory_config=None, output_tensor=None", _kv_slice_impl)
+
+
+def _slice_write_impl(input_tensor, output_tensor, start, end, step):
+    """Write input into output[start:end:step] (one entry per dim); returns output."""
+    qual = "ttnn.experimental.slice_write"
+    dev = require_device(qual, input_tensor, output_tensor)
+    rank = len(output_tensor.shape)
+    _dm._check(len(start) == len(end) == len(step) == rank, qual, "start, end and step need one entry per dim")
+    idx = tuple(builtins_slice(a, b, c) for a, b, c in zip(start, end, step))
+    vals = output_tensor.value.clone()
+    target = vals[idx]
+    _dm._check(tuple(target.shape) == tuple(input_tensor.shape), qual, f"the slice has shape {list(target.shape)} "
+               f"but the input {list(input_tensor.shape)}")
+    vals[idx] = input_tensor.value.to(vals.dtype)
+    output_tensor._values = formats.to_device_format(vals, output_tensor.dtype, output_tensor.layout)
+    record(dev, qual, operands=operands(input_tensor, input_tensor))
+    return output_tensor
+
+
+slice_write = E.make_op("ttnn.experimental.slice_write", "input_tensor, output_tensor, start, end, step",
+                        _slice_write_impl)
+
+
+def _padded_slice_impl(input_tensor, padded_slice_start, padded_slice_end, padded_slice_step=None, memory_config=None,
+                       output_tensor=None, pad_value=None):
+    """ttnn.slice into an explicit (typically sharded) memory config."""
+    return _dm.slice.function(input_tensor, padded_slice_start, padded_slice_end, padded_slice_step,
+                              memory_config=memory_config)
+
+
+padded_slice = E.make_op("ttnn.experimental.padded_slice", "input_tensor, padded_slice_start, padded_slice_end, "
+                         "padded_slice_step=None, *, memory_config, output_tensor=None, pad_value=None",
+                         _padded_slice_impl)
+
+
+def _minimal_matmul_impl(input_tensor, weight_tensor, bias_tensor=None, fused_activation=None, config=None,
+                         memory_config=None, dtype=None, compute_kernel_config=None, fuse_swiglu=False):
+    """input @ weight (+ bias) (then the fused activation), through ttnn.matmul's fidelity/accumulation path."""
+    qual = "ttnn.experimental.minimal_matmul"
+    out = _matmul_core(qual, input_tensor, weight_tensor, bias_tensor, False, False, memory_config, dtype, None,
+                       fused_activation, compute_kernel_config, None, None)
+    if fuse_swiglu:
+        v = E.host_values(out)
+        a, b = v.chunk(2, dim=-1)
+        out._values = formats.to_device_format(a * torch.nn.functional.silu(b), out.dtype, out.layout)
+    return out
+
+
+minimal_matmul = E.make_op("ttnn.experimental.minimal_matmul", "input_tensor, weight_tensor, *, bias_tensor=None, "
+                           "fused_activation=None, config=None, memory_config=None, dtype=None, "
+                           "compute_kernel_config=None, fuse_swiglu=False", _minimal_matmul_impl)
+
+
+def _complex_mul_impl(a_real, a_imag, b_real, b_imag):
+    """(a_re + i a_im)(b_re + i b_im) as [real, imag]."""
+    qual = "ttnn.experimental.complex_mul"
+    dev = require_device(qual, a_real, a_imag, b_real, b_imag)
+    ar, ai, br, bi = (E.host_values(t) for t in (a_real, a_imag, b_real, b_imag))
+    re = E.finish(qual, ar * br - ai * bi, a_real.dtype, a_real.layout, dev, a_real.memory_config(),
+                  (a_real, a_imag, b_real, b_imag), sfpu_cycles=4)
+    im = E.finish(qual, ar * bi + ai * br, a_real.dtype, a_real.layout, dev, a_real.memory_config(), (), sfpu_cycles=4)
+    return [re, im]
+
+
+complex_mul = E.make_op("ttnn.experimental.complex_mul", "a_real, a_imag, b_real, b_imag", _complex_mul_impl)
+
+
+def _hw_swap(qual, input, dtype, memory_config):
+    dev = require_device(qual, input)
+    _dm._check(len(input.shape) == 4 and input.shape[0] == 1 and input.shape[1] == 1, qual,
+               f"input must be [1, 1, rows, cols], got {list(input.shape)}")
+    return _dm._finish(qual, dev, input.value.transpose(-1, -2), input, dtype=dtype, memory_config=memory_config)
+
+
+convert_to_chw = E.make_op("ttnn.experimental.convert_to_chw", "input, *, dtype=None",
+                           lambda input, dtype=None: _hw_swap("ttnn.experimental.convert_to_chw", input, dtype, None),
+                           lambda x, **k: x.transpose(-1, -2))
+convert_to_hwc = E.make_op("ttnn.experimental.convert_to_hwc", "input, *, memory_config=None, dtype=None",
+                           lambda input, memory_config=None, dtype=None: _hw_swap(
+                               "ttnn.experimental.convert_to_hwc", input, dtype, memory_config),
+                           lambda x, **k: x.transpose(-1, -2))
+
+
+def _transpose_rm_impl(input):
+    """Swap the last two dims of a row-major tensor."""
+    qual = "ttnn.experimental.transpose_rm"
+    dev = require_device(qual, input)
+    return _dm._finish(qual, dev, input.value.transpose(-1, -2), input)
+
+
+transpose_rm = E.make_op("ttnn.experimental.transpose_rm", "input", _transpose_rm_impl,
+                         lambda x, **k: x.transpose(-1, -2))
+
+
+def _intimg_impl(input_tensor):
+    """Integral image of [N, H, W, C]: cumulative sums over H then W."""
+    qual = "ttnn.experimental.intimg"
+    dev = require_device(qual, input_tensor)
+    _dm._check(len(input_tensor.shape) == 4, qual, f"input must be [N, H, W, C], got {list(input_tensor.shape)}")
+    y = E.host_values(input_tensor).cumsum(1).cumsum(2)
+    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev, input_tensor.memory_config(),
+                    (input_tensor,), sfpu_cycles=2)
+
+
+intimg = E.make_op("ttnn.experimental.intimg", "input_tensor", _intimg_impl,
+                   lambda x, **k: x.float().cumsum(1).cumsum(2))
+
+
+def _hc_sum_reduce_impl(input, memory_config=None, dtype=None, math_fidelity=None):
+    """Mamba's SSM reduction: sum each group of 32 consecutive values of the last dim ([1, 1, R, W] -> [1, 1, R,
+    W/32])."""
+    qual = "ttnn.experimental.hc_sum_reduce"
+    dev = require_device(qual, input)
+    shape = list(input.shape)
+    _dm._check(len(shape) == 4 and shape[-1] % 32 == 0, qual, f"input must be [1, 1, R, W] with W a multiple of 32, "
+               f"got {shape}")
+    y = E.host_values(input).reshape(*shape[:-1], shape[-1] // 32, 32).sum(-1)
+    return E.finish(qual, y, dtype or input.dtype, input.layout, dev, memory_config or input.memory_config(),
+                    (input,), flops=float(y.numel() * 32))
+
+
+hc_sum_reduce = E.make_op("ttnn.experimental.hc_sum_reduce", "input, *, memory_config=None, dtype=None, "
+                          "math_fidelity=None", _hc_sum_reduce_impl,
+                          lambda x, **k: x.float().reshape(*x.shape[:-1], x.shape[-1] // 32, 32).sum(-1))

@@ -18,9 +18,9 @@ from . import _eltwise as E
 from . import program_configs as P
 
 
-def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_config=None, numeric_stable=True):
+def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_config=None, numeric_stable=True,
+                  qual="ttnn.softmax"):
     """Softmax along dim (numeric_stable subtracts the row max first, as the device kernel does)."""
-    qual = "ttnn.softmax"
     dev = require_device(qual, input_tensor)
     E.check_dtype(qual, input_tensor.dtype, FLOATS)
     x = E.host_values(input_tensor)

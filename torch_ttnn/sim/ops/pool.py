@@ -16,7 +16,7 @@ from ..types import BLOCK_FLOAT, DataType, Layout
 from .conv import _pad4, _pair
 from .data_movement import _finish
 
-__all__ = ["max_pool2d", "avg_pool2d", "global_avg_pool2d", "upsample"]
+__all__ = ["max_pool2d", "avg_pool2d", "global_avg_pool2d", "upsample", "adaptive_avg_pool2d", "adaptive_max_pool2d"]
 
 
 def _nchw(op, x, n, h, w, c):
@@ -166,3 +166,36 @@ def upsample(input_tensor, scale_factor, *, mode="nearest", memory_config=None, 
 
 
 global_avg_pool2d.golden_function = _global_golden
+
+
+def _adaptive(op, fn, input_tensor, batch_size, input_h, input_w, channels, output_size, memory_config,
+              deallocate_input):
+    """An adaptive pool over the flattened channels-last input [1, 1, N*H*W, C] (or [N, H, W, C]) to output_size
+    [oh, ow], as [1, 1, N*oh*ow, C] like the other pools: window i spans floor(i*H/oh) .. ceil((i+1)*H/oh)."""
+    require_device(op, input_tensor)
+    if input_tensor.dtype not in (DataType.BFLOAT16, DataType.FLOAT32, DataType.BFLOAT8_B, DataType.BFLOAT4_B):
+        raise RuntimeError(f"{op}: input dtype must be a float type, got {input_tensor.dtype}")
+    out_hw = _pair(output_size)
+    if any(o < 1 for o in out_hw):
+        raise RuntimeError(f"{op}: output_size must be positive, got {list(out_hw)}")
+    x = _nchw(op, input_tensor, batch_size, input_h, input_w, channels)
+    out = _finish(op, input_tensor.device(), _flat(fn(x, out_hw)), input_tensor, memory_config=memory_config)
+    if deallocate_input:
+        input_tensor.deallocate()
+    return out
+
+
+@operation("ttnn.adaptive_avg_pool2d", golden_function=lambda x, *a, **k: F.adaptive_avg_pool2d(x.float(), a[-1]))
+def adaptive_avg_pool2d(input_tensor, batch_size, input_h, input_w, channels, output_size, *, memory_config=None,
+                        dram_slice_config=None, applied_shard_scheme=None, compute_kernel_config=None,
+                        deallocate_input=False, reallocate_output=True):
+    return _adaptive("ttnn.adaptive_avg_pool2d", F.adaptive_avg_pool2d, input_tensor, batch_size, input_h, input_w,
+                     channels, output_size, memory_config, deallocate_input)
+
+
+@operation("ttnn.adaptive_max_pool2d", golden_function=lambda x, *a, **k: F.adaptive_max_pool2d(x.float(), a[-1]))
+def adaptive_max_pool2d(input_tensor, batch_size, input_h, input_w, channels, output_size, *, memory_config=None,
+                        dram_slice_config=None, applied_shard_scheme=None, deallocate_input=False,
+                        reallocate_output=True):
+    return _adaptive("ttnn.adaptive_max_pool2d", F.adaptive_max_pool2d, input_tensor, batch_size, input_h, input_w,
+                     channels, output_size, memory_config, deallocate_input)

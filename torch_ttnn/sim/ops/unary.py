@@ -45,6 +45,53 @@ def _flag(fn):
     return lambda x: fn(x).to(x.dtype)
 
 
+def _xielu(x, alpha_p=0.8, alpha_n=0.8):
+    """xIELU with beta 0.5 and eps -1e-6: quadratic for x > 0, an expm1 tail below (the real golden's form)."""
+    pos = alpha_p * x * x + 0.5 * x
+    neg = alpha_n * torch.expm1(torch.clamp(x, max=-1e-6)) - alpha_n * x + 0.5 * x
+    return torch.where(x > 0, pos, neg)
+
+
+def _rotate90(x):
+    """Multiply interleaved (real, imag) pairs of the last dim by i: (a, b) -> (-b, a)."""
+    if x.shape[-1] % 2:
+        raise RuntimeError(f"ttnn.alt_complex_rotate90: the last dimension must be even (interleaved real/imag "
+                           f"pairs), got {x.shape[-1]}")
+    pairs = x.reshape(*x.shape[:-1], -1, 2)
+    return torch.stack([-pairs[..., 1], pairs[..., 0]], dim=-1).reshape(x.shape)
+
+
+def _multigammaln(x):
+    """log of the multivariate gamma function of order 4, as the device's composite sums it."""
+    return torch.lgamma(x) + torch.lgamma(x - 0.5) + torch.lgamma(x - 1.0) + torch.lgamma(x - 1.5) + 3.434189657547
+
+
+def _rdiv(x, value, rounding_mode=None):
+    if rounding_mode not in (None, "trunc", "floor"):
+        raise RuntimeError(f"ttnn.rdiv: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+    return torch.div(torch.full_like(x, float(value)), x, rounding_mode=rounding_mode)
+
+
+def _normalize(dims):
+    def fn(x):
+        if len(dims) == 4 and x.dim() != 4:
+            raise RuntimeError(f"ttnn.normalize_global: input must be 4D, got rank {x.dim()}")
+        mean = x.mean(dims, keepdim=True)
+        return (x - mean) / x.std(dims, keepdim=True, correction=0)
+    return fn
+
+
+def _hw_stat(take_sqrt):
+    """Variance over H and W as the device computes it: squared deviations of the logical elements summed, then
+    divided by the tile-padded area (so non-tile-aligned planes come out scaled by logical/padded area)."""
+    def fn(x):
+        h, w = x.shape[-2:]
+        ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+        var = torch.var(x, dim=(-2, -1), keepdim=True, correction=0) * (h * w) / (ph * pw)
+        return torch.sqrt(var) if take_sqrt else var
+    return fn
+
+
 _F = torch.nn.functional
 # name -> (params, compute(x, **op params) on float32/float64 values, SFPU cycles per value, golden or None).
 _TABLE = {
@@ -134,6 +181,25 @@ _TABLE = {
     "gez": (_PLAIN, _cmpz(torch.ge), 1),
     "ltz": (_PLAIN, _cmpz(torch.lt), 1),
     "lez": (_PLAIN, _cmpz(torch.le), 1),
+    # TT-NN-specific unaries: formulas from the real package's golden functions (ttnn/operations/unary.py)
+    "erfinv": (_PLAIN, torch.erfinv, 14),
+    "polygamma": ("input_tensor, k, *, memory_config=None", lambda x, k: torch.special.polygamma(int(k), x), 40),
+    "xielu": (f"input_tensor, *, alpha_p=0.800000011920929, alpha_n=0.800000011920929, {_TAIL}", _xielu, 12),
+    "hardmish": (_PLAIN, lambda x: x * torch.clamp(x * 0.5 + 1.0, 0.0, 1.0), 3),
+    "i1": (_PLAIN, lambda x: torch.special.i1(torch.clamp(x, -88.5, 88.5)), 24),
+    "identity": (_PLAIN, lambda x: x, 1),
+    "isneginf": (_PLAIN, _flag(torch.isneginf), 1),
+    "isposinf": (_PLAIN, _flag(torch.isposinf), 1),
+    "swish": (_PLAIN, _F.silu, 12),
+    "softcap": (f"input_tensor, beta, *, {_TAIL}", lambda x, beta: beta * torch.tanh(x / beta), 12),
+    "alt_complex_rotate90": (_PLAIN, _rotate90, 1),
+    "multigammaln": ("input_tensor, *, memory_config=None", _multigammaln, 40),
+    "rpow": (f"input_tensor, exponent, *, {_TAIL}", lambda x, exponent: torch.pow(float(exponent), x), 20),
+    "rdiv": (f"input_tensor, value, *, rounding_mode=None, {_TAIL}", _rdiv, 8),
+    "normalize_hw": ("input_tensor, *, memory_config=None", _normalize((-2, -1)), 8),
+    "normalize_global": ("input_tensor, *, memory_config=None", _normalize((0, 1, 2, 3)), 8),
+    "var_hw": ("input_tensor, *, memory_config=None", _hw_stat(False), 4),
+    "std_hw": ("input_tensor, *, memory_config=None", _hw_stat(True), 6),
 }
 
 def _make_unary(name, params, fn, cycles):
@@ -171,6 +237,18 @@ def _bitwise_not_impl(input_tensor, memory_config=None, output_tensor=None, sub_
 
 
 bitwise_not = E.make_op("ttnn.bitwise_not", _PLAIN, _bitwise_not_impl, lambda x, *a, **k: torch.bitwise_not(x))
+
+
+def _logical_not_inplace_impl(input_tensor, memory_config=None):
+    """logical_not written back into the input tensor, which is returned."""
+    dev = require_device("ttnn.logical_not_", input_tensor)
+    out = (E.host_values(input_tensor) == 0).to(torch.float32)
+    return E.finish("ttnn.logical_not_", out, input_tensor.dtype, input_tensor.layout, dev, None, (input_tensor,),
+                    output_tensor=input_tensor, sfpu_cycles=1)
+
+
+logical_not_ = E.make_op("ttnn.logical_not_", "input_tensor, *, memory_config=None", _logical_not_inplace_impl,
+                         lambda x, **k: torch.logical_not(x))
 
 
 def _tri(name, torch_fn):
@@ -292,5 +370,5 @@ def activation_fn(activation):
     raise TypeError(f"activation must be a string or ttnn.UnaryWithParam, got {type(activation).__name__}")
 
 
-__all__ = list(_TABLE) + ["bitwise_not", "tril", "triu", "clamp", "clip", "GeluVariant", "SigmoidMode",
+__all__ = list(_TABLE) + ["bitwise_not", "logical_not_", "tril", "triu", "clamp", "clip", "GeluVariant", "SigmoidMode",
                           "UnaryOpType", "UnaryWithParam"]
