@@ -95,14 +95,14 @@ def test_sort(ttnn, device, descending):
     assert_equal(ref.indices.to(torch.int32), ttnn.to_torch(indices).to(torch.int32))
 
 
-@pytest.mark.parametrize("reduce", [None, "add"])
-def test_scatter(ttnn, device, reduce):
+@pytest.mark.parametrize("op", ["scatter", "scatter_add"])
+def test_scatter(ttnn, device, op):
     x, src = torch.randn(4, 32), torch.randn(4, 32)
     idx = torch.stack([torch.randperm(32, generator=torch.Generator().manual_seed(i)) for i in range(4)]).int()
     ti = ttnn.from_torch(idx, dtype=ttnn.int32, device=device)
-    out = ttnn.scatter(dev(ttnn, device, x, ttnn.float32, ttnn.ROW_MAJOR_LAYOUT), 1, ti,
-                       dev(ttnn, device, src, ttnn.float32, ttnn.ROW_MAJOR_LAYOUT), reduce=reduce)
-    expected = x.scatter(1, idx.long(), src) if reduce is None else x.scatter_add(1, idx.long(), src)
+    out = getattr(ttnn, op)(dev(ttnn, device, x, ttnn.float32, ttnn.ROW_MAJOR_LAYOUT), 1, ti,
+                            dev(ttnn, device, src, ttnn.float32, ttnn.ROW_MAJOR_LAYOUT))
+    expected = x.scatter(1, idx.long(), src) if op == "scatter" else x.scatter_add(1, idx.long(), src)
     torch.testing.assert_close(ttnn.to_torch(out), expected)
 
 

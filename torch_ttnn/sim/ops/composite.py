@@ -25,7 +25,7 @@ __all__ = ["addmm", "stack", "narrow", "roll", "reallocate", "move", "copy", "as
            "fill_implicit_tile_padding", "pearson_correlation_coefficient", "glu", "reglu", "geglu", "swiglu",
            "l1_loss", "mse_loss", "LossReductionMode", "snake_beta", "clamped_silu_glu", "situ_glu",
            "scale_mask_softmax", "softmax_in_place", "scale_mask_softmax_in_place",
-           "scale_causal_mask_hw_dims_softmax_in_place", "nonzero", "scatter", "scatter_add", "tosa_gather",
+           "scale_causal_mask_hw_dims_softmax_in_place", "nonzero", "tosa_gather",
            "tosa_scatter", "index_fill", "sort", "bcast", "BcastOpMath", "BcastOpDim", "ema"]
 
 
@@ -456,35 +456,7 @@ nonzero = E.make_op("ttnn.nonzero", "input_tensor, *, memory_config=None", _nonz
                     lambda x, **k: torch.nonzero(x.reshape(-1)).reshape(-1))
 
 
-def _scatter(qual, input, dim, index, src, reduce, memory_config):
-    dev = require_device(qual, input, index, *( [src] if isinstance(src, Tensor) else []))
-    d = _dim(dim, len(input.shape), qual)
-    idx = _index_values(qual, index)
-    _check(idx.dim() == len(input.shape), qual, "index must have the same rank as input")
-    size = input.shape[d]
-    _check(not idx.numel() or (idx.min() >= 0 and idx.max() < size), qual, f"index out of range [0, {size})")
-    x = E.host_values(input)
-    s = E.host_values(src) if isinstance(src, Tensor) else torch.full(idx.shape, float(src), dtype=x.dtype)
-    if reduce is None:
-        out = x.scatter(d, idx, s)
-    else:
-        modes = {"add": "sum", "sum": "sum", "multiply": "prod", "prod": "prod", "amax": "amax", "amin": "amin",
-                 "mean": "mean"}
-        _check(reduce in modes, qual, f"reduce must be one of {sorted(modes)}, got {reduce!r}")
-        out = x.scatter_reduce(d, idx, s, modes[reduce])
-    inputs = (input, index) + ((src,) if isinstance(src, Tensor) else ())
-    return E.finish(qual, out, input.dtype, input.layout, dev, memory_config or input.memory_config(), inputs,
-                    sfpu_cycles=2)
-
-
-scatter = E.make_op("ttnn.scatter", "input, dim, index, src, *, memory_config=None, reduce=None, sub_core_grids=None",
-                    lambda input, dim, index, src, memory_config=None, reduce=None, sub_core_grids=None:
-                    _scatter("ttnn.scatter", input, dim, index, src, reduce, memory_config),
-                    lambda x, dim, index, src, **k: x.scatter(dim, index.long(), src))
-scatter_add = E.make_op("ttnn.scatter_add", "input, dim, index, src, *, memory_config=None, sub_core_grids=None",
-                        lambda input, dim, index, src, memory_config=None, sub_core_grids=None:
-                        _scatter("ttnn.scatter_add", input, dim, index, src, "add", memory_config),
-                        lambda x, dim, index, src, **k: x.scatter_add(dim, index.long(), src))
+# ttnn.scatter / scatter_add live in data_movement.py (with the real op's refusals).
 
 
 def _tosa_gather_impl(input, index, memory_config=None):
