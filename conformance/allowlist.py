@@ -33,3 +33,12 @@ ALLOWED.update({n: _PREPARE for n in ("prepare_conv_weights", "prepare_conv_bias
                                       "prepare_conv_transpose2d_bias")})
 ALLOWED["gelu"] = ("one Python function covers both real overloads, gelu(t, *, variant=...) and "
                    "gelu(t, *, fast_and_approximate_mode=...), by taking both keywords")
+_MESH_OVERLOADS = ("one Python constructor covers the real overloads ({}), told apart by the arguments' types "
+                   "(the real package dispatches them in C++)")
+ALLOWED.update({
+    "MeshShape": _MESH_OVERLOADS.format("s0, s1 / s0, s1, s2 / shape"),
+    "MeshCoordinate": _MESH_OVERLOADS.format("c0, c1 / c0, c1, c2 / coords"),
+    "MeshCoordinateRange": _MESH_OVERLOADS.format("start, end / shape"),
+    "MeshMapperConfig": _MESH_OVERLOADS.format("placements, ... / row_dim, col_dim, ..."),
+    "MeshComposerConfig": _MESH_OVERLOADS.format("dims, ... / row_dim, col_dim, ..."),
+})

@@ -107,7 +107,11 @@ class PlacementShard:
     """Split the tensor's `dim` over a mesh axis."""
 
     def __init__(self, dim: int, /):
-        self.dim = int(dim)
+        self._dim = int(dim)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
 
     def __eq__(self, other):
         return isinstance(other, PlacementShard) and other.dim == self.dim
@@ -121,6 +125,9 @@ class PlacementShard:
 
 class PlacementReplicate:
     """Copy the whole tensor to every chip along a mesh axis."""
+
+    def __init__(self):
+        pass
 
     def __eq__(self, other):
         return isinstance(other, PlacementReplicate)
@@ -158,12 +165,16 @@ class MeshMapperConfig:
             if not isinstance(p, (PlacementShard, PlacementReplicate)):
                 raise TypeError(f"MeshMapperConfig: placements must be ttnn.PlacementShard(dim) or "
                                 f"ttnn.PlacementReplicate(), got {p!r}")
-        self.placements = placements
+        self._placements = placements
         self.mesh_shape_override = vals.get("mesh_shape_override")
         self.mesh_offset_override = vals.get("mesh_offset_override") or MeshCoordinate([])
 
+    @property
+    def placements(self) -> list:
+        return list(self._placements)
+
     def __repr__(self):
-        return f"MeshMapperConfig(placements: {self.placements})"
+        return f"MeshMapperConfig(placements: {self._placements})"
 
 
 class MeshComposerConfig:

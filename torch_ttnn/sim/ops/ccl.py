@@ -42,12 +42,13 @@ def _mesh_input(op: str, t) -> MeshTensor:
         t._mesh.check_open()
         return t
     if isinstance(t, MeshTensor):
-        raise RuntimeError(f"{op}: the input is a host tensor (distributed but not on the mesh); move it with "
+        raise RuntimeError(f"{op}: the input must be on device, got a host tensor (distributed but not on the "
+                           f"mesh); move it with "
                            f"ttnn.to_device(tensor, mesh_device)")
     where = f"single device {t.device().device_id}" if isinstance(t, Tensor) and t.device() is not None else \
         ("the host" if isinstance(t, Tensor) else f"a {type(t).__name__}")
-    raise RuntimeError(f"{op} is a collective: it needs a tensor distributed over a mesh device, got a tensor on "
-                       f"{where}. Open a mesh (ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 2))) and put the "
+    raise RuntimeError(f"{op} is a collective: its input must be on device, distributed over a mesh device; got "
+                       f"a tensor on {where}. Open a mesh (ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 2))) and put the "
                        f"tensor on it with ttnn.from_torch(..., device=mesh_device, mesh_mapper=...)")
 
 
