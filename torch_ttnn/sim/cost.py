@@ -247,8 +247,8 @@ def program_host_ns(records, trace: bool = False) -> float:
 #     time = setup(op, topology, N) + bottleneck_bytes / (links * directions * efficiency(op, topology, N) * line_rate)
 # with setup and efficiency least-squares fitted (log error) per measured curve over all its sizes
 # (`python -m torch_ttnn.bench.ccl` re-fits and prints them; tests/sim/test_mesh.py checks them against the rows).
-# N between measured counts interpolates setup linearly and takes the nearest count's efficiency; a ring at a
-# count other than 8 was not measured and uses the 8-chip ring's efficiency.
+# N between measured counts interpolates both linearly; beyond them setup extends linearly and efficiency is
+# the nearest count's; a ring at a count other than 8 was not measured (8-chip ring figures, setup scaled by N).
 WORMHOLE_LINK_BW = 12.5e9       # bytes/s per Ethernet link per direction (100 Gbps; CCL_bandwidth.md "Line rate")
 # Blackhole links run at half their rated 50 GB/s for now: the report normalizes its Blackhole figures by 25 GB/s.
 BLACKHOLE_LINK_BW = 25.0e9
@@ -270,19 +270,22 @@ def ccl_bottleneck_bytes(op: str, n: int, total_bytes: float) -> float:
 
 
 def _ccl_figures(op: str, topology: str, n: int, fit=None) -> tuple[float, float]:
+    """(setup_ns, efficiency) at n chips: measured, interpolated linearly between measured counts, or beyond
+    them the last segment's setup extended and the nearest count's efficiency."""
     table = (fit or CCL_FIT)[(op, topology)]
     if n in table:
         return table[n]
     counts = sorted(table)
-    eff = table[min(counts, key=lambda c: (abs(c - n), c))][1]
     if len(counts) == 1:
-        return table[counts[0]][0] * n / counts[0], eff
-    lo = max([c for c in counts if c <= n] or counts[:1])
-    hi = min([c for c in counts if c > n] or counts[-1:])
-    if lo == hi:  # beyond the measured counts: extend the last segment
-        lo, hi = counts[-2], counts[-1]
-    (s0, _), (s1, _) = table[lo], table[hi]
-    return max(s0 + (s1 - s0) * (n - lo) / (hi - lo), 0.0), eff
+        setup, eff = table[counts[0]]
+        return setup * n / counts[0], eff
+    inside = counts[0] < n < counts[-1]
+    lo = max(c for c in counts if c < n) if inside else (counts[0] if n < counts[0] else counts[-2])
+    hi = min(c for c in counts if c > n) if inside else (counts[1] if n < counts[0] else counts[-1])
+    (s0, e0), (s1, e1) = table[lo], table[hi]
+    w = (n - lo) / (hi - lo)
+    eff = e0 + (e1 - e0) * w if inside else table[min(counts, key=lambda c: abs(c - n))][1]
+    return max(s0 + (s1 - s0) * w, 0.0), eff
 
 
 def ccl_time_ns(op: str, n: int, total_bytes: float, *, topology: str = "line", links: int = 1,
