@@ -364,14 +364,14 @@ def test_refit_reproduces_the_figures_in_the_cost_model():
 @pytest.mark.parametrize("op", ["all_gather", "reduce_scatter", "all_reduce"])
 @pytest.mark.parametrize("n, lo, hi", [(3, 2, 4), (6, 4, 8), (16, 8, None), (32, 16, None)])
 def test_unmeasured_chip_counts_follow_the_measured_ones(op, n, lo, hi):
-    """Between measured counts the time lies between theirs (within 2%); beyond 8 chips it keeps growing."""
+    """Between measured counts the time lies between theirs; beyond 8 chips it keeps growing."""
     for size in (1 << 14, 1 << 20, 1 << 28):
         t, t_lo = cost.ccl_time_ns(op, n, size), cost.ccl_time_ns(op, lo, size)
         if hi is None:
             assert t > t_lo
         else:
             t_hi = cost.ccl_time_ns(op, hi, size)
-            assert min(t_lo, t_hi) * 0.98 <= t <= max(t_lo, t_hi) * 1.02   # (n-1)/n bytes: not linear in n
+            assert min(t_lo, t_hi) <= t <= max(t_lo, t_hi)
 
 
 def test_each_chip_records_the_collective_as_priced(preset):

@@ -247,8 +247,8 @@ def program_host_ns(records, trace: bool = False) -> float:
 #     time = setup(op, topology, N) + bottleneck_bytes / (links * directions * efficiency(op, topology, N) * line_rate)
 # with setup and efficiency least-squares fitted (log error) per measured curve over all its sizes
 # (`python -m torch_ttnn.bench.ccl` re-fits and prints them; tests/sim/test_mesh.py checks them against the rows).
-# N between measured counts interpolates both linearly; beyond them setup extends linearly and efficiency is
-# the nearest count's; a ring at a count other than 8 was not measured (8-chip ring figures, setup scaled by N).
+# N between measured counts interpolates the two counts' times linearly; beyond them setup extends linearly and
+# efficiency is the nearest count's; a ring at a count other than 8 was not measured (8-chip ring figures, setup scaled by N).
 WORMHOLE_LINK_BW = 12.5e9       # bytes/s per Ethernet link per direction (100 Gbps; CCL_bandwidth.md "Line rate")
 # Blackhole links run at half their rated 50 GB/s for now: the report normalizes its Blackhole figures by 25 GB/s.
 BLACKHOLE_LINK_BW = 25.0e9
@@ -270,30 +270,34 @@ def ccl_bottleneck_bytes(op: str, n: int, total_bytes: float) -> float:
 
 
 def _ccl_figures(op: str, topology: str, n: int, fit=None) -> tuple[float, float]:
-    """(setup_ns, efficiency) at n chips: measured, interpolated linearly between measured counts, or beyond
-    them the last segment's setup extended and the nearest count's efficiency."""
+    """(setup_ns, efficiency) at a measured count, or beyond the measured counts: the last segment's setup
+    extended linearly and the nearest count's efficiency."""
     table = (fit or CCL_FIT)[(op, topology)]
     if n in table:
         return table[n]
     counts = sorted(table)
+    near = min(counts, key=lambda c: abs(c - n))
     if len(counts) == 1:
-        setup, eff = table[counts[0]]
-        return setup * n / counts[0], eff
-    inside = counts[0] < n < counts[-1]
-    lo = max(c for c in counts if c < n) if inside else (counts[0] if n < counts[0] else counts[-2])
-    hi = min(c for c in counts if c > n) if inside else (counts[1] if n < counts[0] else counts[-1])
-    (s0, e0), (s1, e1) = table[lo], table[hi]
-    w = (n - lo) / (hi - lo)
-    eff = e0 + (e1 - e0) * w if inside else table[min(counts, key=lambda c: abs(c - n))][1]
-    return max(s0 + (s1 - s0) * w, 0.0), eff
+        return table[near][0] * n / near, table[near][1]
+    lo, hi = (counts[0], counts[1]) if n < counts[0] else (counts[-2], counts[-1])
+    (s0, _), (s1, _) = table[lo], table[hi]
+    return max(s0 + (s1 - s0) * (n - lo) / (hi - lo), 0.0), table[near][1]
 
 
 def ccl_time_ns(op: str, n: int, total_bytes: float, *, topology: str = "line", links: int = 1,
                 link_bw: float = WORMHOLE_LINK_BW, fit=None) -> float:
-    """Device kernel time of one collective over `n` chips moving the un-sharded tensor of `total_bytes`."""
+    """Device kernel time of one collective over `n` chips moving the un-sharded tensor of `total_bytes`.
+    Between two measured chip counts the time is interpolated linearly in n between theirs."""
     if n <= 1:
         return 0.0
     topology = "line" if n == 2 else topology   # two chips: the closing link is the same pair
+    counts = sorted((fit or CCL_FIT)[(op, topology)])
+    if n not in counts and counts[0] < n < counts[-1]:
+        lo = max(c for c in counts if c < n)
+        hi = min(c for c in counts if c > n)
+        t0, t1 = (ccl_time_ns(op, c, total_bytes, topology=topology, links=links, link_bw=link_bw, fit=fit)
+                  for c in (lo, hi))
+        return t0 + (t1 - t0) * (n - lo) / (hi - lo)
     setup, eff = _ccl_figures(op, topology, n, fit)
     directions = 2 if topology == "ring" else 1
     return setup + ccl_bottleneck_bytes(op, n, total_bytes) / (links * directions * eff * link_bw) * 1e9
