@@ -583,14 +583,17 @@ def open_mesh_device(mesh_shape: MeshShape = None, l1_small_size: int = 0, trace
 
 
 def close_mesh_device(mesh_device):
-    """Close the mesh: every chip's buffers are released (submeshes close with it)."""
-    from .device import close_device
+    """Close the mesh: every chip's buffers are released (submeshes close with it). The chips are the mesh's
+    own, so single devices opened with open_device (which may share an id) stay open."""
     for sub in mesh_device._submeshes:
         sub._open = False
     mesh_device._open = False
     if mesh_device._parent is None:
         for c in mesh_device._chips:
-            close_device(c)
+            c._open = False
+            for pool in c._pools.values():
+                pool.live.clear()
+                pool.used_per_bank = 0
     if mesh_device in _open_meshes:
         _open_meshes.remove(mesh_device)
 
@@ -777,7 +780,10 @@ def _placements_of(mapper: CppTensorToMesh) -> list:
 
 
 def _host_shards(x: torch.Tensor, mapper: CppTensorToMesh, convert) -> list[Tensor]:
-    return [convert(p.contiguous()) for p in mapper.map(x)]
+    """Each distinct piece converted once: replicated pieces share one host tensor (to_device copies it)."""
+    done: dict = {}
+    return [done[id(p)] if id(p) in done else done.setdefault(id(p), convert(p.contiguous()))
+            for p in mapper.map(x)]
 
 
 def _check_mapper(mapper, mesh: MeshDevice | None, what: str) -> CppTensorToMesh:
