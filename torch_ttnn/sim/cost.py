@@ -37,6 +37,10 @@ Figures and where they come from (per card in `CostFigures`; n150 unless said):
   h*w <= 8, or 4 with fp32 accumulation).
 Blackhole (p150) uses its own clock, grid and DRAM bandwidth with Wormhole's per-core efficiencies (the same
 Tensix pipelines; not yet checked against measured p150 rows).
+Collectives between chips (all_gather, reduce_scatter, all_reduce) have their own model at the end of this
+module, `ccl_time_ns`: per-call setup plus the bottleneck link's bytes at a fitted share of the Ethernet line
+rate, fitted to TT's measured Wormhole CCL table; Blackhole meshes use Blackhole's measured link rate with the
+Wormhole fit (not checked against Blackhole rows).
 
 Where a card would be slower than this model says: it has no DRAM bank conflicts, no NoC congestion between
 ops, no program-cache misses (the first call of each op compiles kernels on a card: seconds), and it assumes
