@@ -40,3 +40,12 @@ ALLOWED["set_printoptions"] = (
     "precision: Optional[int]`: the escaped `\\*` defeats the surface reader (it reads no parameters) and no "
     "defaults are listed, yet its docstring calls it with profile alone; the emulator takes keyword-only profile, "
     "sci_mode=None, precision=None")
+_MESH_OVERLOADS = ("one Python constructor covers the real overloads ({}), told apart by the arguments' types "
+                   "(the real package dispatches them in C++)")
+ALLOWED.update({
+    "MeshShape": _MESH_OVERLOADS.format("s0, s1 / s0, s1, s2 / shape"),
+    "MeshCoordinate": _MESH_OVERLOADS.format("c0, c1 / c0, c1, c2 / coords"),
+    "MeshCoordinateRange": _MESH_OVERLOADS.format("start, end / shape"),
+    "MeshMapperConfig": _MESH_OVERLOADS.format("placements, ... / row_dim, col_dim, ..."),
+    "MeshComposerConfig": _MESH_OVERLOADS.format("dims, ... / row_dim, col_dim, ..."),
+})

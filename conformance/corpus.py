@@ -92,3 +92,9 @@ def generate(seed=9):
     out = {f"fmt/{k}": v for k, v in format_cases(rng).items()}
     out.update({f"cast/{k}": v for k, v in cast_cases(rng).items()})
     return out
+
+
+# Classes whose methods are compared too, not only their constructors (the mesh API: users call
+# MeshDevice.create_submesh, reshape, get_device_ids, ...). Shared by both sides like the corpus itself.
+METHOD_CLASSES = ("MeshDevice", "MeshShape", "MeshCoordinate", "PlacementShard", "MeshMapperConfig",
+                  "CppTensorToMesh")

@@ -203,6 +203,28 @@ def compare_name(name: str, emu: dict, real: dict) -> list[str]:
     return [f"matches none of {len(overloads)} real overload(s); closest #{best}: " + "; ".join(diffs[best])]
 
 
+def method_problems(name: str, real_entry: dict) -> list[str]:
+    """A mesh class's methods against the real class's (conformance/real_side.py METHOD_CLASSES): each real
+    method the emulator has must match one real overload; a missing one is listed as missing."""
+    cls = getattr(_sim(), name)
+    out = []
+    for m, r in sorted(real_entry.get("methods", {}).items()):
+        attr = inspect.getattr_static(cls, m, None)
+        if attr is None:
+            out.append(f"{m}: missing")
+            continue
+        if r["kind"] == "property":
+            if not isinstance(attr, property) and m not in getattr(cls, "__slots__", ()):
+                out.append(f"{m}: a property in the real class")
+            continue
+        params = emulator_params(attr)
+        diffs = [param_diff(params or [], o) for o in r["signatures"]]
+        if params is None or all(diffs):
+            best = min(diffs, key=len) if diffs else ["no signature"]
+            out.append(f"{m}: " + "; ".join(best))
+    return out
+
+
 def shared_names() -> list[str]:
     return sorted(set(emulator_surface()) & set(real()["surface"]))
 

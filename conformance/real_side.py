@@ -17,7 +17,7 @@ import numpy as np
 import ttnn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from corpus import FORMATS, LAYOUTS, TYPECAST_TARGETS, integer_source  # noqa: E402  (numpy only, shared)
+from corpus import FORMATS, LAYOUTS, METHOD_CLASSES, TYPECAST_TARGETS, integer_source  # noqa: E402  (numpy only, shared)
 
 NAMESPACES = ("", "transformer", "experimental", "device")
 
@@ -174,6 +174,22 @@ def signatures(obj):
         return None
 
 
+def methods(cls):
+    """Public methods (their overloads) and properties of a nanobind class."""
+    out = {}
+    for m in dir(cls):
+        if m.startswith("_"):
+            continue
+        a = getattr(cls, m)
+        if isinstance(a, property) or type(a).__name__ in ("nb_property", "property"):
+            out[m] = {"kind": "property"}
+            continue
+        nb = getattr(a, "__nb_signature__", None)
+        if nb:
+            out[m] = {"kind": "method", "signatures": [parse_nb(sig[0], sig[2]) for sig in nb]}
+    return out
+
+
 def surface():
     names = {}
     for ns in NAMESPACES:
@@ -188,6 +204,8 @@ def surface():
                 entry["qualname"] = obj.python_fully_qualified_name
             if kind in ("operation", "function", "class"):
                 entry["signatures"] = signatures(obj)
+            if kind == "class" and n in METHOD_CLASSES:
+                entry["methods"] = methods(obj)
             if kind == "enum":
                 entry["members"] = {m: int(v.value) for m, v in obj.__members__.items()}
             if kind == "value":

@@ -59,8 +59,10 @@ class TorchTtnnOption:
             raise ValueError(f"TorchTtnnOption: data_parallel must be False or a device count >= 1, "
                              f"got {data_parallel!r}")
         if n_dev > 1:
-            raise NotImplementedError(f"TorchTtnnOption: data_parallel={data_parallel} needs a mesh of "
-                                      f"{n_dev} devices, which this backend does not drive yet; use one device")
+            raise NotImplementedError(f"TorchTtnnOption: data_parallel={data_parallel} (the batch split over "
+                                      f"{n_dev} chips of a mesh) is not done by the compiler yet; compile for one "
+                                      f"device. Meshes themselves are emulated (ttnn.open_mesh_device, "
+                                      f"ShardTensorToMesh, all_gather, ...) for TT-NN code written by hand")
         rt = runtime if runtime is not None else os.environ.get("TORCH_TTNN_RUNTIME", "auto")
         if not isinstance(rt, str) or rt.lower() not in ("auto", "sim", "ttnn"):
             raise ValueError(f"TorchTtnnOption: runtime must be 'auto', 'sim' or 'ttnn', got {rt!r} "

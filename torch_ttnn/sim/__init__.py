@@ -17,6 +17,7 @@ from .tensor import (Tensor, clone, deallocate, from_device, from_torch, is_tens
                      to_device, to_layout, to_memory_config, to_torch, typecast)
 from .trace import (MeshTraceId, begin_trace_capture, copy_host_to_device_tensor, end_trace_capture,
                     execute_trace, release_trace)
+from .mesh import *  # noqa: F401,F403,E402  multi-chip meshes (MeshDevice, mappers, composers)
 from . import ops as _ops  # noqa: E402  registers the operation library into this namespace
 from .ops import *  # noqa: F401,F403,E402
 # Modules and descriptions TT-NN programs import beyond the operations (issue 16).

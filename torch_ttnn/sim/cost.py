@@ -37,6 +37,10 @@ Figures and where they come from (per card in `CostFigures`; n150 unless said):
   h*w <= 8, or 4 with fp32 accumulation).
 Blackhole (p150) uses its own clock, grid and DRAM bandwidth with Wormhole's per-core efficiencies (the same
 Tensix pipelines; not yet checked against measured p150 rows).
+Collectives between chips (all_gather, reduce_scatter, all_reduce) have their own model at the end of this
+module, `ccl_time_ns`: per-call setup plus the bottleneck link's bytes at a fitted share of the Ethernet line
+rate, fitted to TT's measured Wormhole CCL table; Blackhole meshes use Blackhole's measured link rate with the
+Wormhole fit (not checked against Blackhole rows).
 
 Where a card would be slower than this model says: it has no DRAM bank conflicts, no NoC congestion between
 ops, no program-cache misses (the first call of each op compiles kernels on a card: seconds), and it assumes
@@ -235,3 +239,69 @@ def program_host_ns(records, trace: bool = False) -> float:
     dispatched = [r for r in records if not r.traced]
     return sum(r.trace_ns for r in records if r.traced) + overlapped(
         sum(r.dispatch_ns for r in dispatched if r.time_ns), sum(r.device_side_ns for r in dispatched))
+
+
+# --- collectives (CCL) over Ethernet ------------------------------------------------------------------------
+# Source: tenstorrent/tt-metal tech_reports/CCLs (CCL_bandwidth.md and results/FULL_wormhole_b0_bfloat16_6144.md,
+# commit 608f1592b0f6cf218dded13762b7f1d68a669a1a), measured on a Wormhole LoudBox (8 chips, 1 link per
+# direction, traced kernel time) from 4 KiB to 8 GiB; the rows are benchmarks/reference/ccl-wormhole-measured.csv.
+# The report's model: the bytes through the bottleneck link are closed-form in the un-sharded tensor T and the
+# chip count N ((N-1)/N*T for all_gather and reduce_scatter, twice that for all_reduce); a ring splits them over
+# two directions; a per-call cost (barriers, fabric connections: it grows with N) sets the floor. Here:
+#     time = setup(op, topology, N) + bottleneck_bytes / (links * directions * efficiency(op, topology, N) * line_rate)
+# with setup and efficiency least-squares fitted (log error) per measured curve over all its sizes
+# (`python -m torch_ttnn.bench.ccl` re-fits and prints them; tests/sim/test_mesh.py checks them against the rows).
+# N between measured counts interpolates the two counts' times linearly; beyond them setup extends linearly and
+# efficiency is the nearest count's; a ring at a count other than 8 was not measured (8-chip ring figures, setup scaled by N).
+WORMHOLE_LINK_BW = 12.5e9       # bytes/s per Ethernet link per direction (100 Gbps; CCL_bandwidth.md "Line rate")
+# Blackhole links run at half their rated 50 GB/s for now: the report normalizes its Blackhole figures by 25 GB/s.
+BLACKHOLE_LINK_BW = 25.0e9
+
+CCL_FIT = {  # (op, topology) -> {N: (setup_ns, efficiency)}
+    ("all_gather", "line"): {2: (6990.0, 0.5075), 4: (10370.0, 0.9375), 8: (19400.0, 0.9350)},
+    ("all_gather", "ring"): {8: (18160.0, 0.8175)},
+    ("reduce_scatter", "line"): {2: (7800.0, 0.6750), 4: (16270.0, 0.8050), 8: (31800.0, 0.8700)},
+    ("reduce_scatter", "ring"): {8: (23900.0, 0.6425)},
+    ("all_reduce", "line"): {2: (13500.0, 0.5775), 4: (29130.0, 0.8475), 8: (53870.0, 0.8550)},
+    ("all_reduce", "ring"): {8: (41390.0, 0.7075)},
+}
+
+
+def ccl_bottleneck_bytes(op: str, n: int, total_bytes: float) -> float:
+    """Bytes the busiest link carries (CCL_bandwidth.md "Bytes through the bottleneck link")."""
+    share = (n - 1) / n * total_bytes
+    return 2 * share if op == "all_reduce" else share
+
+
+def _ccl_figures(op: str, topology: str, n: int, fit=None) -> tuple[float, float]:
+    """(setup_ns, efficiency) at a measured count, or beyond the measured counts: the last segment's setup
+    extended linearly and the nearest count's efficiency."""
+    table = (fit or CCL_FIT)[(op, topology)]
+    if n in table:
+        return table[n]
+    counts = sorted(table)
+    near = min(counts, key=lambda c: abs(c - n))
+    if len(counts) == 1:
+        return table[near][0] * n / near, table[near][1]
+    lo, hi = (counts[0], counts[1]) if n < counts[0] else (counts[-2], counts[-1])
+    (s0, _), (s1, _) = table[lo], table[hi]
+    return max(s0 + (s1 - s0) * (n - lo) / (hi - lo), 0.0), table[near][1]
+
+
+def ccl_time_ns(op: str, n: int, total_bytes: float, *, topology: str = "line", links: int = 1,
+                link_bw: float = WORMHOLE_LINK_BW, fit=None) -> float:
+    """Device kernel time of one collective over `n` chips moving the un-sharded tensor of `total_bytes`.
+    Between two measured chip counts the time is interpolated linearly in n between theirs."""
+    if n <= 1:
+        return 0.0
+    topology = "line" if n == 2 else topology   # two chips: the closing link is the same pair
+    counts = sorted((fit or CCL_FIT)[(op, topology)])
+    if n not in counts and counts[0] < n < counts[-1]:
+        lo = max(c for c in counts if c < n)
+        hi = min(c for c in counts if c > n)
+        t0, t1 = (ccl_time_ns(op, c, total_bytes, topology=topology, links=links, link_bw=link_bw, fit=fit)
+                  for c in (lo, hi))
+        return t0 + (t1 - t0) * (n - lo) / (hi - lo)
+    setup, eff = _ccl_figures(op, topology, n, fit)
+    directions = 2 if topology == "ring" else 1
+    return setup + ccl_bottleneck_bytes(op, n, total_bytes) / (links * directions * eff * link_bw) * 1e9

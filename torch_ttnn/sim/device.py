@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .cost import CostFigures, OpRecord, program_host_ns
 from .types import Arch, BufferType, CoreCoord, CoreGrid
@@ -61,6 +61,11 @@ ARCHS = {
     "p150": ArchSpec("p150", Arch.BLACKHOLE, CoreGrid(y=10, x=12), 1.35e9, 1536 * 1024, 100 * 1024,
                      32 * _GiB, 8, 512e9, 64, 16, _BLACKHOLE_COST),
 }
+# Multi-chip systems: the same chips, more of them (their mesh wiring is in sim/mesh.py SYSTEMS).
+# T3000: four n300 cards, 8 Wormhole chips; Galaxy: 32 Wormhole chips; p150xN: N Blackhole p150 cards.
+ARCHS.update({name: replace(ARCHS[chip], name=name, chips=chips) for name, chip, chips in (
+    ("t3000", "n150", 8), ("galaxy", "n150", 32), ("p150x2", "p150", 2), ("p150x4", "p150", 4),
+    ("p150x8", "p150", 8))})
 DEFAULT_ARCH = "n150"
 
 

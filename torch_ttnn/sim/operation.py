@@ -47,10 +47,17 @@ class Operation:
 
     _capture = None   # the trace being captured (sim/trace.py), shared by every operation
     _graph = None     # the ttnn.graph capture in progress (sim/graph.py)
+    # sim/mesh.py's dispatcher, installed when the first mesh opens: runs an op on every chip of a mesh tensor
+    # (or of a mesh device argument) and returns NotImplemented for single-device calls.
+    _mesh_dispatch = None
 
     def __call__(self, *args, **kwargs):
         if self._graph is not None:
             return self._graph.call(self, args, kwargs)
+        if self._mesh_dispatch is not None:
+            out = self._mesh_dispatch(self, args, kwargs)
+            if out is not NotImplemented:
+                return out
         if self._capture is None:
             return self.function(*args, **kwargs)
         return self._capture.call(self, args, kwargs)

@@ -1,0 +1,203 @@
+"""Collective operations over a mesh's chips (TT-NN's CCL ops): all_gather, reduce_scatter, all_reduce.
+
+They take a whole mesh tensor (sim/mesh.py), never one chip's shard. `cluster_axis` picks the chips that talk:
+those along that mesh axis, one independent collective per position on the other axis (None: all chips,
+row-major). Topology: a ring where the preset's Ethernet links close the chips of the axis into one (T3000's
+8-chip line, a Galaxy's 8-chip columns), else a line; asking for a ring the wiring does not have raises.
+
+Numerics: all_gather copies bits. Reductions add in bfloat16 (TT-NN: "The reduction is performed in BFLOAT16;
+BFLOAT8_B inputs are up-cast to BFLOAT16 for the reduction and cast back, and FLOAT32 takes a dedicated
+reduction path"): partial sums are rounded to bfloat16 after every addition, in the order the chunks travel
+(from the chip after the owner round the ring; along the line from its first chip), float32 sums exactly.
+
+Cost: every chip of a collective records the same kernel time, `cost.ccl_time_ns` (TT's measured Wormhole
+CCL figures, per topology and chip count), over the un-sharded tensor's bytes.
+"""
+from __future__ import annotations
+
+import torch
+
+from .. import formats
+from ..cost import BLACKHOLE_LINK_BW, WORMHOLE_LINK_BW, OpRecord, ccl_time_ns
+from ..mesh import WHOLE_MESH_OPS, MeshShape, MeshTensor, PlacementReplicate, PlacementShard
+from ..operation import operation
+from ..tensor import Tensor, nbytes, new_device_tensor
+from ..types import Arch, DataType, _Enum
+
+__all__ = ["Topology", "all_gather", "reduce_scatter", "all_reduce"]
+
+
+class Topology(_Enum):
+    Linear = 1
+    Ring = 2
+    Mesh = 3
+    Torus = 4
+
+
+_REDUCIBLE = (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.FLOAT32)
+
+
+def _mesh_input(op: str, t) -> MeshTensor:
+    if isinstance(t, MeshTensor) and t._mesh is not None:
+        t._mesh.check_open()
+        return t
+    if isinstance(t, MeshTensor):
+        raise RuntimeError(f"{op}: the input must be on device, got a host tensor (distributed but not on the "
+                           f"mesh); move it with "
+                           f"ttnn.to_device(tensor, mesh_device)")
+    where = f"single device {t.device().device_id}" if isinstance(t, Tensor) and t.device() is not None else \
+        ("the host" if isinstance(t, Tensor) else f"a {type(t).__name__}")
+    raise RuntimeError(f"{op} is a collective: its input must be on device, distributed over a mesh device; got "
+                       f"a tensor on {where}. Open a mesh (ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 2))) and put the "
+                       f"tensor on it with ttnn.from_torch(..., device=mesh_device, mesh_mapper=...)")
+
+
+def _topology(op: str, mesh, group: list[int], topology) -> str:
+    ring = mesh.is_ring(group)
+    if topology is None:
+        return "ring" if ring else "line"
+    if topology == Topology.Ring and not ring and len(group) > 2:
+        ids = [mesh._chips[i].device_id for i in group]
+        raise RuntimeError(f"{op}: topology=ttnn.Topology.Ring, but chips {ids} of this {mesh.spec.name} are "
+                           f"wired as a line (no link closes them into a ring): use ttnn.Topology.Linear or leave "
+                           f"topology=None")
+    if topology not in (Topology.Ring, Topology.Linear):
+        raise RuntimeError(f"{op}: topology {topology} is not emulated; use ttnn.Topology.Linear or Ring")
+    return "ring" if topology == Topology.Ring and len(group) > 2 else "line"
+
+
+def _links(op: str, mesh, num_links) -> int:
+    if num_links is None:
+        return mesh._system.links
+    most = mesh._system.max_links
+    if not isinstance(num_links, int) or not 1 <= num_links <= most:
+        raise RuntimeError(f"{op}: num_links={num_links!r}, but neighbouring chips of this {mesh.spec.name} have "
+                           f"{most} Ethernet link(s); pass 1..{most} or leave num_links=None")
+    return num_links
+
+
+def _charge(op: str, mesh, group, total_bytes: float, topology: str, links: int):
+    bw = WORMHOLE_LINK_BW if mesh.spec.arch == Arch.WORMHOLE_B0 else BLACKHOLE_LINK_BW
+    t = ccl_time_ns(op.rsplit(".", 1)[-1], len(group), total_bytes, topology=topology, links=links, link_bw=bw)
+    for i in group:
+        chip = mesh._chips[i]
+        chip.record(OpRecord(op, t, 0.0, float(total_bytes), "ethernet", chip.spec.cost.dispatch_ns, 0.0,
+                             chip.spec.cost.trace_launch_ns))
+
+
+def _dim(op: str, dim: int, rank: int) -> int:
+    d = dim + rank if dim < 0 else dim
+    if not 0 <= d < rank:
+        raise RuntimeError(f"{op}: dim {dim} is out of range for a tensor of rank {rank} (valid dims are "
+                           f"{-rank}..{rank - 1})")
+    return d
+
+
+def _placements(t: MeshTensor, cluster_axis, placement) -> list:
+    """The output's placement: `placement` along the collective's axis (over all chips when None)."""
+    dims = t._mesh.shape.dims()
+    if cluster_axis is None:
+        return [placement]
+    out = list(t._placements) if len(t._placements) == dims else [PlacementReplicate()] * dims
+    out[cluster_axis] = placement
+    return out
+
+
+def _dist_shape(t: MeshTensor, cluster_axis):
+    return MeshShape([t._mesh.get_num_devices()]) if cluster_axis is None else t._mesh.shape
+
+
+def _bf16_sum(parts: list[torch.Tensor], dtype: DataType) -> torch.Tensor:
+    acc = parts[0].float()
+    for p in parts[1:]:
+        acc = acc + p.float()
+        if dtype != DataType.FLOAT32:
+            acc = formats.round_bfloat16(acc).to(torch.float32)
+    return acc
+
+
+def _check_reducible(op: str, t: MeshTensor):
+    if t.dtype not in _REDUCIBLE:
+        raise RuntimeError(f"{op}: dtype {t.dtype.name} is not supported (bfloat16, bfloat8_b or float32); "
+                           f"ttnn.typecast the input first")
+    if len(t.shape) < 2:
+        raise RuntimeError(f"{op}: the input must be rank 2 or greater, got shape {list(t.shape)}; reshape it "
+                           f"to [1, N] first")
+
+
+def _output(op, output_tensor):
+    if output_tensor is not None:
+        raise RuntimeError(f"{op}: output_tensor= (a preallocated output) is not emulated; leave it None")
+
+
+@operation("ttnn.all_gather")
+def all_gather(input_tensor, dim, *, cluster_axis=None, memory_config=None, output_tensor=None, subdevice_id=None,
+               sub_core_grids=None, num_links=None, topology=None, chunks_per_sync=None, num_workers_per_link=None,
+               num_buffers_per_channel=None, use_l1_small_for_semaphores=False):
+    """Every chip of a group gets the group's shards concatenated along `dim`, in mesh order."""
+    op = "ttnn.all_gather"
+    t = _mesh_input(op, input_tensor)
+    _output(op, output_tensor)
+    mesh, d = t._mesh, _dim(op, dim, len(t.shape))
+    links = _links(op, mesh, num_links)
+    out = list(t._shards)
+    for group in mesh.axis_chips(cluster_axis):
+        values = torch.cat([t._shards[i].value for i in group], dim=d)
+        for i in group:
+            s = t._shards[i]
+            out[i] = new_device_tensor(values, s.dtype, s.layout, s.device(), memory_config or s.memory_config())
+        _charge(op, mesh, group, nbytes(out[group[0]]), _topology(op, mesh, group, topology), links)
+    return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementReplicate()))
+
+
+@operation("ttnn.reduce_scatter")
+def reduce_scatter(input_tensor, dim, *, cluster_axis=None, subdevice_id=None, memory_config=None,
+                   intermediate_memory_config=None, output_tensor=None, num_links=None, topology=None,
+                   chunks_per_sync=None, num_workers_per_link=None, num_buffers_per_channel=None,
+                   compute_kernel_config=None, use_l1_small_for_semaphores=False):
+    """The group's shards summed, the sum split along `dim`: chip k of the group keeps the k-th piece."""
+    op = "ttnn.reduce_scatter"
+    t = _mesh_input(op, input_tensor)
+    _output(op, output_tensor)
+    _check_reducible(op, t)
+    mesh, d = t._mesh, _dim(op, dim, len(t.shape))
+    links = _links(op, mesh, num_links)
+    out = list(t._shards)
+    for group in mesh.axis_chips(cluster_axis):
+        n = len(group)
+        if t.shape[d] % n:
+            raise RuntimeError(f"{op}: dim {dim} of size {t.shape[d]} cannot be scattered evenly over {n} chips; "
+                               f"pad it to a multiple of {n}")
+        kind = _topology(op, mesh, group, topology)
+        pieces = [torch.chunk(t._shards[i].value, n, dim=d) for i in group]
+        for k, i in enumerate(group):
+            order = [(k + 1 + j) % n for j in range(n)] if kind == "ring" else list(range(n))
+            s = t._shards[i]
+            out[i] = new_device_tensor(_bf16_sum([pieces[j][k] for j in order], s.dtype), s.dtype, s.layout,
+                                       s.device(), memory_config or s.memory_config())
+        _charge(op, mesh, group, nbytes(t._shards[group[0]]), kind, links)
+    return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementShard(d)))
+
+
+@operation("ttnn.all_reduce")
+def all_reduce(input_tensor, *, cluster_axis=None, subdevice_id=None, memory_config=None, num_links=None,
+               topology=None):
+    """Every chip of a group gets the sum of the group's shards (same shape as the input)."""
+    op = "ttnn.all_reduce"
+    t = _mesh_input(op, input_tensor)
+    _check_reducible(op, t)
+    mesh = t._mesh
+    links = _links(op, mesh, num_links)
+    out = list(t._shards)
+    for group in mesh.axis_chips(cluster_axis):
+        kind = _topology(op, mesh, group, topology)
+        s0 = t._shards[group[0]]
+        total = _bf16_sum([t._shards[i].value for i in group], s0.dtype)
+        for i in group:
+            s = t._shards[i]
+            out[i] = new_device_tensor(total, s.dtype, s.layout, s.device(), memory_config or s.memory_config())
+        _charge(op, mesh, group, nbytes(s0), kind, links)
+    return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementReplicate()))
+
+
+WHOLE_MESH_OPS.update({"ttnn.all_gather", "ttnn.reduce_scatter", "ttnn.all_reduce"})
