@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 
-from ._common import add_model_arguments, quiet_libraries, select_runtime, steps
+from ._common import add_model_arguments, quiet_libraries, require_model, select_runtime, steps
 
 HELP = "draw the lowered graph(s) of a model as SVG (or DOT with -o x.dot)"
 
@@ -75,6 +75,7 @@ def write(graph, path: str) -> str:
 
 
 def run(args) -> int:
+    require_model(args.model)
     quiet_libraries()
     select_runtime(args)
     from torch_ttnn import zoo

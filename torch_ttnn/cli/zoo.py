@@ -111,7 +111,11 @@ def measure_all(names, args, progress=True) -> list[dict]:
 
 
 def run(args) -> int:
-    from ._common import quiet_libraries, select_runtime
+    from ._common import is_zoo_name, quiet_libraries, require, select_runtime
+    asked = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not args.from_json and (not asked or any(is_zoo_name(n) for n in asked)):
+        require("zoo", "transformers", what="torch-ttnn zoo")
+    require("zoo", "matplotlib", what="torch-ttnn zoo's plots")
     quiet_libraries()
     from torch_ttnn import zoo
     from torch_ttnn.zoo import report
