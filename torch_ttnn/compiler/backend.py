@@ -36,7 +36,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from .. import runtime
 from ..sim.cost import program_host_ns
-from . import graphviz, metrics
+from . import graphviz, memory, metrics, tracer
 from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
@@ -69,12 +69,23 @@ def _check_inputs(example_inputs):
     return tt_dev
 
 
+def _check_native(example_inputs):
+    """TorchTtnnOption(native_integration=True): graphs over tensors of the `ttnn` torch device only."""
+    for i, x in enumerate(example_inputs):
+        if isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.dim() > 0:
+            raise ValueError(f"torch_ttnn backend: native_integration=True, but graph input {i} (shape "
+                             f"{tuple(x.shape)}) is on the CPU: move the model and its inputs to the device "
+                             f"with .to('ttnn') (or leave native_integration=False to take CPU tensors)")
+
+
 def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
     """`torch.compile(model, backend=torch_ttnn.backend, options=TorchTtnnOption(...))`, or backend="ttnn"."""
     option = from_kwargs(options if options is not None else kwargs.pop("option", None))
     if kwargs:
         raise TypeError(f"torch_ttnn backend got unexpected arguments {sorted(kwargs)}")
     tt_dev = _check_inputs(example_inputs)
+    if option.native_integration:
+        _check_native(example_inputs)
     if tt_dev is not None and option.device is None:
         option.device = tt_dev
     ttnn, device = option.resolve()
@@ -147,7 +158,9 @@ class CompiledGraph:
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
         self.last_device_ns = self.last_host_ns = self.last_trace_ns = 0.0
-        self.weight_casts = self.l1_placed = 0
+        self.weight_casts = self.l1_placed = self.evicted = 0
+        self.memory = None              # compiler/memory.py report of the latest lowering (run_mem_analysis)
+        self.per_call: list = []        # figures of the first total_num_iterations calls
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
@@ -187,7 +200,8 @@ class CompiledGraph:
             # about SymInt arguments, which the executor evaluates per call by design
             warnings.filterwarnings("ignore", message="Raw SymInt value", category=UserWarning)
             lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
-                       device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn))
+                       device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn),
+                       less_op_types=opt.use_less_ttnn_op_types)
         self.lowerings += 1
         self.fusions = fuse(lo.graph, opt.fuse, FuseContext.of(self.ttnn, self.device))
         mark_constants(lo.graph)
@@ -196,6 +210,11 @@ class CompiledGraph:
             mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
         if opt.l1:
             self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device))
+        if opt.run_mem_analysis:
+            banks, bank_size = _l1_banks(self.device)
+            if opt.run_eviction_opt:
+                self.evicted = memory.evict(lo.graph, self.ttnn.DRAM_MEMORY_CONFIG, banks, bank_size)
+            self.memory = memory.analyse(lo.graph, banks, bank_size)
         insert_deallocs(lo.graph, self.ttnn.deallocate)
         try:
             prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once,
@@ -276,13 +295,18 @@ class CompiledGraph:
             self.last_host_ns, self.last_trace_ns = program_host_ns(new), program_host_ns(new, trace=True)
         self.last_transfers = prog.last_transfers
         self.calls += 1
+        n_iter = self.option.total_num_iterations
+        if self.calls <= n_iter:
+            self.per_call.append({"device_time_ms": self.last_device_ns / 1e6, **self.last_transfers})
+        if self.option.tracer_option and self.calls == 1:
+            tracer.write(self.option.tracer_option, self, recs[n_rec:] if recs is not None else [])
         if self._wrap is not None:
             out = self._to_device(out, args[self._device_arg])
         if self.option.check_accuracy and self.pcc is None:
             self._check_accuracy(args, out)
-        if self.option.verbose and self.calls == 1:
+        if self.option.verbose and self.calls == n_iter:
             print(metrics.summary([self.metrics()]))
-        if self.option.metrics_path:
+        if self.option.metrics_path and self.calls <= n_iter:
             metrics.write(self.option.metrics_path, self.option.metrics)
         return out
 
@@ -324,4 +348,6 @@ class CompiledGraph:
             "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
             and not self.per_shape, "pcc": self.pcc, "fusions": dict(self.fusions),
+            "memory": self.memory.as_dict() if self.memory is not None else None, "evicted": self.evicted,
+            "per_call": list(self.per_call),
         }

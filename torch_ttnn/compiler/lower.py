@@ -222,6 +222,7 @@ class _Lowerer:
         h = self._call_on_host(n)
         h.meta["fallback"] = True
         h.meta["aten"] = name
+        h.meta["aten_node"] = n.name
         if isinstance(m, (list, tuple)):
             self.env[n] = [Val(x, host=self.graph.call_function(operator.getitem, (h, i))) if _is_tensor(x)
                            else x for i, x in enumerate(m)]

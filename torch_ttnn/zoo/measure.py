@@ -119,7 +119,7 @@ def measure(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, runtim
         stage = "compile"
         step("compile + first call")
         torch._dynamo.reset()
-        option = compiler.TorchTtnnOption(runtime=runtime, **(options or {}))
+        option = compiler.TorchTtnnOption(runtime=runtime, **{"verbose": False, **(options or {})})
         compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
         got, row["first_call_s"] = _timed(lambda: ex.run(compiled))
         stage = "run"
