@@ -177,6 +177,12 @@ class TorchTtnnOption:
         """The run record of each compiled subgraph (see compiler.metrics)."""
         return [c.metrics() for c in self.compiled]
 
+    @property
+    def recompiles(self) -> int:
+        """Dynamo recompilations behind the compiled graphs (a frame compiled again after a guard failed)."""
+        ids = {c.compile_id for c in self.compiled if c.compile_id is not None and c.compile_id.frame_compile_id}
+        return len(ids)
+
     def summary(self) -> str:
         from .metrics import summary
         return summary(self.metrics)
