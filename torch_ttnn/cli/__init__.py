@@ -38,7 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
-    return int(args._run(args) or 0)
+    try:
+        return int(args._run(args) or 0)
+    except KeyError as e:   # zoo.UnknownModel: a name that is no zoo model (with close matches), not a bug
+        if type(e).__name__ != "UnknownModel":
+            raise
+        print(f"torch-ttnn {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ as `package.module[:function]` or `path/file.py[:function]` wherever a zoo name 
 """
 import importlib.util
 
-from .registry import REGISTRY, SIZES, Example, Spec, build, default_output, get, load, names, register
+from .registry import (REGISTRY, SIZES, Example, Spec, UnknownModel, build, default_output, get, load,  # noqa: F401
+                       names, register)
 
 # The zoo's entries are transformers models (the `zoo` extra). Without it the package still loads a user's own
 # model (`module:function`), and asking for a zoo name says which extra to install (registry.get).
