@@ -134,20 +134,21 @@ def measure(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, runtim
         step("build")
         ex = zoo.build(name, size, batch=batch, seed=seed)
         row["params"] = sum(p.numel() for p in ex.model.parameters())
-        stage = "reference"
-        step("CPU reference")
+        # one thread count for everything timed, compile included: dynamo guards on torch's thread count, so
+        # a call under another count would recompile
         with pinned_threads(threads):
+            stage = "reference"
+            step("CPU reference")
             ref, t = _median(ex.run)
-        row["cpu_ms"] = t.median_s * 1e3
-        stage = "compile"
-        step("compile + first call")
-        torch._dynamo.reset()
-        option = compiler.TorchTtnnOption(runtime=runtime, **{"verbose": False, **(options or {})})
-        compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
-        got, row["first_call_s"] = _timed(lambda: ex.run(compiled))
-        stage = "run"
-        step("steady-state call")
-        with pinned_threads(threads):
+            row["cpu_ms"] = t.median_s * 1e3
+            stage = "compile"
+            step("compile + first call")
+            torch._dynamo.reset()
+            option = compiler.TorchTtnnOption(runtime=runtime, **{"verbose": False, **(options or {})})
+            compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
+            got, row["first_call_s"] = _timed(lambda: ex.run(compiled))
+            stage = "run"
+            step("steady-state call")
             got, t2 = _median(lambda: ex.run(compiled))
         row["run_ms"] = t2.median_s * 1e3
         row["timing"] = f"{threads} thread(s); median of {t.runs} (CPU) and {t2.runs} (run) calls after a warm-up"
