@@ -165,3 +165,13 @@ def test_cli_runs_a_model_of_ones_own_and_asks_for_the_zoo_extra(venv):
     p = _run(venv, tt, "zoo", "--models", "bert")
     assert p.returncode != 0 and "pip install 'torch-ttnn[zoo]'" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1, p.stderr     # one line, no traceback
+
+
+@pytest.mark.parametrize("cmd, out", [("graph", "g.dot"), ("export", "prog.py")])
+def test_graph_and_export_of_ones_own_model_on_the_core(venv, cmd, out):
+    with open(os.path.join(venv["work"], "mymodel.py"), "w") as f:
+        f.write("import torch\n\ndef build():\n    return torch.nn.Linear(16, 4), torch.randn(2, 16)\n")
+    p = _run(venv, os.path.join(venv["bin"], "torch-ttnn"), cmd, "mymodel:build", "-o", out)
+    assert p.returncode == 0, p.stdout + p.stderr
+    text = open(os.path.join(venv["work"], out)).read()
+    assert "linear" in text

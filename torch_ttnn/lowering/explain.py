@@ -27,8 +27,11 @@ def _module_ast(filename: str):
 def _guard_expr(guard) -> ast.expr | None:
     """The expression a guard returns, from its source: a lambda's body or a function's lone `return`."""
     code = getattr(guard, "__code__", None)
-    if code is None:
-        return None
+    return None if code is None else _expr_of(code)
+
+
+@functools.lru_cache(maxsize=None)
+def _expr_of(code) -> ast.expr | None:
     tree = _module_ast(code.co_filename)
     if tree is None:
         return None
