@@ -210,7 +210,8 @@ def memory(name: str, mode: str, size: str = "tiny", batch: int = 1, seed: int =
     ex = zoo.build(name, size, batch=batch, seed=seed)
     model = ex.model
     if mode == "ttnn":
-        model = torch.compile(ex.model, backend=compiler.backend, options=compiler.TorchTtnnOption(runtime="sim", verbose=False))
+        model = torch.compile(ex.model, backend=compiler.backend,
+                              options=compiler.TorchTtnnOption(runtime="sim", verbose=False))
     elif mode != "eager":
         raise ValueError(f"memory mode must be 'eager' or 'ttnn', got {mode!r}")
     for _ in range(calls):
