@@ -40,8 +40,12 @@ def test_zoo_subset_writes_reports_and_readme_round_trip(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text(README)
     out = tmp_path / "out"
-    assert main(["zoo", "--models", f"{MLP},{BROKEN}", "--out", str(out), "--readme", str(readme)]) == 0
-    rows = json.loads((out / "results.json").read_text())
+    assert main(["zoo", "--models", f"{MLP},{BROKEN}", "--out", str(out), "--readme", str(readme)]) == 1
+    data = json.loads((out / "results.json").read_text())
+    rows = data["rows"]
+    run = data["run"]
+    assert run["versions"]["torch"] == torch.__version__ and run["commit"] and run["date"] and run["runtime"]
+    assert rows[0]["timing"].startswith("1 thread(s); median of")
     assert [r["status"] for r in rows] == ["pass", "failed"], rows
     assert rows[1]["error"].startswith("build: RuntimeError: this model is broken")
     for f in ("results.md", "results.csv", "pcc.png", "cpu_ops.png", "device_time.png"):
@@ -69,8 +73,8 @@ def test_zoo_readme_without_markers_is_refused(tmp_path):
 
 def test_zoo_jobs_isolates_each_model_in_a_process(tmp_path):
     out = tmp_path / "out"
-    assert main(["zoo", "--models", f"{BROKEN},{MLP}", "--jobs", "2", "--out", str(out)]) == 0
-    rows = json.loads((out / "results.json").read_text())
+    assert main(["zoo", "--models", f"{BROKEN},{MLP}", "--jobs", "2", "--out", str(out)]) == 1
+    rows = json.loads((out / "results.json").read_text())["rows"]
     assert [r["status"] for r in rows] == ["failed", "pass"]
 
 

@@ -59,7 +59,7 @@ COMPILED_VARIANTS = {
 def _compiled(model, args, output, device, **opts):
     from .. import compiler
     torch._dynamo.reset()
-    opt = compiler.TorchTtnnOption(runtime="sim", device=device, **opts)
+    opt = compiler.TorchTtnnOption(runtime="sim", device=device, **{"verbose": False, **opts})
     compiled = torch.compile(model, backend=compiler.backend, options=opt)
     with torch.no_grad():
         compiled(*args)                       # constants placed, programs built

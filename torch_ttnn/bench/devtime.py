@@ -85,7 +85,7 @@ def render(s: Summary, title: str) -> str:
 def compiled_records(model: torch.nn.Module, args: tuple, option=None) -> list:
     """Op records of one steady-state call of `model` compiled with backend="ttnn" (the second call)."""
     from .. import compiler
-    option = option or compiler.TorchTtnnOption(runtime="sim")
+    option = option or compiler.TorchTtnnOption(runtime="sim", verbose=False)
     compiled = torch.compile(model, backend=compiler.backend, options=option)
     with torch.no_grad():
         compiled(*args)
@@ -126,7 +126,7 @@ def main(argv=None):
     opts = dict(weight_dtype=a.weight_dtype, math_fidelity=a.fidelity, fp32_accumulation=not a.no_fp32_acc,
                 l1=not a.no_l1, fuse=not a.no_fuse)
     model, args = bert(**dims)
-    records = compiled_records(model, args, compiler.TorchTtnnOption(runtime="sim", **opts))
+    records = compiled_records(model, args, compiler.TorchTtnnOption(runtime="sim", verbose=False, **opts))
     print(render(summarize(records), f"compiled {a.model} {dims} {opts}"))
 
 

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     from .nullrt import null_runtime
     quiet_libraries()
     ex = zoo.build(a.model, a.size)
-    option = compiler.TorchTtnnOption(runtime="sim")
+    option = compiler.TorchTtnnOption(runtime="sim", verbose=False)
     compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
     prof = cProfile.Profile()
     if a.what == "compile":

@@ -98,7 +98,7 @@ def warm_up(inductor: bool) -> None:
     from .. import compiler
     mlp = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.GELU(), torch.nn.Linear(32, 32)).eval()
     x = torch.randn(32, 32)
-    backends = [(compiler.backend, {"options": compiler.TorchTtnnOption(runtime="sim")})]
+    backends = [(compiler.backend, {"options": compiler.TorchTtnnOption(runtime="sim", verbose=False)})]
     if inductor:
         backends.append(("inductor", {}))
     for backend, kw in backends:
@@ -146,7 +146,7 @@ def speed(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, repeats:
             _release(option)
             torch._dynamo.reset()
             gc.collect()
-            option = compiler.TorchTtnnOption(runtime="sim")
+            option = compiler.TorchTtnnOption(runtime="sim", verbose=False)
             compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
             firsts.append(_t(lambda: ex.run(compiled)))
         got = ex.run(compiled)
@@ -210,7 +210,8 @@ def memory(name: str, mode: str, size: str = "tiny", batch: int = 1, seed: int =
     ex = zoo.build(name, size, batch=batch, seed=seed)
     model = ex.model
     if mode == "ttnn":
-        model = torch.compile(ex.model, backend=compiler.backend, options=compiler.TorchTtnnOption(runtime="sim"))
+        model = torch.compile(ex.model, backend=compiler.backend,
+                              options=compiler.TorchTtnnOption(runtime="sim", verbose=False))
     elif mode != "eager":
         raise ValueError(f"memory mode must be 'eager' or 'ttnn', got {mode!r}")
     for _ in range(calls):

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 
-from torch_ttnn.zoo.quiet import quiet_libraries  # noqa: F401  (re-exported for the commands)
+
+
+def quiet_libraries():
+    """The zoo's quieting (torch_ttnn.zoo.quiet), imported when a command runs: the zoo package is heavy."""
+    from torch_ttnn.zoo.quiet import quiet_libraries as quiet
+    quiet()
 
 
 def add_model_arguments(parser, batch: bool = True):
@@ -17,6 +23,24 @@ def add_model_arguments(parser, batch: bool = True):
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights and inputs")
     parser.add_argument("--runtime", choices=("auto", "sim", "ttnn"), default=None,
                         help="TT-NN runtime (default: TORCH_TTNN_RUNTIME or auto)")
+
+
+def require(extra: str, *modules: str, what: str) -> None:
+    """Exit with one line naming the extra to install when a module `what` needs is missing (no traceback)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SystemExit(f"torch-ttnn: {what} needs {', '.join(missing)}: pip install 'torch-ttnn[{extra}]'")
+
+
+def is_zoo_name(model: str) -> bool:
+    """A zoo name, as opposed to a reference to the user's own model (`module:function`, `file.py`)."""
+    return not any(c in model for c in ".:/" + os.sep)
+
+
+def require_model(model: str) -> None:
+    """A zoo name needs the zoo extra (transformers); a model of the user's own needs only the core."""
+    if is_zoo_name(model):
+        require("zoo", "transformers", what=f"the zoo model {model!r}")
 
 
 def select_runtime(args):

@@ -28,6 +28,8 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from ._common import require
+    require("zoo", "transformers", what="torch-ttnn bench (it measures zoo models)")
     from tqdm import tqdm
     from torch_ttnn import zoo
     from torch_ttnn.bench import suite

@@ -1,7 +1,7 @@
 """`torch-ttnn bisect MODEL`: find the first lowered op whose own output diverges from CPU (see zoo.bisect)."""
 from __future__ import annotations
 
-from ._common import add_model_arguments, quiet_libraries, select_runtime
+from ._common import add_model_arguments, quiet_libraries, require_model, select_runtime
 
 HELP = "find the first lowered op whose output diverges from CPU beyond --threshold, and write a repro script"
 
@@ -19,6 +19,7 @@ def _fmt_pcc(p):
 
 
 def run(args) -> int:
+    require_model(args.model)
     quiet_libraries()
     select_runtime(args)
     from tabulate import tabulate

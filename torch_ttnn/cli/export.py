@@ -1,7 +1,7 @@
 """`torch-ttnn export MODEL -o script.py`: the compiled program as a plain ttnn.* script (see zoo.export)."""
 from __future__ import annotations
 
-from ._common import add_model_arguments, quiet_libraries, select_runtime, steps
+from ._common import add_model_arguments, quiet_libraries, require_model, select_runtime, steps
 
 HELP = "write the compiled program as a Python script calling ttnn.* directly (data saved beside it)"
 
@@ -12,6 +12,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    require_model(args.model)
     quiet_libraries()
     select_runtime(args)
     from torch_ttnn import zoo

@@ -1,7 +1,8 @@
-"""`torch-ttnn graph MODEL -o out.svg`: the lowered graph as a picture (SVG) or as DOT source (.dot).
+"""`torch-ttnn graph MODEL -o out.svg`: the lowered graph as a picture (SVG, PNG) or as DOT source (.dot).
 
-Node colours are the compiler's (its `to_dot`): TT-NN ops green, transfers blue, CPU ops red. SVG comes from
-graphviz's `dot` when installed; without it, a layered drawing is made with networkx and matplotlib.
+Node colours are the compiler's (its `to_dot`): TT-NN ops green, transfers blue, CPU ops red. Pictures come
+from graphviz's `dot` when installed; without it, a layered drawing is made with networkx and matplotlib (the
+`plots` extra). The output path is checked before the model is built and compiled.
 """
 from __future__ import annotations
 
@@ -9,18 +10,38 @@ import os
 import shutil
 import subprocess
 
-from ._common import add_model_arguments, quiet_libraries, select_runtime, steps
+from ._common import add_model_arguments, quiet_libraries, require_model, select_runtime, steps
 
-HELP = "draw the lowered graph(s) of a model as SVG (or DOT with -o x.dot)"
+HELP = "draw the lowered graph(s) of a model as SVG or PNG (or DOT source with -o x.dot)"
+FORMATS = (".svg", ".png", ".dot")
 
 
 def add_arguments(parser):
     add_model_arguments(parser, batch=False)
-    parser.add_argument("-o", "--output", required=True, help="out.svg or out.dot (one file per extra graph: "
-                                                               "out_1.svg, ...)")
+    parser.add_argument("-o", "--output", required=True, help="out.svg, out.png or out.dot (one file per extra "
+                                                               "graph: out_1.svg, ...)")
 
 
-def _layered_svg(graph, path: str) -> None:
+def check_output(path: str) -> None:
+    """Fail before any work: a known extension, a directory that exists (or can be made) and is writable, and
+    what drawing needs (graphviz's `dot`, or matplotlib)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise SystemExit(f"torch-ttnn graph: the output must end in {', '.join(FORMATS)}; got {path!r}")
+    parent = os.path.dirname(os.path.abspath(path))
+    existing = parent
+    while not os.path.isdir(existing):
+        if os.path.exists(existing):
+            raise SystemExit(f"torch-ttnn graph: cannot write {path!r}: {existing!r} is a file, not a directory")
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK):
+        raise SystemExit(f"torch-ttnn graph: cannot write {path!r}: {existing!r} is not writable")
+    if ext != ".dot" and not shutil.which("dot"):
+        from ._common import require
+        require("plots", "matplotlib", what=f"drawing {ext} without graphviz's `dot` program")
+
+
+def _layered(graph, path: str, fmt: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -52,29 +73,32 @@ def _layered_svg(graph, path: str) -> None:
                 bbox=dict(boxstyle="round,pad=0.2", fc=colors[v], ec="#555555", lw=0.4))
     ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, format="svg")
+    fig.savefig(path, format=fmt, dpi=150)
     plt.close(fig)
 
 
 def write(graph, path: str) -> str:
     from torch_ttnn.compiler.graphviz import to_dot
     base, ext = os.path.splitext(path)
+    ext = ext.lower()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if ext == ".dot":
         with open(path, "w") as f:
             f.write(to_dot(graph, os.path.basename(base)))
-    elif ext == ".svg":
+    elif ext in (".svg", ".png"):
         exe = shutil.which("dot")
         if exe:
-            subprocess.run([exe, "-Tsvg", "-o", path], input=to_dot(graph).encode(), check=True)
+            subprocess.run([exe, f"-T{ext[1:]}", "-o", path], input=to_dot(graph).encode(), check=True)
         else:
-            _layered_svg(graph, path)
+            _layered(graph, path, ext[1:])
     else:
-        raise ValueError(f"graph output must end in .svg or .dot, got {path!r}")
+        raise ValueError(f"graph output must end in {', '.join(FORMATS)}, got {path!r}")
     return path
 
 
 def run(args) -> int:
+    check_output(args.output)
+    require_model(args.model)
     quiet_libraries()
     select_runtime(args)
     from torch_ttnn import zoo

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import add_model_arguments, quiet_libraries, select_runtime, steps
+from ._common import add_model_arguments, quiet_libraries, require_model, select_runtime, steps
 
 HELP = "compile and run one model (zoo name or your own) and print its metrics summary"
 
@@ -28,6 +28,7 @@ def summary(row: dict) -> str:
 
 
 def run(args) -> int:
+    require_model(args.model)
     quiet_libraries()
     select_runtime(args)
     from torch_ttnn import runtime

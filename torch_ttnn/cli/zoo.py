@@ -33,6 +33,8 @@ def add_arguments(parser):
     parser.add_argument("--from", dest="from_json", default=None, metavar="RESULTS_JSON",
                         help="do not measure: re-render the reports (and --readme) from a results.json")
     parser.add_argument("--list", action="store_true", help="list the zoo models and their checkpoints, then exit")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads while timing (1, as the bench: stable on a shared machine)")
 
 
 def needed_gib(name: str, size: str) -> float | None:
@@ -56,12 +58,13 @@ def _failed_row(name, args, error, status="failed"):
     spec = zoo.REGISTRY.get(name.lower())
     row = {k: None for k in COLUMNS}
     row.update(model=name, size=args.size, batch=args.batch, checkpoint=spec.full if spec else name,
-               status=status, error=error[:300])
+               status=status, error=error)
     return row
 
 
 def _in_subprocess(name, args):
-    cmd = [sys.executable, "-m", "torch_ttnn.zoo", name, "--size", args.size, "--batch", str(args.batch)]
+    cmd = [sys.executable, "-m", "torch_ttnn.zoo", name, "--size", args.size, "--batch", str(args.batch),
+           "--threads", str(args.threads)]
     if args.runtime:
         cmd += ["--runtime", args.runtime]
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // max(1, args.jobs))))
@@ -73,7 +76,7 @@ def _in_subprocess(name, args):
     try:
         return json.loads(last[0])
     except json.JSONDecodeError:
-        tail = (p.stderr.strip().splitlines() or [f"exit code {p.returncode}"])[-1]
+        tail = "\n".join(p.stderr.strip().splitlines()[-20:]) or f"exit code {p.returncode}"
         return _failed_row(name, args, f"crash: process exited with code {p.returncode}: {tail}")
 
 
@@ -96,7 +99,7 @@ def measure_all(names, args, progress=True) -> list[dict]:
     if args.jobs <= 1 and not args.isolate:
         for name in names_left:
             bar.set_postfix_str(name)
-            rows[name] = measure(name, args.size, batch=args.batch, runtime=args.runtime)
+            rows[name] = measure(name, args.size, batch=args.batch, runtime=args.runtime, threads=args.threads)
             bar.update(1)
     else:
         from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -111,7 +114,11 @@ def measure_all(names, args, progress=True) -> list[dict]:
 
 
 def run(args) -> int:
-    from ._common import quiet_libraries, select_runtime
+    from ._common import is_zoo_name, quiet_libraries, require, select_runtime
+    asked = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not args.from_json and (not asked or any(is_zoo_name(n) for n in asked)):
+        require("zoo", "transformers", what="torch-ttnn zoo")
+    require("zoo", "matplotlib", what="torch-ttnn zoo's plots")
     quiet_libraries()
     from torch_ttnn import zoo
     from torch_ttnn.zoo import report
@@ -121,16 +128,22 @@ def run(args) -> int:
             print(f"{name:14s} {s.task:22s} full = {s.full} ({s.params / 1e6:.1f}M params)")
         return 0
     select_runtime(args)
-    names = [n.strip() for n in args.models.split(",") if n.strip()] or zoo.names()
+    names = asked or zoo.names()
+    unknown = [n for n in names if is_zoo_name(n) and n.lower() not in zoo.REGISTRY]
+    if unknown and not args.from_json:
+        for n in unknown:
+            print(f"torch-ttnn zoo: {_unknown(zoo, n)}", file=sys.stderr)
+        return 2
     t = time.perf_counter()
     if args.from_json:
-        with open(args.from_json) as f:
-            rows = json.load(f)
+        rows = report.read_results(args.from_json)
         if args.models:
             rows = [r for r in rows if r["model"] in names]
     else:
         rows = measure_all(names, args)
-    paths = report.write_all(rows, args.out, args.size)
+    info = report.run_info({"size": args.size, "batch": args.batch, "threads": args.threads,
+                            "seconds": round(time.perf_counter() - t)})
+    paths = report.write_all(rows, args.out, args.size, info)
     print(report.markdown(rows))
     n_pass = sum(r["status"] == "pass" for r in rows)
     print(f"{n_pass}/{len(rows)} pass in {time.perf_counter() - t:.0f} s; wrote " + ", ".join(paths.values()))
@@ -139,4 +152,15 @@ def run(args) -> int:
             (f" --max-gib {args.max_gib:g}" if args.max_gib else "")
         report.update_readme(args.readme, report.readme_section(rows, args.size, cmd))
         print(f"updated the model table in {args.readme}")
-    return 0
+    failed = [r["model"] for r in rows if r["status"] == "failed"]
+    if failed:
+        print(f"torch-ttnn zoo: {len(failed)} model(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _unknown(zoo, name: str) -> str:
+    try:
+        zoo.get(name)
+    except KeyError as e:
+        return str(e)
+    return ""

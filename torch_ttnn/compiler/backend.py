@@ -34,9 +34,10 @@ from functorch.compile import make_boxed_func
 from torch._dynamo.backends.common import aot_autograd
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
-from .. import runtime
+from .. import _logs, runtime
+from ..lowering.fallback import TtnnFallbackWarning, graph_report
 from ..sim.cost import program_host_ns
-from . import graphviz, metrics
+from . import codegen, graphviz, memory, metrics, tracer
 from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
@@ -69,12 +70,23 @@ def _check_inputs(example_inputs):
     return tt_dev
 
 
+def _check_native(example_inputs):
+    """TorchTtnnOption(native_integration=True): graphs over tensors of the `ttnn` torch device only."""
+    for i, x in enumerate(example_inputs):
+        if isinstance(x, torch.Tensor) and x.device.type == "cpu" and x.dim() > 0:
+            raise ValueError(f"torch_ttnn backend: native_integration=True, but graph input {i} (shape "
+                             f"{tuple(x.shape)}) is on the CPU: move the model and its inputs to the device "
+                             f"with .to('ttnn') (or leave native_integration=False to take CPU tensors)")
+
+
 def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
     """`torch.compile(model, backend=torch_ttnn.backend, options=TorchTtnnOption(...))`, or backend="ttnn"."""
     option = from_kwargs(options if options is not None else kwargs.pop("option", None))
     if kwargs:
         raise TypeError(f"torch_ttnn backend got unexpected arguments {sorted(kwargs)}")
     tt_dev = _check_inputs(example_inputs)
+    if option.native_integration:
+        _check_native(example_inputs)
     if tt_dev is not None and option.device is None:
         option.device = tt_dev
     ttnn, device = option.resolve()
@@ -84,6 +96,11 @@ def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
     start = time.perf_counter()
     if option.verbose:
         print(f"torch-ttnn: runtime {runtime.reason()}")
+    # dynamo's id of this compilation: frame_compile_id > 0 is a recompile of a frame (a guard failed: new
+    # shapes, dtypes, a changed global...), which the metrics count (`recompile`)
+    cid = torch._guards.CompileContext.current_compile_id()
+    if cid is not None and cid.frame_compile_id:
+        log.info("torch-ttnn: recompiling frame %s (compilation %s)", cid.frame_id, cid)
 
     def compiler(is_backward):
         def compile_graph(aten_gm: fx.GraphModule, fake_inputs):
@@ -94,6 +111,7 @@ def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
             kinds = ["param" if i in static else "input" for i in range(len(fake_inputs))]
             cg = CompiledGraph(aten_gm, kinds, option, ttnn, device, len(option.compiled),
                                time.perf_counter() - start)
+            cg.compile_id = cid
             option.compiled.append(cg)
             return make_boxed_func(cg)
         return compile_graph
@@ -147,7 +165,10 @@ class CompiledGraph:
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
         self.last_device_ns = self.last_host_ns = self.last_trace_ns = 0.0
-        self.weight_casts = self.l1_placed = 0
+        self.weight_casts = self.l1_placed = self.evicted = 0
+        self.compile_id = None          # dynamo's CompileId (set by the backend)
+        self.memory = None              # compiler/memory.py report of the latest lowering (run_mem_analysis)
+        self.per_call: list = []        # figures of the first total_num_iterations calls
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
@@ -167,6 +188,7 @@ class CompiledGraph:
             self._wrap = [(i, o.meta["val"].dtype, o.meta["val"].dim() == 0) for i, o in enumerate(outs)
                           if isinstance(o, fx.Node) and isinstance(o.meta.get("val"), torch.Tensor)]
         self.per_shape = False
+        self._warned: frozenset = frozenset()   # the fallbacks last reported (a new set is reported again)
         self._build(self.metas)
 
     # --- lowering -------------------------------------------------------------------------------------
@@ -187,7 +209,8 @@ class CompiledGraph:
             # about SymInt arguments, which the executor evaluates per call by design
             warnings.filterwarnings("ignore", message="Raw SymInt value", category=UserWarning)
             lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
-                       device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn))
+                       device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn),
+                       less_op_types=opt.use_less_ttnn_op_types)
         self.lowerings += 1
         self.fusions = fuse(lo.graph, opt.fuse, FuseContext.of(self.ttnn, self.device))
         mark_constants(lo.graph)
@@ -196,6 +219,11 @@ class CompiledGraph:
             mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
         if opt.l1:
             self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device))
+        if opt.run_mem_analysis:
+            banks, bank_size = _l1_banks(self.device)
+            if opt.run_eviction_opt:
+                self.evicted = memory.evict(lo.graph, self.ttnn.DRAM_MEMORY_CONFIG, banks, bank_size)
+            self.memory = memory.analyse(lo.graph, banks, bank_size)
         insert_deallocs(lo.graph, self.ttnn.deallocate)
         try:
             prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once,
@@ -206,6 +234,7 @@ class CompiledGraph:
             self.compile_s += time.perf_counter() - t0
             return None
         opt._out_fx_graphs.append(lo.graph)
+        self._report(lo)
         old = self.programs.get(key)
         if old is not None:
             old.release()
@@ -220,6 +249,30 @@ class CompiledGraph:
             with open(opt.export_code, "a") as f:
                 f.write(graphviz.to_code(lo.graph, stem, f"{opt.export_code}.{stem}.pt") + "\n")
         return prog
+
+    def _report(self, lo):
+        """Warn once per set of CPU ops (never silent), and log the lowering (TORCH_LOGS, _logs.py)."""
+        fb = frozenset(lo.fallbacks.items())
+        if fb and fb != self._warned:
+            msg = graph_report(self.index, dict(lo.fallbacks), lo.fallback_reasons)
+            warnings.warn(msg, TtnnFallbackWarning, stacklevel=2)
+            log.warning(msg)
+        self._warned = fb
+        art = _logs.artifact()
+        on_cpu = graph_report(self.index, dict(lo.fallbacks), lo.fallback_reasons) if fb else "nothing on the CPU"
+        summary = (f"graph {self.index} lowering {self.lowerings}: {sum(lo.aten_ops.values())} ATen ops, "
+                   f"{sum(lo.device_ops.values())} on the device; {on_cpu}")
+        log.info("torch-ttnn: %s", summary)
+        if art.isEnabledFor(logging.DEBUG):
+            art.debug("%s\n%s", summary, self._code(lo.graph))
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("torch-ttnn: graph %d program:\n%s", self.index, self._code(lo.graph))
+
+    def _code(self, graph) -> str:
+        try:
+            return codegen.to_source(graph, f"ttnn_graph_{self.index}", {})[0]
+        except Exception as e:  # a value codegen cannot spell: the graph as FX prints it
+            return f"(as FX: {type(e).__name__}: {e})\n{graph}"
 
     def _program(self, args):
         if not self.per_shape:
@@ -276,13 +329,18 @@ class CompiledGraph:
             self.last_host_ns, self.last_trace_ns = program_host_ns(new), program_host_ns(new, trace=True)
         self.last_transfers = prog.last_transfers
         self.calls += 1
+        n_iter = self.option.total_num_iterations
+        if self.calls <= n_iter:
+            self.per_call.append({"device_time_ms": self.last_device_ns / 1e6, **self.last_transfers})
+        if self.option.tracer_option and self.calls == 1:
+            tracer.write(self.option.tracer_option, self, recs[n_rec:] if recs is not None else [])
         if self._wrap is not None:
             out = self._to_device(out, args[self._device_arg])
         if self.option.check_accuracy and self.pcc is None:
             self._check_accuracy(args, out)
-        if self.option.verbose and self.calls == 1:
+        if self.option.verbose and self.calls == n_iter:
             print(metrics.summary([self.metrics()]))
-        if self.option.metrics_path:
+        if self.option.metrics_path and self.calls <= n_iter:
             metrics.write(self.option.metrics_path, self.option.metrics)
         return out
 
@@ -324,4 +382,7 @@ class CompiledGraph:
             "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
             and not self.per_shape, "pcc": self.pcc, "fusions": dict(self.fusions),
+            "memory": self.memory.as_dict() if self.memory is not None else None, "evicted": self.evicted,
+            "per_call": list(self.per_call), "compile_id": str(self.compile_id) if self.compile_id else None,
+            "recompile": bool(self.compile_id is not None and self.compile_id.frame_compile_id),
         }

@@ -17,7 +17,7 @@ import torch
 import torch.fx as fx
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
-from ..lowering import find, policy
+from ..lowering import lookup, policy
 from ..lowering.facts import AtenOp, aten_op
 from .recording import TT, Recorder
 
@@ -170,17 +170,18 @@ class _Lowerer:
             return False
         if not isinstance(n.target, torch._ops.OpOverload):
             return False
-        rule = find(n.target, fx.node.map_aggregate(n.args, self.meta_of),
-                    fx.node.map_aggregate(n.kwargs, self.meta_of))
+        found = lookup(n.target, fx.node.map_aggregate(n.args, self.meta_of),
+                       fx.node.map_aggregate(n.kwargs, self.meta_of))
+        rule = found.rule
         if rule is None:
-            self.out.fallback_reasons.setdefault(name, "no lowering rule applies to these arguments")
+            self.out.fallback_reasons.setdefault(name, found.why_not())
             return False
         try:
             self.env[n] = self._results(n, m, rule, self._apply(rule, n, name))
         except Exception as e:  # a rule that cannot express this case: the op runs on CPU, named in metrics
             log.info("lowering %s with rule %s failed (%s: %s): running it on CPU", name, rule.name,
                      type(e).__name__, e)
-            self.out.fallback_reasons[name] = f"rule {rule.name} failed: {type(e).__name__}: {e}"
+            self.out.fallback_reasons[name] = f"rule {rule.name} crashed: {type(e).__name__}: {e}"
             return False
         return True
 
@@ -222,6 +223,7 @@ class _Lowerer:
         h = self._call_on_host(n)
         h.meta["fallback"] = True
         h.meta["aten"] = name
+        h.meta["aten_node"] = n.name
         if isinstance(m, (list, tuple)):
             self.env[n] = [Val(x, host=self.graph.call_function(operator.getitem, (h, i))) if _is_tensor(x)
                            else x for i, x in enumerate(m)]

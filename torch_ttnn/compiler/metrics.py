@@ -33,6 +33,7 @@ def summary(records: list[dict]) -> str:
                 f"compile {r['compile_s']:.2f} s; est. device time {r['device_time_ms']:.3f} ms/call "
                 f"(host-visible {r.get('host_time_ms', 0):.3f} ms, traced {r.get('trace_time_ms', 0):.3f} ms); "
                 f"calls {r['calls']}, lowerings {r.get('lowerings', r['specializations'])}"
+                f"{' (a dynamo recompile, ' + str(r['compile_id']) + ')' if r.get('recompile') else ''}"
                 f"{' (symbolic shapes)' if r.get('symbolic') else ''}")
         fused = ", ".join(f"{k} x{v}" for k, v in r.get("fusions", {}).items() if v)
         if fused:

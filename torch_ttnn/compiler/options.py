@@ -17,13 +17,30 @@ True for all, False for none, or a set of pass names; the metrics count the fusi
 optimized models store them; off by default because it costs accuracy, which `check_accuracy` reports),
 `l1` (per-call activations that fit placed in L1 instead of DRAM, planned over their lifetimes so L1 never
 overflows, compiler/place.py; on by default).
+
+0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
+keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
+each op, and their peaks, compiler/memory.py; in the metrics as "memory"), `run_eviction_opt` (needs
+run_mem_analysis, as in 0.5: tensors in L1 at an op where the analysis finds L1 over capacity are moved to
+DRAM, longest-lived first, until it fits), `tracer_option` (a dict model_name/out_folder/trace_orig/trace_modi:
+per-op trace records, the ATen ops with their argument shapes and the TT-NN calls with their estimated device
+time, written to out_folder as fw_<model_name>_<graph>.json on the first call), `use_less_ttnn_op_types`
+(True: squeeze/unsqueeze lowered as ttnn.reshape, as 0.5 did; False: ttnn.squeeze/ttnn.unsqueeze),
+`total_num_iterations` (the run record keeps per-call figures for that many calls, and metrics_path and
+verbose report once that many calls are done), `native_integration` (the graphs run over tensors on the
+`ttnn` torch device: a CPU tensor input is an error saying to move the model and inputs with .to("ttnn")).
+Values accept TT-NN's and torch's spellings (compiler/option_values.py); `device` accepts a TT-NN device, a
+ttnn torch device (torch.device("ttnn:0"), "ttnn:0") or an index, checked when the option is made.
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 import os
 
 from .. import runtime
 from ..lowering import policy
+from . import option_values as values
 from .fuse import enabled_passes
 
 _FLOAT_DTYPES = ("bfloat16", "float32", "bfloat8_b")
@@ -31,20 +48,25 @@ _WEIGHT_DTYPES = (None, "bfloat8_b", "bfloat4_b")
 
 
 class TorchTtnnOption:
-    def __init__(self, device=None, gen_graphviz: bool = False, metrics_path: str = "", export_code=None,
-                 data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
-                 verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
+    def __init__(self, device=None, gen_graphviz: bool = False, run_mem_analysis: bool = False,
+                 run_eviction_opt: bool = False, verbose: bool = True, metrics_path: str = "", tracer_option=None,
+                 bypass_compile: bool = False, use_less_ttnn_op_types: bool = True, export_code=None,
+                 total_num_iterations: int = 1, data_parallel=False, load_params_once: bool = True,
+                 native_integration: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True, **unknown):
         if unknown:
-            raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
-                            f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
-                            f"bypass_compile, verbose, runtime, float_dtype, check_accuracy, "
-                            f"math_fidelity, fp32_accumulation, fuse, trace, weight_dtype, l1")
+            known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
+            close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
+            hint = "".join(f"; did you mean {c[0]!r} for {k!r}?" for k, c in close.items() if c)
+            raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}{hint} Known: "
+                            f"{', '.join(known)}")
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
-                        ("trace", trace), ("l1", l1)):
+                        ("trace", trace), ("l1", l1), ("run_mem_analysis", run_mem_analysis),
+                        ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
+                        ("native_integration", native_integration)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -67,11 +89,9 @@ class TorchTtnnOption:
         if not isinstance(rt, str) or rt.lower() not in ("auto", "sim", "ttnn"):
             raise ValueError(f"TorchTtnnOption: runtime must be 'auto', 'sim' or 'ttnn', got {rt!r} "
                              f"(check TORCH_TTNN_RUNTIME)")
-        if float_dtype not in _FLOAT_DTYPES:
-            raise ValueError(f"TorchTtnnOption: float_dtype must be one of {_FLOAT_DTYPES}, got {float_dtype!r}")
-        # TT-NN's spellings too: "LoFi", "HiFi4", ttnn.MathFidelity.HiFi2
-        math_fidelity = getattr(math_fidelity, "name", math_fidelity)
-        math_fidelity = math_fidelity.lower() if isinstance(math_fidelity, str) else math_fidelity
+        float_dtype = values.dtype_name(float_dtype, _FLOAT_DTYPES, "float_dtype")
+        weight_dtype = values.dtype_name(weight_dtype, _WEIGHT_DTYPES, "weight_dtype")
+        math_fidelity = values.fidelity_name(math_fidelity)   # "LoFi", "HiFi4", ttnn.MathFidelity.HiFi2
         try:
             policy.check_compute_options(math_fidelity, fp32_accumulation)
         except ValueError as e:
@@ -80,7 +100,20 @@ class TorchTtnnOption:
             fuse_passes = enabled_passes(fuse)
         except (TypeError, ValueError) as e:
             raise type(e)(f"TorchTtnnOption: {e}") from None
-        self.device = device
+        self._check_05_options(run_mem_analysis, run_eviction_opt, native_integration, data_parallel)
+        self.run_mem_analysis = run_mem_analysis      # compiler/memory.py report per graph, in the metrics
+        self.run_eviction_opt = run_eviction_opt      # L1 over capacity moved to DRAM (compiler/memory.py)
+        self.tracer_option = values.tracer_option(tracer_option)
+        self.use_less_ttnn_op_types = use_less_ttnn_op_types
+        self.total_num_iterations = values.iterations(total_num_iterations)
+        self.native_integration = native_integration
+        index = values.device_index(device)
+        if index is None and device is not None and not hasattr(device, "compute_with_storage_grid_size"):
+            values.bad_device(device)
+        self.device = device if index is None else self._open_device(index, runtime)
+        if hasattr(self.device, "is_open") and not self.device.is_open():
+            raise RuntimeError(f"TorchTtnnOption: device {getattr(self.device, 'device_id', '?')} is closed; open "
+                               f"it with ttnn.open_device(device_id=...) or leave device=None")
         self.gen_graphviz = gen_graphviz
         self.metrics_path = str(metrics_path) if metrics_path else ""
         self.export_code = str(export_code) if export_code is not None else None
@@ -94,14 +127,31 @@ class TorchTtnnOption:
         self.math_fidelity = math_fidelity
         self.fp32_accumulation = fp32_accumulation
         self.fuse = fuse_passes     # the names of the fusion passes that run
-        if weight_dtype not in _WEIGHT_DTYPES:
-            raise ValueError(f"TorchTtnnOption: weight_dtype must be one of {_WEIGHT_DTYPES}, got {weight_dtype!r}")
         self.weight_dtype = weight_dtype   # matmul/linear weights stored as this block-float (compiler.passes)
         self.l1 = l1                       # per-call activations that fit placed in L1 (compiler.place)
-        _check_trace_region(trace, device)
+        _check_trace_region(trace, self.device)
         self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []
         self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
+
+    @staticmethod
+    def _check_05_options(run_mem_analysis, run_eviction_opt, native_integration, data_parallel):
+        if run_eviction_opt and not run_mem_analysis:
+            raise ValueError("TorchTtnnOption: run_eviction_opt=True works from the memory analysis: add "
+                             "run_mem_analysis=True")
+        if native_integration and data_parallel and data_parallel is not True and data_parallel > 1:
+            raise ValueError("TorchTtnnOption: native_integration (tensors on one ttnn torch device) does not go "
+                             "with data_parallel (inputs split over a mesh); choose one")
+
+    @staticmethod
+    def _open_device(index: int, rt):
+        """The TT-NN device behind ttnn:index, opened now so that a device that does not exist fails here."""
+        mod = runtime.select(rt) if rt is not None else runtime.ttnn()
+        n = int(mod.GetNumAvailableDevices()) if hasattr(mod, "GetNumAvailableDevices") else 1
+        if index >= max(n, 1):
+            raise ValueError(f"TorchTtnnOption: device ttnn:{index} does not exist: the runtime has {n} "
+                             f"device(s) ({runtime.reason()}); see `torch-ttnn doctor`")
+        return runtime.default_device(index)
 
     # --- resolved lazily, checked before any compilation work -----------------------------------------
     def resolve(self):
@@ -129,6 +179,12 @@ class TorchTtnnOption:
         """The run record of each compiled subgraph (see compiler.metrics)."""
         return [c.metrics() for c in self.compiled]
 
+    @property
+    def recompiles(self) -> int:
+        """Dynamo recompilations behind the compiled graphs (a frame compiled again after a guard failed)."""
+        ids = {c.compile_id for c in self.compiled if c.compile_id is not None and c.compile_id.frame_compile_id}
+        return len(ids)
+
     def summary(self) -> str:
         from .metrics import summary
         return summary(self.metrics)
@@ -143,8 +199,8 @@ def _check_trace_region(trace: bool, device) -> None:
 
 def from_kwargs(options) -> TorchTtnnOption:
     """What torch.compile(options=...) passed: a TorchTtnnOption, a dict of its fields, or nothing."""
-    if options is None:
-        return TorchTtnnOption()
+    if options is None:   # backend="ttnn" without options: quiet (0.5's verbose default is for the class)
+        return TorchTtnnOption(verbose=False)
     if isinstance(options, TorchTtnnOption):
         return options
     if isinstance(options, dict):

@@ -79,6 +79,8 @@ class Recorder:
             self.TORCH_TTNN_FLOAT_DTYPE = float_dtype
         if "compute_configs" in policy:
             self.TORCH_TTNN_COMPUTE_CONFIGS = policy["compute_configs"]
+        if "less_op_types" in policy:
+            self.TORCH_TTNN_LESS_OP_TYPES = policy["less_op_types"]
 
     def __getattr__(self, name):
         obj = getattr(self._mod, name)

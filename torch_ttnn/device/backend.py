@@ -93,10 +93,70 @@ class _Module:
         if hasattr(mod, "synchronize_device"):
             mod.synchronize_device(ttnn_device(_current if device is None else torch.device(device).index or 0))
 
+    # --- memory, as torch.cuda reports it ----------------------------------------------------------------
+    @staticmethod
+    def memory_stats(device=None) -> dict:
+        """Bytes per TT-NN buffer type (DRAM, L1...) of ttnn:index: allocated, peak, free, total, live buffers."""
+        return _memory_report(device)
+
+    @staticmethod
+    def memory_allocated(device=None) -> int:
+        """Bytes of device memory held by tensors now (DRAM and L1), as torch.cuda.memory_allocated."""
+        return sum(p["allocated"] for p in _memory_report(device).values())
+
+    @staticmethod
+    def max_memory_allocated(device=None) -> int:
+        """The high-water mark since the device opened or reset_peak_memory_stats: the sum of each buffer type's
+        own peak (they need not peak at the same moment, so this bounds the joint peak from above)."""
+        return sum(p["peak"] for p in _memory_report(device).values())
+
+    @staticmethod
+    def reset_peak_memory_stats(device=None) -> None:
+        _tt_device(device).reset_peak()
+
+    @staticmethod
+    def memory_summary(device=None, abbreviated: bool = False) -> str:
+        """A table like torch.cuda.memory_summary: per buffer type, allocated / peak / free / total."""
+        from tabulate import tabulate
+        rep = _memory_report(device)
+        rows = [[bt, _mib(p["allocated"]), _mib(p["peak"]), _mib(p["free"]), _mib(p["total"]), p["buffers"],
+                 p["banks"]] for bt, p in rep.items() if not abbreviated or p["allocated"] or p["peak"]]
+        head = (f"ttnn:{_index(device)} memory summary ({runtime.reason()}): "
+                f"{_mib(sum(p['allocated'] for p in rep.values()))} allocated, "
+                f"{_mib(sum(p['peak'] for p in rep.values()))} peak")
+        return head + "\n" + tabulate(rows, headers=["buffer type", "allocated", "peak", "free", "total",
+                                                     "buffers", "banks"], tablefmt="simple")
+
     @staticmethod
     def get_ttnn_device(index: int = 0):
         """The TT-NN device object behind ttnn:index."""
         return ttnn_device(index)
+
+
+def _index(device) -> int:
+    if device is None:
+        return _current
+    if isinstance(device, str):
+        device = torch.device(device)
+    if isinstance(device, torch.device):
+        return device.index or 0
+    return int(device)
+
+
+def _tt_device(device):
+    return ttnn_device(_index(device))
+
+
+def _memory_report(device) -> dict:
+    dev = _tt_device(device)
+    if not hasattr(dev, "memory_report"):
+        raise RuntimeError("memory statistics come from the emulator's allocator; the real ttnn 0.81.1 has no "
+                           "Python query of its allocator (ttnn.device.dump_device_memory_state writes a report)")
+    return dev.memory_report()
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.2f} MiB"
 
 
 class _Hooks(torch._C._acc.PrivateUse1Hooks):

@@ -17,6 +17,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_map
 
 from .. import lowering, runtime
+from ..lowering.fallback import TtnnFallbackWarning  # noqa: F401  (re-exported: torch_ttnn.device's API)
 from .tensor import LazyCell, TtnnTensor, host_to_tt, tt_to_host
 
 aten = torch.ops.aten
@@ -26,8 +27,6 @@ _INTERNAL = (os.path.dirname(torch.__file__), os.path.dirname(os.path.dirname(__
 KERNELS: dict = {}  # OpOverload or OpOverloadPacket -> fn(func, args, kwargs)
 
 
-class TtnnFallbackWarning(UserWarning):
-    """An op ran on the CPU because no lowering rule covers it (shown once per op)."""
 
 
 def fallback_counts() -> dict:
@@ -61,7 +60,15 @@ def dispatch(func, args, kwargs):
         return cpu_fallback(func, args, kwargs, index, f"its lowering rule failed: {e}")
     if out is not NotImplemented:
         return out
-    return cpu_fallback(func, args, kwargs, index)
+    return cpu_fallback(func, args, kwargs, index, _why_not(func, args, kwargs))
+
+
+def _why_not(func, args, kwargs) -> str:
+    """Why no rule took the call (which guard condition failed), worked out for the first warning only."""
+    if str(func) in _warned:
+        return "no lowering rule"
+    target = _functional(func) or func
+    return lowering.lookup(target, args, kwargs).why_not()
 
 
 class _RuleError(Exception):

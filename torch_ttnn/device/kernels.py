@@ -90,6 +90,11 @@ def _copy_(func, args, kwargs):
         if tt is not None and src.device.index == index:
             dst._assign(tt)
             return dst
+    if isinstance(src, TtnnTensor):  # device -> host -> device: a round trip, counted like any fallback
+        why = (f"broadcast {tuple(src.shape)} -> {tuple(dst.shape)}" if not same_shape else
+               f"cast {src.dtype} -> {dst.dtype}" if src.device.index == index else
+               f"ttnn:{src.device.index} -> ttnn:{index}")
+        count_fallback(func, f"{why} goes through the host")
     host = src._host() if isinstance(src, TtnnTensor) else src.detach()
     full = torch.empty(dst.shape, dtype=dst.dtype).copy_(host)  # torch's cast and broadcast rules
     dst._assign(host_to_tt(full, index, layout))

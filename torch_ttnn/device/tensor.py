@@ -212,6 +212,17 @@ class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
             self._cell, self._parent, self._replay, self._parent_gen = (new._cell, new._parent, new._replay,
                                                                         new._parent_gen)
 
+    def numpy(self, *, force: bool = False):
+        """As on CUDA: device memory is not host memory, so numpy needs an explicit copy (`force=True` makes it)."""
+        if force:
+            return self.cpu().numpy()
+        raise TypeError(f"can't convert {self.device} device type tensor to numpy: call .cpu() first to copy the "
+                        f"tensor to host memory (x.cpu().numpy()), or .numpy(force=True)")
+
+    def __array__(self, dtype=None, copy=None):
+        """np.asarray(x) and friends: the same rule as .numpy()."""
+        self.numpy()
+
     def __reduce_ex__(self, protocol):
         """torch.save / pickle: stored as a CPU tensor plus its device, which `torch.load(weights_only=True)`
         accepts, and restored onto the ttnn device (or elsewhere with map_location)."""

@@ -116,3 +116,10 @@ def compute_config(ttnn, kind: str = "matmul"):
     if cfgs is _UNSET or cfgs is None:
         cfgs = make_compute_configs(ttnn)
     return cfgs[kind]
+
+
+def less_op_types(ttnn) -> bool:
+    """TorchTtnnOption(use_less_ttnn_op_types=...): True (0.5's default, and the eager path's) lowers
+    squeeze/unsqueeze as ttnn.reshape, so a program uses fewer distinct TT-NN ops; False uses ttnn.squeeze and
+    ttnn.unsqueeze."""
+    return bool(getattr(ttnn, "TORCH_TTNN_LESS_OP_TYPES", True))

@@ -13,11 +13,12 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--runtime", default=None)
+    p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
     from torch_ttnn.zoo.quiet import quiet_libraries
     quiet_libraries()
     from torch_ttnn.zoo.measure import measure
-    row = measure(a.model, a.size, batch=a.batch, seed=a.seed, runtime=a.runtime)
+    row = measure(a.model, a.size, batch=a.batch, seed=a.seed, runtime=a.runtime, threads=a.threads)
     sys.stdout.flush()
     print("\n" + json.dumps(row, default=str))
     return 0

@@ -44,7 +44,7 @@ def compile_and_capture(ex, runtime: str | None = None, options: dict | None = N
     """Compile `ex.model` with backend="ttnn", run it once; returns (judged output, option, [GraphCall])."""
     from .. import compiler
     torch._dynamo.reset()
-    option = compiler.TorchTtnnOption(runtime=runtime, **(options or {}))
+    option = compiler.TorchTtnnOption(runtime=runtime, **{"verbose": False, **(options or {})})
     compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
     calls: list[GraphCall] = []
     with _recording(calls):

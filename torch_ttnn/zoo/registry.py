@@ -6,6 +6,7 @@ inputs, so two builds with the same seed give bit-identical weights, inputs and 
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
@@ -74,12 +75,28 @@ def names() -> list[str]:
     return list(REGISTRY)
 
 
+ZOO_EXTRA = "the model zoo needs transformers: pip install 'torch-ttnn[zoo]'"
+
+
+class UnknownModel(KeyError):
+    """A name that is neither a zoo model nor a reference to a model of the user's own."""
+
+    def __str__(self):  # KeyError's own str() quotes the message
+        return str(self.args[0])
+
+
 def get(name: str) -> Spec:
     try:
         return REGISTRY[name.lower()]
     except KeyError:
-        raise KeyError(f"no zoo model {name!r}; known: {', '.join(REGISTRY)}. A model of your own is named as "
-                       f"`package.module[:function]` or `path/file.py[:function]`") from None
+        pass
+    if not REGISTRY:
+        raise UnknownModel(f"no zoo model {name!r}: {ZOO_EXTRA}. A model of your own is named as "
+                           f"`package.module[:function]` or `path/file.py[:function]`")
+    close = difflib.get_close_matches(name.lower(), REGISTRY, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    raise UnknownModel(f"no zoo model {name!r}; {hint}known: {', '.join(REGISTRY)}. A model of your own is "
+                       f"named as `package.module[:function]` or `path/file.py[:function]`")
 
 
 def build(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, meta: bool = False) -> Example:
@@ -165,7 +182,7 @@ def load(ref: str, size: str = "tiny", batch: int = 1, seed: int = 0, default_fu
         sys.modules[mod_name] = module
         spec.loader.exec_module(module)
     else:
-        module = importlib.import_module(target)
+        module = _import_from_cwd(target)
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise AttributeError(f"{target!r} has no function {fn_name!r}: name it as `{target}:function`, or "
@@ -181,6 +198,20 @@ def load(ref: str, size: str = "tiny", batch: int = 1, seed: int = 0, default_fu
     ex.model.eval()
     ex.name, ex.size = ex.name or ref, size
     return ex
+
+
+def _import_from_cwd(name: str):
+    """`import name` as `python -c` would: the current directory first. A console script's sys.path starts
+    with the script's own directory instead, so `torch-ttnn run mymodel:build` could not see ./mymodel.py."""
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def _as_example(result, ref: str) -> Example:

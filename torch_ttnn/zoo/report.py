@@ -89,8 +89,46 @@ def plot(rows: list[dict], key: str, path: str, title: str, xlabel: str, log: bo
     plt.close(fig)
 
 
-def write_all(rows: list[dict], out: str, size: str) -> dict:
-    """Write results.{md,csv,json} and the three plots into `out`; returns {kind: path}."""
+def run_info(settings: dict) -> dict:
+    """What a results.json needs to be read later: when, from which commit, with which versions and runtime."""
+    import datetime
+    import importlib.metadata as md
+    import platform
+    import subprocess
+
+    import torch
+
+    import torch_ttnn
+    from torch_ttnn import runtime
+
+    def version(dist):
+        try:
+            return md.version(dist)
+        except md.PackageNotFoundError:
+            return None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "commit": commit or "unknown (not run from a git checkout)",
+            "versions": {"torch_ttnn": torch_ttnn.__version__, "torch": torch.__version__,
+                         "transformers": version("transformers"), "ttnn": version("ttnn"),
+                         "python": platform.python_version()},
+            "runtime": runtime.reason(), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", **settings}
+
+
+def read_results(path: str) -> list[dict]:
+    """The rows of a results.json (a run record with rows, or the bare list older versions wrote)."""
+    with open(path) as f:
+        data = json.load(f)
+    return data["rows"] if isinstance(data, dict) else data
+
+
+def write_all(rows: list[dict], out: str, size: str, info: dict | None = None) -> dict:
+    """Write results.{md,csv,json} and the three plots into `out`; returns {kind: path}. results.json holds
+    the run record (`run_info`) beside the rows."""
     os.makedirs(out, exist_ok=True)
     paths = {k: os.path.join(out, f) for k, f in (("md", "results.md"), ("csv", "results.csv"),
                                                    ("json", "results.json"), ("pcc", "pcc.png"),
@@ -99,7 +137,7 @@ def write_all(rows: list[dict], out: str, size: str) -> dict:
         f.write(markdown(rows, f"torch-ttnn model zoo ({size} configs)") + "\n" + legend() + "\n")
     write_csv(rows, paths["csv"])
     with open(paths["json"], "w") as f:
-        json.dump(rows, f, indent=1, default=str)
+        json.dump({"run": info or {}, "rows": rows}, f, indent=1, default=str)
     # PCCs cluster near 1: zoom on [lowest - margin, 1] unless something is far off.
     pccs = [r["pcc"] for r in rows if isinstance(r.get("pcc"), (int, float)) and not math.isnan(r["pcc"])]
     lo = min(pccs + [PCC_THRESHOLD])

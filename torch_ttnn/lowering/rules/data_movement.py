@@ -177,6 +177,8 @@ def _reshaped(ttnn, x, shape):
 
 @lowering(aten.unsqueeze.default, when=lambda x, dim: _ok(x, 0))
 def unsqueeze(ttnn, x, dim):
+    if not policy.less_op_types(ttnn):
+        return ttnn.unsqueeze(x, dim_(dim, len(x.shape) + 1))
     shape = list(x.shape)
     shape.insert(dim_(dim, len(shape) + 1), 1)
     return _reshaped(ttnn, x, shape)
@@ -186,6 +188,8 @@ def unsqueeze(ttnn, x, dim):
 def squeeze(ttnn, x, dims):
     r = len(x.shape)
     dims = {dim_(d, r) for d in ([dims] if isinstance(dims, int) else dims)}
+    if not policy.less_op_types(ttnn):
+        return ttnn.squeeze(x, sorted(dims)[0] if len(dims) == 1 else sorted(dims))
     return _reshaped(ttnn, x, [s for i, s in enumerate(x.shape) if not (i in dims and s == 1)])
 
 
