@@ -291,8 +291,8 @@ class CompiledGraph:
         does not import the eager device (it sits beside it): the class of an input it was handed wraps them."""
         out = list(out)
         for i, dtype, scalar in self._wrap:
-            o = out[i]
-            out[i] = o.to(device_input.device) if scalar else type(device_input).from_ttnn(o, dtype)
+            o = type(device_input).from_ttnn(out[i], dtype)
+            out[i] = o.reshape(()) if scalar else o   # a view of the [1]-shaped device scalar, no copy
         return out
 
     def _check_accuracy(self, args, out):

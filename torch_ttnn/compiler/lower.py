@@ -288,10 +288,9 @@ class _Lowerer:
         return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
 
     def _device_output(self, v: Val):
-        """An output left on the device, in the eager device's dtype for its torch dtype (0-d ones go to host:
-        TT-NN has no rank 0, the caller moves them)."""
-        if v.meta.dim() == 0:
-            return self.to_host(v)
+        """An output left on the device, in the eager device's dtype for its torch dtype. A 0-d one (a static
+        KV cache's position counter) stays on the device too, as shape [1] (TT-NN's scalar): the caller views it
+        as 0-d, so a counter the model updates in place never visits the host."""
         x = self.to_dev(v)
         y = self.rec.typecast(x, policy.device_dtype(self.rec, v.meta.dtype))
         if y is not x:

@@ -185,7 +185,7 @@ def identity(ttnn, x, **kw):
 
 def _cast_guard(x, dtype=None, layout=None, device=None, pin_memory=None, non_blocking=False,
                 memory_format=None):
-    return _ok(x) and (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type == "cpu")
+    return _ok(x) and (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type in ("cpu", "ttnn"))
 
 
 @lowering(aten._to_copy.default, when=_cast_guard)
@@ -211,7 +211,9 @@ def embedding(ttnn, w, ids, padding_idx=-1, scale=False, sparse=False):
 
 # --- creation ---------------------------------------------------------------------------------------------
 def _creates(dtype, device=None, layout=None, pin_memory=None):
-    return (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type == "cpu")
+    """A tensor made on the host (a CPU graph's constant) or on the `ttnn` device (a graph over device tensors,
+    e.g. a static KV cache's positions): either way it is made on the TT-NN device."""
+    return (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type in ("cpu", "ttnn"))
 
 
 def _layout_for(ttnn, dtype):
