@@ -17,6 +17,7 @@ import argparse
 import json
 import pathlib
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -108,28 +109,81 @@ def _vit(batch: int):
     return build, handwritten, 12
 
 
+def _llama_decode(users: int, cache_len: int, config=None, depth: int = 16):
+    """One decode step of Llama-3.2-1B without its LM head (token ids -> final hidden states), `users` new
+    tokens against a KV cache of `cache_len` positions on the device. Both programs first decode position 0
+    (filling the cache), then the step at position 1 is measured; attention covers the whole cache in both
+    (masked), so the cost does not depend on the position. `config(layers)` overrides the widths (tests)."""
+    import transformers as hf
+    from . import decode
+    from .handwritten.llama import HandwrittenLlamaDecode, llama_1b_config
+    config = config or llama_1b_config
+
+    def build(layers):
+        cfg = config(layers)
+        cfg._attn_implementation = "sdpa"
+        torch.manual_seed(0)
+        model = hf.LlamaModel(cfg).eval()
+        ids = torch.randint(0, cfg.vocab_size, (users, 2), generator=torch.Generator().manual_seed(0))
+        return model, (ids,), None
+
+    def reference(model, args):
+        return decode.reference_steps(model, args[0], cache_len)[1]
+
+    def handwritten(ttnn, device, model, args):
+        ids = args[0]
+        hw = HandwrittenLlamaDecode.build(ttnn, device, model.config, model.state_dict(), users, cache_len)
+        hw.step(hw.inputs(ids[:, 0], 0))
+        inputs = hw.inputs(ids[:, 1], 1)
+        out, recs = _records(device, lambda: hw.step(inputs))
+        return ttnn.to_torch(out).float().reshape(users, 1, -1), recs
+
+    def compiled(model, args, output, device, **opts):
+        ids = args[0]
+        step = decode.compile_decode(decode.device_model(model), users, cache_len, **opts)
+        step(ids[:, :1], torch.zeros(users, 1, dtype=torch.long))
+        out, recs = _records(device, lambda: step(ids[:, 1:2], torch.ones(users, 1, dtype=torch.long)))
+        return out.cpu().float(), recs
+    return Bench(build, handwritten, depth, compiled, reference)
+
+
+@dataclass
+class Bench:
+    """How to measure one model: build(layers) -> (CPU model, args, output fn); the hand-written runner; the
+    model's depth; the compiled runner and the CPU reference (defaults: one forward of the model)."""
+    build: Any
+    handwritten: Any
+    depth: int
+    compiled: Any = None
+    reference: Any = None
+
+
 MODELS = {
     "bert-large": lambda: _bert("bert-large", 8, 384),
     "bert-base": lambda: _bert("bert-base", 8, 384),
     "vit-base": lambda: _vit(8),
+    "llama-1b-decode": lambda: _llama_decode(32, 384),
 }
 
 
 def measure(name: str, variants=("hand-written", *COMPILED_VARIANTS)) -> list[Row]:
     import torch_ttnn.sim as ttnn
     device = ttnn.open_device(device_id=0)
-    build, handwritten, depth = MODELS[name]()
+    spec = MODELS[name]()
+    spec = spec if isinstance(spec, Bench) else Bench(*spec)
+    compiled = spec.compiled or _compiled
+    depth = spec.depth
     costs: dict = {v: {} for v in variants}
     pccs: dict = {}
     for layers in (1, 2):
-        model, args, output = build(layers)
+        model, args, output = spec.build(layers)
         with torch.no_grad():
-            ref = output(model(*args))
+            ref = spec.reference(model, args) if spec.reference else output(model(*args))
         for v in variants:
             if v == "hand-written":
-                out, recs = handwritten(ttnn, device, model, args)
+                out, recs = spec.handwritten(ttnn, device, model, args)
             else:
-                out, recs = _compiled(model, args, output, device, **COMPILED_VARIANTS[v])
+                out, recs = compiled(model, args, output, device, **COMPILED_VARIANTS[v])
             costs[v][layers] = Cost.of(recs)
             if layers == 2:
                 pccs[v] = pcc(ref, out.reshape(ref.shape))
