@@ -49,10 +49,13 @@ def test_decode_steps_match_cpu_with_the_cache_on_device(device, users):
     keys = layer0.keys
     for p in range(steps):
         pos = torch.full((users, 1), p)
+        n0 = len(device.op_records)
         (out, downloads), uploads = spy_host_uploads(lambda: spy_host_downloads(lambda: step(ids[:, p:p + 1], pos)))
         assert downloads == [], f"step {p}: tensors downloaded to the host: {downloads}"
         assert uploads == [(users, 1), (users, 1)], f"step {p}: uploads other than the ids and positions: {uploads}"
         assert out.device.type == "ttnn"
+        names = [r.name for r in device.op_records[n0:]]
+        assert names.count("ttnn.experimental.paged_update_cache") == 4, "K and V of 2 layers not written in place"
         assert_pcc(ref[p], out.cpu().float(), 0.999)
         m = step.metrics()
         assert (m["h2d_per_call"], m["d2h_per_call"], m["cpu_ops"]) == (0, 0, 0), m  # inside the graph: none

@@ -88,10 +88,14 @@ def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
     def compiler(is_backward):
         def compile_graph(aten_gm: fx.GraphModule, fake_inputs):
             ctx = torch._guards.TracingContext.try_get()
-            static = set()
+            static, mutated = set(), set()
             if not is_backward and ctx is not None and ctx.fw_metadata is not None:
-                static = set(ctx.fw_metadata.static_input_indices or ())
-            kinds = ["param" if i in static else "input" for i in range(len(fake_inputs))]
+                # a static-address input the graph writes (a StaticCache's keys, values and position counter)
+                # is state, not a parameter: its version changes every call, so constants must not key on it
+                mutated = {i for i, info in enumerate(ctx.fw_metadata.input_info) if info.mutates_data}
+                static = set(ctx.fw_metadata.static_input_indices or ()) - mutated
+            kinds = ["param" if i in static else "state" if i in mutated else "input"
+                     for i in range(len(fake_inputs))]
             cg = CompiledGraph(aten_gm, kinds, option, ttnn, device, len(option.compiled),
                                time.perf_counter() - start)
             option.compiled.append(cg)

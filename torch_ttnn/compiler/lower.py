@@ -19,6 +19,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from ..lowering import find, policy
 from ..lowering.facts import AtenOp, aten_op
+from ..lowering.rules.cache import INDEX_COPY_IN_PLACE
 from .recording import TT, Recorder
 
 log = logging.getLogger("torch_ttnn")
@@ -87,6 +88,7 @@ class _Lowerer:
         self.out = Lowered(self.graph, {})
         self.env: dict[fx.Node, object] = {}
         self.tile, self.row_major = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
+        self.state: set = set()                     # placeholders of state the graph writes back (a KV cache)
 
     def run(self) -> Lowered:
         handlers = {"placeholder": self.placeholder, "get_attr": self.get_attr,
@@ -101,6 +103,8 @@ class _Lowerer:
     def placeholder(self, n):
         ph = self.graph.placeholder(n.name)
         ph.meta["kind"] = next(self.kinds)
+        if ph.meta["kind"] == "state":
+            self.state.add(n)
         m = self.metas[n]
         ph.meta["val"] = m
         if not _is_tensor(m):
@@ -170,8 +174,8 @@ class _Lowerer:
             return False
         if not isinstance(n.target, torch._ops.OpOverload):
             return False
-        rule = find(n.target, fx.node.map_aggregate(n.args, self.meta_of),
-                    fx.node.map_aggregate(n.kwargs, self.meta_of))
+        args, kwargs = fx.node.map_aggregate(n.args, self.meta_of), fx.node.map_aggregate(n.kwargs, self.meta_of)
+        rule = self._in_place_rule(n, args, kwargs) or find(n.target, args, kwargs)
         if rule is None:
             self.out.fallback_reasons.setdefault(name, "no lowering rule applies to these arguments")
             return False
@@ -183,6 +187,18 @@ class _Lowerer:
             self.out.fallback_reasons[name] = f"rule {rule.name} failed: {type(e).__name__}: {e}"
             return False
         return True
+
+    def _in_place_rule(self, n, args, kwargs):
+        """A write into device state the graph writes back (HF StaticCache's `index_copy_`), where the old
+        value has no other reader and the new one is a graph output: done in place on the device buffer."""
+        if n.target is not INDEX_COPY_IN_PLACE.target or kwargs or not n.args:
+            return None
+        x = n.args[0]
+        outputs = set(next(reversed(self.gm.graph.nodes)).all_input_nodes)
+        if x in self.state and len(x.users) == 1 and n in outputs and x.meta["val"].device.type != "cpu" \
+                and INDEX_COPY_IN_PLACE.applies(*args):
+            return INDEX_COPY_IN_PLACE
+        return None
 
     def _apply(self, rule, n, name):
         """Call the rule on the node's device values; every node it recorded (transfers of its inputs

@@ -6,11 +6,18 @@ their own in 0.81.1, different from the top-level ops, and are not emulated.)
 """
 from __future__ import annotations
 
-from ..operation import operation
+import dataclasses
+
+import torch
+
+from .. import formats
+from ..operation import operation, record
+from ..tensor import operand, require_device
+from ..types import DataType, Layout, tile_bytes
 from . import data_movement as _dm
 from . import transformer as _tr
 
-__all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads"]
+__all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads", "paged_update_cache"]
 
 
 @operation("ttnn.experimental.view", golden_function=lambda t, shape, **_: t.reshape(shape))
@@ -39,3 +46,46 @@ def nlp_concat_heads(input_tensor, *, memory_config=None):
     """[B, NH, S, D] -> [B, 1, S, NH*D]."""
     y = _tr.concatenate_heads.function(input_tensor, memory_config=memory_config)
     return _dm.unsqueeze.function(y, 1)
+
+
+@operation("ttnn.experimental.paged_update_cache")
+def paged_update_cache(cache_tensor, input_tensor, *, update_idxs=(), update_idxs_tensor=None, share_cache=None,
+                       page_table=None, batch_offset=0, compute_kernel_config=None):
+    """Decode-step KV-cache write, in place, a position per user: cache [B, H, S, D] gets input[0, b, :H, :]
+    at position idx[b] for every user b, the positions given as a list or as an int32 device tensor [B] (read by
+    the kernel, so a captured trace can advance them). The input is [1, B, H (padded to the tile), D] and must
+    be height-sharded in L1 as the real op requires. Paged caches (page_table) are not emulated."""
+    op = "ttnn.experimental.paged_update_cache"
+    dev = require_device(op, cache_tensor, input_tensor)
+    _dm._check(page_table is None, op, "page_table (paged caches) is not emulated")
+    _dm._check(len(cache_tensor.shape) == 4 and len(input_tensor.shape) == 4, op,
+               f"cache [B, H, S, D] and input [1, B, H, D] must be rank 4, got {list(cache_tensor.shape)} and "
+               f"{list(input_tensor.shape)}")
+    _dm._check(cache_tensor.layout == Layout.TILE and input_tensor.layout == Layout.TILE, op,
+               "cache and input must be in TILE layout")
+    users, heads, seq, dim = cache_tensor.shape
+    _dm._check(input_tensor.shape[0] == 1 and input_tensor.shape[1] == users and input_tensor.shape[2] >= heads
+               and input_tensor.shape[3] == dim, op,
+               f"input {list(input_tensor.shape)} must be [1, {users}, {heads}, {dim}] for cache "
+               f"{list(cache_tensor.shape)}")
+    _dm._check(input_tensor.is_sharded(), op, "input_tensor must be height-sharded in L1 (one user per core): "
+               "move it with ttnn.interleaved_to_sharded")
+    _dm._check(input_tensor.dtype in (DataType.BFLOAT16, DataType.FLOAT32), op,
+               f"input must be BFLOAT16 or FLOAT32 (the op packs into the cache's dtype), got {input_tensor.dtype}")
+    if update_idxs_tensor is not None:
+        _dm._check(update_idxs_tensor.dtype == DataType.INT32 and list(update_idxs_tensor.shape) == [users], op,
+                   f"update_idxs_tensor must be INT32 [{users}], got {update_idxs_tensor.dtype} "
+                   f"{list(update_idxs_tensor.shape)}")
+        idxs = [int(i) for i in update_idxs_tensor.value.reshape(-1).tolist()]
+    else:
+        idxs = [int(i) for i in update_idxs]
+    _dm._check(len(idxs) == users, op, f"{len(idxs)} update indices for {users} users")
+    _dm._check(all(0 <= i < seq for i in idxs), op, f"update indices {idxs} outside the cache's {seq} positions")
+    values = cache_tensor.value.clone()
+    rows = input_tensor.value[0, :, :heads, :].to(values.dtype)       # [B, H, D]
+    values[torch.arange(users), :, torch.tensor(idxs), :] = rows
+    cache_tensor._values = formats.to_device_format(values, cache_tensor.dtype, cache_tensor.layout)
+    touched = dataclasses.replace(operand(cache_tensor),
+                                  bytes=users * heads * -(-dim // 32) * tile_bytes(cache_tensor.dtype))
+    record(dev, op, operands=[operand(input_tensor), touched, touched])
+    return cache_tensor
