@@ -67,3 +67,18 @@ def test_llama_decode_depth_extrapolation_is_exact(device):
     three = costs[1].extrapolate(costs[2], 3)
     for k in ("ops", "kernel_ms", "dispatch_ms", "device_side_ms", "trace_ms"):
         assert getattr(three, k) == pytest.approx(getattr(costs[3], k), rel=1e-9), k
+
+
+def test_merge_keeps_the_other_models_rows_and_says_so(monkeypatch, tmp_path):
+    import json
+    old = [compare.Row("bert-large", "hand-written", 24, 272, 15.0, 30.0, 16.0, 0.999),
+           compare.Row("llama-1b-decode", "hand-written", 16, 500, 1.0, 2.0, 1.5, 0.999)]
+    (tmp_path / "compare.json").write_text(json.dumps(
+        {"meta": {"date": "2026-11-29T00:00:00", "commit": "abc1234"}, "rows": [r.__dict__ for r in old]}))
+    monkeypatch.setattr(compare, "RESULTS", tmp_path)
+    new = [compare.Row("llama-1b-decode", "hand-written", 16, 400, 0.5, 1.0, 0.8, 0.999)]
+    rows, info = compare._merged(new, ["llama-1b-decode"], {"date": "2026-11-30T00:00:00", "commit": "def5678"})
+    assert [(r.model, r.ops) for r in rows] == [("bert-large", 272), ("llama-1b-decode", 400)]
+    text = compare.render(rows, info)
+    assert "Rows of bert-large kept from the run of 2026-11-29T00:00:00 at commit abc1234" in text
+    assert "at commit def5678" in text and "llama-1b-decode: one decode step" in text

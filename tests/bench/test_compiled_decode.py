@@ -35,6 +35,7 @@ def tiny_llama(layers=2):
     torch.manual_seed(0)
     cfg = hf.LlamaConfig(vocab_size=1000, hidden_size=128, num_hidden_layers=layers, num_attention_heads=4,
                          num_key_value_heads=2, intermediate_size=256, max_position_embeddings=256)
+    cfg._attn_implementation = "sdpa"   # as the comparison runs it (bench/compare.py)
     return hf.LlamaModel(cfg).eval()
 
 
@@ -56,11 +57,15 @@ def test_decode_steps_match_cpu_with_the_cache_on_device(device, users):
         assert out.device.type == "ttnn"
         names = [r.name for r in device.op_records[n0:]]
         assert names.count("ttnn.experimental.paged_update_cache") == 4, "K and V of 2 layers not written in place"
+        # what is repeated: the mask row over the users and the position over the users, once for all layers;
+        # not the KV cache for grouped-query attention (HF's repeat_kv, removed by fuse.gqa_attention)
+        assert names.count("ttnn.repeat") == 2, names
         assert_pcc(ref[p], out.cpu().float(), 0.999)
         m = step.metrics()
         assert (m["h2d_per_call"], m["d2h_per_call"], m["cpu_ops"]) == (0, 0, 0), m  # inside the graph: none
     m = step.metrics()
     assert m["calls"] == steps and m["lowerings"] == 1, "the decode step was lowered again"
+    assert m["fusions"]["gqa_attention"] == 2, m["fusions"]
     assert layer0.keys is keys and keys.device.type == "ttnn", "the cache left the device or was replaced"
     cached = keys.cpu().float()
     assert cached[:, :, :steps].abs().sum() > 0 and cached[:, :, steps:].abs().sum() == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -185,6 +186,7 @@ def measure(name: str, variants=("hand-written", *COMPILED_VARIANTS)) -> list[Ro
             else:
                 out, recs = compiled(model, args, output, device, **COMPILED_VARIANTS[v])
             costs[v][layers] = Cost.of(recs)
+            print(f"compare: {name}, {layers} layer(s), {v}: {costs[v][layers]}", file=sys.stderr, flush=True)
             if layers == 2:
                 pccs[v] = pcc(ref, out.reshape(ref.shape))
     rows = []
@@ -210,11 +212,18 @@ def render(rows: list[Row], meta: dict) -> str:
              tabulate(table, headers=["model", "program", "device ops", "kernel ms", "host-visible ms",
                                       "traced ms", "vs hand-written", "traced vs hand-written", "PCC"],
                       tablefmt="github"),
+             *_kept_note(meta.get("kept") or {}),
              "", "Kernel: device kernel time summed; host-visible: as the host sees a call without trace (host "
              "dispatch overlapping the device); traced: replayed from a captured trace (no dispatch). The "
              "hand-written programs are bfloat8_b with LoFi throughout, as 'compiled (all bf8, LoFi)' is; "
              "'compiled (defaults)' keeps bfloat16 with HiFi2 and float32 accumulation, so it is compared at "
              "higher precision."]
+    if any(r.model == "llama-1b-decode" for r in rows):
+        lines += ["", "llama-1b-decode: one decode step of Llama-3.2-1B (16 layers, hidden 2048, 32 query and 8 KV "
+                  "heads), 32 users with one new token each, KV cache of 384 positions on the device, token ids in "
+                  "and final hidden states out (the LM head, the same 2048x128256 product for both, is left out). "
+                  "Compiled: Hugging Face's LlamaModel with a StaticCache on the ttnn device; the hand-written "
+                  "program keeps its cache and weights in bfloat8_b."]
     large = [r for r in rows if r.model == "bert-large"]
     if large:
         lines += ["", "BERT-large, batch 8, sequence 384: estimated sentences/s on an n150 (8 / time):", ""]
@@ -224,11 +233,35 @@ def render(rows: list[Row], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kept_note(kept: dict) -> list[str]:
+    by_run: dict = {}
+    for model, when in kept.items():
+        by_run.setdefault(when, []).append(model)
+    return [""] + [f"Rows of {', '.join(ms)} kept from the run of {when} (`--merge`: measured again only the "
+                   f"models whose code changed)." for when, ms in by_run.items()] if by_run else []
+
+
+def _merged(rows: list[Row], measured: list[str], info: dict) -> tuple[list[Row], dict]:
+    """The committed results with the rows of `measured` models replaced, in MODELS order; the meta says which
+    models' rows come from which earlier run."""
+    old = json.loads((RESULTS / "compare.json").read_text())
+    kept = [Row(**r) for r in old["rows"] if r["model"] not in measured]
+    earlier = dict(old["meta"].get("kept", {}))
+    for r in kept:
+        earlier.setdefault(r.model, f"{old['meta']['date']} at commit {old['meta']['commit']}")
+    order = list(MODELS)
+    merged = sorted(kept + rows, key=lambda r: order.index(r.model) if r.model in order else len(order))
+    return merged, {**info, "kept": earlier}
+
+
 def main(argv=None):
     from .suite import meta
     p = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.compare", description=__doc__.split("\n")[0])
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
     p.add_argument("--write", action="store_true", help="write benchmarks/results/compare.{md,json}")
+    p.add_argument("--merge", action="store_true",
+                   help="with --write: keep the committed rows of the models not measured now (their commit is "
+                        "named in the report)")
     p.add_argument("--readme", action="store_true",
                    help="only copy the committed benchmarks/results/compare.md into README.md's compare section")
     a = p.parse_args(argv)
@@ -237,8 +270,11 @@ def main(argv=None):
         body = (RESULTS / "compare.md").read_text().split("\n", 2)[2]   # without its title
         update_readme(str(RESULTS.parents[1] / "README.md"), body, "<!-- compare:begin -->", "<!-- compare:end -->")
         return
-    rows = [r for m in a.models.split(",") for r in measure(m.strip())]
+    names = [m.strip() for m in a.models.split(",")]
+    rows = [r for m in names for r in measure(m)]
     info = meta({"what": "compiled vs hand-written TT-NN"})
+    if a.merge:
+        rows, info = _merged(rows, names, info)
     text = render(rows, info)
     print(text)
     if a.write:

@@ -50,20 +50,27 @@ def nlp_concat_heads(input_tensor, *, memory_config=None):
 
 @operation("ttnn.experimental.paged_update_cache")
 def paged_update_cache(cache_tensor, input_tensor, *, update_idxs=(), update_idxs_tensor=None, share_cache=None,
-                       page_table=None, batch_offset=0, compute_kernel_config=None):
+                       page_table=None, batch_offset=0, compute_kernel_config=None, mesh_coords=None,
+                       block_size=None, num_kv_heads=None, cache_position_modulo=None):
     """Decode-step KV-cache write, in place, a position per user: cache [B, H, S, D] gets input[0, b, :H, :]
     at position idx[b] for every user b, the positions given as a list or as an int32 device tensor [B] (read by
     the kernel, so a captured trace can advance them). The input is [1, B, H (padded to the tile), D] and must
     be height-sharded in L1 as the real op requires. Paged caches (page_table) are not emulated."""
     op = "ttnn.experimental.paged_update_cache"
     dev = require_device(op, cache_tensor, input_tensor)
-    _dm._check(page_table is None, op, "page_table (paged caches) is not emulated")
+    _dm._check(page_table is None and cache_position_modulo is None, op,
+               "page_table and cache_position_modulo (paged caches) are not emulated")
+    _dm._check(mesh_coords is None, op, "mesh_coords: the emulated device is a single chip")
     _dm._check(len(cache_tensor.shape) == 4 and len(input_tensor.shape) == 4, op,
                f"cache [B, H, S, D] and input [1, B, H, D] must be rank 4, got {list(cache_tensor.shape)} and "
                f"{list(input_tensor.shape)}")
     _dm._check(cache_tensor.layout == Layout.TILE and input_tensor.layout == Layout.TILE, op,
                "cache and input must be in TILE layout")
     users, heads, seq, dim = cache_tensor.shape
+    _dm._check(num_kv_heads in (None, heads) and block_size in (None, seq), op,
+               f"num_kv_heads / block_size reinterpret a paged buffer, not emulated: the cache has {heads} heads "
+               f"and {seq} positions")
+    _dm._check(batch_offset == 0, op, "batch_offset is not emulated (0 only)")
     _dm._check(input_tensor.shape[0] == 1 and input_tensor.shape[1] == users and input_tensor.shape[2] >= heads
                and input_tensor.shape[3] == dim, op,
                f"input {list(input_tensor.shape)} must be [1, {users}, {heads}, {dim}] for cache "
