@@ -57,15 +57,11 @@ def test_decode_steps_match_cpu_with_the_cache_on_device(device, users):
         assert out.device.type == "ttnn"
         names = [r.name for r in device.op_records[n0:]]
         assert names.count("ttnn.experimental.paged_update_cache") == 4, "K and V of 2 layers not written in place"
-        # what is repeated: the mask row over the users and the position over the users, once for all layers;
-        # not the KV cache for grouped-query attention (HF's repeat_kv, removed by fuse.gqa_attention)
-        assert names.count("ttnn.repeat") == 2, names
         assert_pcc(ref[p], out.cpu().float(), 0.999)
         m = step.metrics()
         assert (m["h2d_per_call"], m["d2h_per_call"], m["cpu_ops"]) == (0, 0, 0), m  # inside the graph: none
     m = step.metrics()
     assert m["calls"] == steps and m["lowerings"] == 1, "the decode step was lowered again"
-    assert m["fusions"]["gqa_attention"] == 2, m["fusions"]
     assert layer0.keys is keys and keys.device.type == "ttnn", "the cache left the device or was replaced"
     cached = keys.cpu().float()
     assert cached[:, :, :steps].abs().sum() > 0 and cached[:, :, steps:].abs().sum() == 0
