@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
+import sys
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -108,29 +110,83 @@ def _vit(batch: int):
     return build, handwritten, 12
 
 
+def _llama_decode(users: int, cache_len: int, config=None, depth: int = 16):
+    """One decode step of Llama-3.2-1B without its LM head (token ids -> final hidden states), `users` new
+    tokens against a KV cache of `cache_len` positions on the device. Both programs first decode position 0
+    (filling the cache), then the step at position 1 is measured; attention covers the whole cache in both
+    (masked), so the cost does not depend on the position. `config(layers)` overrides the widths (tests)."""
+    import transformers as hf
+    from . import decode
+    from .handwritten.llama import HandwrittenLlamaDecode, llama_1b_config
+    config = config or llama_1b_config
+
+    def build(layers):
+        cfg = config(layers)
+        cfg._attn_implementation = "sdpa"
+        torch.manual_seed(0)
+        model = hf.LlamaModel(cfg).eval()
+        ids = torch.randint(0, cfg.vocab_size, (users, 2), generator=torch.Generator().manual_seed(0))
+        return model, (ids,), None
+
+    def reference(model, args):
+        return decode.reference_steps(model, args[0], cache_len)[1]
+
+    def handwritten(ttnn, device, model, args):
+        ids = args[0]
+        hw = HandwrittenLlamaDecode.build(ttnn, device, model.config, model.state_dict(), users, cache_len)
+        hw.step(hw.inputs(ids[:, 0], 0))
+        inputs = hw.inputs(ids[:, 1], 1)
+        out, recs = _records(device, lambda: hw.step(inputs))
+        return ttnn.to_torch(out).float().reshape(users, 1, -1), recs
+
+    def compiled(model, args, output, device, **opts):
+        ids = args[0]
+        step = decode.compile_decode(decode.device_model(model), users, cache_len, **opts)
+        step(ids[:, :1], torch.zeros(users, 1, dtype=torch.long))
+        out, recs = _records(device, lambda: step(ids[:, 1:2], torch.ones(users, 1, dtype=torch.long)))
+        return out.cpu().float(), recs
+    return Bench(build, handwritten, depth, compiled, reference)
+
+
+@dataclass
+class Bench:
+    """How to measure one model: build(layers) -> (CPU model, args, output fn); the hand-written runner; the
+    model's depth; the compiled runner and the CPU reference (defaults: one forward of the model)."""
+    build: Any
+    handwritten: Any
+    depth: int
+    compiled: Any = None
+    reference: Any = None
+
+
 MODELS = {
     "bert-large": lambda: _bert("bert-large", 8, 384),
     "bert-base": lambda: _bert("bert-base", 8, 384),
     "vit-base": lambda: _vit(8),
+    "llama-1b-decode": lambda: _llama_decode(32, 384),
 }
 
 
 def measure(name: str, variants=("hand-written", *COMPILED_VARIANTS)) -> list[Row]:
     import torch_ttnn.sim as ttnn
     device = ttnn.open_device(device_id=0)
-    build, handwritten, depth = MODELS[name]()
+    spec = MODELS[name]()
+    spec = spec if isinstance(spec, Bench) else Bench(*spec)
+    compiled = spec.compiled or _compiled
+    depth = spec.depth
     costs: dict = {v: {} for v in variants}
     pccs: dict = {}
     for layers in (1, 2):
-        model, args, output = build(layers)
+        model, args, output = spec.build(layers)
         with torch.no_grad():
-            ref = output(model(*args))
+            ref = spec.reference(model, args) if spec.reference else output(model(*args))
         for v in variants:
             if v == "hand-written":
-                out, recs = handwritten(ttnn, device, model, args)
+                out, recs = spec.handwritten(ttnn, device, model, args)
             else:
-                out, recs = _compiled(model, args, output, device, **COMPILED_VARIANTS[v])
+                out, recs = compiled(model, args, output, device, **COMPILED_VARIANTS[v])
             costs[v][layers] = Cost.of(recs)
+            print(f"compare: {name}, {layers} layer(s), {v}: {costs[v][layers]}", file=sys.stderr, flush=True)
             if layers == 2:
                 pccs[v] = pcc(ref, out.reshape(ref.shape))
     rows = []
@@ -156,11 +212,18 @@ def render(rows: list[Row], meta: dict) -> str:
              tabulate(table, headers=["model", "program", "device ops", "kernel ms", "host-visible ms",
                                       "traced ms", "vs hand-written", "traced vs hand-written", "PCC"],
                       tablefmt="github"),
+             *_kept_note(meta.get("kept") or {}),
              "", "Kernel: device kernel time summed; host-visible: as the host sees a call without trace (host "
              "dispatch overlapping the device); traced: replayed from a captured trace (no dispatch). The "
              "hand-written programs are bfloat8_b with LoFi throughout, as 'compiled (all bf8, LoFi)' is; "
              "'compiled (defaults)' keeps bfloat16 with HiFi2 and float32 accumulation, so it is compared at "
              "higher precision."]
+    if any(r.model == "llama-1b-decode" for r in rows):
+        lines += ["", "llama-1b-decode: one decode step of Llama-3.2-1B (16 layers, hidden 2048, 32 query and 8 KV "
+                  "heads), 32 users with one new token each, KV cache of 384 positions on the device, token ids in "
+                  "and final hidden states out (the LM head, the same 2048x128256 product for both, is left out). "
+                  "Compiled: Hugging Face's LlamaModel with a StaticCache on the ttnn device; the hand-written "
+                  "program keeps its cache and weights in bfloat8_b."]
     large = [r for r in rows if r.model == "bert-large"]
     if large:
         lines += ["", "BERT-large, batch 8, sequence 384: estimated sentences/s on an n150 (8 / time):", ""]
@@ -170,11 +233,35 @@ def render(rows: list[Row], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _kept_note(kept: dict) -> list[str]:
+    by_run: dict = {}
+    for model, when in kept.items():
+        by_run.setdefault(when, []).append(model)
+    return [""] + [f"Rows of {', '.join(ms)} kept from the run of {when} (`--merge`: measured again only the "
+                   f"models whose code changed)." for when, ms in by_run.items()] if by_run else []
+
+
+def _merged(rows: list[Row], measured: list[str], info: dict) -> tuple[list[Row], dict]:
+    """The committed results with the rows of `measured` models replaced, in MODELS order; the meta says which
+    models' rows come from which earlier run."""
+    old = json.loads((RESULTS / "compare.json").read_text())
+    kept = [Row(**r) for r in old["rows"] if r["model"] not in measured]
+    earlier = dict(old["meta"].get("kept", {}))
+    for r in kept:
+        earlier.setdefault(r.model, f"{old['meta']['date']} at commit {old['meta']['commit']}")
+    order = list(MODELS)
+    merged = sorted(kept + rows, key=lambda r: order.index(r.model) if r.model in order else len(order))
+    return merged, {**info, "kept": earlier}
+
+
 def main(argv=None):
     from .suite import meta
     p = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.compare", description=__doc__.split("\n")[0])
     p.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of {', '.join(MODELS)}")
     p.add_argument("--write", action="store_true", help="write benchmarks/results/compare.{md,json}")
+    p.add_argument("--merge", action="store_true",
+                   help="with --write: keep the committed rows of the models not measured now (their commit is "
+                        "named in the report)")
     p.add_argument("--readme", action="store_true",
                    help="only copy the committed benchmarks/results/compare.md into README.md's compare section")
     a = p.parse_args(argv)
@@ -183,8 +270,11 @@ def main(argv=None):
         body = (RESULTS / "compare.md").read_text().split("\n", 2)[2]   # without its title
         update_readme(str(RESULTS.parents[1] / "README.md"), body, "<!-- compare:begin -->", "<!-- compare:end -->")
         return
-    rows = [r for m in a.models.split(",") for r in measure(m.strip())]
+    names = [m.strip() for m in a.models.split(",")]
+    rows = [r for m in names for r in measure(m)]
     info = meta({"what": "compiled vs hand-written TT-NN"})
+    if a.merge:
+        rows, info = _merged(rows, names, info)
     text = render(rows, info)
     print(text)
     if a.write:

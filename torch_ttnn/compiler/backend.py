@@ -105,10 +105,14 @@ def backend(gm: fx.GraphModule, example_inputs, options=None, **kwargs):
     def compiler(is_backward):
         def compile_graph(aten_gm: fx.GraphModule, fake_inputs):
             ctx = torch._guards.TracingContext.try_get()
-            static = set()
+            static, mutated = set(), set()
             if not is_backward and ctx is not None and ctx.fw_metadata is not None:
-                static = set(ctx.fw_metadata.static_input_indices or ())
-            kinds = ["param" if i in static else "input" for i in range(len(fake_inputs))]
+                # a static-address input the graph writes (a StaticCache's keys, values and position counter)
+                # is state, not a parameter: its version changes every call, so constants must not key on it
+                mutated = {i for i, info in enumerate(ctx.fw_metadata.input_info) if info.mutates_data}
+                static = set(ctx.fw_metadata.static_input_indices or ()) - mutated
+            kinds = ["param" if i in static else "state" if i in mutated else "input"
+                     for i in range(len(fake_inputs))]
             cg = CompiledGraph(aten_gm, kinds, option, ttnn, device, len(option.compiled),
                                time.perf_counter() - start)
             cg.compile_id = cid
@@ -349,8 +353,8 @@ class CompiledGraph:
         does not import the eager device (it sits beside it): the class of an input it was handed wraps them."""
         out = list(out)
         for i, dtype, scalar in self._wrap:
-            o = out[i]
-            out[i] = o.to(device_input.device) if scalar else type(device_input).from_ttnn(o, dtype)
+            o = type(device_input).from_ttnn(out[i], dtype)
+            out[i] = o.reshape(()) if scalar else o   # a view of the [1]-shaped device scalar, no copy
         return out
 
     def _check_accuracy(self, args, out):

@@ -29,6 +29,8 @@ Passes, in the order they run:
   head size a multiple of 32 (the op's own check).
 - `concat_heads`: `permute [0, 2, 1, 3]` + `reshape [B, S, H*D]` of attention heads ->
   `transformer.concatenate_heads` (rank 4, TILE, head size a multiple of 32, as the op requires).
+- `gqa_attention`: grouped-query attention's `repeat_kv` (reshape, repeat, reshape of K and V) before
+  `scaled_dot_product_attention` removed: TT-NN's SDPA takes fewer K/V heads than Q heads.
 - `residual_layer_norm`: `layer_norm(add(x, r))` (or rms_norm) where the add has no other user ->
   `layer_norm(x, residual_input_tensor=r)`: the add happens in float32 inside the norm, so the sum is not
   rounded to bfloat16 first.
@@ -592,6 +594,45 @@ def fuse_common_ops(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+def _repeated_kv(n) -> fx.Node | None:
+    """x if n is HF's repeat_kv of x lowered: reshape(repeat(reshape(x, [B, NKV, 1, S, D]), [1, 1, G, 1, 1]),
+    [B, NKV*G, S, D]), each step read only by the next."""
+    if not (_op(n, "reshape") and len(n.users) == 1):
+        return None
+    rep = n.args[0]
+    if not (_op(rep, "repeat") and len(rep.users) == 1 and _op(rep.args[0], "reshape")
+            and len(rep.args[0].users) == 1):
+        return None
+    x, split, times, merged = rep.args[0].args[0], _target(rep.args[0]), _arg(rep, 1), _target(n)
+    xs = _shape(x)
+    if xs is None or split is None or merged is None or not isinstance(times, (list, tuple)) or len(xs) != 4:
+        return None
+    b, nkv, s, d = xs
+    g = times[2] if len(times) == 5 else None
+    if split != (b, nkv, 1, s, d) or tuple(times) != (1, 1, g, 1, 1) or merged != (b, nkv * g, s, d):
+        return None
+    return x
+
+
+def fuse_gqa_attention(graph: fx.Graph, ctx: FuseContext) -> int:
+    """scaled_dot_product_attention(q, repeat_kv(k), repeat_kv(v)) => scaled_dot_product_attention(q, k, v):
+    TT-NN's SDPA takes fewer K/V heads than Q heads (grouped-query attention), so each KV head serves its group
+    of query heads where it is, instead of G copies of the KV cache written and read per layer."""
+    count = 0
+    for n in list(graph.nodes):
+        if not _op(n, "scaled_dot_product_attention") or len(n.args) < 3:
+            continue
+        k, v = _repeated_kv(n.args[1]), _repeated_kv(n.args[2])
+        if k is None or v is None or _shape(k) != _shape(v):
+            continue
+        old_k, old_v = n.args[1], n.args[2]
+        n.args = (n.args[0], k, v, *n.args[3:])
+        _drop(graph, old_k)
+        _drop(graph, old_v)
+        count += 1
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -599,6 +640,7 @@ PASSES = (
     FusionPass("linear_activation", fuse_linear_activation),
     FusionPass("qkv_heads", fuse_qkv_heads),
     FusionPass("concat_heads", fuse_concat_heads),
+    FusionPass("gqa_attention", fuse_gqa_attention),
     FusionPass("residual_layer_norm", fuse_residual_layer_norm),
     FusionPass("reshapes", fuse_reshapes),
 )

@@ -19,6 +19,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from ..lowering import lookup, policy
 from ..lowering.facts import AtenOp, aten_op
+from ..lowering.rules.cache import INDEX_COPY_IN_PLACE
 from .recording import TT, Recorder
 
 log = logging.getLogger("torch_ttnn")
@@ -87,6 +88,7 @@ class _Lowerer:
         self.out = Lowered(self.graph, {})
         self.env: dict[fx.Node, object] = {}
         self.tile, self.row_major = ttnn.TILE_LAYOUT, ttnn.ROW_MAJOR_LAYOUT
+        self.state: set = set()                     # placeholders of state the graph writes back (a KV cache)
 
     def run(self) -> Lowered:
         handlers = {"placeholder": self.placeholder, "get_attr": self.get_attr,
@@ -101,6 +103,8 @@ class _Lowerer:
     def placeholder(self, n):
         ph = self.graph.placeholder(n.name)
         ph.meta["kind"] = next(self.kinds)
+        if ph.meta["kind"] == "state":
+            self.state.add(n)
         m = self.metas[n]
         ph.meta["val"] = m
         if not _is_tensor(m):
@@ -170,9 +174,9 @@ class _Lowerer:
             return False
         if not isinstance(n.target, torch._ops.OpOverload):
             return False
-        found = lookup(n.target, fx.node.map_aggregate(n.args, self.meta_of),
-                       fx.node.map_aggregate(n.kwargs, self.meta_of))
-        rule = found.rule
+        args, kwargs = fx.node.map_aggregate(n.args, self.meta_of), fx.node.map_aggregate(n.kwargs, self.meta_of)
+        found = lookup(n.target, args, kwargs)
+        rule = self._in_place_rule(n, args, kwargs) or found.rule
         if rule is None:
             self.out.fallback_reasons.setdefault(name, found.why_not())
             return False
@@ -184,6 +188,18 @@ class _Lowerer:
             self.out.fallback_reasons[name] = f"rule {rule.name} crashed: {type(e).__name__}: {e}"
             return False
         return True
+
+    def _in_place_rule(self, n, args, kwargs):
+        """A write into device state the graph writes back (HF StaticCache's `index_copy_`), where the old
+        value has no other reader and the new one is a graph output: done in place on the device buffer."""
+        if n.target is not INDEX_COPY_IN_PLACE.target or kwargs or not n.args:
+            return None
+        x = n.args[0]
+        outputs = set(next(reversed(self.gm.graph.nodes)).all_input_nodes)
+        if x in self.state and len(x.users) == 1 and n in outputs and x.meta["val"].device.type != "cpu" \
+                and INDEX_COPY_IN_PLACE.applies(*args):
+            return INDEX_COPY_IN_PLACE
+        return None
 
     def _apply(self, rule, n, name):
         """Call the rule on the node's device values; every node it recorded (transfers of its inputs
@@ -290,10 +306,9 @@ class _Lowerer:
         return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
 
     def _device_output(self, v: Val):
-        """An output left on the device, in the eager device's dtype for its torch dtype (0-d ones go to host:
-        TT-NN has no rank 0, the caller moves them)."""
-        if v.meta.dim() == 0:
-            return self.to_host(v)
+        """An output left on the device, in the eager device's dtype for its torch dtype. A 0-d one (a static
+        KV cache's position counter) stays on the device too, as shape [1] (TT-NN's scalar): the caller views it
+        as 0-d, so a counter the model updates in place never visits the host."""
         x = self.to_dev(v)
         y = self.rec.typecast(x, policy.device_dtype(self.rec, v.meta.dtype))
         if y is not x:

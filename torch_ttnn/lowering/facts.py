@@ -40,6 +40,7 @@ class Alias(enum.Enum):
     NEVER = "a new buffer"
     VIEW = "a view: may share its input's buffer"
     CONVERSION = "a conversion or copy: may hand back its input itself when there is nothing to change"
+    IN_PLACE = "writes into its first input and returns it (a KV-cache update)"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ _declare(TTNN_OPS, """
 _declare(TTNN_OPS, "to_layout typecast to_memory_config to_device clone",
          TtnnOp(shape=Shape.SAME, alias=Alias.CONVERSION))
 _declare(TTNN_OPS, "reshape squeeze unsqueeze view", TtnnOp(alias=Alias.VIEW))
+_declare(TTNN_OPS, "paged_update_cache update_cache", TtnnOp(shape=Shape.SAME, alias=Alias.IN_PLACE))
 _declare(TTNN_OPS, """
     add subtract multiply divide rsub eq ne lt le gt ge where maximum minimum pow logical_and logical_or
     logical_xor atan2 remainder fmod squared_difference
@@ -105,7 +107,7 @@ def may_alias(name: str | None, converts: bool = False) -> bool:
     """Whether a call of TT-NN op `name` may return its first input's buffer: a view may, a conversion may
     unless the caller knows this call converts (`converts`)."""
     alias = ttnn_op(name).alias
-    return alias is Alias.VIEW or (alias is Alias.CONVERSION and not converts)
+    return alias in (Alias.VIEW, Alias.IN_PLACE) or (alias is Alias.CONVERSION and not converts)
 
 
 def aten_op(name: str) -> AtenOp | None:

@@ -14,6 +14,7 @@ the emulator): scaled_dot_product_attention_decode, paged caches and rotary_embe
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,3 +204,51 @@ class HandwrittenLlamaLayer:
 
     def decode(self, x: torch.Tensor, position: int):
         return self.step(self.inputs(x, position))
+
+
+@dataclass
+class HandwrittenLlamaDecode:
+    """The decode step of a whole Llama stack without its LM head, as the compiled `LlamaModel` step computes
+    it: token ids -> ttnn.embedding (the table bfloat16 on the device) -> the decoder layers, each with its own
+    KV cache on the device -> final rms_norm. Positions and the mask are per-call inputs shared by the layers."""
+    ttnn: Any
+    device: Any
+    dims: LlamaDims
+    embed: Any
+    layers: list
+    norm: Any
+    max_seq: int
+
+    @classmethod
+    def build(cls, ttnn, device, config, state_dict: dict, users: int, max_seq: int) -> "HandwrittenLlamaDecode":
+        sd = {k.removeprefix("model."): v for k, v in state_dict.items()}
+        layers = []
+        for i in range(config.num_hidden_layers):
+            prefix = f"layers.{i}."
+            layer_sd = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+            layers.append(preprocess_parameters(ttnn, layer_sd, config, device, users, max_seq))
+        embed = ttnn.from_torch(sd["embed_tokens.weight"].float(), dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT,
+                                device=device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        norm = ttnn.from_torch(sd["norm.weight"].float().reshape(1, -1), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
+                               device=device, memory_config=ttnn.DRAM_MEMORY_CONFIG)
+        return cls(ttnn, device, LlamaDims.of(config), embed, layers, norm, max_seq)
+
+    def inputs(self, ids: torch.Tensor, position: int) -> DecodeInputs:
+        """Per call, on the host: the users' token ids [users] (uint32), their position, the mask."""
+        ttnn, users = self.ttnn, ids.numel()
+        tokens = ttnn.from_torch(ids.reshape(users).to(torch.int32), dtype=ttnn.uint32, device=self.device)
+        pos = ttnn.from_torch(torch.full((users,), position, dtype=torch.int32), dtype=ttnn.uint32, device=self.device)
+        mask = torch.zeros(users, 1, 1, self.max_seq)
+        mask[..., position + 1:] = -100000.0
+        m = ttnn.from_torch(mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=self.device)
+        return DecodeInputs(tokens, pos, m, position)
+
+    def step(self, inputs: DecodeInputs):
+        """Returns the final hidden states [1, 1, users, hidden]."""
+        ttnn, users = self.ttnn, inputs.x.shape[0]
+        x = ttnn.reshape(ttnn.embedding(inputs.x, self.embed, layout=ttnn.TILE_LAYOUT), (1, 1, users, self.dims.hidden))
+        for p in self.layers:
+            y = decoder_layer_decode(ttnn, dataclasses.replace(inputs, x=x), p, self.dims)
+            ttnn.deallocate(x)
+            x = y
+        return ttnn.rms_norm(x, weight=self.norm, epsilon=self.dims.eps)

@@ -207,7 +207,7 @@ def identity(ttnn, x, **kw):
 
 def _cast_guard(x, dtype=None, layout=None, device=None, pin_memory=None, non_blocking=False,
                 memory_format=None):
-    return _ok(x, 0) and (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type == "cpu")
+    return _ok(x, 0) and (dtype is None or dtype in _ANY) and (device is None or torch.device(device).type in _HOMES)
 
 
 @lowering(aten._to_copy.default, when=_cast_guard)
