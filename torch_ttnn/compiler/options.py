@@ -16,7 +16,11 @@ True for all, False for none, or a set of pass names; the metrics count the fusi
 `weight_dtype` ("bfloat8_b"/"bfloat4_b": matmul and linear weights stored in that block-float format, as TT's
 optimized models store them; off by default because it costs accuracy, which `check_accuracy` reports),
 `l1` (per-call activations that fit placed in L1 instead of DRAM, planned over their lifetimes so L1 never
-overflows, compiler/place.py; on by default).
+overflows, compiler/place.py; on by default), `shard` (activations between linears and layer norms block-sharded
+in L1 with a matmul/layer-norm program config per shape, where the device-time model says the call gets
+faster, reshards and dispatch included, and the configs pass TT-NN's checks and fit L1; otherwise the
+interleaved placement stays; compiler/shard.py; on by default; the metrics' "shard" entry counts the ops per
+config and the regions left interleaved, with why).
 """
 from __future__ import annotations
 
@@ -35,16 +39,17 @@ class TorchTtnnOption:
                  data_parallel=False, load_params_once: bool = True, bypass_compile: bool = False,
                  verbose: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
-                 fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True, **unknown):
+                 fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
+                 shard: bool = True, **unknown):
         if unknown:
             raise TypeError(f"TorchTtnnOption got unknown option(s) {sorted(unknown)}; known: device, "
                             f"gen_graphviz, metrics_path, export_code, data_parallel, load_params_once, "
                             f"bypass_compile, verbose, runtime, float_dtype, check_accuracy, "
-                            f"math_fidelity, fp32_accumulation, fuse, trace, weight_dtype, l1")
+                            f"math_fidelity, fp32_accumulation, fuse, trace, weight_dtype, l1, shard")
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
-                        ("trace", trace), ("l1", l1)):
+                        ("trace", trace), ("l1", l1), ("shard", shard)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -96,6 +101,7 @@ class TorchTtnnOption:
             raise ValueError(f"TorchTtnnOption: weight_dtype must be one of {_WEIGHT_DTYPES}, got {weight_dtype!r}")
         self.weight_dtype = weight_dtype   # matmul/linear weights stored as this block-float (compiler.passes)
         self.l1 = l1                       # per-call activations that fit placed in L1 (compiler.place)
+        self.shard = shard                 # block-sharded activations and program configs (compiler.shard)
         _check_trace_region(trace, device)
         self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []
