@@ -190,7 +190,10 @@ def _regions(graph: fx.Graph, sharded: set, linears: set) -> list[Region]:
 
 
 def _reads_sharded(t, u, members: set) -> bool:
-    """In a region, u reads t sharded: a region's layer norm (input or residual), or a linear reading t as A."""
+    """In a region, u reads t sharded: a region's layer norm (input or residual), a linear reading t as A, or
+    the transfer to the host (ttnn.to_torch reads a sharded buffer as it reads an interleaved one)."""
+    if u.meta.get("transfer") == "d2h" and u.args and u.args[0] is t:
+        return True
     if u.meta.get("ttnn_name") == "layer_norm":
         return u in members and (u.args[0] is t or _residual(u) is t)
     return _is_linear(u) and _reads_only_as_a(u, t)
