@@ -135,8 +135,27 @@ def _is_norm(n) -> bool:
             and isinstance(n.args[0], fx.Node) and Tiles.of(n) is not None)
 
 
+def _is_add(n) -> bool:
+    """A per-call add of two same-shaped TILE tensors (a residual add), which the sharded eltwise kernel runs
+    on matching shard specs."""
+    if not (n.op == "call_function" and n.meta.get("ttnn_name") == "add" and n.meta.get("device")
+            and not n.meta.get("const") and len(n.args) == 2 and not set(n.kwargs) - {"memory_config", "dtype"}):
+        return False
+    a, b = n.args
+    return (isinstance(a, fx.Node) and isinstance(b, fx.Node) and a is not b and Tiles.of(n) is not None
+            and a.meta.get("shape") == b.meta.get("shape") == n.meta.get("shape")
+            and Tiles.of(a) is not None and Tiles.of(b) is not None)
+
+
 def _residual(n):
     return n.kwargs.get("residual_input_tensor")
+
+
+def _inputs(n) -> list:
+    """The activations an elementwise region op (norm or add) reads sharded."""
+    if n.meta.get("ttnn_name") == "layer_norm":
+        return [i for i in (n.args[0], _residual(n)) if i is not None]
+    return list(n.args)
 
 
 def _reads_only_as_a(u, t) -> bool:
@@ -144,18 +163,26 @@ def _reads_only_as_a(u, t) -> bool:
     return u.args[0] is t and all(a is not t for a in u.args[1:]) and all(v is not t for v in u.kwargs.values())
 
 
-def _takes_sharded(t, u, norms: set, linears: set) -> bool:
-    """u can read t block-sharded: a candidate linear as its A, or a layer norm as its input or residual."""
+def _takes_sharded(t, u, elementwise: set, linears: set) -> bool:
+    """u can read t block-sharded: a candidate linear as its A, or a norm/add as one of its activations."""
     if u in linears:
         return _reads_only_as_a(u, t)
-    return u in norms and (u.args[0] is t or _residual(u) is t)
+    return u in elementwise and t in _inputs(u)
 
 
-def _sharded_set(linears: set, norms: set) -> set:
-    """The ops whose outputs are sharded (step 1): every layer norm (its input and residual are converted to
-    its shard spec where they are not sharded already), and every linear one of whose users can read it
-    sharded (the others get an interleaved copy)."""
-    return set(norms) | {n for n in linears if any(_takes_sharded(n, u, norms, linears) for u in n.users)}
+def _sharded_set(linears: set, norms: set, adds: set) -> set:
+    """The ops whose outputs are sharded (step 1): every layer norm and every residual add one of whose inputs
+    is a linear, norm or such add (their other inputs are converted to the shard spec), and every linear one of
+    whose users can read it sharded (its other users get an interleaved copy)."""
+    elementwise = set(norms)
+    grown = True
+    while grown:
+        grown = False
+        for n in adds - elementwise:
+            if any(i in linears or i in elementwise for i in n.args):
+                elementwise.add(n)
+                grown = True
+    return elementwise | {n for n in linears if any(_takes_sharded(n, u, elementwise, linears) for u in n.users)}
 
 
 def _regions(graph: fx.Graph, sharded: set, linears: set) -> list[Region]:
@@ -169,8 +196,7 @@ def _regions(graph: fx.Graph, sharded: set, linears: set) -> list[Region]:
     def union(a, b):
         parent[find(a)] = find(b)
     for t in sharded:
-        inputs = [t.args[0], _residual(t)] if t.meta.get("ttnn_name") == "layer_norm" else [t.args[0]]
-        for i in inputs:
+        for i in ([t.args[0]] if t in linears else _inputs(t)):
             if i in sharded:
                 union(t, i)
     regions: dict = {}
@@ -182,21 +208,21 @@ def _regions(graph: fx.Graph, sharded: set, linears: set) -> list[Region]:
             regions[find(n.args[0])].readers.append(n)
     for r in regions.values():
         members = set(r.tensors)
-        r.to_sharded = list(dict.fromkeys(
-            i for t in r.tensors if t.meta.get("ttnn_name") == "layer_norm"
-            for i in (t.args[0], _residual(t)) if i is not None and i not in members))
-        r.to_interleaved = [t for t in r.tensors if any(not _reads_sharded(t, u, members) for u in t.users)]
+        r.to_sharded = list(dict.fromkeys(i for t in r.tensors if t not in linears for i in _inputs(t)
+                                          if i not in members))
+        r.to_interleaved = [t for t in r.tensors
+                            if any(not _reads_sharded(t, u, members, linears) for u in t.users)]
     return list(regions.values())
 
 
-def _reads_sharded(t, u, members: set) -> bool:
-    """In a region, u reads t sharded: a region's layer norm (input or residual), a linear reading t as A, or
-    the transfer to the host (ttnn.to_torch reads a sharded buffer as it reads an interleaved one)."""
+def _reads_sharded(t, u, members: set, linears) -> bool:
+    """In a region, u reads t sharded: a region's norm or add, a candidate linear reading t as A, or the
+    transfer to the host (ttnn.to_torch reads a sharded buffer as it reads an interleaved one)."""
     if u.meta.get("transfer") == "d2h" and u.args and u.args[0] is t:
         return True
-    if u.meta.get("ttnn_name") == "layer_norm":
-        return u in members and (u.args[0] is t or _residual(u) is t)
-    return _is_linear(u) and _reads_only_as_a(u, t)
+    if u in members and u not in linears:
+        return t in _inputs(u)
+    return u in linears and _reads_only_as_a(u, t)
 
 
 # --- configs ------------------------------------------------------------------------------------------------
@@ -310,6 +336,13 @@ class _Pricer:
         work = declare(ops, flops=1.0, sfpu_ops=t.rows * t.cols * 1024, sfpu_cycles=2)
         return sim_cost.price("layer_norm", work, self.spec)
 
+    def add(self, n, grid: Grid | None = None):
+        storage = sim_cost.Storage.L1_SHARDED if grid else sim_cost.Storage.L1
+        cores = grid.cores if grid else None
+        ops = [self._operand(i, storage, cores) for i in (*n.args, n)]
+        t = Tiles.of(n)
+        return sim_cost.price("add", declare(ops, flops=float(t.rows * t.cols * 1024)), self.spec)
+
     def convert(self, n, grid: Grid, to_sharded: bool):
         """ttnn.to_memory_config between L1-interleaved and this grid's block shards."""
         sharded = self._operand(n, sim_cost.Storage.L1_SHARDED, grid.cores)
@@ -378,6 +411,8 @@ class _Planner:
         for n in region.tensors + region.readers:
             if n.meta.get("ttnn_name") == "layer_norm":
                 before, after = self.price.norm(n), self.price.norm(n, grid)
+            elif n.meta.get("ttnn_name") == "add":
+                before, after = self.price.add(n), self.price.add(n, grid)
             else:
                 a_sh, o_sh = n.args[0] in sharded, n in sharded
                 plan = _matmul_plan(n, grid, a_sh, o_sh, self.cb_limit)
@@ -443,7 +478,8 @@ def shard(graph: fx.Graph, ttnn, device, *, trace: bool = False, budget: float =
     nodes = planner.nodes
     linears = {n for n in nodes if _is_linear(n)}
     norms = {n for n in nodes if _is_norm(n)}
-    regions = _regions(graph, _sharded_set(linears, norms), linears)
+    adds = {n for n in nodes if _is_add(n)}
+    regions = _regions(graph, _sharded_set(linears, norms, adds), linears)
     device_ns, dispatch_ns = planner.program_bounds()
     chosen = []
     for region in regions:
@@ -475,7 +511,7 @@ def shard(graph: fx.Graph, ttnn, device, *, trace: bool = False, budget: float =
         dispatch_ns += c.delta_dispatch_ns
         stats.saved_us -= c.delta_device_ns / 1e3
         stats.regions += 1
-        _apply(ttnn, graph, region, c.grid, planner.cb_limit, planner.device_grid.cores, stats)
+        _apply(ttnn, graph, region, c.grid, planner.cb_limit, planner.device_grid.cores, linears, stats)
     left = sum(1 for n in linears if "program_config" not in n.kwargs)
     if left:
         stats.configs["interleaved (TT-NN's own config)"] = left
@@ -486,33 +522,40 @@ def _count(d: dict, key: str):
     d[key] = d.get(key, 0) + 1
 
 
-def _apply(ttnn, graph: fx.Graph, region: Region, grid: Grid, cb_limit: int, banks: int, stats: ShardStats):
+def _apply(ttnn, graph: fx.Graph, region: Region, grid: Grid, cb_limit: int, banks: int, linears: set,
+           stats: ShardStats):
     sharded = set(region.tensors)
     xy = ttnn.CoreCoord(grid.x, grid.y)
     for t in region.to_interleaved:  # users that cannot read the shards read an L1-interleaved copy
-        readers = [u for u in t.users if not _reads_sharded(t, u, sharded)]
+        readers = [u for u in t.users if not _reads_sharded(t, u, sharded, linears)]
         copy = _convert(ttnn, graph, t, ttnn.L1_MEMORY_CONFIG, stats)
         copy.meta["l1_shard_bytes"] = -(-Tiles.of(t).rows * Tiles.of(t).cols // banks) * Tiles.of(t).tile_bytes
         for u in readers:
             u.replace_input_with(t, copy)
-    for t in region.to_sharded:      # the norms' interleaved inputs, sharded on the region's grid
+    for t in region.to_sharded:      # the norms' and adds' interleaved inputs, sharded on the region's grid
         copy = _convert(ttnn, graph, t, _shard_memory_config(ttnn, Tiles.of(t), grid), stats)
         copy.meta["l1_shard_bytes"] = Tiles.of(t).bytes // grid.cores
         for u in list(t.users):
-            if u in sharded and u.meta.get("ttnn_name") == "layer_norm":
+            if u in sharded and u not in linears:
                 u.replace_input_with(t, copy)
     for n in region.tensors:
         n.meta["l1_shard_bytes"] = Tiles.of(n).bytes // grid.cores
+        if n in linears:
+            continue
+        mc = _shard_memory_config(ttnn, Tiles.of(n), grid)
         if n.meta.get("ttnn_name") == "layer_norm":
             t = Tiles.of(n)
             bw = t.cols // grid.x
             cfg = ttnn.LayerNormShardedMultiCoreProgramConfig(
                 compute_with_storage_grid_size=xy, subblock_w=max(_divisors(bw, 4)), block_h=t.rows // grid.y,
                 block_w=bw, inplace=False)
-            n.kwargs = {**n.kwargs, "memory_config": _shard_memory_config(ttnn, t, grid), "program_config": cfg}
+            n.kwargs = {**n.kwargs, "memory_config": mc, "program_config": cfg}
             _count(stats.configs, type(cfg).__name__)
+        else:
+            n.kwargs = {**n.kwargs, "memory_config": mc}
+            _count(stats.configs, "add (block-sharded)")
     for n in region.tensors + region.readers:
-        if n.meta.get("ttnn_name") == "layer_norm":
+        if n not in linears:
             continue
         plan = _matmul_plan(n, grid, n.args[0] in sharded, n in sharded, cb_limit)
         kw = {k: v for k, v in n.kwargs.items() if k not in ("activation", "core_grid")}
