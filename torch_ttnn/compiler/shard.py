@@ -383,6 +383,8 @@ class _Planner:
         self.cb_limit = bank_bytes - self.limit
         self.nodes = list(graph.nodes)
         self.order = {n: i for i, n in enumerate(self.nodes)}
+        # last use of each value, fixed before any region inserts conversions
+        self.ends = {n: max((self.order[u] for u in n.users), default=i) for i, n in enumerate(self.nodes)}
         self.usage = [0] * len(self.nodes)
         self.price = _Pricer(spec)
 
@@ -433,8 +435,7 @@ class _Planner:
     def lifetime(self, n) -> range:
         if isinstance(n, tuple):     # a conversion's copy: within its source's lifetime
             n = n[1]
-        end = max((self.order[u] for u in n.users), default=self.order[n])
-        return range(self.order[n], end + 1)
+        return range(self.order[n], self.ends[n] + 1)
 
     def _fits_together(self, shard_bytes: dict) -> bool:
         extra = [0] * len(self.nodes)
