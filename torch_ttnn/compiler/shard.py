@@ -132,7 +132,8 @@ def _is_linear(n) -> bool:
 def _is_norm(n) -> bool:
     return (n.op == "call_function" and n.meta.get("ttnn_name") == "layer_norm" and n.meta.get("device")
             and not n.meta.get("const") and len(n.args) == 1 and not set(n.kwargs) - _NORM_KW
-            and isinstance(n.args[0], fx.Node) and Tiles.of(n) is not None)
+            and isinstance(n.args[0], fx.Node) and Tiles.of(n) is not None and Tiles.of(n.args[0]) is not None
+            and (_residual(n) is None or (isinstance(_residual(n), fx.Node) and Tiles.of(_residual(n)) is not None)))
 
 
 def _is_add(n) -> bool:
