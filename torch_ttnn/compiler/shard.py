@@ -11,18 +11,20 @@ input runs at its vector-engine rate; but a matmul on sharded operands pays the 
 What this pass does, after fusion and before L1 placement:
 
 1. Candidates: per-call `linear`/`matmul` nodes whose B is a constant 2-D weight (A's rows fused over its
-   batch, as `fuse_batch` does), and `layer_norm` nodes, all in TILE layout with known shapes. A tensor may be
-   sharded when every consumer can take it sharded: a candidate linear as its A, or a layer norm (input or
-   residual) whose own output is sharded; a layer norm's output is sharded exactly when its input and residual
-   are (the sharded kernel writes where it reads). This is a fixed point: start from every candidate output
-   and drop violators until none is left.
+   batch, as `fuse_batch` does), `layer_norm` nodes, and residual `add`s of two same-shaped tensors one of
+   which comes from a linear, norm or such add, all in TILE layout with known shapes. Every norm and add is
+   sharded (its sharded kernel reads and writes shards); a linear's output is sharded when one of its users
+   can read it so (a linear as its A, a norm or add). An input of a norm or add that is not sharded gets a
+   `ttnn.to_memory_config` to the shard spec first; a user that cannot read shards (the head split, SDPA)
+   reads an L1-interleaved copy; the transfer to the host reads shards as they are.
 2. Regions: the sharded tensors joined through the ops between them; a linear reading a sharded tensor but
    writing an interleaved one (e.g. the QKV projection before the head split) belongs to its input's region.
 3. Per region, each grid (x, y) within the device grid that splits every sharded tensor into whole tiles is
-   priced: every op of the region, interleaved (as L1 placement leaves it) and with the grid's configs, by the
-   emulator's own model (`sim.cost.price` on the Work the op will declare). The cheapest grid whose shards fit
-   L1 (alongside the other regions' shards, over their lifetimes, within `budget` of each core's bank) and
-   whose matmul circular buffers fit the rest of the bank is kept.
+   priced: every op of the region, interleaved (as L1 placement leaves it) and with the grid's configs, plus
+   the conversions the region needs, by the emulator's own model (`sim.cost.price` on the Work the op will
+   declare). The cheapest grid whose shards fit L1 (alongside the other regions' shards, over their lifetimes, within `budget` of each core's bank) and
+   whose matmul circular buffers fit the rest of the bank is kept (layer-norm subblocks at most 4 tiles, the
+   limit tt-metal's sharded layernorm sets with float32 accumulation).
 4. A region is sharded only when the model says the program gets faster: its device time drops, and either
    the program is traced (no dispatch), or its dispatch does not grow, or the program stays device-bound with
    certainty (a lower bound of its device time, over the linears and norms priced, still exceeds an upper
