@@ -43,7 +43,7 @@ from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
 from .passes import fold_batchnorm, insert_deallocs, mark_constants, weight_dtype
 from .place import place_l1
-from .shard import shard
+from .shard import shard, will_trace
 from .program import Program, StepFailed, Unbound
 
 log = logging.getLogger("torch_ttnn")
@@ -197,7 +197,8 @@ class CompiledGraph:
             self.weight_casts = weight_dtype(lo.graph, self.ttnn.typecast, getattr(self.ttnn, opt.weight_dtype))
             mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
         if opt.shard:
-            self.shard_stats = shard(lo.graph, self.ttnn, self.device, trace=opt.trace).as_dict()
+            self.shard_stats = shard(lo.graph, self.ttnn, self.device,
+                                     trace=opt.trace and will_trace(lo.graph)).as_dict()
         if opt.l1:
             self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device))
         insert_deallocs(lo.graph, self.ttnn.deallocate)

@@ -522,6 +522,20 @@ def shard(graph: fx.Graph, ttnn, device, *, trace: bool = False, budget: float =
     return stats
 
 
+def will_trace(graph: fx.Graph) -> bool:
+    """Whether the executor can replay this graph's per-call ops from a trace (compiler/trace.py `split`): no
+    input already on the device, and no host work or transfer between the first and last device op. The pass
+    judges a region on traced time only then; a program that runs untraced pays every dispatch."""
+    steps = []
+    for n in graph.nodes:
+        if n.op == "placeholder" and n.meta.get("on_device"):
+            return False
+        if n.op == "call_function" and not n.meta.get("const") and n.meta.get("ttnn_name") != "deallocate":
+            steps.append(bool(n.meta.get("device")) and not n.meta.get("transfer"))
+    dev = [i for i, d in enumerate(steps) if d]
+    return bool(dev) and all(steps[dev[0]:dev[-1] + 1])
+
+
 def _count(d: dict, key: str):
     d[key] = d.get(key, 0) + 1
 
