@@ -120,11 +120,12 @@ def main(argv=None):
     p.add_argument("--no-fp32-acc", action="store_true", help="TorchTtnnOption(fp32_accumulation=False)")
     p.add_argument("--no-l1", action="store_true", help="TorchTtnnOption(l1=False)")
     p.add_argument("--no-fuse", action="store_true", help="TorchTtnnOption(fuse=False)")
+    p.add_argument("--no-shard", action="store_true", help="TorchTtnnOption(shard=False)")
     a = p.parse_args(argv)
     from .. import compiler
     dims = dict(CONFIGS[a.model], **({"layers": a.layers} if a.layers else {}))
     opts = dict(weight_dtype=a.weight_dtype, math_fidelity=a.fidelity, fp32_accumulation=not a.no_fp32_acc,
-                l1=not a.no_l1, fuse=not a.no_fuse)
+                l1=not a.no_l1, fuse=not a.no_fuse, shard=not a.no_shard)
     model, args = bert(**dims)
     records = compiled_records(model, args, compiler.TorchTtnnOption(runtime="sim", verbose=False, **opts))
     print(render(summarize(records), f"compiled {a.model} {dims} {opts}"))

@@ -44,6 +44,7 @@ from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
 from .passes import fold_batchnorm, insert_deallocs, mark_constants, weight_dtype
 from .place import place_l1
+from .shard import shard, will_trace
 from .program import Program, StepFailed, Unbound
 
 log = logging.getLogger("torch_ttnn")
@@ -173,6 +174,7 @@ class CompiledGraph:
         self.compile_id = None          # dynamo's CompileId (set by the backend)
         self.memory = None              # compiler/memory.py report of the latest lowering (run_mem_analysis)
         self.per_call: list = []        # figures of the first total_num_iterations calls
+        self.shard_stats: dict = {}      # compiler/shard.py: configs chosen per op, regions left interleaved
         self.pcc = None
         self.float_dtype = getattr(ttnn, option.float_dtype)
         self.force_cpu: dict = {}       # ATen node name -> why it runs on CPU (a TT-NN error at run time)
@@ -221,6 +223,9 @@ class CompiledGraph:
         if opt.weight_dtype:
             self.weight_casts = weight_dtype(lo.graph, self.ttnn.typecast, getattr(self.ttnn, opt.weight_dtype))
             mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
+        if opt.shard:
+            self.shard_stats = shard(lo.graph, self.ttnn, self.device,
+                                     trace=opt.trace and will_trace(lo.graph)).as_dict()
         if opt.l1:
             self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device))
         if opt.run_mem_analysis:
@@ -382,7 +387,7 @@ class CompiledGraph:
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6,
             "host_time_ms": self.last_host_ns / 1e6, "trace_time_ms": self.last_trace_ns / 1e6, "calls": self.calls,
             "traced": any(p.traced for p in self.programs.values()), "weight_casts": self.weight_casts,
-            "l1_placed": self.l1_placed,
+            "l1_placed": self.l1_placed, "shard": dict(self.shard_stats),
             "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
             and not self.per_shape, "pcc": self.pcc, "fusions": dict(self.fusions),

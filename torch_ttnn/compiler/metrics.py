@@ -38,6 +38,11 @@ def summary(records: list[dict]) -> str:
         fused = ", ".join(f"{k} x{v}" for k, v in r.get("fusions", {}).items() if v)
         if fused:
             line += f"; fusions {fused}"
+        shard = r.get("shard") or {}
+        if shard.get("configs"):
+            configs = ", ".join(f"{k} x{v}" for k, v in shard["configs"].items())
+            line += f"; program configs {configs} ({shard.get('regions', 0)} sharded regions"
+            line += f", left interleaved: {shard['rejected']})" if shard.get("rejected") else ")"
         if r.get("pcc") is not None:
             line += f"; PCC vs CPU float32 {r['pcc']:.5f}"
         lines.append(line)

@@ -16,7 +16,11 @@ True for all, False for none, or a set of pass names; the metrics count the fusi
 `weight_dtype` ("bfloat8_b"/"bfloat4_b": matmul and linear weights stored in that block-float format, as TT's
 optimized models store them; off by default because it costs accuracy, which `check_accuracy` reports),
 `l1` (per-call activations that fit placed in L1 instead of DRAM, planned over their lifetimes so L1 never
-overflows, compiler/place.py; on by default).
+overflows, compiler/place.py; on by default), `shard` (activations between linears and layer norms block-sharded
+in L1 with a matmul/layer-norm program config per shape, where the device-time model says the call gets
+faster, reshards and dispatch included, and the configs pass TT-NN's checks and fit L1; otherwise the
+interleaved placement stays; compiler/shard.py; on by default; the metrics' "shard" entry counts the ops per
+config and the regions left interleaved, with why).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
@@ -54,7 +58,8 @@ class TorchTtnnOption:
                  total_num_iterations: int = 1, data_parallel=False, load_params_once: bool = True,
                  native_integration: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
-                 fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True, **unknown):
+                 fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
+                 shard: bool = True, **unknown):
         if unknown:
             known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
             close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
@@ -64,7 +69,7 @@ class TorchTtnnOption:
         for name, v in (("gen_graphviz", gen_graphviz), ("load_params_once", load_params_once),
                         ("bypass_compile", bypass_compile), ("verbose", verbose),
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
-                        ("trace", trace), ("l1", l1), ("run_mem_analysis", run_mem_analysis),
+                        ("trace", trace), ("l1", l1), ("shard", shard), ("run_mem_analysis", run_mem_analysis),
                         ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
                         ("native_integration", native_integration)):
             if not isinstance(v, bool):
@@ -129,6 +134,7 @@ class TorchTtnnOption:
         self.fuse = fuse_passes     # the names of the fusion passes that run
         self.weight_dtype = weight_dtype   # matmul/linear weights stored as this block-float (compiler.passes)
         self.l1 = l1                       # per-call activations that fit placed in L1 (compiler.place)
+        self.shard = shard                 # block-sharded activations and program configs (compiler.shard)
         _check_trace_region(trace, self.device)
         self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []

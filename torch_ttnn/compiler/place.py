@@ -11,7 +11,8 @@ may alias one buffer counts once) goes to L1 when, from the op that makes it to 
 the planned L1 bytes per bank plus its own stay within the budget; otherwise it stays in DRAM. Weights and
 other kept constants stay in DRAM (they would hold L1 for the module's lifetime). Only ops that take a
 `memory_config` are placed, with `memory_config=ttnn.L1_MEMORY_CONFIG`; a node whose shape the lowering did
-not know is left alone.
+not know is left alone. Tensors the shard pass (compiler/shard.py) block-sharded in L1 are planned first and
+hold their shard's bytes in every bank over their lifetimes.
 """
 from __future__ import annotations
 
@@ -81,6 +82,11 @@ def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: flo
     for n in nodes:
         members.setdefault(group_of[n], []).append(n)
     usage = [0] * len(nodes)
+    for n in nodes:   # shards placed by compiler/shard.py hold their bytes per core over their lifetimes
+        if n.meta.get("l1_shard_bytes"):
+            end = max((order[u] for u in n.users), default=order[n])
+            for i in range(order[n], end + 1):
+                usage[i] += n.meta["l1_shard_bytes"]
     limit = int(bank_size * budget)
     placed = 0
     for n in nodes:

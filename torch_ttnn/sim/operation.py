@@ -24,13 +24,21 @@ def record(device: Device, name: str, *, operands: list[Operand] | None = None, 
     matrix engine; `sfpu_ops` values at `sfpu_cycles` each run on the vector engine."""
     if operands is None:
         operands = [Operand(int(bytes_moved))] if bytes_moved else []
-    last = operands[-1] if operands else None
-    out_tiles = sfpu_ops / 1024 if sfpu_ops else (last.bytes / last.tile_bytes if last else 0.0)
-    work = Work(operands, matmul, out_tiles, sfpu_cycles if sfpu_ops else 0.0,
-                fpu=bool(flops) and matmul is None, host_only=host_only)
+    work = declare(operands, flops=flops, sfpu_ops=sfpu_ops, sfpu_cycles=sfpu_cycles, matmul=matmul,
+                   host_only=host_only)
     rec = price(name, work, device.spec, flops=flops)
     device.record(rec)
     return rec
+
+
+def declare(operands: list[Operand], *, flops: float = 0.0, sfpu_ops: float = 0.0, sfpu_cycles: float = 1.0,
+            matmul=None, host_only: bool = False) -> Work:
+    """The Work an op declares from its operands and compute, as `record` prices it: shared with planners
+    (compiler/shard.py) that price an op before it runs, so both see one model."""
+    last = operands[-1] if operands else None
+    out_tiles = sfpu_ops / 1024 if sfpu_ops else (last.bytes / last.tile_bytes if last else 0.0)
+    return Work(operands, matmul, out_tiles, sfpu_cycles if sfpu_ops else 0.0, fpu=bool(flops) and matmul is None,
+                host_only=host_only)
 
 
 class Operation:

@@ -266,15 +266,19 @@ def _post_activation(mm_out, act, memory_config, optional_output_tensor):
 
 
 def _work(dev, batch, m, k, n, fid, fp32_acc, program_config, core_grid) -> MatmulWork:
-    """How the cost model sees this matmul: its tiles, and the grid and per-core block the config gives (a
-    program config's compute grid and per_core_M/N, else core_grid, else the whole device grid)."""
+    return matmul_tiles_work(dev.spec.grid, batch, m, k, n, fid.passes, fp32_acc, program_config, core_grid)
+
+
+def matmul_tiles_work(full, batch, m, k, n, passes, fp32_acc, program_config=None, core_grid=None) -> MatmulWork:
+    """How the cost model sees a matmul on a device of grid `full`: its tiles, and the grid and per-core block
+    the config gives (a program config's compute grid and per_core_M/N, else core_grid, else the whole device
+    grid). Public so that a compiler pass pricing a config before it runs sees what the op will record."""
     grid = getattr(program_config, "compute_with_storage_grid_size", None)
-    full = dev.spec.grid
     if grid is None and core_grid is not None and core_grid.y <= full.y and core_grid.x <= full.x:
         grid = core_grid   # a core_grid larger than the device's is not used: the op runs on the device grid
     gy, gx = (grid.y, grid.x) if grid is not None else (full.y, full.x)
     t = lambda d: -(-d // TILE_SIZE)  # noqa: E731
-    return MatmulWork(batch, t(m), t(k), t(n), gy, gx, fid.passes, fp32_acc,
+    return MatmulWork(batch, t(m), t(k), t(n), gy, gx, passes, fp32_acc,
                       getattr(program_config, "per_core_M", None), getattr(program_config, "per_core_N", None))
 
 
