@@ -18,10 +18,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 class SumSlice(torch.nn.Module):
-    """One op without a rule (a full reduction) beside ops that lower."""
+    """One op without a rule (col2im: F.fold, which TT-NN has no equivalent of) beside ops that lower."""
 
     def forward(self, x):
-        return torch.nn.functional.gelu(x, approximate="tanh") + x.sum()
+        return torch.nn.functional.fold(torch.nn.functional.gelu(x, approximate="tanh"), (4, 4), 2) * 2
 
 
 def _compile(model, x, **kw):
@@ -34,14 +34,14 @@ def _compile(model, x, **kw):
 
 def test_a_graph_with_cpu_ops_warns_once_with_names_counts_and_reasons(caplog):
     with pytest.warns(TtnnFallbackWarning) as got, caplog.at_level(logging.WARNING, logger="torch_ttnn"):
-        opt, y = _compile(SumSlice(), torch.randn(4, 8))
+        opt, y = _compile(SumSlice(), torch.randn(1, 4, 9))
     msgs = [str(w.message) for w in got if issubclass(w.category, TtnnFallbackWarning)]
     assert len(msgs) == 1
     assert "compiled graph 0 runs 1 ATen op(s) on the CPU" in msgs[0]
-    assert "aten.sum.default x1: no lowering rule for this op" in msgs[0]
-    assert any("aten.sum.default x1" in r.getMessage() for r in caplog.records if r.name == "torch_ttnn")
+    assert "aten.col2im.default x1: no lowering rule for this op" in msgs[0]
+    assert any("aten.col2im.default x1" in r.getMessage() for r in caplog.records if r.name == "torch_ttnn")
     r = opt.metrics[0]
-    assert r["fallbacks"] == {"aten.sum.default": 1}
+    assert r["fallbacks"] == {"aten.col2im.default": 1}
 
 
 def test_no_warning_when_everything_is_on_the_device():
@@ -74,22 +74,22 @@ def test_a_guard_that_raises_is_reported_as_a_crash(temporary_rules):
     def bad_guard(x, *a, **k):
         raise KeyError("guard bug")
 
-    @lowering(aten.sum.default, when=bad_guard)
+    @lowering(aten.col2im.default, when=bad_guard)
     def never(ttnn, x, *a, **k):
         return x
-    temporary_rules(aten.sum.default, never)
+    temporary_rules(aten.col2im.default, never)
     with pytest.warns(TtnnFallbackWarning, match="rule never: guard crashed: KeyError: 'guard bug'"):
-        opt, _ = _compile(SumSlice(), torch.randn(4, 8))
-    assert "guard crashed" in opt.metrics[0]["fallback_reasons"]["aten.sum.default"]
+        opt, _ = _compile(SumSlice(), torch.randn(1, 4, 9))
+    assert "guard crashed" in opt.metrics[0]["fallback_reasons"]["aten.col2im.default"]
 
 
 def test_a_rule_that_raises_is_reported_as_a_crash_with_the_exception(temporary_rules):
-    @lowering(aten.sum.default)
+    @lowering(aten.col2im.default)
     def broken(ttnn, x, *a, **k):
         raise ZeroDivisionError("rule bug")
-    temporary_rules(aten.sum.default, broken)
+    temporary_rules(aten.col2im.default, broken)
     with pytest.warns(TtnnFallbackWarning, match="rule broken crashed: ZeroDivisionError: rule bug"):
-        _compile(SumSlice(), torch.randn(4, 8))
+        _compile(SumSlice(), torch.randn(1, 4, 9))
 
 
 def test_the_readme_user_rule_takes_precedence_over_the_builtin_one(temporary_rules):
