@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from .passes import _alias_groups
+from .passes import alias_members
 from .place import bank_bytes
 
 
@@ -75,10 +75,7 @@ def _is_dealloc(n: fx.Node) -> bool:
 def _buffers(graph: fx.Graph, banks: int) -> list[_Buffer]:
     nodes = list(graph.nodes)
     order = {n: i for i, n in enumerate(nodes)}
-    group_of = _alias_groups(graph)
-    members: dict = {}
-    for n in nodes:
-        members.setdefault(group_of[n], []).append(n)
+    group_of, members = alias_members(graph)
     out = []
     for n in nodes:
         if group_of[n] is not n or not n.meta.get("device") or n.op != "call_function":

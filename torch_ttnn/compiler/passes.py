@@ -177,3 +177,13 @@ def _cast(graph, w: fx.Node, typecast, dtype, casts: dict) -> fx.Node:
         casts[w] = c
     return casts[w]
 
+
+
+def alias_members(graph: fx.Graph) -> tuple[dict, dict]:
+    """(node -> its alias group's representative, representative -> the group's nodes in program order): the
+    buffers per-call memory planning (place.py, memory.py) counts once per group."""
+    group_of = _alias_groups(graph)
+    members: dict = {}
+    for n in graph.nodes:
+        members.setdefault(group_of[n], []).append(n)
+    return group_of, members

@@ -22,7 +22,7 @@ import inspect
 import torch.fx as fx
 
 from ..sim import types as tt_types   # TT-NN byte sizes by dtype name (the same for the real package)
-from .passes import _alias_groups
+from .passes import alias_members
 
 DEFAULT_BUDGET = 0.5
 
@@ -77,10 +77,7 @@ def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: flo
     returns how many tensors were placed."""
     nodes = list(graph.nodes)
     order = {n: i for i, n in enumerate(nodes)}
-    group_of = _alias_groups(graph)
-    members: dict = {}
-    for n in nodes:
-        members.setdefault(group_of[n], []).append(n)
+    group_of, members = alias_members(graph)
     usage = [0] * len(nodes)
     for n in nodes:   # shards placed by compiler/shard.py hold their bytes per core over their lifetimes
         if n.meta.get("l1_shard_bytes"):
