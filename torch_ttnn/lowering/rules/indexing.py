@@ -9,6 +9,8 @@ table must be bfloat16.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .. import policy
@@ -20,10 +22,7 @@ _IDX = (torch.int32, torch.int64)
 
 
 def _prod(xs):
-    n = 1
-    for x in xs:
-        n *= int(x)
-    return n
+    return math.prod(int(x) for x in xs)
 
 
 def _index_guard(x, indices):

@@ -1,6 +1,8 @@
 """Reductions over dims: sum, mean, amax/amin, max/min with indices, argmax/argmin, var/std, cumsum."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..registry import lowering
@@ -107,28 +109,26 @@ lowering(aten.min.dim, when=_dim_guard)(_with_index("min"))
 def var_mean(ttnn, x, dims=None, *, correction=None, keepdim=False):
     """Both from one centring: the training batch norm's statistics (its decomposition calls var_mean)."""
     d = _dims(x, dims)
-    n = 1
-    for i in d:
-        n *= x.shape[i]
+    var, mean = _centred_var(ttnn, x, d, correction)
+    return _fix_rank(ttnn, var, x, d, keepdim), _fix_rank(ttnn, mean, x, d, keepdim)
+
+
+def _centred_var(ttnn, x, d, correction):
+    """Variance and mean over dims d from one centring (two passes, as the device would run them: the one-pass
+    E[x^2] - E[x]^2 loses everything to cancellation in bfloat16)."""
+    n = math.prod(int(x.shape[i]) for i in d)
     c = 1 if correction is None else correction
     xt = tile(ttnn, x)
     dd = d if len(d) > 1 else d[0]
     mean = ttnn.mean(xt, dim=dd, keepdim=True)
     var = ttnn.multiply(ttnn.sum(ttnn.square(ttnn.subtract(xt, mean)), dim=dd, keepdim=True), 1.0 / max(n - c, 1))
-    return _fix_rank(ttnn, var, x, d, keepdim), _fix_rank(ttnn, mean, x, d, keepdim)
+    return var, mean
 
 
 def _var(name):
     def rule(ttnn, x, dims=None, *, correction=None, keepdim=False):
         d = _dims(x, dims)
-        n = 1
-        for i in d:
-            n *= x.shape[i]
-        c = 1 if correction is None else correction
-        xt = tile(ttnn, x)
-        centred = ttnn.subtract(xt, ttnn.mean(xt, dim=d if len(d) > 1 else d[0], keepdim=True))
-        var = ttnn.multiply(ttnn.sum(ttnn.square(centred), dim=d if len(d) > 1 else d[0], keepdim=True),
-                            1.0 / max(n - c, 1))
+        var, _ = _centred_var(ttnn, x, d, correction)
         out = ttnn.sqrt(var) if name == "std" else var
         return _fix_rank(ttnn, out, x, d, keepdim)
     rule.__name__ = name

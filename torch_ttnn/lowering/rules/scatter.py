@@ -10,6 +10,8 @@ wrapped as torch counts them), and whole rows are scattered along dim 0.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .. import policy
@@ -21,10 +23,7 @@ _IDX = (torch.int32, torch.int64)
 
 
 def _prod(xs):
-    n = 1
-    for x in xs:
-        n *= int(x)
-    return n
+    return math.prod(int(x) for x in xs)
 
 
 def _as_index(ttnn, t):
