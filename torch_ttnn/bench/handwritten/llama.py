@@ -193,10 +193,7 @@ class HandwrittenLlamaLayer:
         ttnn, users = self.ttnn, x.shape[0]
         act = ttnn.from_torch(x.reshape(1, 1, users, -1), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
                               device=self.device)
-        pos = ttnn.from_torch(torch.full((users,), position, dtype=torch.int32), dtype=ttnn.uint32, device=self.device)
-        mask = torch.zeros(users, 1, 1, self.max_seq)
-        mask[..., position + 1:] = -100000.0
-        m = ttnn.from_torch(mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=self.device)
+        pos, m = _position_inputs(ttnn, self.device, users, position, self.max_seq)
         return DecodeInputs(act, pos, m, position)
 
     def step(self, inputs: DecodeInputs):
@@ -204,6 +201,14 @@ class HandwrittenLlamaLayer:
 
     def decode(self, x: torch.Tensor, position: int):
         return self.step(self.inputs(x, position))
+
+
+def _position_inputs(ttnn, device, users: int, position: int, max_seq: int):
+    """The per-call position vector (uint32, one per user) and the additive mask hiding cache slots past it."""
+    pos = ttnn.from_torch(torch.full((users,), position, dtype=torch.int32), dtype=ttnn.uint32, device=device)
+    mask = torch.zeros(users, 1, 1, max_seq)
+    mask[..., position + 1:] = -100000.0
+    return pos, ttnn.from_torch(mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
 
 
 @dataclass
@@ -237,10 +242,7 @@ class HandwrittenLlamaDecode:
         """Per call, on the host: the users' token ids [users] (uint32), their position, the mask."""
         ttnn, users = self.ttnn, ids.numel()
         tokens = ttnn.from_torch(ids.reshape(users).to(torch.int32), dtype=ttnn.uint32, device=self.device)
-        pos = ttnn.from_torch(torch.full((users,), position, dtype=torch.int32), dtype=ttnn.uint32, device=self.device)
-        mask = torch.zeros(users, 1, 1, self.max_seq)
-        mask[..., position + 1:] = -100000.0
-        m = ttnn.from_torch(mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=self.device)
+        pos, m = _position_inputs(ttnn, self.device, users, position, self.max_seq)
         return DecodeInputs(tokens, pos, m, position)
 
     def step(self, inputs: DecodeInputs):
