@@ -19,7 +19,7 @@ import torch
 
 from .. import formats
 from ..cost import BLACKHOLE_LINK_BW, WORMHOLE_LINK_BW, OpRecord, ccl_time_ns
-from ..mesh import WHOLE_MESH_OPS, MeshShape, MeshTensor, PlacementReplicate, PlacementShard
+from ..mesh import WHOLE_MESH_OPS, MeshShape, _norm_dim, MeshTensor, PlacementReplicate, PlacementShard
 from ..operation import operation
 from ..tensor import Tensor, nbytes, new_device_tensor
 from ..types import Arch, DataType, _Enum
@@ -85,14 +85,6 @@ def _charge(op: str, mesh, group, total_bytes: float, topology: str, links: int)
                              chip.spec.cost.trace_launch_ns))
 
 
-def _dim(op: str, dim: int, rank: int) -> int:
-    d = dim + rank if dim < 0 else dim
-    if not 0 <= d < rank:
-        raise RuntimeError(f"{op}: dim {dim} is out of range for a tensor of rank {rank} (valid dims are "
-                           f"{-rank}..{rank - 1})")
-    return d
-
-
 def _placements(t: MeshTensor, cluster_axis, placement) -> list:
     """The output's placement: `placement` along the collective's axis (over all chips when None)."""
     dims = t._mesh.shape.dims()
@@ -138,7 +130,7 @@ def all_gather(input_tensor, dim, *, cluster_axis=None, memory_config=None, outp
     op = "ttnn.all_gather"
     t = _mesh_input(op, input_tensor)
     _output(op, output_tensor)
-    mesh, d = t._mesh, _dim(op, dim, len(t.shape))
+    mesh, d = t._mesh, _norm_dim(dim, len(t.shape), op)
     links = _links(op, mesh, num_links)
     out = list(t._shards)
     for group in mesh.axis_chips(cluster_axis):
@@ -160,7 +152,7 @@ def reduce_scatter(input_tensor, dim, *, cluster_axis=None, subdevice_id=None, m
     t = _mesh_input(op, input_tensor)
     _output(op, output_tensor)
     _check_reducible(op, t)
-    mesh, d = t._mesh, _dim(op, dim, len(t.shape))
+    mesh, d = t._mesh, _norm_dim(dim, len(t.shape), op)
     links = _links(op, mesh, num_links)
     out = list(t._shards)
     for group in mesh.axis_chips(cluster_axis):
