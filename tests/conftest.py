@@ -19,3 +19,12 @@ def device(ttnn):
     yield dev
     ttnn.close_device(dev)
 
+
+
+@pytest.fixture
+def traced_device(device):
+    """The session's device with a trace region (64 MiB) for tests that capture traces; restored after."""
+    old = device.trace_region_size
+    device.trace_region_size = 64 << 20
+    yield device
+    device.trace_region_size = old

@@ -11,14 +11,6 @@ from torch_ttnn.compiler.metrics import pcc
 _CONFIGS = (ttnn.MatmulMultiCoreReuseMultiCastProgramConfig, ttnn.LayerNormShardedMultiCoreProgramConfig)
 
 
-@pytest.fixture
-def traced_device(device):
-    old = device.trace_region_size
-    device.trace_region_size = 64 << 20
-    yield device
-    device.trace_region_size = old
-
-
 def _bert(layers=2, hidden=512, heads=8, ff=2048, batch=8, seq=128):
     torch.manual_seed(0)
     cfg = hf.BertConfig(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, intermediate_size=ff,

@@ -6,14 +6,6 @@ import torch_ttnn
 from torch_ttnn.sim.cost import program_host_ns
 
 
-@pytest.fixture
-def traced_device(device):
-    old = device.trace_region_size
-    device.trace_region_size = 64 << 20
-    yield device
-    device.trace_region_size = old
-
-
 class _Block(torch.nn.Module):
     def __init__(self):
         super().__init__()
