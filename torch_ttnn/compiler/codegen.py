@@ -89,22 +89,34 @@ def function_name(target) -> str:
     raise Unspellable(f"graph calls {target!r}, which is neither a ttnn operation nor an ATen op")
 
 
+def statements(nodes, names: dict, consts: dict, skip=lambda n: False) -> list[str]:
+    """One line per call_function node of `nodes`, in order. `names` maps each node already defined (earlier
+    statements, parameters, preloaded values) to its expression and gains the nodes defined here; `skip(n)`
+    leaves a node out (a deallocation the caller's program never runs)."""
+    body = []
+    for n in nodes:
+        if n.op != "call_function" or skip(n):
+            continue
+        names[n] = n.name
+        if n.target is operator.getitem:
+            body.append(f"    {names[n]} = {literal(n.args[0], names, consts)}[{n.args[1]!r}]")
+            continue
+        args = [literal(a, names, consts) for a in n.args]
+        args += [f"{k}={literal(v, names, consts)}" for k, v in n.kwargs.items()]
+        call = f"{function_name(n.target)}({', '.join(args)})"
+        body.append(f"    {call}" if n.users == {} and "deallocate" in call else f"    {names[n]} = {call}")
+    return body
+
+
 def to_source(graph: fx.Graph, fn_name: str, consts: dict) -> tuple[str, list[str]]:
     """(source of `def fn_name(device, *placeholders)`, placeholder names in order)."""
-    names, params, body = {}, [], []
+    names, params = {}, []
     for n in graph.nodes:
-        names[n] = n.name
         if n.op == "placeholder":
+            names[n] = n.name
             params.append(n.name)
-        elif n.op == "call_function":
-            if n.target is operator.getitem:
-                body.append(f"    {names[n]} = {literal(n.args[0], names, consts)}[{n.args[1]!r}]")
-                continue
-            args = [literal(a, names, consts) for a in n.args]
-            args += [f"{k}={literal(v, names, consts)}" for k, v in n.kwargs.items()]
-            call = f"{function_name(n.target)}({', '.join(args)})"
-            body.append(f"    {call}" if n.users == {} and "deallocate" in call else f"    {names[n]} = {call}")
-        elif n.op == "output":
-            body.append(f"    return {literal(n.args[0], names, consts)}")
+    body = statements(graph.nodes, names, consts)
+    out = next(n for n in graph.nodes if n.op == "output")
+    body.append(f"    return {literal(out.args[0], names, consts)}")
     head = f"def {fn_name}(device, {', '.join(params)}):" if params else f"def {fn_name}(device):"
     return head + "\n" + "\n".join(body) + "\n", params

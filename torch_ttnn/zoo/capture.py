@@ -19,6 +19,7 @@ class GraphCall:
     args: list                 # the call's arguments, detached copies (params and inputs in placeholder order)
     outputs: list              # what the compiled graph returned (host tensors)
     lowered: object            # the compiler's Lowered (TT-NN FX `.graph`, `.constants`) that ran for them
+    program: object = None     # the compiler's Program that ran them (its kept slots hold the placed parameters)
 
 
 @contextlib.contextmanager
@@ -30,7 +31,8 @@ def _recording(calls: list):
         args = a[0] if len(a) == 1 and isinstance(a[0], list) else a   # boxed (one list) or unpacked
         saved = [x.detach().clone() if isinstance(x, torch.Tensor) else x for x in args]
         out = original(self, *a)
-        calls.append(GraphCall(self, saved, list(out), self.lowered))
+        program = None if self.option.bypass_compile else self._program(saved)[0]
+        calls.append(GraphCall(self, saved, list(out), self.lowered, program))
         return out
 
     CompiledGraph.__call__ = call

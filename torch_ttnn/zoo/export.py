@@ -1,38 +1,68 @@
-"""`torch-ttnn export`: the compiled program as a plain Python script of `ttnn.*` calls, data saved beside it.
+"""`torch-ttnn export`: the compiled program as a plain Python script of `ttnn.*` calls, its parameters on disk.
 
-The script holds one function per compiled graph (exactly the lowered graph that ran: transfers, TT-NN ops,
-deallocations, CPU ops as `torch.ops.aten` calls) and `<script>.pt` holds each graph call's arguments
-(parameters and inputs as CPU tensors, as the backend received them) and the outputs the compiled run gave.
-Running it (`python -m torch_ttnn.sim script.py`, or `python script.py` with the real ttnn and a card)
-replays every graph call and prints each output's PCC against the compiled run; `--save out.pt` keeps the
-outputs. Python code between graphs (graph breaks) is not part of the program and is not exported.
+The script is the program the backend built, split as the backend runs it (compiler/program.py):
+
+- **Parameters, preprocessed once.** Everything the compiled program computes from parameters alone (uploads,
+  transposes, layout and dtype conversions, block-float casts, folded BatchNorms) is not in the script: the
+  values the compiled program keeps on the device are written with `ttnn.dump_tensor`, one `.tensorbin` file
+  each in `<script>_params/`, with the dtype, layout and memory config they have there, and the script loads
+  them once at start with `ttnn.load_tensor(..., device=device)`. This is how TT's model code caches
+  preprocessed weights (`ttnn.as_tensor(cache_file_name=...)`, `ttnn.model_preprocessing`).
+- **One function per compiled graph holding only per-call work**: input uploads, the device ops exactly as
+  lowered and optimised (fusions, L1 and sharded memory configs, program configs, block-float weights when
+  chosen), output downloads, deallocations, and CPU fallbacks as `torch.ops.aten` calls.
+- **Trace, when the compiled program traced**: the graph's device ops are a function of their own, captured once
+  and replayed (`ttnn.begin_trace_capture` / `execute_trace`, inputs written with
+  `ttnn.copy_host_to_device_tensor`), as compiler/trace.py replays them.
+
+`<script>.pt` holds each graph call's inputs and the outputs the compiled run gave, host-side parameters (a
+parameter a CPU fallback reads) and tensor constants. Running the script (`python -m torch_ttnn.sim script.py`,
+or `python script.py` with the real ttnn and a card) replays every call and prints each output's PCC against the
+compiled run; `--save out.pt` keeps the outputs, `--repeat N` times each call N more times. The parameter files
+are written by the runtime that compiled (the emulator's files are not the real flatbuffer format: export again
+with the real ttnn to run on a card). Python code between graphs (graph breaks) is not part of the program and is
+not exported.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import torch
+import torch.fx as fx
 
 from .capture import compile_and_capture
 from ..compiler import codegen
-from ..compiler.codegen import to_source
 
 TEMPLATE = '''"""{doc}
 
 Run it on the emulator with `python -m torch_ttnn.sim {script}`, or with `python {script}` where the real
-ttnn and a card are installed. Each compiled graph call is replayed on the arguments it had and compared
-with the output the compiled run gave. `--save out.pt` writes the outputs.
+ttnn and a card are installed. The parameters were preprocessed at export (layouts, dtypes, memory configs as
+the compiled program holds them) and are loaded once from {params}/; each graph function holds only per-call
+work. Each compiled graph call is replayed on the inputs it had and compared with the output the compiled run
+gave. `--save out.pt` writes the outputs; `--repeat N` runs each call N more times and prints the median time.
 """
 import os
+import statistics
 import sys
+import time
 
 import torch
 import ttnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = torch.load(os.path.join(HERE, {data!r}), weights_only=False)
+PARAMS = os.path.join(HERE, {params!r})
 CONST = DATA["const"]
 
+
+def load_parameters(device):
+    """The preprocessed parameters, by name: device tensors placed with the memory config they were saved with."""
+    P = dict(DATA["host_params"])
+    for name, on_device in DATA["tensorbin"].items():
+        P[name] = ttnn.load_tensor(os.path.join(PARAMS, name + ".tensorbin"), device=device if on_device else None)
+    return P
+{traced}
 
 {functions}
 GRAPHS = [{graphs}]
@@ -41,11 +71,14 @@ GRAPHS = [{graphs}]
 {pcc}
 
 def main(argv):
-    device = ttnn.open_device(device_id=0, l1_small_size=65536)
+    repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 0
+    device = ttnn.open_device(device_id=0, {open_args})
     results, worst = [], 1.0
     try:
-        for i, (fn, call) in enumerate(zip(GRAPHS, DATA["calls"])):
-            outs = fn(device, *call["args"])
+        P = load_parameters(device)
+        for i, call in enumerate(DATA["calls"]):
+            fn = GRAPHS[call["graph"]]
+            outs = fn(device, P, *call["args"])
             results.append(outs)
             for j, (got, want) in enumerate(zip(outs, call["expected"])):
                 if isinstance(want, torch.Tensor):
@@ -54,6 +87,13 @@ def main(argv):
                     diff = (got.double() - want.double()).abs().max().item() if want.numel() else 0.0
                     print(f"graph call {{i}} output {{j}}: shape {{tuple(got.shape)}} {{got.dtype}}  "
                           f"PCC vs compiled run {{p:.6f}}  max |diff| {{diff:.3g}}")
+            if repeat:
+                times = []
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    fn(device, P, *call["args"])
+                    times.append(time.perf_counter() - t0)
+                print(f"graph call {{i}}: median {{statistics.median(times) * 1e3:.3f}} ms per call over {{repeat}}")
     finally:
         ttnn.close_device(device)
     if "--save" in argv:
@@ -66,37 +106,220 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 '''
 
+# The runner of a traced graph, written into scripts that have one (compiler/trace.py does the same).
+TRACED_SOURCE = '''
 
-def write_program(calls, path: str, doc: str) -> tuple[str, str]:
-    """Write the script for captured graph calls and its data file; returns (script path, data path)."""
+class Traced:
+    """A graph run as the compiled program runs it with trace on: the first call uploads the inputs, captures the
+    device ops and replays them; later calls write the new inputs into the captured input tensors and replay, with
+    no host dispatch per op. The captured inputs and outputs are fixed buffers: nothing frees them."""
+
+    def __init__(self, feed, body, drain, input_memory_configs):
+        self.feed, self.body, self.drain = feed, body, drain
+        self.memory_configs = input_memory_configs
+        self.trace_id, self.inputs, self.outputs = None, None, None
+
+    def __call__(self, device, P, *args):
+        host_inputs, carried = self.feed(device, P, *args)
+        if self.trace_id is None:
+            self.inputs = [ttnn.to_device(h, device, memory_config=mc) for h, mc in zip(host_inputs, self.memory_configs)]
+            self.trace_id = ttnn.begin_trace_capture(device, cq_id=0)
+            self.outputs = self.body(device, P, *self.inputs)
+            ttnn.end_trace_capture(device, self.trace_id, cq_id=0)
+        else:
+            for h, captured in zip(host_inputs, self.inputs):
+                ttnn.copy_host_to_device_tensor(h, captured)
+        ttnn.execute_trace(device, self.trace_id, cq_id=0, blocking=True)
+        return self.drain(device, P, *carried, *self.outputs)
+'''
+
+
+@dataclass
+class ExportedGraph:
+    """One compiled program of the export: its function's source and the parameters it reads."""
+    index: int
+    name: str
+    source: str
+    traced: bool
+    params: dict = field(default_factory=dict)    # P key -> the value the compiled program keeps
+    uses: int = 0                                  # per-call TT-NN/aten calls in its function(s)
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def _is_ttnn_tensor(v) -> bool:
+    return hasattr(v, "storage_type") and hasattr(v, "layout") and not isinstance(v, torch.Tensor)
+
+
+def _kept_values(c, graph: fx.Graph, prefix: str) -> dict:
+    """fx node -> (P key, value) for every value the per-call work reads from the constant part: the compiled
+    program's kept device tensors (its env after the call), parameters read directly, graph constants."""
+    prog, nodes = c.program, list(graph.nodes)
+    if prog is None or len(prog.env) != len(nodes):
+        raise ExportError(f"graph {c.compiled.index}: the program that ran does not match its lowered graph "
+                          f"(lowered again after the call?); export needs the program itself")
+    args = iter(c.args)
+    kept = {}
+    for i, n in enumerate(nodes):
+        v = None
+        if n.op == "placeholder":
+            kind = n.meta.get("kind")
+            v = c.lowered.constants[n.name] if kind == "const" else next(args)
+        if not n.meta.get("kept"):
+            continue
+        if n.op == "call_function":
+            v = prog.env[i]
+            if v is None:
+                raise ExportError(f"graph {c.compiled.index}: kept value {n.name} is not held by the program")
+        kept[n] = (f"{prefix}_{n.name}", v)
+    return kept
+
+
+def _per_call_args(c, graph) -> list:
+    """The call's arguments that are per-call inputs (not parameters): what the exported function takes."""
+    args, out = iter(c.args), []
+    for n in graph.nodes:
+        if n.op == "placeholder" and n.meta.get("kind") != "const":
+            a = next(args)
+            if not n.meta.get("const"):
+                out.append(a)
+    return out
+
+
+def _untraced_source(graph, name, names, consts, inputs) -> str:
+    body = codegen.statements(graph.nodes, names, consts, skip=lambda n: n.meta.get("const"))
+    out = next(n for n in graph.nodes if n.op == "output")
+    body.append(f"    return {codegen.literal(out.args[0], names, consts)}")
+    doc = '    """Per-call work only: input uploads, device ops, output downloads, deallocations."""'
+    return f"def {name}(device, P, {', '.join(inputs)}):\n{doc}\n" + "\n".join(body) + "\n"
+
+
+def _is_device_op(n) -> bool:
+    return bool(n.meta.get("device")) and not n.meta.get("transfer") and n.meta.get("ttnn_name") != "deallocate"
+
+
+def _traced_source(graph, name, names, consts, inputs) -> str:
+    """feed (host work, inputs as host tensors) / device (the traced ops) / drain (downloads, host work), split as
+    compiler.trace.split splits the compiled program's per-call steps."""
+    per_call = [n for n in graph.nodes if n.op == "call_function" and not n.meta.get("const")]
+    dev = [i for i, n in enumerate(per_call) if _is_device_op(n)]
+    feed, body, drain = per_call[:dev[0]], per_call[dev[0]:dev[-1] + 1], per_call[dev[-1] + 1:]
+    out = next(n for n in graph.nodes if n.op == "output")
+    uploads = [n for n in feed if n.meta.get("transfer") == "h2d"]
+    later = set(body) | set(drain) | {out}
+    carried = [n for n in feed if n not in uploads and any(u in later for u in n.users)
+               and n.meta.get("ttnn_name") != "deallocate"]
+    body_out = [n for n in body if n.meta.get("ttnn_name") != "deallocate"
+                and any(u in drain or u is out for u in n.users)]
+    fixed = set(uploads) | set(body_out)   # the trace's buffers: never freed
+
+    def skip(n):
+        return n.meta.get("const") or (n.meta.get("ttnn_name") == "deallocate" and n.args[0] in fixed)
+
+    # feed: uploads become host tensors (the runner places or copies them into the captured inputs)
+    mcs = []
+    feed_lines = []
+    for n in feed:
+        if n in uploads:
+            kw = {k: v for k, v in n.kwargs.items() if k not in ("device", "memory_config")}
+            mcs.append(n.kwargs.get("memory_config"))
+            args = [codegen.literal(a, names, consts) for a in n.args] + \
+                [f"{k}={codegen.literal(v, names, consts)}" for k, v in kw.items()]
+            names[n] = n.name
+            feed_lines.append(f"    {n.name} = {codegen.function_name(n.target)}({', '.join(args)})")
+        else:
+            feed_lines += codegen.statements([n], names, consts, skip=skip)
+    lst = lambda ns: "[" + ", ".join(names[n] for n in ns) + "]"   # noqa: E731
+    feed_src = (f"def {name}_feed(device, P, {', '.join(inputs)}):\n"
+                f'    """Host work before the device ops; the inputs to upload, as host tensors."""\n'
+                + "\n".join(feed_lines + [f"    return {lst(uploads)}, {lst(carried)}"]) + "\n")
+    body_lines = codegen.statements(body, names, consts, skip=skip)
+    body_src = (f"def {name}_device(device, P, {', '.join(names[n] for n in uploads)}):\n"
+                f'    """The traced part: device ops only."""\n'
+                + "\n".join(body_lines + [f"    return {lst(body_out)}"]) + "\n")
+    drain_lines = codegen.statements(drain, names, consts, skip=skip)
+    drain_lines.append(f"    return {codegen.literal(out.args[0], names, consts)}")
+    drain_src = (f"def {name}_drain(device, P, {', '.join([names[n] for n in carried] + [names[n] for n in body_out])}):\n"
+                 f'    """Downloads and host work after the device ops."""\n' + "\n".join(drain_lines) + "\n")
+    runner = (f"{name} = Traced({name}_feed, {name}_device, {name}_drain, "
+              f"{codegen.literal(mcs, names, consts)})\n")
+    return "\n\n".join([feed_src, body_src, drain_src, runner])
+
+
+def export_graph(c, index: int, consts: dict) -> ExportedGraph:
+    """The script source of one captured graph's program, and the parameters it reads."""
+    graph = c.lowered.graph
+    name = f"graph_{index}"
+    kept = _kept_values(c, graph, f"g{index}")
+    names = {n: f"P[{key!r}]" for n, (key, _v) in kept.items()}
+    inputs = []
+    for n in graph.nodes:
+        if n.op == "placeholder" and not n.meta.get("const"):
+            names[n] = n.name
+            inputs.append(n.name)
+    traced = bool(c.program.traced)
+    src = (_traced_source if traced else _untraced_source)(graph, name, names, consts, inputs)
+    uses = sum(1 for n in graph.nodes if n.op == "call_function" and not n.meta.get("const"))
+    return ExportedGraph(index, name, src, traced, {key: v for key, v in kept.values()}, uses)
+
+
+def _save_params(graphs, ttnn, params_dir: str) -> tuple[dict, dict]:
+    """TT-NN tensors to `<name>.tensorbin` (ttnn.dump_tensor, spec included); others stay in the data file.
+    Returns (host params, {tensorbin name: placed on the device})."""
+    os.makedirs(params_dir, exist_ok=True)
+    host, files = {}, {}
+    for g in graphs:
+        for key, v in g.params.items():
+            if _is_ttnn_tensor(v):
+                ttnn.dump_tensor(os.path.join(params_dir, key + ".tensorbin"), v)
+                files[key] = bool(ttnn.is_tensor_storage_on_device(v))
+            elif isinstance(v, torch.Tensor) or v is None or isinstance(v, (bool, int, float)):
+                host[key] = v.detach().clone() if isinstance(v, torch.Tensor) else v
+            else:
+                raise ExportError(f"parameter {key} is a {type(v).__name__}: export writes TT-NN tensors, torch "
+                                  f"tensors and numbers; extend torch_ttnn.zoo.export._save_params")
+    return host, files
+
+
+def write_program(calls, path: str, doc: str) -> dict:
+    """Write the script for captured graph calls, its data file and its parameter files."""
     base, _ = os.path.splitext(path)
-    data_path = base + ".pt"
+    data_path, params_dir = base + ".pt", base + "_params"
     consts: dict = {}
-    functions, names, data_calls = [], [], []
-    for i, c in enumerate(calls):
-        name = f"graph_{i}"
-        src, params = to_source(c.lowered.graph, name, consts)
-        args = iter(c.args)
-        values = []
-        for n in c.lowered.graph.nodes:
-            if n.op == "placeholder":
-                values.append(c.lowered.constants[n.name] if n.meta.get("kind") == "const" else next(args))
-        functions.append(src)
-        names.append(name)
-        data_calls.append({"args": values, "expected": c.outputs})
+    graphs, index_of, data_calls = [], {}, []
+    for c in calls:
+        key = id(c.program)
+        if key not in index_of:
+            index_of[key] = len(graphs)
+            graphs.append(export_graph(c, len(graphs), consts))
+        data_calls.append({"graph": index_of[key], "args": _per_call_args(c, c.lowered.graph),
+                           "expected": c.outputs})
+    ttnn = calls[0].compiled.ttnn
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    torch.save({"const": consts, "calls": data_calls}, data_path)
+    host, files = _save_params(graphs, ttnn, params_dir)
+    torch.save({"const": consts, "calls": data_calls, "host_params": host, "tensorbin": files}, data_path)
+    traced = any(g.traced for g in graphs)
+    device = calls[0].compiled.device
+    open_args = ["l1_small_size=65536"]
+    if traced:
+        open_args.append(f"trace_region_size={int(getattr(device, 'trace_region_size', 0) or 64 << 20)}")
     with open(path, "w") as f:
-        f.write(TEMPLATE.format(pcc=codegen.PCC_SOURCE,
-                                doc=doc, script=os.path.basename(path), data=os.path.basename(data_path),
-                                functions="\n\n".join(functions), graphs=", ".join(names)))
-    return path, data_path
+        f.write(TEMPLATE.format(pcc=codegen.PCC_SOURCE, doc=doc, script=os.path.basename(path),
+                                data=os.path.basename(data_path), params=os.path.basename(params_dir),
+                                traced=TRACED_SOURCE if traced else "", open_args=", ".join(open_args),
+                                functions="\n\n".join(g.source for g in graphs),
+                                graphs=", ".join(g.name for g in graphs)))
+    return {"script": path, "data": data_path, "params": params_dir, "graphs": graphs,
+            "n_params": len(host) + len(files)}
 
 
-def export(ex, path: str, runtime: str | None = None) -> dict:
-    """Compile and run `ex` once, then write its program to `path` (and `<path>.pt`)."""
-    out, option, calls = compile_and_capture(ex, runtime)
+def export(ex, path: str, runtime: str | None = None, options: dict | None = None) -> dict:
+    """Compile and run `ex` once, then write its program to `path` (data `<path>.pt`, parameters
+    `<path>_params/`)."""
+    out, option, calls = compile_and_capture(ex, runtime, options)
     doc = (f"{ex.name} ({ex.size}) compiled by torch-ttnn for TT-NN: {len(calls)} graph call(s), "
            f"exported as plain ttnn.* calls")
-    script, data = write_program(calls, path, doc)
-    return {"script": script, "data": data, "calls": calls, "output": out, "option": option}
+    r = write_program(calls, path, doc)
+    return {**r, "calls": calls, "output": out, "option": option}
