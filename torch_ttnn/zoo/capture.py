@@ -47,7 +47,19 @@ def compile_and_capture(ex, runtime: str | None = None, options: dict | None = N
     from .. import compiler
     torch._dynamo.reset()
     option = compiler.TorchTtnnOption(runtime=runtime, **{"verbose": False, **(options or {})})
-    compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
+
+    def backend(gm, example_inputs, **kw):
+        """compiler.backend, noting the names dynamo gave the graph's inputs (`l_self_modules_fc_parameters_weight_`)
+        on the forward graph it compiles: aot_autograd's forward graph takes the same inputs in the same order."""
+        names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+        before = len(option.compiled)
+        out = compiler.backend(gm, example_inputs, **kw)
+        for cg in option.compiled[before:before + 1]:
+            if len(cg.kinds) == len(names):
+                cg.input_names = names
+        return out
+
+    compiled = torch.compile(ex.model, backend=backend, options=option)
     calls: list[GraphCall] = []
     with _recording(calls):
         out = ex.run(compiled)

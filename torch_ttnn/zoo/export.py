@@ -25,7 +25,9 @@ not exported.
 """
 from __future__ import annotations
 
+import keyword
 import os
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -59,8 +61,8 @@ CONST = DATA["const"]
 def load_parameters(device):
     """The preprocessed parameters, by name: device tensors placed with the memory config they were saved with."""
     P = dict(DATA["host_params"])
-    for name, on_device in DATA["tensorbin"].items():
-        P[name] = ttnn.load_tensor(os.path.join(PARAMS, name + ".tensorbin"), device=device if on_device else None)
+    for name, (file, on_device) in DATA["tensorbin"].items():
+        P[name] = ttnn.load_tensor(os.path.join(PARAMS, file), device=device if on_device else None)
     return P
 {traced}
 
@@ -153,13 +155,53 @@ def _is_ttnn_tensor(v) -> bool:
     return hasattr(v, "storage_type") and hasattr(v, "layout") and not isinstance(v, torch.Tensor)
 
 
-def _kept_values(c, graph: fx.Graph, prefix: str) -> dict:
+def _fqn(dynamo_name: str) -> str:
+    """`l_self_modules_encoder_modules_layer_modules_0_parameters_weight_` -> `encoder.layer.0.weight`."""
+    s = re.sub(r"^l_(self_)?", "", dynamo_name).rstrip("_")
+    return ".".join(p for p in re.split(r"(?:^|_)(?:modules|parameters|buffers)_", s) if p) or dynamo_name
+
+
+def _joined(fqns: list[str]) -> str:
+    """One name for a value made from several parameters: `attn.{query,key,value}.weight` for a fused QKV."""
+    split = [f.split(".") for f in fqns]
+    head = 0
+    while all(len(p) > head + 1 for p in split) and len({p[head] for p in split}) == 1:
+        head += 1
+    tail = 0
+    while all(len(p) > head + tail + 1 for p in split) and len({p[-1 - tail] for p in split}) == 1:
+        tail += 1
+    mids = [".".join(p[head:len(p) - tail]) for p in split]
+    parts = split[0][:head] + ["{" + ",".join(dict.fromkeys(mids)) + "}"] + (split[0][len(split[0]) - tail:])
+    return ".".join(parts)
+
+
+def _param_names(c, graph: fx.Graph) -> dict:
+    """fx node -> a readable name: the model parameters it is computed from (dynamo's names for the graph's
+    inputs, noted by capture), `const.<node>` for values made from graph constants only."""
+    dyn = getattr(c.compiled, "input_names", None)
+    phs = [n for n in graph.nodes if n.op == "placeholder" and n.meta.get("kind") != "const"]
+    base = {n: _fqn(dyn[i]) if dyn else n.name for i, n in enumerate(phs)}
+    sources: dict = {}
+    for n in graph.nodes:
+        if n.op == "placeholder":
+            sources[n] = [n] if n in base and n.meta.get("const") else []
+        else:
+            sources[n] = list(dict.fromkeys(s for a in n.all_input_nodes for s in sources.get(a, [])))
+    names = {}
+    for n in graph.nodes:
+        src = [base[s] for s in sources[n]]
+        names[n] = src[0] if len(src) == 1 else _joined(src) if src else f"const.{n.name}"
+    return names
+
+
+def _kept_values(c, graph: fx.Graph, taken: set) -> dict:
     """fx node -> (P key, value) for every value the per-call work reads from the constant part: the compiled
     program's kept device tensors (its env after the call), parameters read directly, graph constants."""
     prog, nodes = c.program, list(graph.nodes)
     if prog is None or len(prog.env) != len(nodes):
         raise ExportError(f"graph {c.compiled.index}: the program that ran does not match its lowered graph "
                           f"(lowered again after the call?); export needs the program itself")
+    readable = _param_names(c, graph)
     args = iter(c.args)
     kept = {}
     for i, n in enumerate(nodes):
@@ -173,8 +215,34 @@ def _kept_values(c, graph: fx.Graph, prefix: str) -> dict:
             v = prog.env[i]
             if v is None:
                 raise ExportError(f"graph {c.compiled.index}: kept value {n.name} is not held by the program")
-        kept[n] = (f"{prefix}_{n.name}", v)
+        key = readable[n]
+        if key in taken:   # two forms of one parameter (or one name in two graphs): the node tells them apart
+            key = f"{key}~{n.name}" if f"{key}~{n.name}" not in taken else f"{key}~g{c.compiled.index}.{n.name}"
+        taken.add(key)
+        kept[n] = (key, v)
     return kept
+
+
+def _input_names(c, graph: fx.Graph) -> dict:
+    """Per-call input placeholder -> the function parameter's name: the model's argument name where dynamo
+    gave one (`input_ids`), else the graph's; never one a statement of the function assigns."""
+    dyn = getattr(c.compiled, "input_names", None)
+    phs = [n for n in graph.nodes if n.op == "placeholder" and n.meta.get("kind") != "const"]
+    assigned = {n.name for n in graph.nodes if n.op != "placeholder"} | {"device", "P", "ttnn", "torch", "CONST"}
+    out = {}
+    for i, n in enumerate(phs):
+        if n.meta.get("const"):
+            continue
+        ident = n.name
+        if dyn:
+            cand = re.sub(r"^(kwargs|args)_", "", re.sub(r"\W", "_", _fqn(dyn[i])))
+            if cand.isidentifier() and not keyword.iskeyword(cand):
+                ident = cand
+        while ident in assigned:
+            ident += "_"
+        assigned.add(ident)
+        out[n] = ident
+    return out
 
 
 def _per_call_args(c, graph) -> list:
@@ -248,17 +316,17 @@ def _traced_source(graph, name, names, consts, inputs) -> str:
     return "\n\n".join([feed_src, body_src, drain_src, runner])
 
 
-def export_graph(c, index: int, consts: dict) -> ExportedGraph:
-    """The script source of one captured graph's program, and the parameters it reads."""
+def export_graph(c, index: int, consts: dict, taken: set) -> ExportedGraph:
+    """The script source of one captured graph's program, and the parameters it reads (names in `taken` are used
+    by other graphs)."""
     graph = c.lowered.graph
     name = f"graph_{index}"
-    kept = _kept_values(c, graph, f"g{index}")
+    kept = _kept_values(c, graph, taken)
     names = {n: f"P[{key!r}]" for n, (key, _v) in kept.items()}
-    inputs = []
-    for n in graph.nodes:
-        if n.op == "placeholder" and not n.meta.get("const"):
-            names[n] = n.name
-            inputs.append(n.name)
+    inputs = _input_names(c, graph)
+    for n, ident in inputs.items():
+        names[n] = ident
+    inputs = list(inputs.values())
     traced = bool(c.program.traced)
     src = (_traced_source if traced else _untraced_source)(graph, name, names, consts, inputs)
     uses = sum(1 for n in graph.nodes if n.op == "call_function" and not n.meta.get("const"))
@@ -267,14 +335,18 @@ def export_graph(c, index: int, consts: dict) -> ExportedGraph:
 
 def _save_params(graphs, ttnn, params_dir: str) -> tuple[dict, dict]:
     """TT-NN tensors to `<name>.tensorbin` (ttnn.dump_tensor, spec included); others stay in the data file.
-    Returns (host params, {tensorbin name: placed on the device})."""
+    Returns (host params, {P key: (file name, placed on the device)})."""
     os.makedirs(params_dir, exist_ok=True)
-    host, files = {}, {}
+    host, files, used = {}, {}, set()
     for g in graphs:
         for key, v in g.params.items():
             if _is_ttnn_tensor(v):
-                ttnn.dump_tensor(os.path.join(params_dir, key + ".tensorbin"), v)
-                files[key] = bool(ttnn.is_tensor_storage_on_device(v))
+                stem = re.sub(r"[^A-Za-z0-9._~-]+", "_", key)
+                while stem.lower() in used:     # names that differ in characters a file name cannot keep
+                    stem += "_"
+                used.add(stem.lower())
+                ttnn.dump_tensor(os.path.join(params_dir, stem + ".tensorbin"), v)
+                files[key] = (stem + ".tensorbin", bool(ttnn.is_tensor_storage_on_device(v)))
             elif isinstance(v, torch.Tensor) or v is None or isinstance(v, (bool, int, float)):
                 host[key] = v.detach().clone() if isinstance(v, torch.Tensor) else v
             else:
@@ -288,12 +360,12 @@ def write_program(calls, path: str, doc: str) -> dict:
     base, _ = os.path.splitext(path)
     data_path, params_dir = base + ".pt", base + "_params"
     consts: dict = {}
-    graphs, index_of, data_calls = [], {}, []
+    graphs, index_of, data_calls, taken = [], {}, [], set()
     for c in calls:
         key = id(c.program)
         if key not in index_of:
             index_of[key] = len(graphs)
-            graphs.append(export_graph(c, len(graphs), consts))
+            graphs.append(export_graph(c, len(graphs), consts, taken))
         data_calls.append({"graph": index_of[key], "args": _per_call_args(c, c.lowered.graph),
                            "expected": c.outputs})
     ttnn = calls[0].compiled.ttnn
