@@ -162,7 +162,8 @@ def _fqn(dynamo_name: str) -> str:
 
 
 def _joined(fqns: list[str]) -> str:
-    """One name for a value made from several parameters: `attn.{query,key,value}.weight` for a fused QKV."""
+    """One name for a value made from several parameters: `attn.{query,key,value}.weight` for a fused QKV,
+    `conv.weight(+bn)` for a weight with a BatchNorm folded in (named after its first parameter)."""
     split = [f.split(".") for f in fqns]
     head = 0
     while all(len(p) > head + 1 for p in split) and len({p[head] for p in split}) == 1:
@@ -170,9 +171,11 @@ def _joined(fqns: list[str]) -> str:
     tail = 0
     while all(len(p) > head + tail + 1 for p in split) and len({p[-1 - tail] for p in split}) == 1:
         tail += 1
-    mids = [".".join(p[head:len(p) - tail]) for p in split]
-    parts = split[0][:head] + ["{" + ",".join(dict.fromkeys(mids)) + "}"] + (split[0][len(split[0]) - tail:])
-    return ".".join(parts)
+    mids = list(dict.fromkeys(".".join(p[head:len(p) - tail]) for p in split))
+    if any("." in m for m in mids):
+        others = dict.fromkeys(p[head] for p in split[1:] if p[head] != split[0][head])
+        return fqns[0] + (f"(+{','.join(others)})" if others else f"(+{len(fqns) - 1})")
+    return ".".join(split[0][:head] + ["{" + ",".join(mids) + "}"] + split[0][len(split[0]) - tail:])
 
 
 def _param_names(c, graph: fx.Graph) -> dict:
@@ -341,7 +344,7 @@ def _save_params(graphs, ttnn, params_dir: str) -> tuple[dict, dict]:
     for g in graphs:
         for key, v in g.params.items():
             if _is_ttnn_tensor(v):
-                stem = re.sub(r"[^A-Za-z0-9._~-]+", "_", key)
+                stem = re.sub(r"[^A-Za-z0-9._~+(){},-]+", "_", key)
                 while stem.lower() in used:     # names that differ in characters a file name cannot keep
                     stem += "_"
                 used.add(stem.lower())
