@@ -28,7 +28,7 @@ import json, runpy, sys
 import torch
 import ttnn
 g = runpy.run_path(sys.argv[1], run_name="exported")
-device = ttnn.open_device(device_id=0, l1_small_size=65536, trace_region_size=64 << 20)
+device = ttnn.open_device(device_id=0, **g["OPEN_ARGS"])
 n0 = len(device.op_records)
 P = g["load_parameters"](device)
 load_ops = [r.name for r in device.op_records[n0:]]

@@ -56,6 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = torch.load(os.path.join(HERE, {data!r}), weights_only=False)
 PARAMS = os.path.join(HERE, {params!r})
 CONST = DATA["const"]
+OPEN_ARGS = dict({open_args})   # as the compiled program's device was opened (L1 and trace region sizes)
 
 
 def load_parameters(device):
@@ -74,7 +75,7 @@ GRAPHS = [{graphs}]
 
 def main(argv):
     repeat = int(argv[argv.index("--repeat") + 1]) if "--repeat" in argv else 0
-    device = ttnn.open_device(device_id=0, {open_args})
+    device = ttnn.open_device(device_id=0, **OPEN_ARGS)
     results, worst = [], 1.0
     try:
         P = load_parameters(device)
@@ -116,8 +117,8 @@ class Traced:
     device ops and replays them; later calls write the new inputs into the captured input tensors and replay, with
     no host dispatch per op. The captured inputs and outputs are fixed buffers: nothing frees them."""
 
-    def __init__(self, feed, body, drain, input_memory_configs):
-        self.feed, self.body, self.drain = feed, body, drain
+    def __init__(self, feed, body, drain, input_memory_configs, drain_reads):
+        self.feed, self.body, self.drain, self.drain_reads = feed, body, drain, drain_reads
         self.memory_configs = input_memory_configs
         self.trace_id, self.inputs, self.outputs = None, None, None
 
@@ -132,7 +133,7 @@ class Traced:
             for h, captured in zip(host_inputs, self.inputs):
                 ttnn.copy_host_to_device_tensor(h, captured)
         ttnn.execute_trace(device, self.trace_id, cq_id=0, blocking=True)
-        return self.drain(device, P, *carried, *self.outputs)
+        return self.drain(device, P, *carried, *self.outputs[:self.drain_reads])
 '''
 
 
@@ -282,9 +283,15 @@ def _traced_source(graph, name, names, consts, inputs) -> str:
     later = set(body) | set(drain) | {out}
     carried = [n for n in feed if n not in uploads and any(u in later for u in n.users)
                and n.meta.get("ttnn_name") != "deallocate"]
-    body_out = [n for n in body if n.meta.get("ttnn_name") != "deallocate"
-                and any(u in drain or u is out for u in n.users)]
-    fixed = set(uploads) | set(body_out)   # the trace's buffers: never freed
+    def read_after(n):   # read by the drain or the output (its deallocation in the drain is no read)
+        return any((u in drain and u.meta.get("ttnn_name") != "deallocate") or u is out for u in n.users)
+    # the trace's outputs: what the drain reads, then what the compiled program keeps because the drain would free
+    # it (a buffer the trace writes on every replay must outlive the call); never freed
+    body_out = [n for n in body if n.meta.get("ttnn_name") != "deallocate" and read_after(n)]
+    body_out += [n for n in body if n.meta.get("ttnn_name") != "deallocate" and n not in body_out
+                 and any(u in drain for u in n.users)]
+    n_read = sum(1 for n in body_out if read_after(n))
+    fixed = set(uploads) | set(body_out)
 
     def skip(n):
         return n.meta.get("const") or (n.meta.get("ttnn_name") == "deallocate" and n.args[0] in fixed)
@@ -312,10 +319,10 @@ def _traced_source(graph, name, names, consts, inputs) -> str:
                 + "\n".join(body_lines + [f"    return {lst(body_out)}"]) + "\n")
     drain_lines = codegen.statements(drain, names, consts, skip=skip)
     drain_lines.append(f"    return {codegen.literal(out.args[0], names, consts)}")
-    drain_src = (f"def {name}_drain(device, P, {', '.join([names[n] for n in carried] + [names[n] for n in body_out])}):\n"
+    drain_src = (f"def {name}_drain(device, P, {', '.join([names[n] for n in carried] + [names[n] for n in body_out[:n_read]])}):\n"
                  f'    """Downloads and host work after the device ops."""\n' + "\n".join(drain_lines) + "\n")
     runner = (f"{name} = Traced({name}_feed, {name}_device, {name}_drain, "
-              f"{codegen.literal(mcs, names, consts)})\n")
+              f"{codegen.literal(mcs, names, consts)}, drain_reads={n_read})\n")
     return "\n\n".join([feed_src, body_src, drain_src, runner])
 
 
@@ -358,6 +365,16 @@ def _save_params(graphs, ttnn, params_dir: str) -> tuple[dict, dict]:
     return host, files
 
 
+def _open_args(ttnn, device) -> dict:
+    """open_device's sizes as the compiling device has them (or as runtime.default_device opens one)."""
+    from .. import runtime
+    small = getattr(device, "l1_small_size", None)
+    if small is None:
+        small = 0 if runtime.is_emulator(ttnn) else 65536
+    region = getattr(device, "trace_region_size", None) or runtime.TRACE_REGION_SIZE
+    return {"l1_small_size": int(small), "trace_region_size": int(region)}
+
+
 def write_program(calls, path: str, doc: str) -> dict:
     """Write the script for captured graph calls, its data file and its parameter files."""
     base, _ = os.path.splitext(path)
@@ -375,15 +392,12 @@ def write_program(calls, path: str, doc: str) -> dict:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     host, files = _save_params(graphs, ttnn, params_dir)
     torch.save({"const": consts, "calls": data_calls, "host_params": host, "tensorbin": files}, data_path)
-    traced = any(g.traced for g in graphs)
-    device = calls[0].compiled.device
-    open_args = ["l1_small_size=65536"]
-    if traced:
-        open_args.append(f"trace_region_size={int(getattr(device, 'trace_region_size', 0) or 64 << 20)}")
+    open_args = _open_args(ttnn, calls[0].compiled.device)
     with open(path, "w") as f:
         f.write(TEMPLATE.format(pcc=codegen.PCC_SOURCE, doc=doc, script=os.path.basename(path),
                                 data=os.path.basename(data_path), params=os.path.basename(params_dir),
-                                traced=TRACED_SOURCE if traced else "", open_args=", ".join(open_args),
+                                traced=TRACED_SOURCE if any(g.traced for g in graphs) else "",
+                                open_args=", ".join(f"{k}={v}" for k, v in open_args.items()),
                                 functions="\n\n".join(g.source for g in graphs),
                                 graphs=", ".join(g.name for g in graphs)))
     return {"script": path, "data": data_path, "params": params_dir, "graphs": graphs,
