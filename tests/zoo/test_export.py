@@ -147,3 +147,32 @@ def test_dump_and_load_tensor_keep_the_spec(tmp_path):
     (tmp_path / "foreign.tensorbin").write_bytes(b"\x00" * 16)
     with pytest.raises(RuntimeError, match="not written by the emulator"):
         ttnn.load_tensor(tmp_path / "foreign.tensorbin")
+
+
+def _sharded_values():
+    import torch_ttnn.sim as ttnn
+    grid = ttnn.CoreRangeSet([ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(7, 3)),
+                              ttnn.CoreRange(ttnn.CoreCoord(0, 4), ttnn.CoreCoord(3, 4))])
+    spec = ttnn.ShardSpec(grid, [64, 128], ttnn.ShardOrientation.ROW_MAJOR)
+    gelu = ttnn.UnaryWithParam(ttnn.UnaryOpType.GELU, 0.0)
+    return [
+        ttnn.MemoryConfig(ttnn.TensorMemoryLayout.BLOCK_SHARDED, ttnn.BufferType.L1, spec),
+        ttnn.L1_MEMORY_CONFIG, gelu, ttnn.UnaryWithParam(ttnn.UnaryOpType.RELU),
+        ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(
+            compute_with_storage_grid_size=ttnn.CoreCoord(8, 4), in0_block_w=2, out_subblock_h=1, out_subblock_w=4,
+            per_core_M=4, per_core_N=8, transpose_mcast=False, fused_activation=gelu),
+        ttnn.LayerNormShardedMultiCoreProgramConfig(compute_with_storage_grid_size=ttnn.CoreCoord(8, 4),
+                                                    subblock_w=4, block_h=4, block_w=8, inplace=False),
+    ]
+
+
+@pytest.mark.parametrize("i", range(6))
+def test_optimised_configs_are_written_as_ttnn_source(i):
+    """Sharded memory configs, core grids, fused activations and program configs (what the shard and fuse passes
+    give ops) are written as the ttnn constructors that rebuild them: the script holds the same configs."""
+    import torch_ttnn.sim as ttnn
+    from torch_ttnn.compiler.codegen import literal
+    value = _sharded_values()[i]
+    src = literal(value, {}, {})
+    assert src.startswith("ttnn.") and "torch_ttnn" not in src
+    assert eval(src, {"ttnn": ttnn}) == value, src

@@ -68,9 +68,22 @@ def literal(a, names: dict, consts: dict) -> str:
     if isinstance(a, enum.Enum) or (hasattr(a, "name") and hasattr(type(a), "__members__")):
         return f"ttnn.{cls}.{a.name}"
     if cls == "MemoryConfig":
-        if getattr(a, "shard_spec", None) is None:
-            return (f"ttnn.MemoryConfig({literal(a.memory_layout, names, consts)}, "
-                    f"{literal(a.buffer_type, names, consts)})")
+        spec = getattr(a, "shard_spec", None)
+        tail = "" if spec is None else f", {literal(spec, names, consts)}"
+        return (f"ttnn.MemoryConfig({literal(a.memory_layout, names, consts)}, "
+                f"{literal(a.buffer_type, names, consts)}{tail})")
+    # the core grid types, positionally as their real constructors take them
+    if cls == "CoreCoord":
+        return f"ttnn.CoreCoord({a.x}, {a.y})"
+    if cls == "CoreRange":
+        return f"ttnn.CoreRange({literal(a.start, names, consts)}, {literal(a.end, names, consts)})"
+    if cls == "CoreRangeSet":
+        return f"ttnn.CoreRangeSet([{', '.join(literal(r, names, consts) for r in a.ranges())}])"
+    if cls == "UnaryWithParam" and len(a.params) <= 1:   # a fused activation: ttnn.UnaryWithParam(op_type[, param])
+        return f"ttnn.UnaryWithParam({', '.join([literal(a.op_type, names, consts)] + [_float(p) for p in a.params])})"
+    if cls == "ShardSpec":
+        return (f"ttnn.ShardSpec({literal(a.grid, names, consts)}, {list(a.shape)!r}, "
+                f"{literal(a.orientation, names, consts)})")
     if dataclasses.is_dataclass(a):
         kw = ", ".join(f"{f.name}={literal(getattr(a, f.name), names, consts)}" for f in dataclasses.fields(a))
         return f"ttnn.{cls}({kw})"
