@@ -19,3 +19,19 @@ class Odd(torch.nn.Module):
 
 def odd(generator):
     return Odd().eval(), torch.randn(4, 16, generator=generator)
+
+
+class Wide(torch.nn.Module):
+    """linear -> linear -> layer_norm -> linear over [256, 1024]: traced, the shard pass block-shards it in L1
+    with matmul and layer-norm program configs (as tests/compiler/test_shard.py finds)."""
+    def __init__(self, width=1024):
+        super().__init__()
+        self.pre, self.up = torch.nn.Linear(32, 32), torch.nn.Linear(32, width)
+        self.norm, self.down = torch.nn.LayerNorm(width), torch.nn.Linear(width, 32)
+
+    def forward(self, x):
+        return self.down(self.norm(self.up(self.pre(x))))
+
+
+def wide(generator):
+    return Wide().eval(), torch.randn(256, 32, generator=generator)

@@ -47,7 +47,10 @@ print(json.dumps({"calls": rows, "load_ops": load_ops}))
 
 # A user model with a graph break and a CPU fallback (F.fold): two graphs, host work inside a per-call function.
 ODD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_models.py:odd")
-CASES = [("bert", {}), ("resnet", {"trace": True}), ("bert", {"weight_dtype": "bfloat8_b"}), (ODD, {})]
+# Block-sharded in L1 with program configs when traced (compiler/shard.py).
+WIDE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_models.py:wide")
+CASES = [("bert", {}), ("resnet", {"trace": True}), ("bert", {"weight_dtype": "bfloat8_b"}), (ODD, {}),
+         (WIDE, {"trace": True})]
 
 
 def _run_exported(script, tmp_path):
@@ -90,6 +93,8 @@ def test_export_is_the_compiled_program(tmp_path, model, options):
     assert all(ns > 0 for ns in compiled_ns)
     if options.get("trace"):
         assert all(c.program.traced for c in calls) and all(g.traced for g in r["graphs"])
+    if model == WIDE:   # the shard pass chose block-sharded L1 and program configs: the script must have them
+        assert r["option"].metrics[0]["shard"]["regions"] >= 1
 
     report, outs = _run_exported(script, tmp_path)
 
@@ -121,6 +126,9 @@ def test_export_is_the_compiled_program(tmp_path, model, options):
             first = call.args[0]
             assert isinstance(first, ast.Name) and first.id in args | host_results, ast.unparse(call)
         assert not _calls_of(fn, "load_tensor")
+    if model == WIDE:
+        assert "ttnn.ShardSpec(" in src and "program_config=ttnn.MatmulMultiCoreReuseMultiCastProgramConfig(" in src
+        assert "program_config=ttnn.LayerNormShardedMultiCoreProgramConfig(" in src
     if options.get("weight_dtype"):  # the weights are stored block-float in the files, not cast per call
         stored = [v.dtype.name for g in r["graphs"] for v in g.params.values() if hasattr(v, "dtype")]
         assert stored.count("BFLOAT8_B") >= 4, stored
