@@ -61,9 +61,11 @@ OPEN_ARGS = dict({open_args})   # as the compiled program's device was opened (L
 
 def load_parameters(device):
     """The preprocessed parameters, by name: device tensors placed with the memory config they were saved with."""
-    P = dict(DATA["host_params"])
+    P, loaded = dict(DATA["host_params"]), {{}}
     for name, (file, on_device) in DATA["tensorbin"].items():
-        P[name] = ttnn.load_tensor(os.path.join(PARAMS, file), device=device if on_device else None)
+        if file not in loaded:
+            loaded[file] = ttnn.load_tensor(os.path.join(PARAMS, file), device=device if on_device else None)
+        P[name] = loaded[file]
     return P
 {traced}
 
@@ -125,7 +127,8 @@ class Traced:
     def __call__(self, device, P, *args):
         host_inputs, carried = self.feed(device, P, *args)
         if self.trace_id is None:
-            self.inputs = [ttnn.to_device(h, device, memory_config=mc) for h, mc in zip(host_inputs, self.memory_configs)]
+            self.inputs = [ttnn.to_device(h, device, memory_config=mc)
+                           for h, mc in zip(host_inputs, self.memory_configs)]
             self.trace_id = ttnn.begin_trace_capture(device, cq_id=0)
             self.outputs = self.body(device, P, *self.inputs)
             ttnn.end_trace_capture(device, self.trace_id, cq_id=0)
@@ -319,7 +322,8 @@ def _traced_source(graph, name, names, consts, inputs) -> str:
                 + "\n".join(body_lines + [f"    return {lst(body_out)}"]) + "\n")
     drain_lines = codegen.statements(drain, names, consts, skip=skip)
     drain_lines.append(f"    return {codegen.literal(out.args[0], names, consts)}")
-    drain_src = (f"def {name}_drain(device, P, {', '.join([names[n] for n in carried] + [names[n] for n in body_out[:n_read]])}):\n"
+    drain_args = ", ".join(names[n] for n in carried + body_out[:n_read])
+    drain_src = (f"def {name}_drain(device, P, {drain_args}):\n"
                  f'    """Downloads and host work after the device ops."""\n' + "\n".join(drain_lines) + "\n")
     runner = (f"{name} = Traced({name}_feed, {name}_device, {name}_drain, "
               f"{codegen.literal(mcs, names, consts)}, drain_reads={n_read})\n")
@@ -347,16 +351,22 @@ def _save_params(graphs, ttnn, params_dir: str) -> tuple[dict, dict]:
     """TT-NN tensors to `<name>.tensorbin` (ttnn.dump_tensor, spec included); others stay in the data file.
     Returns (host params, {P key: (file name, placed on the device)})."""
     os.makedirs(params_dir, exist_ok=True)
-    host, files, used = {}, {}, set()
+    for stale in os.listdir(params_dir):   # an earlier export's files: the data file would not name them
+        if stale.endswith(".tensorbin"):
+            os.remove(os.path.join(params_dir, stale))
+    host, files, used, written = {}, {}, set(), {}
     for g in graphs:
         for key, v in g.params.items():
             if _is_ttnn_tensor(v):
+                if id(v) in written:   # one tensor kept under two names (a view): one file, loaded once
+                    files[key] = written[id(v)]
+                    continue
                 stem = re.sub(r"[^A-Za-z0-9._~+(){},-]+", "_", key)
                 while stem.lower() in used:     # names that differ in characters a file name cannot keep
                     stem += "_"
                 used.add(stem.lower())
                 ttnn.dump_tensor(os.path.join(params_dir, stem + ".tensorbin"), v)
-                files[key] = (stem + ".tensorbin", bool(ttnn.is_tensor_storage_on_device(v)))
+                files[key] = written[id(v)] = (stem + ".tensorbin", bool(ttnn.is_tensor_storage_on_device(v)))
             elif isinstance(v, torch.Tensor) or v is None or isinstance(v, (bool, int, float)):
                 host[key] = v.detach().clone() if isinstance(v, torch.Tensor) else v
             else:
