@@ -391,6 +391,11 @@ def write_program(calls, path: str, doc: str) -> dict:
     data_path, params_dir = base + ".pt", base + "_params"
     consts: dict = {}
     graphs, index_of, data_calls, taken = [], {}, [], set()
+    on_device = [c.compiled.index for c in calls if c.compiled.device_io]
+    if on_device:
+        raise ExportError(f"graph(s) {sorted(set(on_device))} ran over tensors of the `ttnn` torch device "
+                          f"(model.to('ttnn')): export replays calls from host inputs; build the model and its "
+                          f"inputs on the CPU for export (the program is the same)")
     for c in calls:
         key = id(c.program)
         if key not in index_of:
