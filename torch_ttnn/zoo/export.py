@@ -395,7 +395,7 @@ def write_program(calls, path: str, doc: str) -> dict:
     if on_device:
         raise ExportError(f"graph(s) {sorted(set(on_device))} ran over tensors of the `ttnn` torch device "
                           f"(model.to('ttnn')): export replays calls from host inputs; build the model and its "
-                          f"inputs on the CPU for export (the program is the same)")
+                          f"inputs on the CPU for export (the device ops are the same; only the transfers differ)")
     for c in calls:
         key = id(c.program)
         if key not in index_of:
