@@ -161,8 +161,11 @@ def _is_ttnn_tensor(v) -> bool:
 
 def _fqn(dynamo_name: str) -> str:
     """`l_self_modules_encoder_modules_layer_modules_0_parameters_weight_` -> `encoder.layer.0.weight`."""
-    s = re.sub(r"^l_(self_)?", "", dynamo_name).rstrip("_")
-    return ".".join(p for p in re.split(r"(?:^|_)(?:modules|parameters|buffers)_", s) if p) or dynamo_name
+    s = re.sub(r"^l_", "", dynamo_name).rstrip("_")
+    parts = re.split(r"_(?:modules|parameters|buffers)_", s)
+    if len(parts) > 1:   # an attribute path: the first part is the frame's name for the module (self, fn, ...)
+        parts = parts[1:]
+    return ".".join(p for p in parts if p) or dynamo_name
 
 
 def _joined(fqns: list[str]) -> str:
@@ -243,6 +246,7 @@ def _input_names(c, graph: fx.Graph) -> dict:
         ident = n.name
         if dyn:
             cand = re.sub(r"^(kwargs|args)_", "", re.sub(r"\W", "_", _fqn(dyn[i])))
+            cand = f"input_{cand}" if cand.isdigit() else cand      # a positional argument: `args_0`
             if cand.isidentifier() and not keyword.iskeyword(cand):
                 ident = cand
         while ident in assigned:
