@@ -16,8 +16,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def run_sim(script, *extra):
+    """The script on the emulator, from its own directory, with this checkout's torch_ttnn."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "torch_ttnn.sim", script, *extra], capture_output=True, text=True,
-                          cwd=os.path.dirname(script), timeout=120)
+                          cwd=os.path.dirname(script), timeout=120, env=env)
 
 
 def test_run_prints_the_metrics(capsys):

@@ -68,9 +68,22 @@ def literal(a, names: dict, consts: dict) -> str:
     if isinstance(a, enum.Enum) or (hasattr(a, "name") and hasattr(type(a), "__members__")):
         return f"ttnn.{cls}.{a.name}"
     if cls == "MemoryConfig":
-        if getattr(a, "shard_spec", None) is None:
-            return (f"ttnn.MemoryConfig({literal(a.memory_layout, names, consts)}, "
-                    f"{literal(a.buffer_type, names, consts)})")
+        spec = getattr(a, "shard_spec", None)
+        tail = "" if spec is None else f", {literal(spec, names, consts)}"
+        return (f"ttnn.MemoryConfig({literal(a.memory_layout, names, consts)}, "
+                f"{literal(a.buffer_type, names, consts)}{tail})")
+    # the core grid types, positionally as their real constructors take them
+    if cls == "CoreCoord":
+        return f"ttnn.CoreCoord({a.x}, {a.y})"
+    if cls == "CoreRange":
+        return f"ttnn.CoreRange({literal(a.start, names, consts)}, {literal(a.end, names, consts)})"
+    if cls == "CoreRangeSet":
+        return f"ttnn.CoreRangeSet([{', '.join(literal(r, names, consts) for r in a.ranges())}])"
+    if cls == "UnaryWithParam" and len(a.params) <= 1:   # a fused activation: ttnn.UnaryWithParam(op_type[, param])
+        return f"ttnn.UnaryWithParam({', '.join([literal(a.op_type, names, consts)] + [_float(p) for p in a.params])})"
+    if cls == "ShardSpec":
+        return (f"ttnn.ShardSpec({literal(a.grid, names, consts)}, {list(a.shape)!r}, "
+                f"{literal(a.orientation, names, consts)})")
     if dataclasses.is_dataclass(a):
         kw = ", ".join(f"{f.name}={literal(getattr(a, f.name), names, consts)}" for f in dataclasses.fields(a))
         return f"ttnn.{cls}({kw})"
@@ -89,22 +102,34 @@ def function_name(target) -> str:
     raise Unspellable(f"graph calls {target!r}, which is neither a ttnn operation nor an ATen op")
 
 
+def statements(nodes, names: dict, consts: dict, skip=lambda n: False) -> list[str]:
+    """One line per call_function node of `nodes`, in order. `names` maps each node already defined (earlier
+    statements, parameters, preloaded values) to its expression and gains the nodes defined here; `skip(n)`
+    leaves a node out (a deallocation the caller's program never runs)."""
+    body = []
+    for n in nodes:
+        if n.op != "call_function" or skip(n):
+            continue
+        names[n] = n.name
+        if n.target is operator.getitem:
+            body.append(f"    {names[n]} = {literal(n.args[0], names, consts)}[{n.args[1]!r}]")
+            continue
+        args = [literal(a, names, consts) for a in n.args]
+        args += [f"{k}={literal(v, names, consts)}" for k, v in n.kwargs.items()]
+        call = f"{function_name(n.target)}({', '.join(args)})"
+        body.append(f"    {call}" if n.users == {} and "deallocate" in call else f"    {names[n]} = {call}")
+    return body
+
+
 def to_source(graph: fx.Graph, fn_name: str, consts: dict) -> tuple[str, list[str]]:
     """(source of `def fn_name(device, *placeholders)`, placeholder names in order)."""
-    names, params, body = {}, [], []
+    names, params = {}, []
     for n in graph.nodes:
-        names[n] = n.name
         if n.op == "placeholder":
+            names[n] = n.name
             params.append(n.name)
-        elif n.op == "call_function":
-            if n.target is operator.getitem:
-                body.append(f"    {names[n]} = {literal(n.args[0], names, consts)}[{n.args[1]!r}]")
-                continue
-            args = [literal(a, names, consts) for a in n.args]
-            args += [f"{k}={literal(v, names, consts)}" for k, v in n.kwargs.items()]
-            call = f"{function_name(n.target)}({', '.join(args)})"
-            body.append(f"    {call}" if n.users == {} and "deallocate" in call else f"    {names[n]} = {call}")
-        elif n.op == "output":
-            body.append(f"    return {literal(n.args[0], names, consts)}")
+    body = statements(graph.nodes, names, consts)
+    out = next(n for n in graph.nodes if n.op == "output")
+    body.append(f"    return {literal(out.args[0], names, consts)}")
     head = f"def {fn_name}(device, {', '.join(params)}):" if params else f"def {fn_name}(device):"
     return head + "\n" + "\n".join(body) + "\n", params

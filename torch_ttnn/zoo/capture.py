@@ -19,6 +19,7 @@ class GraphCall:
     args: list                 # the call's arguments, detached copies (params and inputs in placeholder order)
     outputs: list              # what the compiled graph returned (host tensors)
     lowered: object            # the compiler's Lowered (TT-NN FX `.graph`, `.constants`) that ran for them
+    program: object = None     # the compiler's Program that ran them (its kept slots hold the placed parameters)
 
 
 @contextlib.contextmanager
@@ -30,7 +31,8 @@ def _recording(calls: list):
         args = a[0] if len(a) == 1 and isinstance(a[0], list) else a   # boxed (one list) or unpacked
         saved = [x.detach().clone() if isinstance(x, torch.Tensor) else x for x in args]
         out = original(self, *a)
-        calls.append(GraphCall(self, saved, list(out), self.lowered))
+        program = None if self.option.bypass_compile else self._program(saved)[0]
+        calls.append(GraphCall(self, saved, list(out), self.lowered, program))
         return out
 
     CompiledGraph.__call__ = call
@@ -45,7 +47,19 @@ def compile_and_capture(ex, runtime: str | None = None, options: dict | None = N
     from .. import compiler
     torch._dynamo.reset()
     option = compiler.TorchTtnnOption(runtime=runtime, **{"verbose": False, **(options or {})})
-    compiled = torch.compile(ex.model, backend=compiler.backend, options=option)
+
+    def backend(gm, example_inputs, **kw):
+        """compiler.backend, noting the names dynamo gave the graph's inputs (`l_self_modules_fc_parameters_weight_`)
+        on the forward graph it compiles: aot_autograd's forward graph takes the same inputs in the same order."""
+        names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+        before = len(option.compiled)
+        out = compiler.backend(gm, example_inputs, **kw)
+        for cg in option.compiled[before:before + 1]:
+            if len(cg.kinds) == len(names):
+                cg.input_names = names
+        return out
+
+    compiled = torch.compile(ex.model, backend=backend, options=option)
     calls: list[GraphCall] = []
     with _recording(calls):
         out = ex.run(compiled)
