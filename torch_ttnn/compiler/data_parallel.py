@@ -12,7 +12,9 @@ model). So the ATen graph is rewritten for the per-chip batch b = ceil(B / chips
      literals that carry the batch are rewritten on the way: a view/reshape of a batched value (where its batch
      lands in the new shape follows from the flat row-major layout), an expand of a batched value, or of a
      batch-free one broadcast over a leading batch dim, creation ops (`ones`, `zeros`, `full`, `empty`, `new_*`)
-     sized by the batch in dim 0, and a slice over the batch dim that keeps all of it.
+     sized by the batch in dim 0, `arange(batch)` (a batch index, as transformers' mask code makes; if taking it
+     so breaks the graph, e.g. because the batch equals the sequence length, it is left alone), and a slice over
+     the batch dim that keeps all of it.
   2. Check. A value computed from batched values that has no batch dim (a reduction over the batch, a
      select of one sample, a loss) is not data parallel: a clear error names the op. So is a value whose shape
      changes in more than one dim.
@@ -126,8 +128,9 @@ def _view_batch(in_shape, bd: BatchDim, out_shape, batch: int) -> BatchDim | Non
 class _Splitter:
     """One pass over the graph at batch `target` (module docstring): rewritten args and fake values."""
 
-    def __init__(self, gm, metas, inputs, batch, target, known=None):
+    def __init__(self, gm, metas, inputs, batch, target, known=None, arange=True):
         self.gm, self.metas, self.inputs, self.batch, self.target = gm, metas, set(inputs), batch, target
+        self.arange = arange               # arange(batch) is a batch index (transformers' mask code)
         self.known = known                 # node -> batch dims found by the probe (None: find them now)
         self.vals, self.bdims, self.new_args = {}, {}, {}
 
@@ -262,6 +265,12 @@ class _Splitter:
                 args[i] = sizes
                 return tuple(args)
             return None
+        if t in (aten.arange.default, aten.arange.start) and self.arange:
+            i = 0 if t is aten.arange.default else 1
+            if args[i] == B and (i == 0 or args[0] == 0):
+                args[i] = self.target
+                return tuple(args)
+            return None
         if t is aten.slice.Tensor:
             src = self.bdims.get(args[0])
             dim = args[1] if len(args) > 1 else 0
@@ -300,8 +309,16 @@ def split(gm: fx.GraphModule, metas: dict, kinds: list[str], chips: int, pad: bo
         raise DataParallelError(f"data parallel: batch {batch} cannot be split evenly over {chips} chips and "
                                 f"pad_batch=False: use a batch that is a multiple of {chips}, or leave "
                                 f"pad_batch=True (the batch is padded to {per_chip * chips})")
-    probe = _Splitter(gm, metas, inputs, batch, batch + 1).run()
-    final = _Splitter(gm, metas, inputs, batch, per_chip, known=probe.bdims).run()
+    try:    # an arange(batch) is taken for a batch index; if that does not fit the graph, for something else
+        probe = _Splitter(gm, metas, inputs, batch, batch + 1).run()
+        arange = True
+    except DataParallelError as first:
+        try:
+            probe = _Splitter(gm, metas, inputs, batch, batch + 1, arange=False).run()
+        except DataParallelError:
+            raise first from None
+        arange = False
+    final = _Splitter(gm, metas, inputs, batch, per_chip, known=probe.bdims, arange=arange).run()
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outs = tuple(probe.bdims.get(o) if isinstance(o, fx.Node) else None for o in out_node.args[0])
     for i, (o, bd) in enumerate(zip(out_node.args[0], outs)):
