@@ -153,3 +153,25 @@ def test_bad_mesh_options(mesh_of, kwargs, err):
 def test_data_parallel_without_a_mesh_says_to_open_one(device):
     with pytest.raises(ValueError, match=r"open_mesh_device"):
         torch_ttnn.TorchTtnnOption(device=device, data_parallel=2)
+
+
+def test_parameters_are_replicated_once_and_the_picture_shows_the_placement(mesh_of):
+    from torch_ttnn.compiler.graphviz import to_dot
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.GELU(), torch.nn.Linear(128, 32)).eval()
+    option = torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True, verbose=False)
+    compiled = torch.compile(model, backend=torch_ttnn.backend, options=option)
+    x = torch.randn(8, 64)
+    with torch.no_grad():
+        first = compiled(x)
+        h2d_first = option.metrics[0]["h2d_per_call"]
+        second = compiled(x)
+    assert h2d_first == 5 and option.metrics[0]["h2d_per_call"] == 1   # 4 parameters once, then the input only
+    torch.testing.assert_close(first, second)
+    dot = to_dot(option._out_fx_graphs[0])
+    assert dot.count("PlacementShard(0)") == 1 and dot.count("replicated on every chip") == 4
+    assert "2 chips' shards joined on dim 0" in dot
+    text = option.summary()
+    assert "mesh 1x2, 2 chips: est. device time per chip" in text and \
+        "data parallel: batch 8 over 2 chips, 4 per chip" in text

@@ -204,7 +204,7 @@ class CompiledGraph:
     # --- on a mesh ----------------------------------------------------------------------------------------
     def _split_batch(self):
         """The data-parallel plan (None on one chip): the graph rewritten for the per-chip batch."""
-        if self.option.dp_chips <= 1:
+        if not is_mesh(self.device) or not self.option.data_parallel:
             return None
         if self.device_io:
             raise ValueError("TorchTtnnOption(data_parallel=...): the graph's inputs are tensors of the ttnn torch "

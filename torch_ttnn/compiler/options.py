@@ -2,7 +2,9 @@
 
 0.5 semantics kept: `device` (now optional: device 0 of the active runtime), `gen_graphviz`, `metrics_path`
 (a directory; the run record is written there as JSON), `export_code` (a path: the lowered graphs written as
-a TT-NN Python script), `data_parallel` (number of devices; one device is what the emulator has), `verbose`
+a TT-NN Python script), `data_parallel` (with `device` a mesh, ttnn.open_mesh_device: True, or 0.5's chip count,
+which must be the mesh's: the batch split over the chips, each running the graph at the per-chip batch,
+compiler/data_parallel.py), `verbose`
 (print the metrics summary), `bypass_compile` (trace and count but run the ATen graph on CPU: a debugging
 aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
 lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
@@ -20,7 +22,10 @@ overflows, compiler/place.py; on by default), `shard` (activations between linea
 in L1 with a matmul/layer-norm program config per shape, where the device-time model says the call gets
 faster, reshards and dispatch included, and the configs pass TT-NN's checks and fit L1; otherwise the
 interleaved placement stays; compiler/shard.py; on by default; the metrics' "shard" entry counts the ops per
-config and the regions left interleaved, with why).
+config and the regions left interleaved, with why). On a mesh: `data_parallel_axis` (None: the batch split over
+every chip; 0 or 1: over that mesh axis only, replicated along the other, which stays free for tensor parallel),
+`pad_batch` (a batch that does not divide over the chips is padded by repeating its last sample, the padding
+reported in the metrics' "mesh" entry; False: an error instead).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
