@@ -28,6 +28,9 @@ dim. A batch that does not divide is padded by repeating its last sample (repeat
 valid input, so no NaN from an all-masked attention row can appear); the padded rows are dropped from the
 outputs and counted in the metrics; `pad_batch=False` makes it an error instead.
 
+Inference only: a backward graph's weight gradients sum over the batch, which this refuses (the gradients
+would need an all_reduce over the chips).
+
 Where this is kinder than it should be: CPU fallback ops see the gathered (padded) batch and run once on the
 host; a fallback whose arguments carry the per-chip batch fails at run time. Graphs with symbolic shapes are
 not split (compile with dynamic=False).
@@ -220,9 +223,11 @@ class _Splitter:
         if self._batched_inputs(n) and any(b is None and isinstance(v, torch.Tensor) and v.dim() > 0
                                            for b, v in items):
             raise DataParallelError(f"data parallel: {n.format_node()} makes a value with no batch dim from "
-                                    f"batched values (a reduction over the batch, one sample picked, a loss): "
-                                    f"each chip would compute it from its own samples only. Compute it outside "
-                                    f"the compiled model, or run without data_parallel")
+                                    f"batched values (a reduction over the batch, one sample picked, a loss, a "
+                                    f"weight gradient): each chip would compute it from its own samples only. "
+                                    f"Compute it outside the compiled model, or run without data_parallel (it is "
+                                    f"for inference: training would need the gradients all-reduced over the "
+                                    f"chips, which is not done)")
         if self.known is not None:   # the per-chip pass: the shapes must be the traced ones, batch scaled
             for (b, v), full in zip(items, self.metas[n] if isinstance(bd, (list, tuple)) else [self.metas[n]]):
                 if isinstance(v, torch.Tensor) and list(v.shape) != self.scaled(full.shape, b):
