@@ -73,13 +73,17 @@ def test_per_chip_time_is_the_per_chip_batch_time(mesh_of, device):
     assert two["mesh"]["device_time_per_chip_ms"] == [pytest.approx(one["device_time_ms"], rel=1e-6)] * 2
 
 
-def test_an_indivisible_batch_is_padded_and_the_padding_reported(mesh_of):
+@pytest.mark.parametrize("batch, per_chip", [(3, 2), (1, 1)])
+def test_an_indivisible_batch_is_padded_and_the_padding_reported(mesh_of, batch, per_chip):
     model, _ = build("bert")
-    x = torch.randint(0, 100, (3, 16))
+    x = torch.randint(0, 100, (batch, 16))
     m = _run(model.eval(), x, torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True,
                                                          verbose=False))
-    assert m["mesh"]["data_parallel"] == {"batch": 3, "chips": 2, "per_chip_batch": 2, "padded_batch": 4,
-                                          "padding": 1, "split_inputs": [0]}
+    assert m["mesh"]["data_parallel"] == {"batch": batch, "chips": 2, "per_chip_batch": per_chip,
+                                          "padded_batch": 2 * per_chip, "padding": 2 * per_chip - batch,
+                                          "split_inputs": [0]}
+    # the padded batch crosses to the chips (int64 ids), and comes back before the padding is dropped
+    assert m["mesh"]["transfer_bytes_per_call"]["h2d_bytes"] == 2 * per_chip * 16 * 8
 
 
 def test_readme_example_of_05_runs_unchanged(mesh_of, monkeypatch):
@@ -175,3 +179,18 @@ def test_parameters_are_replicated_once_and_the_picture_shows_the_placement(mesh
     text = option.summary()
     assert "mesh 1x2, 2 chips: est. device time per chip" in text and \
         "data parallel: batch 8 over 2 chips, 4 per chip" in text
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_two_batch_inputs_and_batch_sized_literals_that_are_not_the_batch(mesh_of, batch):
+    """Zoo BERT passes input_ids and a padded attention_mask (both split); at batch 1 every size-1 literal looks
+    like the batch (a token-type buffer expanded to [1, -1]) and the probe finds the reading under which the graph
+    fits (data_parallel.READINGS)."""
+    from torch_ttnn import zoo
+    from torch_ttnn.compiler.metrics import pcc as pcc_
+    torch._dynamo.reset()
+    ex = zoo.build("bert", "tiny", batch=batch)
+    option = torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True, verbose=False)
+    got = ex.run(torch.compile(ex.model, backend=torch_ttnn.backend, options=option))
+    assert got.shape == ex.run().shape and pcc_(ex.run().float(), got.float()) >= 0.99
+    assert len(option.metrics[0]["mesh"]["data_parallel"]["split_inputs"]) == 2

@@ -199,6 +199,7 @@ class CompiledGraph:
         self.dp = self._split_batch()           # data parallel: the per-chip graph (compiler/data_parallel.py)
         self.last_chip_ns: list = []            # device time of each chip in the latest call (a mesh)
         self.last_collective_ns = 0.0           # of which collectives (Ethernet), on the busiest chip
+        self.last_mesh_bytes: dict = {}         # data parallel: host bytes split to / gathered from the chips
         self._build(self.metas)
 
     # --- on a mesh ----------------------------------------------------------------------------------------
@@ -371,6 +372,7 @@ class CompiledGraph:
             except StepFailed as e:
                 self._recover(e, key, args)
         if self.dp is not None:
+            self.last_mesh_bytes = self.dp.transfer_bytes(run_args, out)
             out = self.dp.unpad_outputs(out)
         per_chip = self._new_records(marks)
         new = per_chip[0] if per_chip else []
@@ -451,4 +453,4 @@ class CompiledGraph:
                 "data_parallel": self.dp.as_dict() if self.dp is not None else None,
                 "data_parallel_axis": self.option.data_parallel_axis,
                 "device_time_per_chip_ms": [ns / 1e6 for ns in self.last_chip_ns],
-                "collective_ms": self.last_collective_ns / 1e6}
+                "collective_ms": self.last_collective_ns / 1e6, "transfer_bytes_per_call": dict(self.last_mesh_bytes)}

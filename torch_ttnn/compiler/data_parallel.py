@@ -12,9 +12,10 @@ model). So the ATen graph is rewritten for the per-chip batch b = ceil(B / chips
      literals that carry the batch are rewritten on the way: a view/reshape of a batched value (where its batch
      lands in the new shape follows from the flat row-major layout), an expand of a batched value, or of a
      batch-free one broadcast over a leading batch dim, creation ops (`ones`, `zeros`, `full`, `empty`, `new_*`)
-     sized by the batch in dim 0, `arange(batch)` (a batch index, as transformers' mask code makes; if taking it
-     so breaks the graph, e.g. because the batch equals the sequence length, it is left alone), and a slice over
-     the batch dim that keeps all of it.
+     sized by the batch in dim 0, `arange(batch)` (a batch index, as transformers' mask code makes), and a
+     slice over the batch dim that keeps all of it. A literal equal to the batch in a batch-free value may be
+     something else (a sequence length equal to the batch; any size 1 at batch 1): when the graph does not fit
+     with such literals taken for the batch, they are left alone (READINGS), and the value broadcasts.
   2. Check. A value computed from batched values that has no batch dim (a reduction over the batch, a
      select of one sample, a loss) is not data parallel: a clear error names the op. So is a value whose shape
      changes in more than one dim.
@@ -101,12 +102,31 @@ class BatchSplit:
                 res[i] = o.narrow(bd.dim, 0, self.batch * bd.inner)
         return res
 
+    def transfer_bytes(self, args, outs) -> dict:
+        """Host bytes of one call's batch inputs (padded, split over the chips) and outputs (gathered): what
+        crosses PCIe every call; parameters cross once. The emulator has no PCIe time model, so bytes, not time."""
+        def nbytes(t):
+            return t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 0
+        return {"h2d_bytes": sum(nbytes(args[i]) for i in self.inputs),
+                "d2h_bytes": sum(nbytes(o) for o in outs)}
+
     def as_dict(self) -> dict:
         return {"batch": self.batch, "chips": self.chips, "per_chip_batch": self.per_chip, "padded_batch":
                 self.padded, "padding": self.pad, "split_inputs": list(self.inputs)}
 
 
 # --- rewriting shape literals for another batch ------------------------------------------------------------
+@dataclass(frozen=True)
+class Reading:
+    """Which batch-sized literals of batch-free values are taken for the batch (tried in READINGS' order)."""
+    arange: bool       # arange(batch): a batch index
+    broadcast: bool    # expand to [batch, ...] and ones/zeros/full/empty([batch, ...])
+
+
+# Most to least: a literal equal to the batch may be something else (a sequence length equal to it; a size 1
+# with batch 1), which the probe finds when the graph then does not fit; a batch-free value broadcasts anyway.
+READINGS = (Reading(True, True), Reading(False, True), Reading(True, False), Reading(False, False))
+
 _VIEWS = {aten.view.default, aten._unsafe_view.default, aten.reshape.default}
 _CREATE = {aten.full.default: 0, aten.zeros.default: 0, aten.ones.default: 0, aten.empty.memory_format: 0,
            aten.new_zeros.default: 1, aten.new_ones.default: 1, aten.new_empty.default: 1,
@@ -131,9 +151,10 @@ def _view_batch(in_shape, bd: BatchDim, out_shape, batch: int) -> BatchDim | Non
 class _Splitter:
     """One pass over the graph at batch `target` (module docstring): rewritten args and fake values."""
 
-    def __init__(self, gm, metas, inputs, batch, target, known=None, arange=True):
+    def __init__(self, gm, metas, inputs, batch, target, known=None, reading=READINGS[0]):
         self.gm, self.metas, self.inputs, self.batch, self.target = gm, metas, set(inputs), batch, target
-        self.arange = arange               # arange(batch) is a batch index (transformers' mask code)
+        self.arange = reading.arange          # arange(batch) is a batch index (transformers' mask code)
+        self.broadcast = reading.broadcast    # a batch-sized literal of a batch-free value is the batch
         self.known = known                 # node -> batch dims found by the probe (None: find them now)
         self.vals, self.bdims, self.new_args = {}, {}, {}
 
@@ -256,13 +277,13 @@ class _Splitter:
             if src is not None:
                 j = src.dim + len(sizes) - x.dim()
                 sizes[j] = self.target * src.inner
-            elif sizes and sizes[0] == B and (len(sizes) > x.dim() or x.shape[0] == 1) and B != self.target:
+            elif self.broadcast and sizes and sizes[0] == B and (len(sizes) > x.dim() or x.shape[0] == 1):
                 sizes[0] = self.target       # a batch-free value broadcast over a leading batch dim
             else:
                 return None
             args[1] = sizes
             return tuple(args)
-        if t in _CREATE:
+        if t in _CREATE and self.broadcast:
             i = _CREATE[t]
             sizes = list(args[i])
             if sizes and sizes[0] == B:
@@ -314,16 +335,16 @@ def split(gm: fx.GraphModule, metas: dict, kinds: list[str], chips: int, pad: bo
         raise DataParallelError(f"data parallel: batch {batch} cannot be split evenly over {chips} chips and "
                                 f"pad_batch=False: use a batch that is a multiple of {chips}, or leave "
                                 f"pad_batch=True (the batch is padded to {per_chip * chips})")
-    try:    # an arange(batch) is taken for a batch index; if that does not fit the graph, for something else
-        probe = _Splitter(gm, metas, inputs, batch, batch + 1).run()
-        arange = True
-    except DataParallelError as first:
+    first = None
+    for reading in READINGS:   # the first reading of the batch-sized literals under which the graph fits
         try:
-            probe = _Splitter(gm, metas, inputs, batch, batch + 1, arange=False).run()
-        except DataParallelError:
-            raise first from None
-        arange = False
-    final = _Splitter(gm, metas, inputs, batch, per_chip, known=probe.bdims, arange=arange).run()
+            probe = _Splitter(gm, metas, inputs, batch, batch + 1, reading=reading).run()
+            break
+        except DataParallelError as e:
+            first = first or e
+    else:
+        raise first
+    final = _Splitter(gm, metas, inputs, batch, per_chip, known=probe.bdims, reading=reading).run()
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outs = tuple(probe.bdims.get(o) if isinstance(o, fx.Node) else None for o in out_node.args[0])
     for i, (o, bd) in enumerate(zip(out_node.args[0], outs)):

@@ -59,6 +59,10 @@ def mesh_summary(mesh: dict) -> str:
     times = f"est. device time per chip {min(per_chip):.3f}-{max(per_chip):.3f} ms" if per_chip else \
         "not run yet"
     text = f"mesh {shape}, {mesh['chips']} chips: {times}, collectives {mesh.get('collective_ms', 0):.3f} ms"
+    moved = mesh.get("transfer_bytes_per_call") or {}
+    if moved:
+        text += (f", host transfers {moved['h2d_bytes'] / 1024:.1f} KiB in / {moved['d2h_bytes'] / 1024:.1f} KiB "
+                 f"out per call (not timed: no PCIe model)")
     dp = mesh.get("data_parallel")
     if dp:
         axis = "" if mesh.get("data_parallel_axis") is None else f" of mesh axis {mesh['data_parallel_axis']}"
