@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import torch_ttnn
+import torch_ttnn.compiler.mesh  # noqa: F401  (exported scripts call torch_ttnn.compiler.mesh.gather)
 import torch_ttnn.sim as ttnn
 from torch_ttnn.compiler.data_parallel import DataParallelError
 
@@ -194,3 +195,25 @@ def test_two_batch_inputs_and_batch_sized_literals_that_are_not_the_batch(mesh_o
     got = ex.run(torch.compile(ex.model, backend=torch_ttnn.backend, options=option))
     assert got.shape == ex.run().shape and pcc_(ex.run().float(), got.float()) >= 0.99
     assert len(option.metrics[0]["mesh"]["data_parallel"]["split_inputs"]) == 2
+
+
+def test_exported_code_of_a_data_parallel_graph_runs_on_the_mesh(mesh_of, tmp_path):
+    """export_code spells the mesh transfers (ShardTensorToMesh, ReplicateTensorToMesh, the gather back)."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4)).eval()
+    mesh = mesh_of("n300", (1, 2))
+    path = tmp_path / "dp.py"
+    option = torch_ttnn.TorchTtnnOption(device=mesh, data_parallel=True, verbose=False, export_code=str(path))
+    x = torch.randn(4, 32)
+    with torch.no_grad():
+        torch.compile(model, backend=torch_ttnn.backend, options=option)(x)
+    src = path.read_text()
+    assert "mesh_mapper=ttnn.ShardTensorToMesh(device, dim=0)" in src and \
+        src.count("mesh_mapper=ttnn.ReplicateTensorToMesh(device)") == 4
+    scope = {"ttnn": ttnn, "torch": torch, "torch_ttnn": torch_ttnn}
+    exec(src, scope)
+    w0, b0, w1, b1 = (p.detach() for p in model.parameters())
+    got = scope["ttnn_graph_0_0"](mesh, w0, b0, x, w1, b1)[0]
+    with torch.no_grad():
+        assert pcc(model(x), got) >= 0.999

@@ -83,6 +83,8 @@ class _Lowerer:
     `Val`, a list of them for a multi-output node, or a plain value such as a size), and one method per kind
     of node. Transfers are made on demand by `to_dev`/`to_host`, which remember them in the value."""
 
+    mesh_io = None     # compiler.mesh.MeshIO when lowering for a mesh (set by `lower`)
+
     def __init__(self, gm, metas, kinds, ttnn, device, float_dtype, force_cpu, device_outputs, rule_policy):
         self.gm, self.metas, self.device = gm, metas, device
         self.kinds = iter(kinds)                    # each placeholder's kind, in order
