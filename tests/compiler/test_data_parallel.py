@@ -79,7 +79,8 @@ def test_an_indivisible_batch_is_padded_and_the_padding_reported(mesh_of, batch,
     model, _ = build("bert")
     x = torch.randint(0, 100, (batch, 16))
     m = _run(model.eval(), x, torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True,
-                                                         verbose=False))
+                                                         verbose=False, check_accuracy=True))
+    assert m["pcc"] >= 0.99     # check_accuracy: the full-batch ATen graph on CPU against the gathered outputs
     assert m["mesh"]["data_parallel"] == {"batch": batch, "chips": 2, "per_chip_batch": per_chip,
                                           "padded_batch": 2 * per_chip, "padding": 2 * per_chip - batch,
                                           "split_inputs": [0]}
