@@ -314,17 +314,20 @@ class _Splitter:
 
 
 def _batch_inputs(gm, metas, kinds) -> tuple[int, tuple[int, ...]]:
-    """The traced batch (dim 0 of the first call input) and the inputs that carry it in dim 0."""
+    """The traced batch and the inputs that carry it in dim 0."""
     phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
     cand = [(i, metas[n]) for i, n in enumerate(phs) if kinds[i] in ("input", "state")
             and isinstance(metas[n], torch.Tensor) and metas[n].dim() >= 1]
     if not cand:
         raise DataParallelError("data parallel: the compiled graph has no tensor input to split over the chips")
-    batch = cand[0][1].shape[0]
+    # the batch is dim 0 of the first input of rank >= 2 (token ids, images); a rank-1 input of that size is
+    # split only when every input is rank 1 (a position vector as long as the batch is not a batch)
+    ranked = [(i, m) for i, m in cand if m.dim() >= 2] or cand
+    batch = ranked[0][1].shape[0]
     if not isinstance(batch, int):
         raise DataParallelError("data parallel: the graph has a symbolic batch size (dynamic shapes); compile "
                                 "with torch.compile(..., dynamic=False) to split it over the chips")
-    return int(batch), tuple(i for i, m in cand if m.shape[0] == batch)
+    return int(batch), tuple(i for i, m in ranked if m.shape[0] == batch)
 
 
 def split(gm: fx.GraphModule, metas: dict, kinds: list[str], chips: int, pad: bool) -> BatchSplit:
