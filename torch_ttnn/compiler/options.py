@@ -121,7 +121,7 @@ class TorchTtnnOption:
         self.data_parallel_axis = data_parallel_axis
         self.pad_batch = pad_batch       # an indivisible batch is padded (True) or an error (False)
         self.dp_chips = _data_parallel_chips(self.device, data_parallel, data_parallel_axis)
-        if trace and self.dp_chips > 1:
+        if trace and is_mesh(self.device):
             raise ValueError("TorchTtnnOption: trace=True on a mesh device: trace capture on a mesh is not "
                              "emulated yet; leave trace=False with data_parallel")
         if hasattr(self.device, "is_open") and not self.device.is_open():
