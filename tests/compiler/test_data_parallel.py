@@ -6,7 +6,6 @@ import torch
 import torch_ttnn
 import torch_ttnn.compiler.mesh  # noqa: F401  (exported scripts call torch_ttnn.compiler.mesh.gather)
 import torch_ttnn.sim as ttnn
-from torch_ttnn.compiler.data_parallel import DataParallelError
 
 from helpers import pcc
 import os, sys  # noqa: E401
