@@ -25,11 +25,17 @@ def add_arguments(parser):
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per worker process")
     parser.add_argument("--out", default="benchmarks/results", help="directory of latest.json and latest.md")
     parser.add_argument("--fresh", action="store_true", help="drop the rows of earlier runs from latest.json")
+    parser.add_argument("--mesh", default="", metavar="RxC",
+                        help="instead of the suite: data-parallel throughput on emulated meshes of 1, 2, 4, .. "
+                             "up to RxC chips (e.g. 2x4), plotted as mesh_scaling_RxC.png in --out; --models "
+                             "defaults to bert,llama and --batch is the batch per chip")
 
 
 def run(args) -> int:
     from ._common import require
     require("zoo", "transformers", what="torch-ttnn bench (it measures zoo models)")
+    if args.mesh:
+        return _run_mesh(args)
     from tqdm import tqdm
     from torch_ttnn import zoo
     from torch_ttnn.bench import suite
@@ -62,4 +68,19 @@ def run(args) -> int:
     n_miss = sum(bool(misses(r)) for r in rows)
     print(f"{len(rows) - n_miss}/{len(rows)} models meet every target; {time.perf_counter() - t0:.0f} s; "
           f"wrote {', '.join(paths)}")
+    return 0
+
+
+def _run_mesh(args) -> int:
+    """`--mesh RxC`: torch_ttnn.bench.mesh_scaling."""
+    from torch_ttnn import zoo
+    from torch_ttnn.bench import mesh_scaling
+    mesh_scaling.parse_mesh(args.mesh)       # a bad shape fails before any model is built
+    names = [n.strip() for n in args.models.split(",") if n.strip()] or ["bert", "llama"]
+    for n in names:
+        zoo.get(n)
+    t0 = time.perf_counter()
+    points, paths = mesh_scaling.run(names, args.size, args.mesh, args.batch, args.out)
+    print(mesh_scaling.table(points))
+    print(f"{time.perf_counter() - t0:.0f} s; wrote {', '.join(paths)}")
     return 0

@@ -20,6 +20,9 @@ def add_arguments(parser):
     add_model_arguments(parser, batch=False)
     parser.add_argument("-o", "--output", required=True, help="out.svg, out.png or out.dot (one file per extra "
                                                                "graph: out_1.svg, ...)")
+    parser.add_argument("--mesh", default="", metavar="RxC",
+                        help="compile data parallel on an emulated RxC mesh (batch = its chips): the transfers "
+                             "show how each value is placed (split over the chips, replicated, gathered)")
 
 
 def check_output(path: str) -> None:
@@ -103,11 +106,14 @@ def run(args) -> int:
     select_runtime(args)
     from torch_ttnn import zoo
     from torch_ttnn.zoo.capture import compile_and_capture
+    mesh = _open_mesh(args.mesh) if args.mesh else None
     with steps(["build", "compile", "draw"], args.model) as step:
         step("build")
-        ex = zoo.build(args.model, args.size, seed=args.seed)
+        chips = mesh.get_num_devices() if mesh is not None else 1
+        ex = zoo.build(args.model, args.size, batch=chips, seed=args.seed)
         step("compile")
-        _, option, calls = compile_and_capture(ex, args.runtime)
+        options = {"device": mesh, "data_parallel": True} if mesh is not None else None
+        _, option, calls = compile_and_capture(ex, args.runtime, options)
         step("draw")
         graphs = []
         for c in calls:
@@ -117,3 +123,14 @@ def run(args) -> int:
         written = [write(g, args.output if i == 0 else f"{base}_{i}{ext}") for i, g in enumerate(graphs)]
     print("wrote " + ", ".join(written))
     return 0
+
+
+def _open_mesh(text: str):
+    """An emulated mesh of RxC chips on the smallest card preset that has it (bench.mesh_scaling.preset_for)."""
+    import os
+
+    from torch_ttnn.bench.mesh_scaling import parse_mesh, preset_for
+    shape = parse_mesh(text)
+    os.environ["TORCH_TTNN_SIM_ARCH"] = preset_for(*shape)
+    import torch_ttnn.sim as ttnn
+    return ttnn.open_mesh_device(ttnn.MeshShape(*shape))

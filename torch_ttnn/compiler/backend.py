@@ -37,10 +37,11 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from .. import _logs, runtime
 from ..lowering.fallback import TtnnFallbackWarning, graph_report
 from ..sim.cost import program_host_ns
-from . import codegen, graphviz, memory, metrics, tracer
+from . import codegen, data_parallel, graphviz, memory, metrics, tracer
 from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
+from .mesh import MeshIO, is_mesh
 from .options import TorchTtnnOption, from_kwargs
 from .passes import fold_batchnorm, insert_deallocs, mark_constants, weight_dtype
 from .place import place_l1
@@ -195,7 +196,44 @@ class CompiledGraph:
                           if isinstance(o, fx.Node) and isinstance(o.meta.get("val"), torch.Tensor)]
         self.per_shape = False
         self._warned: frozenset = frozenset()   # the fallbacks last reported (a new set is reported again)
+        self.dp = self._split_batch()           # data parallel: the per-chip graph (compiler/data_parallel.py)
+        self.last_chip_ns: list = []            # device time of each chip in the latest call (a mesh)
+        self.last_collective_ns = 0.0           # of which collectives (Ethernet), on the busiest chip
+        self.last_mesh_bytes: dict = {}         # data parallel: host bytes split to / gathered from the chips
         self._build(self.metas)
+
+    # --- on a mesh ----------------------------------------------------------------------------------------
+    def _split_batch(self):
+        """The data-parallel plan (None on one chip): the graph rewritten for the per-chip batch."""
+        if not is_mesh(self.device) or not self.option.data_parallel:
+            return None
+        if self.device_io:
+            raise ValueError("TorchTtnnOption(data_parallel=...): the graph's inputs are tensors of the ttnn torch "
+                             "device (one chip); data parallel takes CPU tensors and splits them over the mesh")
+        if self.symbolic:
+            raise data_parallel.DataParallelError(
+                "data parallel: the graph has symbolic shapes (dynamic=True, or dynamo recompiled after a size "
+                "changed); compile with torch.compile(..., dynamic=False) to split the batch over the chips")
+        return data_parallel.split(self.gm, self.metas, self.kinds, self.option.dp_chips, self.option.pad_batch)
+
+    def _lowering_inputs(self, metas):
+        """(ATen graph, its values, mesh I/O) to lower: the per-chip graph on a mesh, else the graph itself."""
+        if self.dp is None:
+            return self.gm, metas, None
+        io = MeshIO(self.ttnn, self.device, self.option.data_parallel_axis, self.dp.placement)
+        return self.dp.gm, self.dp.metas, io
+
+    def _chips(self) -> list:
+        return self.device.get_devices() if is_mesh(self.device) else [self.device]
+
+    def _record_marks(self):
+        return [len(c.op_records) if hasattr(c, "op_records") else None for c in self._chips()]
+
+    def _new_records(self, marks) -> list[list] | None:
+        """Each chip's op records since `marks` (None: the runtime keeps none)."""
+        if any(m is None for m in marks):
+            return None
+        return [c.op_records[m:] for c, m in zip(self._chips(), marks)]
 
     # --- lowering -------------------------------------------------------------------------------------
     def _concrete_metas(self, args) -> dict:
@@ -214,9 +252,10 @@ class CompiledGraph:
             # compile time runs under dynamo's fake mode: host tensors a rule makes must be real; and FX warns
             # about SymInt arguments, which the executor evaluates per call by design
             warnings.filterwarnings("ignore", message="Raw SymInt value", category=UserWarning)
-            lo = lower(self.gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
+            gm, metas, mesh_io = self._lowering_inputs(metas)
+            lo = lower(gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
                        device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn),
-                       less_op_types=opt.use_less_ttnn_op_types)
+                       less_op_types=opt.use_less_ttnn_op_types, mesh_io=mesh_io)
         self.lowerings += 1
         self.fusions = fuse(lo.graph, opt.fuse, FuseContext.of(self.ttnn, self.device))
         mark_constants(lo.graph)
@@ -323,26 +362,35 @@ class CompiledGraph:
         if self.option.bypass_compile:
             self.calls += 1
             return self.gm(*args)
-        recs = getattr(self.device, "op_records", None)
-        n_rec = len(recs) if recs is not None else 0
+        marks = self._record_marks()
+        run_args = self.dp.pad_inputs(args) if self.dp is not None else args
         while True:
-            prog, key = self._program(args)
+            prog, key = self._program(run_args)
             try:
-                out = prog(args)
+                out = prog(run_args)
                 break
             except StepFailed as e:
                 self._recover(e, key, args)
-        if recs is not None:
-            new = recs[n_rec:]
-            self.last_device_ns = sum(r.time_ns for r in new)
-            self.last_host_ns, self.last_trace_ns = program_host_ns(new), program_host_ns(new, trace=True)
+        if self.dp is not None:
+            self.last_mesh_bytes = self.dp.transfer_bytes(run_args, out)
+            out = self.dp.unpad_outputs(out)
+        per_chip = self._new_records(marks)
+        new = per_chip[0] if per_chip else []
+        if per_chip is not None:   # chips run in parallel: the busiest one sets the time
+            self.last_chip_ns = [sum(r.time_ns for r in rs) for rs in per_chip]
+            busiest = max(range(len(per_chip)), key=self.last_chip_ns.__getitem__)
+            new = per_chip[busiest]
+            self.last_device_ns = self.last_chip_ns[busiest]
+            self.last_collective_ns = sum(r.time_ns for r in new if r.bound == "ethernet")
+            self.last_host_ns = max(program_host_ns(rs) for rs in per_chip)
+            self.last_trace_ns = max(program_host_ns(rs, trace=True) for rs in per_chip)
         self.last_transfers = prog.last_transfers
         self.calls += 1
         n_iter = self.option.total_num_iterations
         if self.calls <= n_iter:
             self.per_call.append({"device_time_ms": self.last_device_ns / 1e6, **self.last_transfers})
         if self.option.tracer_option and self.calls == 1:
-            tracer.write(self.option.tracer_option, self, recs[n_rec:] if recs is not None else [])
+            tracer.write(self.option.tracer_option, self, new)
         if self._wrap is not None:
             out = self._to_device(out, args[self._device_arg])
         if self.option.check_accuracy and self.pcc is None:
@@ -394,4 +442,15 @@ class CompiledGraph:
             "memory": self.memory.as_dict() if self.memory is not None else None, "evicted": self.evicted,
             "per_call": list(self.per_call), "compile_id": str(self.compile_id) if self.compile_id else None,
             "recompile": bool(self.compile_id is not None and self.compile_id.frame_compile_id),
+            "mesh": self._mesh_metrics(),
         }
+
+    def _mesh_metrics(self) -> dict | None:
+        """On a mesh: its shape, the chips used, each chip's est. device time, collective time, the batch split."""
+        if not is_mesh(self.device):
+            return None
+        return {"shape": [int(s) for s in self.device.shape], "chips": len(self._chips()),
+                "data_parallel": self.dp.as_dict() if self.dp is not None else None,
+                "data_parallel_axis": self.option.data_parallel_axis,
+                "device_time_per_chip_ms": [ns / 1e6 for ns in self.last_chip_ns],
+                "collective_ms": self.last_collective_ns / 1e6, "transfer_bytes_per_call": dict(self.last_mesh_bytes)}

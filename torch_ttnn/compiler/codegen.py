@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import math
 import operator
+import types
 
 import torch
 import torch.fx as fx
@@ -65,6 +66,11 @@ def literal(a, names: dict, consts: dict) -> str:
     cls = type(a).__name__
     if cls in ("Device", "MeshDevice"):
         return "device"
+    if isinstance(a, types.ModuleType):     # compiler.mesh.gather's ttnn=: the script's own ttnn
+        return "ttnn"
+    mapper = _mesh_mapper(a, names, consts)
+    if mapper is not None:
+        return mapper
     if isinstance(a, enum.Enum) or (hasattr(a, "name") and hasattr(type(a), "__members__")):
         return f"ttnn.{cls}.{a.name}"
     if cls == "MemoryConfig":
@@ -91,6 +97,21 @@ def literal(a, names: dict, consts: dict) -> str:
                       f"extend torch_ttnn.compiler.codegen.literal with its constructor")
 
 
+def _mesh_mapper(a, names, consts) -> str | None:
+    """A mesh mapper (compiler.mesh) as the ttnn call that makes it for the script's `device`."""
+    cls = type(a).__name__
+    if cls == "ReplicateTensorToMeshWrapper":
+        return "ttnn.ReplicateTensorToMesh(device)"
+    if cls != "CppTensorToMesh":
+        return None
+    places = a.config().placements
+    if len(places) == 1 and type(places[0]).__name__ == "PlacementShard":
+        return f"ttnn.ShardTensorToMesh(device, dim={places[0].dim})"
+    spelled = ", ".join("ttnn.PlacementReplicate()" if type(p).__name__ == "PlacementReplicate"
+                        else f"ttnn.PlacementShard({p.dim})" for p in places)
+    return f"ttnn.create_mesh_mapper(device, ttnn.MeshMapperConfig([{spelled}]))"
+
+
 def function_name(target) -> str:
     if isinstance(target, torch._ops.OpOverload):
         return f"torch.ops.{target.namespace}.{target._opname}.{target._overloadname}"
@@ -99,6 +120,8 @@ def function_name(target) -> str:
         return qual if qual.startswith("ttnn.") else "ttnn." + qual.split(".", 1)[-1]
     if getattr(target, "__module__", "").startswith("torch_ttnn.sim"):
         return f"ttnn.{target.__name__}"
+    if getattr(target, "__module__", "") == "torch_ttnn.compiler.mesh":   # gather: a mesh tensor read back
+        return f"torch_ttnn.compiler.mesh.{target.__name__}"
     raise Unspellable(f"graph calls {target!r}, which is neither a ttnn operation nor an ATen op")
 
 

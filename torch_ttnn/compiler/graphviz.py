@@ -18,7 +18,25 @@ def _label(n: fx.Node) -> str:
         return "output"
     if n.meta.get("fallback"):
         return f"CPU: {n.meta.get('aten')}"
-    return f"ttnn.{n.meta.get('ttnn_name', getattr(n.target, '__name__', n.target))}"
+    name = n.meta.get('ttnn_name', getattr(n.target, '__name__', n.target))
+    prefix = "host: " if getattr(n.target, "__module__", "").endswith("compiler.mesh") else "ttnn."
+    return f"{prefix}{name}{_placement(n)}"
+
+
+def _placement(n: fx.Node) -> str:
+    """On a mesh: how a transfer places its value (compiler.mesh): the batch split over the chips, a value
+    replicated on every chip, or the chips' shards gathered back."""
+    mapper = n.kwargs.get("mesh_mapper")
+    if mapper is not None:
+        config = mapper.config() if hasattr(mapper, "config") else None
+        places = [repr(p) for p in config.placements] if config is not None else []
+        split = [p for p in places if "Shard" in p]
+        return f"\\n[{' x '.join(places)}]" if split else "\\n[replicated on every chip]"
+    if "chips" in n.kwargs and "dim" in n.kwargs:   # compiler.mesh.gather
+        chips = len(n.kwargs["chips"])
+        return "\\n[one chip's copy]" if n.kwargs["dim"] is None else \
+            f"\\n[{chips} chips' shards joined on dim {n.kwargs['dim']}]"
+    return ""
 
 
 def to_dot(graph: fx.Graph, name: str = "ttnn") -> str:

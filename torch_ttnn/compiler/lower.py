@@ -20,6 +20,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from ..lowering import lookup, policy
 from ..lowering.facts import AtenOp, aten_op
 from ..lowering.rules.cache import INDEX_COPY_IN_PLACE
+from .mesh import gather as mesh_gather
 from .recording import TT, Recorder
 
 log = logging.getLogger("torch_ttnn")
@@ -66,18 +67,23 @@ def _is_tensor(x) -> bool:
 
 
 def lower(gm: fx.GraphModule, metas: dict, kinds: list[str], ttnn, device, float_dtype,
-          force_cpu=frozenset(), device_outputs: bool = False, **rule_policy) -> Lowered:
+          force_cpu=frozenset(), device_outputs: bool = False, mesh_io=None, **rule_policy) -> Lowered:
     """Lower `gm` (ATen) given `metas` (node -> value: concrete, or symbolic under dynamic shapes) and each
     placeholder's kind (input/param). Nodes named in `force_cpu` run on CPU whatever the rules say (a rule
     whose TT-NN code failed at run time). Inputs on the `ttnn` torch device are used where they live; with
-    `device_outputs` the outputs stay on the device too (as the eager device's dtypes), else they go to host."""
-    return _Lowerer(gm, metas, kinds, ttnn, device, float_dtype, force_cpu, device_outputs, rule_policy).run()
+    `device_outputs` the outputs stay on the device too (as the eager device's dtypes), else they go to host.
+    `mesh_io` (compiler.mesh.MeshIO): `device` is a mesh, and transfers split, replicate and gather values."""
+    lo = _Lowerer(gm, metas, kinds, ttnn, device, float_dtype, force_cpu, device_outputs, rule_policy)
+    lo.mesh_io = mesh_io
+    return lo.run()
 
 
 class _Lowerer:
     """One lowering of one ATen graph: the TT-NN graph being recorded, what each ATen node became (`env`: a
     `Val`, a list of them for a multi-output node, or a plain value such as a size), and one method per kind
     of node. Transfers are made on demand by `to_dev`/`to_host`, which remember them in the value."""
+
+    mesh_io = None     # compiler.mesh.MeshIO when lowering for a mesh (set by `lower`)
 
     def __init__(self, gm, metas, kinds, ttnn, device, float_dtype, force_cpu, device_outputs, rule_policy):
         self.gm, self.metas, self.device = gm, metas, device
@@ -279,7 +285,8 @@ class _Lowerer:
             host = v.host
             if m.dim() == 0:  # TT-NN has no 0-d tensors: a scalar lives on the device as shape [1]
                 host = self.graph.call_function(torch.reshape, (host, (1,)))
-            h = self.rec.from_torch(host, dtype=dtype, layout=layout, device=self.device)
+            mesh = {} if self.mesh_io is None else {"mesh_mapper": self.mesh_io.mapper(m)}
+            h = self.rec.from_torch(host, dtype=dtype, layout=layout, device=self.device, **mesh)
             h.shape = tuple(m.shape) or (1,)
             h.node.meta["transfer"] = "h2d"
             v.dev = h
@@ -287,12 +294,16 @@ class _Lowerer:
 
     def to_host(self, v: Val) -> fx.Node:
         if v.host is None:
-            h = self.rec.to_torch(v.dev, dtype=v.meta.dtype)
-            h.node.meta["transfer"] = "d2h"
-            h.node.meta["device"] = False
-            v.host = h.node
+            if self.mesh_io is not None:   # the chips' shards read back and joined (compiler.mesh.gather)
+                node = self.graph.call_function(mesh_gather, (v.dev.node,),
+                                                self.mesh_io.gather_kwargs(v.meta, v.meta.dtype))
+            else:
+                node = self.rec.to_torch(v.dev, dtype=v.meta.dtype).node
+            node.meta["transfer"] = "d2h"
+            node.meta["device"] = False
+            v.host = node
             if v.meta.dim() == 0:
-                v.host = self.graph.call_function(torch.reshape, (h.node, ()))
+                v.host = self.graph.call_function(torch.reshape, (node, ()))
         return v.host
 
     def _device_input(self, ph, m) -> TT:

@@ -43,10 +43,32 @@ def summary(records: list[dict]) -> str:
             configs = ", ".join(f"{k} x{v}" for k, v in shard["configs"].items())
             line += f"; program configs {configs} ({shard.get('regions', 0)} sharded regions"
             line += f", left interleaved: {shard['rejected']})" if shard.get("rejected") else ")"
+        mesh = r.get("mesh")
+        if mesh:
+            line += "; " + mesh_summary(mesh)
         if r.get("pcc") is not None:
             line += f"; PCC vs CPU float32 {r['pcc']:.5f}"
         lines.append(line)
     return "\n".join(lines)
+
+
+def mesh_summary(mesh: dict) -> str:
+    """One clause on a graph compiled for a mesh: chips used, the batch split, per-chip and collective time."""
+    shape = "x".join(map(str, mesh["shape"]))
+    per_chip = mesh.get("device_time_per_chip_ms") or []
+    times = f"est. device time per chip {min(per_chip):.3f}-{max(per_chip):.3f} ms" if per_chip else \
+        "not run yet"
+    text = f"mesh {shape}, {mesh['chips']} chips: {times}, collectives {mesh.get('collective_ms', 0):.3f} ms"
+    moved = mesh.get("transfer_bytes_per_call") or {}
+    if moved:
+        text += (f", host transfers {moved['h2d_bytes'] / 1024:.1f} KiB in / {moved['d2h_bytes'] / 1024:.1f} KiB "
+                 f"out per call (not timed: no PCIe model)")
+    dp = mesh.get("data_parallel")
+    if dp:
+        axis = "" if mesh.get("data_parallel_axis") is None else f" of mesh axis {mesh['data_parallel_axis']}"
+        text += (f"; data parallel: batch {dp['batch']} over {dp['chips']} chips{axis}, {dp['per_chip_batch']} "
+                 f"per chip" + (f", padded with {dp['padding']} repeated sample(s)" if dp["padding"] else ""))
+    return text
 
 
 def write(path: str, records: list[dict]) -> str:

@@ -2,7 +2,9 @@
 
 0.5 semantics kept: `device` (now optional: device 0 of the active runtime), `gen_graphviz`, `metrics_path`
 (a directory; the run record is written there as JSON), `export_code` (a path: the lowered graphs written as
-a TT-NN Python script), `data_parallel` (number of devices; one device is what the emulator has), `verbose`
+a TT-NN Python script), `data_parallel` (with `device` a mesh, ttnn.open_mesh_device: True, or 0.5's chip count,
+which must be the mesh's: the batch split over the chips, each running the graph at the per-chip batch,
+compiler/data_parallel.py), `verbose`
 (print the metrics summary), `bypass_compile` (trace and count but run the ATen graph on CPU: a debugging
 aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
 lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
@@ -20,7 +22,10 @@ overflows, compiler/place.py; on by default), `shard` (activations between linea
 in L1 with a matmul/layer-norm program config per shape, where the device-time model says the call gets
 faster, reshards and dispatch included, and the configs pass TT-NN's checks and fit L1; otherwise the
 interleaved placement stays; compiler/shard.py; on by default; the metrics' "shard" entry counts the ops per
-config and the regions left interleaved, with why).
+config and the regions left interleaved, with why). On a mesh: `data_parallel_axis` (None: the batch split over
+every chip; 0 or 1: over that mesh axis only, replicated along the other, which stays free for tensor parallel),
+`pad_batch` (a batch that does not divide over the chips is padded by repeating its last sample, the padding
+reported in the metrics' "mesh" entry; False: an error instead).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
@@ -46,6 +51,7 @@ from .. import runtime
 from ..lowering import policy
 from . import option_values as values
 from .fuse import enabled_passes
+from .mesh import axis_size, is_mesh
 
 _FLOAT_DTYPES = ("bfloat16", "float32", "bfloat8_b")
 _WEIGHT_DTYPES = (None, "bfloat8_b", "bfloat4_b")
@@ -59,7 +65,8 @@ class TorchTtnnOption:
                  native_integration: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
-                 shard: bool = True, **unknown):
+                 shard: bool = True, data_parallel_axis: int | None = None, pad_batch: bool = True,
+                 **unknown):
         if unknown:
             known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
             close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
@@ -71,25 +78,20 @@ class TorchTtnnOption:
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
                         ("trace", trace), ("l1", l1), ("shard", shard), ("run_mem_analysis", run_mem_analysis),
                         ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
-                        ("native_integration", native_integration)):
+                        ("native_integration", native_integration), ("pad_batch", pad_batch)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
             raise TypeError(f"TorchTtnnOption: metrics_path must be a directory path (str), got {metrics_path!r}")
         if export_code is not None and not isinstance(export_code, (str, os.PathLike)):
             raise TypeError(f"TorchTtnnOption: export_code must be a file path or None, got {export_code!r}")
-        if isinstance(data_parallel, bool):
-            n_dev = 1
-        elif isinstance(data_parallel, int) and data_parallel >= 1:
-            n_dev = data_parallel
-        else:
-            raise ValueError(f"TorchTtnnOption: data_parallel must be False or a device count >= 1, "
-                             f"got {data_parallel!r}")
-        if n_dev > 1:
-            raise NotImplementedError(f"TorchTtnnOption: data_parallel={data_parallel} (the batch split over "
-                                      f"{n_dev} chips of a mesh) is not done by the compiler yet; compile for one "
-                                      f"device. Meshes themselves are emulated (ttnn.open_mesh_device, "
-                                      f"ShardTensorToMesh, all_gather, ...) for TT-NN code written by hand")
+        if not (isinstance(data_parallel, (bool, int)) and (isinstance(data_parallel, bool) or data_parallel >= 1)):
+            raise ValueError(f"TorchTtnnOption: data_parallel must be True/False or a chip count >= 1 (0.5's "
+                             f"meaning: the chips of the mesh device), got {data_parallel!r}")
+        if data_parallel_axis is not None and (isinstance(data_parallel_axis, bool)
+                                               or data_parallel_axis not in (0, 1)):
+            raise ValueError(f"TorchTtnnOption: data_parallel_axis must be None (all chips of the mesh), 0 (mesh "
+                             f"rows) or 1 (mesh columns), got {data_parallel_axis!r}")
         rt = runtime if runtime is not None else os.environ.get("TORCH_TTNN_RUNTIME", "auto")
         if not isinstance(rt, str) or rt.lower() not in ("auto", "sim", "ttnn"):
             raise ValueError(f"TorchTtnnOption: runtime must be 'auto', 'sim' or 'ttnn', got {rt!r} "
@@ -116,6 +118,12 @@ class TorchTtnnOption:
         if index is None and device is not None and not hasattr(device, "compute_with_storage_grid_size"):
             values.bad_device(device)
         self.device = device if index is None else self._open_device(index, runtime)
+        self.data_parallel_axis = data_parallel_axis
+        self.pad_batch = pad_batch       # an indivisible batch is padded (True) or an error (False)
+        self.dp_chips = _data_parallel_chips(self.device, data_parallel, data_parallel_axis)
+        if trace and is_mesh(self.device):
+            raise ValueError("TorchTtnnOption: trace=True on a mesh device: trace capture on a mesh is not "
+                             "emulated yet; leave trace=False with data_parallel")
         if hasattr(self.device, "is_open") and not self.device.is_open():
             raise RuntimeError(f"TorchTtnnOption: device {getattr(self.device, 'device_id', '?')} is closed; open "
                                f"it with ttnn.open_device(device_id=...) or leave device=None")
@@ -167,12 +175,13 @@ class TorchTtnnOption:
         if self.device is None:
             self.device = runtime.default_device()
         dev = self.device
-        if runtime.is_emulator(mod) and not isinstance(dev, mod.Device):
+        if runtime.is_emulator(mod) and not isinstance(dev, (mod.Device, mod.MeshDevice)):
             raise TypeError(f"TorchTtnnOption: device must be a device of the active runtime "
                             f"(ttnn.open_device(device_id=0)), got {type(dev).__name__}")
         if hasattr(dev, "is_open") and not dev.is_open():
-            raise RuntimeError(f"TorchTtnnOption: device {getattr(dev, 'device_id', '?')} is closed; open it "
-                               f"with ttnn.open_device(device_id=...) or leave device=None")
+            raise RuntimeError(f"TorchTtnnOption: device {getattr(dev, 'device_id', dev)} is closed; open it "
+                               f"with ttnn.open_device(device_id=...) (a mesh: ttnn.open_mesh_device) or leave "
+                               f"device=None")
         _check_trace_region(self.trace, dev)
         return mod, dev
 
@@ -194,6 +203,34 @@ class TorchTtnnOption:
     def summary(self) -> str:
         from .metrics import summary
         return summary(self.metrics)
+
+
+def _data_parallel_chips(device, data_parallel, axis) -> int:
+    """How many chips the batch is split over; checks the option against the device. 0.5's meaning of an int
+    (`data_parallel=2` with a 1x2 mesh) is the number of chips, which must be the mesh's (or its axis's)."""
+    mesh = is_mesh(device)
+    if mesh and data_parallel is False:
+        raise ValueError(f"TorchTtnnOption: device is a {list(device.shape)} mesh: say how the model is spread over "
+                         f"it: data_parallel=True (the batch split over its chips)")
+    if data_parallel is False or (data_parallel == 1 and not mesh):
+        if axis is not None:
+            raise ValueError("TorchTtnnOption: data_parallel_axis needs data_parallel=True and a mesh device")
+        return 1
+    if not mesh:
+        want = "" if data_parallel is True else f" of {data_parallel} chips"
+        raise ValueError(f"TorchTtnnOption: data_parallel={data_parallel!r} splits the batch over a mesh, but "
+                         f"device is {'not given' if device is None else type(device).__name__}: pass a mesh"
+                         f"{want}, e.g. device=ttnn.open_mesh_device(ttnn.MeshShape(1, 2))")
+    try:
+        n = axis_size(device, axis)
+    except ValueError as e:
+        raise ValueError(f"TorchTtnnOption: data_parallel_axis: {e}") from None
+    if data_parallel is not True and data_parallel != n:
+        where = f"axis {axis} of this {list(device.shape)} mesh" if axis is not None else \
+            f"this {list(device.shape)} mesh"
+        raise ValueError(f"TorchTtnnOption: data_parallel={data_parallel} chips, but {where} has {n}: pass "
+                         f"data_parallel=True (all of them) or open a mesh of {data_parallel} chips")
+    return n
 
 
 def _check_trace_region(trace: bool, device) -> None:

@@ -6,6 +6,8 @@ earlier import, is a no-op; a PrivateUse1 taken by another backend is an error n
 """
 from __future__ import annotations
 
+import importlib
+
 import torch
 
 from .. import runtime
@@ -13,17 +15,36 @@ from .tensor import no_dynamo
 
 NAME = "ttnn"
 _user_devices: dict = {}      # torch index -> a TT-NN device the user opened and handed to us
+_user_mesh: list = []         # mesh devices handed to us: the latest open one's chips are ttnn:0..N-1
 _current = 0
 _registered = False
 _lib = None
 
 
+def open_mesh():
+    """The mesh whose chips are ttnn:0 .. ttnn:N-1, or None: one handed to as_torch_device(mesh), else (on the
+    emulator) the most recently opened mesh still open. Chip i of the mesh (row-major) is ttnn:i."""
+    if _user_mesh and _user_mesh[-1].is_open():
+        return _user_mesh[-1]
+    mod = runtime.ttnn()
+    if runtime.is_emulator(mod):
+        meshes = getattr(importlib.import_module(mod.__name__ + ".mesh"), "_open_meshes", ())
+        for m in reversed(meshes):
+            if m.is_open():
+                return m
+    return None
+
+
 def device_count() -> int:
-    """How many TT-NN devices the active runtime has (the real card count, or the emulated board's chips)."""
+    """How many TT-NN devices the active runtime has (the real card count, or the emulated board's chips); with a
+    mesh open, its chips."""
     try:
         mod = runtime.ttnn()
     except RuntimeError as e:  # TORCH_TTNN_RUNTIME=ttnn without a usable real package
         raise RuntimeError(f"The ttnn device has no runtime: {e}") from None
+    mesh = open_mesh()
+    if mesh is not None:
+        return int(mesh.get_num_devices())
     return max(int(mod.GetNumAvailableDevices()), len(_user_devices), 1 if runtime.is_emulator(mod) else 0)
 
 
@@ -40,6 +61,9 @@ def check_index(index) -> int:
 def ttnn_device(index: int = 0):
     """The TT-NN device behind torch's ttnn:index (a device the user registered, else the runtime's shared one)."""
     index = check_index(index)
+    mesh = open_mesh()
+    if mesh is not None:
+        return mesh.get_devices()[index]
     dev = _user_devices.get(index)
     if dev is not None:
         return dev
@@ -47,8 +71,17 @@ def ttnn_device(index: int = 0):
 
 
 def register_ttnn_device(ttnn_dev) -> torch.device:
-    """Adopt a TT-NN device the caller opened: tensors on the returned torch device live on it."""
+    """Adopt a TT-NN device the caller opened: tensors on the returned torch device live on it. A mesh device:
+    its chips become ttnn:0 .. ttnn:N-1 (the returned device is ttnn:0)."""
     register()
+    if hasattr(ttnn_dev, "get_num_devices") and not hasattr(ttnn_dev, "device_id"):
+        _user_mesh.append(ttnn_dev)
+        return torch.device(NAME, 0)
+    mesh = open_mesh()
+    if mesh is not None:    # a chip of the open mesh: its place in the mesh is its index
+        for i, chip in enumerate(mesh.get_devices()):
+            if chip is ttnn_dev:
+                return torch.device(NAME, i)
     index = int(ttnn_dev.id()) if hasattr(ttnn_dev, "id") else int(getattr(ttnn_dev, "device_id", 0))
     _user_devices[index] = ttnn_dev
     return torch.device(NAME, index)
