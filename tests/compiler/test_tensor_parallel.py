@@ -157,7 +157,7 @@ def test_data_and_tensor_parallel_on_a_2d_mesh(mesh_of):
     model = tp_model("llama")            # 8 query heads, 4 key/value heads: 2 and 1 per chip
     x = torch.randint(0, 128, (2, 32))
     [m] = _run(model, x, torch_ttnn.TorchTtnnOption(device=mesh, data_parallel=True, data_parallel_axis=0,
-                                                   tensor_parallel=True, verbose=False), use_cache=False)
+                                                   tensor_parallel=True, verbose=False))
     tp, dp = m["mesh"]["tensor_parallel"], m["mesh"]["data_parallel"]
     assert (tp["chips"], tp["cluster_axis"], dp["chips"], dp["per_chip_batch"]) == (4, 1, 2, 1)
     assert tp["all_reduces"] == 4 and tp["replicated_linears"] == {}
