@@ -25,7 +25,10 @@ interleaved placement stays; compiler/shard.py; on by default; the metrics' "sha
 config and the regions left interleaved, with why). On a mesh: `data_parallel_axis` (None: the batch split over
 every chip; 0 or 1: over that mesh axis only, replicated along the other, which stays free for tensor parallel),
 `pad_batch` (a batch that does not divide over the chips is padded by repeating its last sample, the padding
-reported in the metrics' "mesh" entry; False: an error instead).
+reported in the metrics' "mesh" entry; False: an error instead), `tensor_parallel` (transformer blocks split
+Megatron style over the chips, or over the mesh axis data parallel leaves: column-parallel QKV/up/gate, heads split,
+row-parallel output/down then one all_reduce; found from the ATen graph, regions not recognised run replicated
+with the reason; compiler/tensor_parallel.py; the plan in the metrics' "mesh" entry).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
