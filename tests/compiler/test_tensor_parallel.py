@@ -174,3 +174,21 @@ def test_tensor_parallel_needs_a_mesh_and_an_axis_of_its_own(mesh_of):
 def test_collectives_have_no_cpu_meaning():
     with pytest.raises(RuntimeError, match="collective over the chips of a mesh"):
         torch.ops.torch_ttnn.mesh_all_reduce(torch.ones(2, 2), 1)
+
+
+def test_a_cpu_op_inside_a_region_rejects_the_region(mesh_of, monkeypatch):
+    """An op of a region that runs on the CPU would see one chip's slice as the whole value: the region is
+    rejected while lowering and the graph lowered again, replicated there, with the reason."""
+    from torch_ttnn.compiler import lower as lower_mod
+    from torch_ttnn.lowering.registry import Lookup
+    real = lower_mod.lookup
+    monkeypatch.setattr(lower_mod, "lookup", lambda target, *a, **k: Lookup(None, ()) if
+                        target is torch.ops.aten.silu.default else real(target, *a, **k))
+    mesh = mesh_of("n300", (1, 2))
+    model, inputs = build("llama")
+    [m] = _run(model.eval(), inputs()[0], torch_ttnn.TorchTtnnOption(device=mesh, tensor_parallel=True,
+                                                                    verbose=False), use_cache=False)
+    tp = m["mesh"]["tensor_parallel"]
+    assert m["fallbacks"] == {"aten.silu.default": 2}
+    assert "runs on the CPU" in tp["replicated_linears"]["mm_4"]     # layer 0's MLP gate projection
+    assert tp["all_reduces"] == 2                                   # the attention blocks still split
