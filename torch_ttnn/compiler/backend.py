@@ -321,6 +321,9 @@ class CompiledGraph:
             self.tp_rejected.update(bad)
         tensor_parallel.distribute(lo.graph, lo.constants, prep.full_constants, prep.plan, self.ttnn,
                                    self.device)
+        if opt.tensor_parallel and prep.plan.rejected:
+            log.warning("torch-ttnn: graph %d, tensor parallel: %d linear(s) run replicated: %s", self.index,
+                        len(prep.plan.rejected), "; ".join(f"{k}: {v}" for k, v in sorted(prep.plan.rejected.items())))
         self.tp = prep.plan
         return lo
 
