@@ -151,15 +151,17 @@ def test_unrecognised_region_falls_back_to_replicated(mesh_of):
     assert tp["column_parallel"] == ["addmm_1"] and tp["all_gathers"] == 1
 
 
-def test_data_and_tensor_parallel_on_a_2d_mesh(mesh_of):
-    """2x4: the batch over the mesh rows (data parallel), each block's layers over the 4 columns."""
-    mesh = mesh_of("t3000", (2, 4))
+@pytest.mark.parametrize("preset, shape", [("t3000", (2, 4)), ("galaxy", (8, 4))])
+def test_data_and_tensor_parallel_on_a_2d_mesh(mesh_of, preset, shape):
+    """The batch over the mesh rows (data parallel), each block's layers over the 4 columns."""
+    mesh = mesh_of(preset, shape)
     model = tp_model("llama")            # 8 query heads, 4 key/value heads: 2 and 1 per chip
-    x = torch.randint(0, 128, (2, 32))
+    x = torch.randint(0, 128, (shape[0], 32))
     [m] = _run(model, x, torch_ttnn.TorchTtnnOption(device=mesh, data_parallel=True, data_parallel_axis=0,
                                                    tensor_parallel=True, verbose=False))
     tp, dp = m["mesh"]["tensor_parallel"], m["mesh"]["data_parallel"]
-    assert (tp["chips"], tp["cluster_axis"], dp["chips"], dp["per_chip_batch"]) == (4, 1, 2, 1)
+    assert (tp["chips"], tp["cluster_axis"], dp["chips"], dp["per_chip_batch"]) == (4, 1, shape[0], 1)
+    assert len(m["mesh"]["device_time_per_chip_ms"]) == shape[0] * shape[1]
     assert tp["all_reduces"] == 4 and tp["replicated_linears"] == {}
 
 

@@ -357,7 +357,8 @@ class _Walk:
             raise Reject(f"view {src} -> {dst} merges the split dim {d} with an outer dim")
         if dst[j] % self.n:
             raise Reject(f"view {src} -> {dst}: dim {j} of size {dst[j]} (heads?) does not split over {self.n} "
-                         f"chips")
+                         f"chips; tensor parallel needs a chip count that divides the head counts (query and "
+                         f"key/value): on a 2-D mesh, data_parallel_axis=0 leaves the columns to it")
         self.size_args[n] = (1, j)
         return j
 
