@@ -101,7 +101,10 @@ class Plan:
 
 # --- the analysis ------------------------------------------------------------------------------------------
 def _meta(n):
-    return n.meta.get("val") if isinstance(n, fx.Node) else None
+    """The value the planner reasons about: the one being lowered (`prepare` sets it), else the traced one."""
+    if not isinstance(n, fx.Node):
+        return None
+    return n.meta["tp_val"] if "tp_val" in n.meta else n.meta.get("val")
 
 
 def _rank(v) -> int:
@@ -579,11 +582,14 @@ def prepare(gm: fx.GraphModule, metas: dict, kinds: list[str], mesh, enabled: bo
     if not enabled:
         return Prepared(gm, metas, Plan(chips, axis, reason="tensor_parallel is off: every chip runs the whole "
                                         "graph"), {})
-    for n in gm.graph.nodes:        # the planner reads node.meta["val"]
-        if n in metas and metas[n] is not None:
-            n.meta.setdefault("val", metas[n])
-        if n.op == "get_attr" and n.meta.get("val") is None:
-            n.meta["val"] = getattr(gm, n.target)
+    for n in gm.graph.nodes:        # what the planner reads: the values being lowered (per-chip batch, concrete)
+        v = metas.get(n)
+        if v is None and n.op == "get_attr":
+            v = getattr(gm, n.target)
+        if v is not None:
+            n.meta["tp_val"] = v
+        else:
+            n.meta.pop("tp_val", None)
     p = plan(gm, kinds, chips, axis, rejected)
     if not p.active:
         return Prepared(gm, metas, p, {})
