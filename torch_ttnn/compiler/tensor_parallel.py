@@ -83,6 +83,7 @@ class Plan:
     leaf_dims: dict = field(default_factory=dict)  # placeholder/get_attr name -> the dim it is split on
     states: dict = field(default_factory=dict)     # node -> split dim (int), tuple for multi-output, None
     reason: str = ""                               # why nothing is split at all (empty when something is)
+    walk: object = field(default=None, repr=False)  # the accepted walk: what per_chip_graph rewrites
 
     @property
     def active(self) -> bool:
@@ -458,7 +459,7 @@ def plan(gm: fx.GraphModule, kinds: list[str], chips: int, cluster_axis: int | N
     result.states = walk.state
     result.leaf_dims = {leaf.name: next(iter(uses))[1] for leaf, uses in walk.leaf_uses.items()
                         if next(iter(uses))[1] is not None}
-    result._walk = walk
+    result.walk = walk
     if not result.regions:
         result.reason = "no linear pair recognised (see replicated_linears)" if result.rejected else \
             "no linear of a parameter in this graph"
@@ -469,7 +470,7 @@ def plan(gm: fx.GraphModule, kinds: list[str], chips: int, cluster_axis: int | N
 def per_chip_graph(gm: fx.GraphModule, p: Plan) -> fx.GraphModule:
     """`gm` as one chip runs it: divided size arguments, collectives inserted (module docstring). Node names
     are kept, so the metrics and run-time fallbacks name the same nodes."""
-    walk = p._walk
+    walk = p.walk
     axis = -1 if p.cluster_axis is None else p.cluster_axis
     g = fx.Graph()
     val_map: dict = {}
@@ -632,7 +633,7 @@ def split_fallbacks(graph: fx.Graph, p: Plan) -> dict:
     chip's slice as if it were the whole value): those regions are rejected and the graph lowered again."""
     if not p.active:
         return {}
-    walk = p._walk
+    walk = p.walk
     by_name = {n.name: n for n in walk.gm.graph.nodes}
     out = {}
     for n in graph.nodes:
