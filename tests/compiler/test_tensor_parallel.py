@@ -216,7 +216,7 @@ def test_exported_script_runs_the_split_program(mesh_of, tmp_path, monkeypatch):
     with torch.no_grad():
         got = torch.compile(model, backend=torch_ttnn.backend, options=opt)(x).last_hidden_state
     src = path.read_text()
-    assert "ttnn.PlacementShard(0)" in src and "ttnn.all_reduce(" in src
+    assert "ttnn.ShardTensorToMesh(device, dim=0)" in src and "ttnn.all_reduce(" in src
     ns = {"ttnn": ttnn, "torch": torch, "torch_ttnn": torch_ttnn, "math": math, "operator": operator}
     exec(src, ns)
     [fn] = [v for k, v in ns.items() if k.startswith("ttnn_graph_")]
