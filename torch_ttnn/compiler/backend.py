@@ -37,7 +37,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from .. import _logs, runtime
 from ..lowering.fallback import TtnnFallbackWarning, graph_report
 from ..sim.cost import program_host_ns
-from . import codegen, data_parallel, graphviz, memory, metrics, tracer
+from . import codegen, data_parallel, graphviz, memory, metrics, tensor_parallel, tracer
 from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
@@ -196,6 +196,8 @@ class CompiledGraph:
                           if isinstance(o, fx.Node) and isinstance(o.meta.get("val"), torch.Tensor)]
         self.per_shape = False
         self._warned: frozenset = frozenset()   # the fallbacks last reported (a new set is reported again)
+        self.tp = None                          # compiler/tensor_parallel.py Plan of the latest lowering
+        self.tp_rejected: dict = {}             # column linear -> why its region runs replicated (from lowering)
         self.dp = self._split_batch()           # data parallel: the per-chip graph (compiler/data_parallel.py)
         self.last_chip_ns: list = []            # device time of each chip in the latest call (a mesh)
         self.last_collective_ns = 0.0           # of which collectives (Ethernet), on the busiest chip
@@ -252,10 +254,7 @@ class CompiledGraph:
             # compile time runs under dynamo's fake mode: host tensors a rule makes must be real; and FX warns
             # about SymInt arguments, which the executor evaluates per call by design
             warnings.filterwarnings("ignore", message="Raw SymInt value", category=UserWarning)
-            gm, metas, mesh_io = self._lowering_inputs(metas)
-            lo = lower(gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
-                       device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn),
-                       less_op_types=opt.use_less_ttnn_op_types, mesh_io=mesh_io)
+            lo = self._lower_on_mesh(metas) if is_mesh(self.device) else self._lower(self.gm, metas, None)
         self.lowerings += 1
         self.fusions = fuse(lo.graph, opt.fuse, FuseContext.of(self.ttnn, self.device))
         mark_constants(lo.graph)
@@ -297,6 +296,36 @@ class CompiledGraph:
             with open(opt.export_code, "a") as f:
                 f.write(graphviz.to_code(lo.graph, stem, f"{opt.export_code}.{stem}.pt") + "\n")
         return prog
+
+    def _lower(self, gm, metas, mesh_io):
+        opt = self.option
+        return lower(gm, metas, self.kinds, self.ttnn, self.device, self.float_dtype, self.force_cpu,
+                     device_outputs=self.device_io, compute_configs=opt.compute_configs(self.ttnn),
+                     less_op_types=opt.use_less_ttnn_op_types, mesh_io=mesh_io)
+
+    def _lower_on_mesh(self, metas):
+        """On a mesh: the per-chip batch graph (data parallel), split further by tensor parallel
+        (compiler/tensor_parallel.py) and lowered; a tensor-parallel region that holds a CPU op is rejected and
+        the graph lowered again; then split parameters get their mesh mappers."""
+        opt = self.option
+        gm, metas, io = self._lowering_inputs(metas)
+        while True:
+            prep = tensor_parallel.prepare(gm, metas, self.kinds, self.device, opt.tensor_parallel,
+                                           opt.data_parallel_axis if self.dp is not None else None,
+                                           self.tp_rejected)
+            lo = self._lower(prep.gm, prep.metas, tensor_parallel.mesh_io(io, prep, metas, self.ttnn,
+                                                                           self.device))
+            bad = tensor_parallel.split_fallbacks(lo.graph, prep.plan)
+            if not bad:
+                break
+            self.tp_rejected.update(bad)
+        tensor_parallel.distribute(lo.graph, lo.constants, prep.full_constants, prep.plan, self.ttnn,
+                                   self.device)
+        if opt.tensor_parallel and prep.plan.rejected:
+            log.warning("torch-ttnn: graph %d, tensor parallel: %d linear(s) run replicated: %s", self.index,
+                        len(prep.plan.rejected), "; ".join(f"{k}: {v}" for k, v in sorted(prep.plan.rejected.items())))
+        self.tp = prep.plan
+        return lo
 
     def _report(self, lo):
         """Warn once per set of CPU ops (never silent), and log the lowering (TORCH_LOGS, _logs.py)."""
@@ -452,5 +481,6 @@ class CompiledGraph:
         return {"shape": [int(s) for s in self.device.shape], "chips": len(self._chips()),
                 "data_parallel": self.dp.as_dict() if self.dp is not None else None,
                 "data_parallel_axis": self.option.data_parallel_axis,
+                "tensor_parallel": self.tp.as_dict() if self.tp is not None else None,
                 "device_time_per_chip_ms": [ns / 1e6 for ns in self.last_chip_ns],
                 "collective_ms": self.last_collective_ns / 1e6, "transfer_bytes_per_call": dict(self.last_mesh_bytes)}

@@ -68,6 +68,13 @@ def mesh_summary(mesh: dict) -> str:
         axis = "" if mesh.get("data_parallel_axis") is None else f" of mesh axis {mesh['data_parallel_axis']}"
         text += (f"; data parallel: batch {dp['batch']} over {dp['chips']} chips{axis}, {dp['per_chip_batch']} "
                  f"per chip" + (f", padded with {dp['padding']} repeated sample(s)" if dp["padding"] else ""))
+    tp = mesh.get("tensor_parallel")
+    if tp and (tp["column_parallel"] or tp["replicated_linears"]):
+        over = "every chip" if tp["cluster_axis"] is None else f"mesh axis {tp['cluster_axis']}"
+        text += (f"; tensor parallel over {over} ({tp['chips']} chips): {len(tp['column_parallel'])} column- and "
+                 f"{len(tp['row_parallel'])} row-parallel linears, {tp['all_reduces']} all_reduce, "
+                 f"{tp['all_gathers']} all_gather" + (f", {len(tp['replicated_linears'])} linear(s) replicated "
+                                                      f"(reasons in the metrics)" if tp["replicated_linears"] else ""))
     return text
 
 

@@ -25,7 +25,10 @@ interleaved placement stays; compiler/shard.py; on by default; the metrics' "sha
 config and the regions left interleaved, with why). On a mesh: `data_parallel_axis` (None: the batch split over
 every chip; 0 or 1: over that mesh axis only, replicated along the other, which stays free for tensor parallel),
 `pad_batch` (a batch that does not divide over the chips is padded by repeating its last sample, the padding
-reported in the metrics' "mesh" entry; False: an error instead).
+reported in the metrics' "mesh" entry; False: an error instead), `tensor_parallel` (transformer blocks split
+Megatron style over the chips, or over the mesh axis data parallel leaves: column-parallel QKV/up/gate, heads split,
+row-parallel output/down then one all_reduce; found from the ATen graph, regions not recognised run replicated
+with the reason; compiler/tensor_parallel.py; the plan in the metrics' "mesh" entry).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
@@ -66,7 +69,7 @@ class TorchTtnnOption:
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
                  shard: bool = True, data_parallel_axis: int | None = None, pad_batch: bool = True,
-                 **unknown):
+                 tensor_parallel: bool = False, **unknown):
         if unknown:
             known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
             close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
@@ -78,7 +81,8 @@ class TorchTtnnOption:
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
                         ("trace", trace), ("l1", l1), ("shard", shard), ("run_mem_analysis", run_mem_analysis),
                         ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
-                        ("native_integration", native_integration), ("pad_batch", pad_batch)):
+                        ("native_integration", native_integration), ("pad_batch", pad_batch),
+                        ("tensor_parallel", tensor_parallel)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -120,7 +124,9 @@ class TorchTtnnOption:
         self.device = device if index is None else self._open_device(index, runtime)
         self.data_parallel_axis = data_parallel_axis
         self.pad_batch = pad_batch       # an indivisible batch is padded (True) or an error (False)
-        self.dp_chips = _data_parallel_chips(self.device, data_parallel, data_parallel_axis)
+        self.dp_chips = _data_parallel_chips(self.device, data_parallel, data_parallel_axis, tensor_parallel)
+        self.tensor_parallel = tensor_parallel   # Megatron split over the chips (compiler/tensor_parallel.py)
+        _check_tensor_parallel(self.device, tensor_parallel, self.dp_chips, data_parallel_axis)
         if trace and is_mesh(self.device):
             raise ValueError("TorchTtnnOption: trace=True on a mesh device: trace capture on a mesh is not "
                              "emulated yet; leave trace=False with data_parallel")
@@ -175,6 +181,7 @@ class TorchTtnnOption:
         if self.device is None:
             self.device = runtime.default_device()
         dev = self.device
+        _check_tensor_parallel(dev, self.tensor_parallel, self.dp_chips, self.data_parallel_axis)
         if runtime.is_emulator(mod) and not isinstance(dev, (mod.Device, mod.MeshDevice)):
             raise TypeError(f"TorchTtnnOption: device must be a device of the active runtime "
                             f"(ttnn.open_device(device_id=0)), got {type(dev).__name__}")
@@ -205,13 +212,28 @@ class TorchTtnnOption:
         return summary(self.metrics)
 
 
-def _data_parallel_chips(device, data_parallel, axis) -> int:
+def _check_tensor_parallel(device, tensor_parallel: bool, dp_chips: int, dp_axis) -> None:
+    """tensor_parallel needs a mesh, and an axis of its own when data parallel splits the batch."""
+    if not tensor_parallel:
+        return
+    if device is not None and not is_mesh(device):
+        raise ValueError("TorchTtnnOption(tensor_parallel=True) splits the model's layers over the chips of a mesh: "
+                         "pass device=ttnn.open_mesh_device(ttnn.MeshShape(1, 2)) (the emulator: "
+                         "TORCH_TTNN_SIM_ARCH=n300, t3000 or galaxy), or leave tensor_parallel=False")
+    if dp_chips > 1 and dp_axis is None:
+        raise ValueError("TorchTtnnOption: data_parallel over every chip leaves no mesh axis for tensor_parallel: "
+                         "set data_parallel_axis=0 (the batch over the mesh rows, the layers over the columns) "
+                         "or 1")
+
+
+def _data_parallel_chips(device, data_parallel, axis, tensor_parallel: bool = False) -> int:
     """How many chips the batch is split over; checks the option against the device. 0.5's meaning of an int
     (`data_parallel=2` with a 1x2 mesh) is the number of chips, which must be the mesh's (or its axis's)."""
     mesh = is_mesh(device)
-    if mesh and data_parallel is False:
+    if mesh and data_parallel is False and not tensor_parallel:
         raise ValueError(f"TorchTtnnOption: device is a {list(device.shape)} mesh: say how the model is spread over "
-                         f"it: data_parallel=True (the batch split over its chips)")
+                         f"it: data_parallel=True (the batch split over its chips) and/or tensor_parallel=True "
+                         f"(its layers split over them)")
     if data_parallel is False or (data_parallel == 1 and not mesh):
         if axis is not None:
             raise ValueError("TorchTtnnOption: data_parallel_axis needs data_parallel=True and a mesh device")

@@ -1,3 +1,3 @@
 """The lowering rules, one module per TT-NN op group; importing this package registers them all."""
-from . import (conv, conv_forms, data_movement, eltwise, indexing, integer, matmul, norm, reduction,  # noqa: F401
+from . import (ccl, conv, conv_forms, data_movement, eltwise, indexing, integer, matmul, norm, reduction,  # noqa: F401
                scatter, training)
