@@ -234,6 +234,36 @@ def test_compute_config_follows_options(device, kw, fidelities, fp32):
             assert c.math_fidelity.name == fid and c.fp32_dest_acc_en is fp32
 
 
+@pytest.mark.parametrize("float_dtype,weight_dtype,fidelity", [
+    ("bfloat16", None, "HiFi2"),         # TT-NN's matmul default for bfloat16 operands
+    ("float32", None, "HiFi4"),          # ... and for two float32 operands (create_matmul_attributes)
+    ("bfloat8_b", "bfloat8_b", "LoFi"),  # ... and for two block-float operands
+])
+def test_auto_fidelity_follows_operand_dtypes(device, float_dtype, weight_dtype, fidelity):
+    """math_fidelity="auto" is TT-NN's own default for each product's operand dtypes, with float32
+    accumulation: a float32 model gets HiFi4, so float_dtype="float32" buys the precision it promises."""
+    torch.manual_seed(0)
+    m = MLP().eval()
+    kw = dict(weight_dtype=weight_dtype) if weight_dtype else {}
+    cm, opt = _compile(m, device, float_dtype=float_dtype, **kw)
+    cm(torch.randn(4, 32))
+    cfgs = _configs(opt)
+    assert cfgs and all(c.math_fidelity.name == fidelity and c.fp32_dest_acc_en for c in cfgs), cfgs
+
+
+def test_auto_fidelity_float32_is_more_accurate(device):
+    """The point of the per-dtype default: float32 "auto" (HiFi4) keeps the bits HiFi2 would drop."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(256, 64, bias=False).eval()
+    x = torch.randn(32, 256)
+    ref = lin(x).double()
+    err = {}
+    for fid in ("auto", "hifi2"):
+        cm, _ = _compile(lin, device, float_dtype="float32", math_fidelity=fid)
+        err[fid] = (cm(x).double() - ref).abs().max().item()
+    assert err["auto"] * 4 < err["hifi2"], err  # TF32 operands cap HiFi4 (~7x here), not float32
+
+
 def test_fp32_accumulation_is_more_accurate_on_long_k(device):
     """The reason for the default: a K = 4096 product summed in bf16 per K tile loses digits fp32 keeps."""
     torch.manual_seed(0)
