@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..compiler.metrics import pcc
+from ..accuracy import pcc
 from .devtime import Cost
 from .figures import ratio
 
