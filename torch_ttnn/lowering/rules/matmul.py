@@ -60,7 +60,9 @@ def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale):
         if len(attn_mask.shape) < 4:  # TT-NN wants [B|1, NH|1, Sq, Sk]
             attn_mask = ttnn.reshape(attn_mask, [1] * (4 - len(attn_mask.shape)) + list(attn_mask.shape))
     return ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
-                                                         scale=scale)
+                                                         scale=scale,
+                                                         compute_kernel_config=policy.compute_config(ttnn, "matmul",
+                                                                                                     q, k))
 
 
 def _bool_mask(*a, attn_mask=None, **k):
