@@ -69,10 +69,15 @@ def tile_sum(x: torch.Tensor, dim: int, acc: DataType, scaler: float = 1.0, keep
     if acc == DataType.FLOAT32 or parts.shape[-1] <= 1:
         total = parts.sum(-1)
         total = total if acc == DataType.FLOAT32 else E.round_to(total, acc)
-    else:
-        total = E.round_to(parts[..., 0], acc)
-        for i in range(1, parts.shape[-1]):
-            total = E.round_to(total + parts[..., i], acc)
+    else:  # a sequential scan over the tiles, vectorised over everything else, in reused buffers
+        parts = torch.movedim(parts, -1, 0).contiguous()
+        held = parts[0].to(torch.bfloat16)           # the Dst register, 16-bit
+        wide = torch.empty_like(parts[0])
+        for part in parts[1:]:
+            wide.copy_(held)
+            wide += part                             # float32 add, rounded nearest-even on the copy back
+            held.copy_(wide)
+        total = held.float()
     total = total.unsqueeze(-1)
     total = torch.movedim(total, -1, dim)
     return total if keepdim else total.squeeze(dim)
