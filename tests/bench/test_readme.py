@@ -12,7 +12,8 @@ def test_readme_blocks_are_what_the_committed_results_give():
     regenerate with `python -m torch_ttnn.bench.readme` after a benchmark run."""
     want, got = readme.expected(), readme.current()
     for markers in (readme.BENCH, readme.COMPARE):
-        assert got[markers] == want[markers].rstrip("\n"), f"{markers[0]} is stale: run python -m torch_ttnn.bench.readme"
+        assert got[markers] == want[markers].rstrip("\n"), \
+            f"{markers[0]} is stale: run python -m torch_ttnn.bench.readme"
     assert readme.main(["--check"]) == 0
 
 

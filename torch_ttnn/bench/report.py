@@ -6,7 +6,8 @@ from .figures import FIGURES, TARGETS, met, misses, normalised
 
 # Columns of the summary table (every figure is in the JSON).
 COLUMNS = ("compile_ttnn_s", "compile_inductor_s", "compile_ratio", "eager_ms", "emu_ms", "emu_ratio",
-           "overhead_us_per_op", "overhead_us_per_call", "transfers", "min_transfers", "device_ms", "host_ms", "trace_ms", "roofline_ms",
+           "overhead_us_per_op", "overhead_us_per_call", "transfers", "min_transfers", "device_ms", "host_ms",
+           "trace_ms", "roofline_ms",
            "efficiency",
            "mem_ratio")
 
