@@ -341,3 +341,30 @@ def test_batchnorm_in_training_is_not_folded(device):
     x = torch.randn(2, 3, 12, 12)
     cm(x).sum().backward()
     assert all(c.folded_batchnorms == 0 for c in opt.compiled)
+
+
+@pytest.mark.parametrize("kw,fp32", [({}, True), (dict(math_fidelity="default", fp32_accumulation=False), None)])
+def test_norms_and_reductions_get_the_accumulation_policy(device, kw, fp32):
+    """layer_norm and the sum/mean reductions accumulate per 32-wide tile in their Dst register: the compiler
+    gives them float32 accumulation (HiFi4, TT-NN's own fidelity for them) unless TT-NN's defaults are asked."""
+    torch.manual_seed(0)
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = MLP()
+
+        def forward(self, x):
+            y = self.mlp(x)
+            return y - y.mean(-1, keepdim=True) + y.sum()
+
+    cm, opt = _compile(M().eval(), device, **kw)
+    cm(torch.randn(4, 32))
+    cfgs = [n.kwargs.get("compute_kernel_config", "absent") for g in opt._out_fx_graphs for n in g.nodes
+            if getattr(n.target, "__name__", "") in ("layer_norm", "mean", "sum")]
+    assert len(cfgs) >= 3, cfgs
+    for c in cfgs:
+        if fp32 is None:
+            assert c is None or c == "absent"
+        else:
+            assert c.math_fidelity.name == "HiFi4" and c.fp32_dest_acc_en is fp32

@@ -74,7 +74,7 @@ def is_float(torch_dtype) -> bool:
 
 # --- matrix engine configuration --------------------------------------------------------------------------------
 FIDELITIES = ("auto", "lofi", "hifi2", "hifi3", "hifi4", "default")
-KINDS = ("matmul", "conv")
+KINDS = ("matmul", "conv", "reduce")   # reduce: sum/mean/var/std and the norms' statistics
 _NAMES = {"lofi": "LoFi", "hifi2": "HiFi2", "hifi3": "HiFi3", "hifi4": "HiFi4"}
 _UNSET = object()
 
@@ -95,8 +95,9 @@ def default_fidelity(kind: str, dtype_names) -> str:
     program config or core grid is given; "auto" does not follow that: choosing a program config is a speed
     decision the compiler makes, and must not cost precision behind the user's back. Newer tt-metal picks
     HiFi3 for float32 on Wormhole because of a HiFi4 + fp32-accumulation hardware erratum, #38306.)
-    conv2d/conv_transpose2d (get_conv_default_compute_kernel_config): HiFi4 for every dtype."""
-    if kind == "conv":
+    conv2d/conv_transpose2d (get_conv_default_compute_kernel_config): HiFi4 for every dtype. Reductions and
+    layer_norm/rms_norm (init_device_compute_kernel_config(..., HiFi4, ...)): HiFi4."""
+    if kind in ("conv", "reduce"):
         return "HiFi4"
     names = [str(n).lower() for n in dtype_names]
     if names and all(n == "float32" for n in names):
@@ -122,7 +123,9 @@ def make_compute_configs(ttnn, fidelity: str = "auto", fp32_accumulation: bool =
     TT-NN's defaults accumulate bfloat16 products in a 16-bit Dst register, rounding each time a 32-wide K
     tile's partial sum is added: on K = 768..4096 that loses 2-3 decimal digits per product (a K = 4096 linear
     has several times the error; tests/compiler/test_backend.py). TT's own model code passes fp32_dest_acc_en
-    for that reason, and so do we by default. "auto" keeps TT-NN's own default fidelity for each op and its
+    for that reason, and so do we by default; reductions and norms ("reduce") get the same accumulation, since
+    their Dst register rounds the running total after every 32-wide tile in bfloat16 otherwise (a Llama
+    RMSNorm's mean of squares drifts enough to move greedy decoding's logits). "auto" keeps TT-NN's own default fidelity for each op and its
     operands' dtypes (`default_fidelity`: HiFi2 for bfloat16 matmuls, HiFi4 for float32 ones and for conv),
     decided per call (an `AutoCompute` marker here, resolved by `compute_config`). A named fidelity applies to
     every op; `fidelity="default"` (with fp32_accumulation=False) passes no config at all: TT-NN's per-op
