@@ -29,6 +29,7 @@ BENCH_ARGS ?=
 bench: install
 	$(VENV)/bin/torch-ttnn bench $(BENCH_ARGS)
 	$(PY) -m torch_ttnn.bench.compare --write
+	$(PY) -m torch_ttnn.bench.readme
 
 # The emulator checked against the real ttnn (host side only, no card): formats, host typecasts, API surface,
 # host-side errors; writes conformance/COVERAGE.md. The real library needs CPython 3.12/3.10 and lives in its own

@@ -46,6 +46,15 @@ def format_cases(rng):
     c["specials"] = _face_rows(np.array([np.inf, -np.inf, np.nan, 1.0, -2.0, 0.5, -np.nan, 3.0] * 2 +
                                         [1.0, np.inf] + [0.25] * 14 + [np.nan] + [-7.0] * 15 +
                                         [-np.inf] + [1e-3] * 15, np.float32))
+    # A block holding Inf/NaN with large finite values: they keep a bit under the shared exponent 255 and read
+    # back finite (renormalised), the smaller ones flush; around the ~2.7e36 (bfloat8_b) and ~4e37 (bfloat4_b)
+    # thresholds, with both signs and a NaN block.
+    c["inf_with_large_finite"] = _face_rows(np.array(
+        [np.inf, 1e37, 1.0, 3e36, 2.7e36, 2.6e36, -1e37, 3e38, 1e38, 5e37, 4e37, 1e30, 2.0 ** 126, 2.0 ** 125,
+         -3e38, 0.0] +
+        [np.nan, 1e37, -5e37, 1.7e38] + [0.5] * 12 +
+        [-np.inf, np.inf, 2.1e37, 6e36] + [2.6e36] * 12 +
+        [1e37, 1.0] * 8, np.float32))
     fmax = np.finfo(np.float32).max
     c["near_max"] = _face_rows(np.array([fmax, -fmax, fmax * 0.999, 3.39e38, 1.7e38, -3.0e38, 2.0 ** 127,
                                          -(2.0 ** 127) * 1.9999, 1.0, 3.3961775e38, 3.3895314e38, 1e38,

@@ -1,15 +1,7 @@
 """Accuracy helpers shared by the tests (importable as `from helpers import pcc, assert_pcc`)."""
 import torch
 
-
-def pcc(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Pearson correlation of two tensors, in float64 (1.0 when they are equal, NaN-safe for constants)."""
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    if torch.equal(a, b):
-        return 1.0
-    if a.std() == 0 or b.std() == 0:
-        return 0.0
-    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
+from torch_ttnn.accuracy import pcc  # noqa: F401  (the one PCC: torch_ttnn/accuracy.py says why it is so)
 
 
 # Absolute-error scale per output dtype, relative to the reference's magnitude: bf16 keeps 8 significant bits,

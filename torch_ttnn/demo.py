@@ -4,7 +4,7 @@ import torch
 import transformers
 
 import torch_ttnn
-from torch_ttnn import runtime
+from torch_ttnn import accuracy, runtime
 
 
 def main():
@@ -20,7 +20,7 @@ def main():
         ref = model(ids).logits
         for _ in range(3):
             logits = compiled(ids).logits
-    pcc = torch.corrcoef(torch.stack([ref.flatten(), logits.float().flatten()]))[0, 1].item()
+    pcc = accuracy.pcc(ref, logits.float())
     print(f"GPT-2 ({config.n_layer} layers, hidden {config.n_embd}) logits {list(logits.shape)}, "
           f"PCC vs CPU float32: {pcc:.5f}")
     print(option.summary())

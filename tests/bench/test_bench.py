@@ -55,6 +55,38 @@ def test_summary_is_markdown_with_the_table(results):
     _, md = results
     assert md.startswith("# torch-ttnn benchmarks")
     assert "## tiny configs" in md and "| Model |" in md and "models.py:mlp" in md
+    assert "| Host us/op | Host us/call |" in md
+    assert f"`torch-ttnn bench --size tiny --models {MLP} --repeats 2 --compile-repeats 1 --threads 1`" in md
+    assert "Measured by:" in md and ("at commit " in md or "unknown commit (not a git checkout)" in md)
+
+
+def _old_results(commit):
+    """A latest.json as runs before the per-op split wrote it: overhead_us_per_op = null_call_us / ttnn_calls."""
+    row = {"model": "bert", "size": "full", "batch": 1, "ttnn_calls": 828, "null_call_us": 3391.9,
+           "overhead_us_per_op": 3391.9 / 828, "measured_at": "2026-11-25T16:37:26", "notes": []}
+    run = {"date": "2026-11-25T16:44:51", "commit": commit, "size": "full", "batch": 1, "models": ["bert"],
+           "repeats": 5, "compile_repeats": 2, "threads": 1, "torch": "2.13.0+cpu", "runtime": "emulator"}
+    return {"runs": [run], "rows": [row]}
+
+
+@pytest.mark.parametrize("commit,said", [("5a7480b", "2026-11-25T16:44:51 at commit 5a7480b"),
+                                         ("", "2026-11-25T16:44:51, unknown commit (not a git checkout)"),
+                                         ("unknown (not run from a git checkout)",
+                                          "2026-11-25T16:44:51, unknown commit (not a git checkout)")])
+def test_summary_names_the_run_and_splits_per_op_from_per_call(commit, said):
+    """An old row's per-call figure (deallocations counted) is shown as per call, its per-op figure as not
+    measured, and its target not judged; the run is named with its commit, or says it had none."""
+    from torch_ttnn.bench.figures import misses, normalised
+    from torch_ttnn.bench.report import markdown
+    data = _old_results(commit)
+    md = markdown(data)
+    assert f"- {said}: `torch-ttnn bench --size full --models bert --repeats 5" in md
+    assert "at commit ," not in md and "at commit unknown" not in md
+    assert "| bert | - | - | - | - | - | - | - | 4.10 |" in md
+    assert "Rows without Host us/op were measured before it was split" in md
+    row = normalised(data["rows"][0])
+    assert row["overhead_us_per_op"] is None and row["overhead_us_per_call"] == pytest.approx(4.0965, abs=1e-4)
+    assert "overhead_us_per_op" not in misses(row)
 
 
 def test_ratio_refuses_what_is_not_measured():

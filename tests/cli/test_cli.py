@@ -60,9 +60,34 @@ def test_zoo_subset_writes_reports_and_readme_round_trip(tmp_path, capsys):
     section = report.read_readme_section(str(readme))
     assert f"| {MLP} " in section and f"| {BROKEN} " in section
     assert "1/2 pass" in section and "Ops on CPU" in section
+    assert f"Measured by `torch-ttnn zoo --size tiny --models {MLP},{BROKEN}` on {run['date']}" in section
+    assert f"runtime: {run['runtime']}" in section and "rendered" not in section
     # Rewriting replaces the section; the rest of the file is untouched byte for byte.
     report.update_readme(str(readme), "new")
     assert readme.read_text() == README.replace("old table", "new")
+
+
+def test_zoo_from_saved_results_says_so(tmp_path, monkeypatch):
+    """`--from` re-renders: the header keeps the measurement's date, commit and command and says when, where and
+    by what the table was rendered; outside a git checkout it says the commit is unknown, never `at commit ,`."""
+    from torch_ttnn import provenance
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps({"run": {"date": "2026-01-02T03:04:05", "commit": "abc1234", "runtime": "emulator",
+                                         "command": "torch-ttnn zoo --size tiny"},
+                                 "rows": [{"model": MLP, "status": "pass", "pcc": 0.9999}]}))
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    monkeypatch.setattr(provenance, "git_commit", lambda path=None: None)
+    assert main(["zoo", "--from", str(saved), "--out", str(tmp_path / "out"), "--readme", str(readme)]) == 0
+    from torch_ttnn.zoo import report
+    section = report.read_readme_section(str(readme))
+    assert ("Measured by `torch-ttnn zoo --size tiny` on 2026-01-02T03:04:05 at commit abc1234, runtime: emulator."
+            in section)
+    assert f"rendered from those saved results ({saved}) by `torch-ttnn zoo --size tiny --from {saved}`" in section
+    assert "unknown commit (not a git checkout), not measured again" in section and "at commit ," not in section
+    md = (tmp_path / "out" / "results.md").read_text()
+    assert "rendered from those saved results" in md
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["run"]["rendered"]["from"] == str(saved)
 
 
 def test_zoo_readme_without_markers_is_refused(tmp_path):

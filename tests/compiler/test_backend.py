@@ -234,6 +234,36 @@ def test_compute_config_follows_options(device, kw, fidelities, fp32):
             assert c.math_fidelity.name == fid and c.fp32_dest_acc_en is fp32
 
 
+@pytest.mark.parametrize("float_dtype,weight_dtype,fidelity", [
+    ("bfloat16", None, "HiFi2"),         # TT-NN's matmul default for bfloat16 operands
+    ("float32", None, "HiFi4"),          # ... and for two float32 operands (create_matmul_attributes)
+    ("bfloat8_b", "bfloat8_b", "LoFi"),  # ... and for two block-float operands
+])
+def test_auto_fidelity_follows_operand_dtypes(device, float_dtype, weight_dtype, fidelity):
+    """math_fidelity="auto" is TT-NN's own default for each product's operand dtypes, with float32
+    accumulation: a float32 model gets HiFi4, so float_dtype="float32" buys the precision it promises."""
+    torch.manual_seed(0)
+    m = MLP().eval()
+    kw = dict(weight_dtype=weight_dtype) if weight_dtype else {}
+    cm, opt = _compile(m, device, float_dtype=float_dtype, **kw)
+    cm(torch.randn(4, 32))
+    cfgs = _configs(opt)
+    assert cfgs and all(c.math_fidelity.name == fidelity and c.fp32_dest_acc_en for c in cfgs), cfgs
+
+
+def test_auto_fidelity_float32_is_more_accurate(device):
+    """The point of the per-dtype default: float32 "auto" (HiFi4) keeps the bits HiFi2 would drop."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(256, 64, bias=False).eval()
+    x = torch.randn(32, 256)
+    ref = lin(x).double()
+    err = {}
+    for fid in ("auto", "hifi2"):
+        cm, _ = _compile(lin, device, float_dtype="float32", math_fidelity=fid)
+        err[fid] = (cm(x).double() - ref).abs().max().item()
+    assert err["auto"] * 4 < err["hifi2"], err  # TF32 operands cap HiFi4 (~7x here), not float32
+
+
 def test_fp32_accumulation_is_more_accurate_on_long_k(device):
     """The reason for the default: a K = 4096 product summed in bf16 per K tile loses digits fp32 keeps."""
     torch.manual_seed(0)
@@ -311,3 +341,30 @@ def test_batchnorm_in_training_is_not_folded(device):
     x = torch.randn(2, 3, 12, 12)
     cm(x).sum().backward()
     assert all(c.folded_batchnorms == 0 for c in opt.compiled)
+
+
+@pytest.mark.parametrize("kw,fp32", [({}, True), (dict(math_fidelity="default", fp32_accumulation=False), None)])
+def test_norms_and_reductions_get_the_accumulation_policy(device, kw, fp32):
+    """layer_norm and the sum/mean reductions accumulate per 32-wide tile in their Dst register: the compiler
+    gives them float32 accumulation (HiFi4, TT-NN's own fidelity for them) unless TT-NN's defaults are asked."""
+    torch.manual_seed(0)
+
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = MLP()
+
+        def forward(self, x):
+            y = self.mlp(x)
+            return y - y.mean(-1, keepdim=True) + y.sum()
+
+    cm, opt = _compile(M().eval(), device, **kw)
+    cm(torch.randn(4, 32))
+    cfgs = [n.kwargs.get("compute_kernel_config", "absent") for g in opt._out_fx_graphs for n in g.nodes
+            if getattr(n.target, "__name__", "") in ("layer_norm", "mean", "sum")]
+    assert len(cfgs) >= 3, cfgs
+    for c in cfgs:
+        if fp32 is None:
+            assert c is None or c == "absent"
+        else:
+            assert c.math_fidelity.name == "HiFi4" and c.fp32_dest_acc_en is fp32

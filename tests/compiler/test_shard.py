@@ -6,7 +6,7 @@ import transformers as hf
 
 import torch_ttnn
 import torch_ttnn.sim as ttnn
-from torch_ttnn.compiler.metrics import pcc
+from torch_ttnn.accuracy import pcc
 
 _CONFIGS = (ttnn.MatmulMultiCoreReuseMultiCastProgramConfig, ttnn.LayerNormShardedMultiCoreProgramConfig)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from torch_ttnn import compiler, zoo
-from torch_ttnn.compiler.metrics import pcc
+from torch_ttnn.accuracy import pcc
 
 SUBSET = ["roberta", "bart", "bloom", "clip", "swin", "whisper"]
 MODELS = zoo.names() if os.environ.get("TORCH_TTNN_ZOO_ALL") else SUBSET

@@ -41,8 +41,8 @@ def ref_block(values, w):
         if rem > (1 << (drop - 1)) or (rem == (1 << (drop - 1)) and q & 1):
             q += 1
         q = min(q, (1 << w) - 1)
-        if shared == 255:
-            mag = math.inf if q == 1 << (w - 1) else (math.nan if q else 0.0)
+        if shared == 255 and q >= 1 << (w - 1):   # renormalising keeps exponent 255 only for a top leading one
+            mag = math.inf if q == 1 << (w - 1) else math.nan
         else:
             mag = math.ldexp(q, shared - 127 - (w - 1))
         out.append(-mag if (b >> 31) and q else mag)
@@ -78,6 +78,24 @@ def test_block_float_matches_scalar_reference(ttnn, dtype, w, case):
                         if c < 48]).reshape(32, 48)
     same = (got.view(torch.int32) == ref.view(torch.int32)) | (got.isnan() & ref.isnan())
     assert bool(same.all()), f"{int((~same).sum())} values differ"
+
+
+@pytest.mark.parametrize("dtype,row,want", [
+    # Values read from the real ttnn 0.81.1 packer (conformance corpus fmt/inf_with_large_finite).
+    ("BFLOAT8_B", [math.inf, 1e37, 1.0], [math.inf, 2.0 ** 123, 0.0]),
+    ("BFLOAT8_B", [math.inf, 2.7e36, 2.6e36], [math.inf, 2.0 ** 122, 0.0]),
+    ("BFLOAT8_B", [math.nan, -1e37], [math.nan, -(2.0 ** 123)]),
+    ("BFLOAT8_B", [math.inf, 3e38], [math.inf, 56 * 2.0 ** 122]),
+    ("BFLOAT4_B", [math.inf, 1e37], [math.inf, 0.0]),
+    ("BFLOAT4_B", [math.inf, 1e38, 3e38], [math.inf, 2.0 ** 126, math.inf]),
+])
+def test_block_with_inf_keeps_large_finite_values(ttnn, dtype, row, want):
+    """A face row holding Inf/NaN: a finite value that keeps a mantissa bit under the shared exponent 255 reads
+    back finite (renormalised), as the real packer does, not NaN."""
+    x = torch.zeros(32, 32)
+    x[0, :len(row)] = torch.tensor(row)
+    got = formats.quantize_block_float(x, getattr(ttnn.DataType, dtype))[0, :len(row)].tolist()
+    assert all((math.isnan(g) and math.isnan(e)) or g == e for g, e in zip(got, want)), got
 
 
 def test_one_large_value_flushes_only_its_face_row(ttnn):

@@ -100,3 +100,36 @@ def test_defaults_and_errors(ttnn, device):
     n = len(device.op_records)
     ttnn.softmax(x)
     assert device.op_records[n].name == "ttnn.softmax"
+
+
+@pytest.mark.parametrize("norm", ["layer_norm", "rms_norm"])
+def test_norm_statistics_accumulate_per_tile(ttnn, device, norm):
+    """The row statistics are tile-accumulated reductions in the Dst format: on a wide bfloat16 row the default
+    (bfloat16 accumulation) is measurably less exact than fp32_dest_acc_en, which is within output rounding."""
+    torch.manual_seed(3)
+    x = torch.randn(8, 4096) * 3 + 5
+    ref = (F.layer_norm(x.double(), (4096,), eps=1e-5) if norm == "layer_norm"
+           else x.double() * torch.rsqrt(x.double().square().mean(-1, keepdim=True) + 1e-5))
+    err = {}
+    for acc in (False, True):
+        cfg = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi4, fp32_dest_acc_en=acc)
+        y = getattr(ttnn, norm)(dev(ttnn, device, x, "bfloat16"), epsilon=1e-5, compute_kernel_config=cfg)
+        err[acc] = (ttnn.to_torch(y).double() - ref).abs().mean().item()
+    assert err[False] > 1.5 * err[True], err   # deterministic (seeded): 1.9x (rms_norm) to several x
+
+
+def test_rms_norm_mean_square_is_tile_accumulated(ttnn, device):
+    """rms_norm's mean of squares uses the same per-tile bfloat16 accumulation as ttnn.mean: the row whose
+    squares sum to 256 + 0.75 + 0.75 per tile gets 256/96, not 257.5/96."""
+    row = torch.cat([torch.full((32,), 8.0 ** 0.5), torch.full((64,), (0.75 / 32) ** 0.5)]).reshape(1, 96)
+    x = dev(ttnn, device, row, "bfloat16")
+    sq = row.bfloat16().float().square().bfloat16().float()
+    s = float(torch.tensor(1 / 96).bfloat16())
+    parts = [(sq[0, i:i + 32] * s).sum().item() for i in (0, 32, 64)]
+    acc = float(torch.tensor(parts[0]).bfloat16())
+    for p in parts[1:]:
+        acc = float(torch.tensor(acc + p).bfloat16())
+    inv = float(torch.tensor(float(torch.rsqrt(torch.tensor(float(torch.tensor(acc + 1e-12).bfloat16()))))).bfloat16())
+    want = (row.bfloat16().float() * inv).bfloat16().float()
+    got = ttnn.to_torch(ttnn.rms_norm(x)).float()
+    assert torch.equal(got, want), (got - want).abs().max()

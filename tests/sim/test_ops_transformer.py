@@ -132,3 +132,56 @@ def test_moreh_reductions(ttnn, device, dim, keepdim):
 def test_device_queries(ttnn, device):
     assert ttnn.device.is_wormhole_b0(device) and not ttnn.device.is_blackhole(device)
     assert ttnn.device.is_wormhole_b0() == (device.arch() == ttnn.Arch.WORMHOLE_B0)
+
+
+def _cfg(ttnn, fidelity, fp32):
+    return ttnn.WormholeComputeKernelConfig(math_fidelity=getattr(ttnn.MathFidelity, fidelity), fp32_dest_acc_en=fp32)
+
+
+def _bf16(x):
+    return x.bfloat16().float()
+
+
+@pytest.mark.parametrize("cfg", [None, ("LoFi", False), ("HiFi2", True), ("HiFi4", True)])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_sdpa_products_go_through_the_matmul_engine(ttnn, device, cfg, dtype):
+    """SDPA = the recipe of the module docstring, step by step: both products bit-identical to ttnn.matmul with
+    the same config (fidelity phases, TF32, bf16 accumulation per 32-wide K tile), every intermediate a bfloat16
+    buffer; the default config is HiFi2 with bfloat16 accumulation."""
+    torch.manual_seed(1)
+    b, nh, s, d = 1, 2, 64, 96                       # d = 3 K tiles, s = 2 K tiles of P V
+    q, k, v = (torch.randn(b, nh, s, d) * 2 for _ in range(3))
+    tq, tk, tv = (tt(ttnn, device, x, dtype) for x in (q, k, v))
+    c = None if cfg is None else _cfg(ttnn, *cfg)
+    out = ttnn.to_torch(ttnn.transformer.scaled_dot_product_attention(tq, tk, tv, is_causal=True,
+                                                                      compute_kernel_config=c))
+    mm_cfg = c or _cfg(ttnn, "HiFi2", False)        # SDPA's own default
+    scores = ttnn.to_torch(ttnn.matmul(tq, ttnn.permute(tk, (0, 1, 3, 2)), compute_kernel_config=mm_cfg,
+                                       dtype=ttnn.bfloat16)).float()
+    sc = 1 / math.sqrt(d)
+    x = scores * (sc if dtype == "float32" else _bf16(torch.tensor(sc)).item())
+    x = x.masked_fill(torch.ones(s, s, dtype=torch.bool).triu(1), float("-inf"))
+    e = _bf16(torch.exp(x - x.amax(-1, keepdim=True)))
+    inv = _bf16(1 / _bf16(e.sum(-1, keepdim=True)))
+    ev = ttnn.to_torch(ttnn.matmul(tt(ttnn, device, e), tv, compute_kernel_config=mm_cfg, dtype=ttnn.bfloat16))
+    want = ev.float() * inv
+    want = want if dtype == "float32" else _bf16(want)
+    assert torch.equal(out.float(), want), (out.float() - want).abs().max()
+
+
+def test_sdpa_honours_its_compute_config(ttnn, device):
+    """Fidelity and accumulation change the result as they change a matmul's: LoFi is worst, and bfloat16
+    accumulation of a long P V product (s = 512: 16 K tiles) loses to float32 accumulation."""
+    torch.manual_seed(2)
+    b, nh, s, d = 1, 1, 512, 64
+    q, k, v = torch.randn(b, nh, s, d), torch.randn(b, nh, s, d), torch.randn(b, nh, s, d)
+    ref = torch.nn.functional.scaled_dot_product_attention(q.double(), k.double(), v.double(), is_causal=False)
+    tq, tk, tv = (tt(ttnn, device, x, "float32") for x in (q, k, v))
+    err = {}
+    for name, c in {"lofi": _cfg(ttnn, "LoFi", True), "default": None, "hifi4_bf16acc": _cfg(ttnn, "HiFi4", False),
+                    "hifi4_fp32acc": _cfg(ttnn, "HiFi4", True)}.items():
+        got = ttnn.to_torch(ttnn.transformer.scaled_dot_product_attention(tq, tk, tv, is_causal=False,
+                                                                          compute_kernel_config=c))
+        err[name] = (got.double() - ref).abs().mean().item()
+    assert err["lofi"] > err["default"] > err["hifi4_fp32acc"], err
+    assert err["hifi4_bf16acc"] > err["hifi4_fp32acc"], err

@@ -168,12 +168,13 @@ RESULT = TABLE.parents[1] / "results" / "cost-model-fit.md"
 
 def write(fits: dict, path: pathlib.Path = RESULT) -> pathlib.Path:
     """The fits as a Markdown page saying how, when and at which commit it was made (the README links it)."""
+    from ..provenance import when_and_where
     from .suite import meta
     prov = meta({})
     blocks = "\n\n".join(f"```\n{report(f, card)}\n```" for card, f in fits.items())
     path.write_text(
         f"# Device-time model vs measured matmuls\n\n"
-        f"Made by `python -m torch_ttnn.bench.calibrate --write` on {prov['date']} at commit {prov['commit']} "
+        f"Made by `python -m torch_ttnn.bench.calibrate --write` on {when_and_where(prov)} "
         f"(torch {prov['torch']}): `torch_ttnn.sim.cost` with each card's figures of `sim/device.py`, against "
         f"{', '.join(TABLES[c].name for c in fits)} (TT's GEMM_FLOPS report). The fitted figures were fitted "
         f"to the n150 table only: the p150 rows (both grids the report measured) are out of sample. Kernel "

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-from ..compiler.metrics import pcc
+from ..accuracy import pcc
+from ..provenance import when_and_where
 from .devtime import Cost
 from .figures import ratio
 
@@ -206,7 +207,7 @@ def render(rows: list[Row], meta: dict) -> str:
                       f"{ratio(r.host_ms, h.host_ms):.2f}x" if h else "-",
                       f"{ratio(r.trace_ms, h.trace_ms):.2f}x" if h else "-",
                       f"{r.pcc:.4f}" if r.pcc is not None else "-"))
-    lines = [f"Made by `python -m torch_ttnn.bench.compare` on {meta['date']} at commit {meta['commit']}, on the "
+    lines = [f"Made by `python -m torch_ttnn.bench.compare` on {when_and_where(meta)}, on the "
              f"emulator with n150 figures (sim/cost.py); figures per forward, depth extrapolated from 1- and "
              f"2-layer runs (exact under the cost model), PCC vs CPU float32 at 2 layers.", "",
              tabulate(table, headers=["model", "program", "device ops", "kernel ms", "host-visible ms",
@@ -248,7 +249,7 @@ def _merged(rows: list[Row], measured: list[str], info: dict) -> tuple[list[Row]
     kept = [Row(**r) for r in old["rows"] if r["model"] not in measured]
     earlier = dict(old["meta"].get("kept", {}))
     for r in kept:
-        earlier.setdefault(r.model, f"{old['meta']['date']} at commit {old['meta']['commit']}")
+        earlier.setdefault(r.model, when_and_where(old["meta"]))
     order = list(MODELS)
     merged = sorted(kept + rows, key=lambda r: order.index(r.model) if r.model in order else len(order))
     return merged, {**info, "kept": earlier}

@@ -7,13 +7,13 @@ and full runs can be made separately and summarised together.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
 import subprocess
 import sys
 
+from .. import provenance
 from .figures import ratio
 
 # Full configs `make bench` runs by default: an encoder, a decoder, a vision transformer and a convnet whose full
@@ -56,22 +56,16 @@ def measure_model(name: str, size: str, batch: int = 1, repeats: int = 5, compil
             else:
                 notes.append(f"memory ({mode}): {res.get('error')}")
         row["mem_ratio"] = ratio(row.get("mem_ttnn_mb"), row.get("mem_eager_mb"))
-    row["measured_at"] = datetime.datetime.now().isoformat(timespec="seconds")
+    row["measured_at"] = provenance.now()
+    row["commit"] = provenance.git_commit() or provenance.UNKNOWN
     return row
 
 
-def _git_commit() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=10, cwd=os.path.dirname(__file__)).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return sha or "unknown (not run from a git checkout)"
-
-
 def meta(args: dict) -> dict:
+    """The run record every results file carries: when, at which commit (provenance.UNKNOWN outside a git
+    checkout), with which versions, on which runtime, and the settings it was run with (`args`)."""
     import torch
-    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "commit": _git_commit(),
+    return {"date": provenance.now(), "commit": provenance.git_commit() or provenance.UNKNOWN,
             "python": platform.python_version(), "torch": torch.__version__, "machine": platform.machine(),
             "cpus": os.cpu_count(), "runtime": "emulator (torch_ttnn.sim), n150 figures", **args}
 

@@ -111,7 +111,7 @@ def warm_up(inductor: bool) -> None:
 def speed(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, repeats: int = 5,
           compile_repeats: int = 3, inductor: bool = True) -> dict:
     from .. import compiler, zoo
-    from ..compiler.metrics import pcc
+    from ..accuracy import pcc
     from ..zoo.measure import _merge_graphs
     row = {"model": name, "size": size, "batch": batch, "notes": []}
     try:

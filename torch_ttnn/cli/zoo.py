@@ -139,23 +139,36 @@ def run(args) -> int:
         rows = report.read_results(args.from_json)
         if args.models:
             rows = [r for r in rows if r["model"] in names]
+        info = report.rendered_info(report.read_run(args.from_json), args.from_json, _command(args))
     else:
         rows = measure_all(names, args)
-    info = report.run_info({"size": args.size, "batch": args.batch, "threads": args.threads,
-                            "seconds": round(time.perf_counter() - t)})
+        info = report.run_info({"size": args.size, "batch": args.batch, "threads": args.threads,
+                                "seconds": round(time.perf_counter() - t), "command": _command(args)})
     paths = report.write_all(rows, args.out, args.size, info)
-    print(report.markdown(rows))
+    print(report.markdown(rows, note=report.provenance_line(info)))
     n_pass = sum(r["status"] == "pass" for r in rows)
     print(f"{n_pass}/{len(rows)} pass in {time.perf_counter() - t:.0f} s; wrote " + ", ".join(paths.values()))
     if args.readme:
-        cmd = f"torch-ttnn zoo --size {args.size}" + (f" --batch {args.batch}" if args.batch != 1 else "") + \
-            (f" --max-gib {args.max_gib:g}" if args.max_gib else "")
-        report.update_readme(args.readme, report.readme_section(rows, args.size, cmd))
+        report.update_readme(args.readme, report.readme_section(rows, args.size, info))
         print(f"updated the model table in {args.readme}")
     failed = [r["model"] for r in rows if r["status"] == "failed"]
     if failed:
         print(f"torch-ttnn zoo: {len(failed)} model(s) failed: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _command(args) -> str:
+    """The command line that made (or, with --from, re-rendered) a report, for its provenance line."""
+    parts = ["torch-ttnn zoo", f"--size {args.size}"]
+    if args.batch != 1:
+        parts.append(f"--batch {args.batch}")
+    if args.models:
+        parts.append(f"--models {args.models}")
+    if args.max_gib:
+        parts.append(f"--max-gib {args.max_gib:g}")
+    if args.from_json:
+        parts.append(f"--from {args.from_json}")
+    return " ".join(parts)
 
 
 def _unknown(zoo, name: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import math
 import operator
 import types
@@ -17,16 +18,12 @@ import types
 import torch
 import torch.fx as fx
 
+from .. import accuracy
 
-# The PCC that generated scripts (export, bisect repros) compare with: standalone, so spelled as source.
-PCC_SOURCE = '''def pcc(a, b):
-    a, b = a.detach().double().flatten(), b.detach().double().flatten()
-    if torch.equal(a, b):
-        return 1.0
-    if a.numel() < 2 or a.std() == 0 or b.std() == 0:
-        return 0.0
-    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
-'''
+
+# The PCC that generated scripts (export, bisect repros) compare with: the one PCC (torch_ttnn.accuracy.pcc,
+# which needs only torch), spelled as source so the scripts stay standalone.
+PCC_SOURCE = inspect.getsource(accuracy.pcc)
 
 
 class Unspellable(TypeError):

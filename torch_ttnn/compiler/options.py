@@ -10,8 +10,9 @@ aid), `load_params_once` (parameters and constant-folded values stay on the devi
 lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
 `float_dtype` (the device dtype of float tensors), `check_accuracy` (PCC of each compiled graph against a
 CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `fp32_accumulation` (the
-compute config of every matmul, linear and conv: each op family's default fidelity with float32
-accumulation by default, why in lowering.policy.make_compute_configs; math_fidelity="default",
+compute config of every matmul, linear, SDPA and conv: "auto", TT-NN's own default fidelity for the op and its
+operands' dtypes (HiFi4 for float32 products), with float32 accumulation by default, why in
+lowering.policy.make_compute_configs; math_fidelity="default",
 fp32_accumulation=False for TT-NN's own), `fuse` (the fusion passes over the lowered graph, compiler/fuse.py:
 True for all, False for none, or a set of pass names; the metrics count the fusions each applied),
 `trace` (steady-state calls replayed from a captured TT-NN trace: no host dispatch per op, compiler/trace.py),

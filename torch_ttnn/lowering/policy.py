@@ -13,6 +13,8 @@ leave its outputs there.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .. import runtime
@@ -72,9 +74,37 @@ def is_float(torch_dtype) -> bool:
 
 # --- matrix engine configuration --------------------------------------------------------------------------------
 FIDELITIES = ("auto", "lofi", "hifi2", "hifi3", "hifi4", "default")
-KINDS = ("matmul", "conv")
-_AUTO = {"matmul": "HiFi2", "conv": "HiFi4"}     # TT-NN's own default fidelity of each op family
+KINDS = ("matmul", "conv", "reduce")   # reduce: sum/mean/var/std and the norms' statistics
+_NAMES = {"lofi": "LoFi", "hifi2": "HiFi2", "hifi3": "HiFi3", "hifi4": "HiFi4"}
 _UNSET = object()
+
+
+@dataclass(frozen=True)
+class AutoCompute:
+    """`math_fidelity="auto"`: the config is decided per call, from the operands' dtypes, as TT-NN's own
+    default for that op and those dtypes (`default_fidelity`), with the accumulation the options ask for.
+    A marker in the compute-config table; `compute_config` turns it into a real config when a rule asks."""
+    fp32_accumulation: bool = True
+
+
+def default_fidelity(kind: str, dtype_names) -> str:
+    """TT-NN's own default fidelity (0.81.1-era tt-metal) for an op family given its operands' dtype names.
+
+    matmul/linear (matmul_device_operation.cpp, create_matmul_attributes): HiFi4 when both inputs are float32;
+    LoFi when both are block-float (bfloat8_b/bfloat4_b); HiFi2 otherwise. (It also drops to LoFi when a
+    program config or core grid is given; "auto" does not follow that: choosing a program config is a speed
+    decision the compiler makes, and must not cost precision behind the user's back. Newer tt-metal picks
+    HiFi3 for float32 on Wormhole because of a HiFi4 + fp32-accumulation hardware erratum, #38306.)
+    conv2d/conv_transpose2d (get_conv_default_compute_kernel_config): HiFi4 for every dtype. Reductions and
+    layer_norm/rms_norm (init_device_compute_kernel_config(..., HiFi4, ...)): HiFi4."""
+    if kind in ("conv", "reduce"):
+        return "HiFi4"
+    names = [str(n).lower() for n in dtype_names]
+    if names and all(n == "float32" for n in names):
+        return "HiFi4"
+    if names and all(n in ("bfloat8_b", "bfloat4_b") for n in names):
+        return "LoFi"
+    return "HiFi2"
 
 
 def check_compute_options(fidelity: str, fp32_accumulation: bool, name: str = "math_fidelity") -> None:
@@ -93,29 +123,49 @@ def make_compute_configs(ttnn, fidelity: str = "auto", fp32_accumulation: bool =
     TT-NN's defaults accumulate bfloat16 products in a 16-bit Dst register, rounding each time a 32-wide K
     tile's partial sum is added: on K = 768..4096 that loses 2-3 decimal digits per product (a K = 4096 linear
     has several times the error; tests/compiler/test_backend.py). TT's own model code passes fp32_dest_acc_en
-    for that reason, and so do we by default, keeping each op family's default fidelity ("auto": HiFi2 for
-    matmul, HiFi4 for conv). A named fidelity applies to both; `fidelity="default"` (with
-    fp32_accumulation=False) passes no config at all: TT-NN's per-op defaults (faster on a card, less
-    accurate). On the emulator float32 accumulation is also the fast path: one float32 matmul per product
-    instead of one per K tile."""
+    for that reason, and so do we by default; reductions and norms ("reduce") get the same accumulation, since
+    their Dst register rounds the running total after every 32-wide tile in bfloat16 otherwise (a Llama
+    RMSNorm's mean of squares drifts enough to move greedy decoding's logits). "auto" keeps TT-NN's own default fidelity for each op and its
+    operands' dtypes (`default_fidelity`: HiFi2 for bfloat16 matmuls, HiFi4 for float32 ones and for conv),
+    decided per call (an `AutoCompute` marker here, resolved by `compute_config`). A named fidelity applies to
+    every op; `fidelity="default"` (with fp32_accumulation=False) passes no config at all: TT-NN's per-op
+    defaults (faster on a card, less accurate). On the emulator float32 accumulation is also the fast path:
+    one float32 matmul per product instead of one per K tile."""
     check_compute_options(fidelity, fp32_accumulation)
     if fidelity == "default":
         return {k: None for k in KINDS}
-    names = {"lofi": "LoFi", "hifi2": "HiFi2", "hifi3": "HiFi3", "hifi4": "HiFi4"}
-    return {k: ttnn.WormholeComputeKernelConfig(
-        math_fidelity=getattr(ttnn.MathFidelity, _AUTO[k] if fidelity == "auto" else names[fidelity]),
-        math_approx_mode=False, fp32_dest_acc_en=fp32_accumulation, packer_l1_acc=fp32_accumulation)
-        for k in KINDS}
+    if fidelity == "auto":
+        return {k: AutoCompute(fp32_accumulation) for k in KINDS}
+    return {k: _config(ttnn, _NAMES[fidelity], fp32_accumulation) for k in KINDS}
 
 
-def compute_config(ttnn, kind: str = "matmul"):
+def _config(ttnn, fidelity_name: str, fp32_accumulation: bool):
+    return ttnn.WormholeComputeKernelConfig(
+        math_fidelity=getattr(ttnn.MathFidelity, fidelity_name), math_approx_mode=False,
+        fp32_dest_acc_en=fp32_accumulation, packer_l1_acc=fp32_accumulation)
+
+
+def _dtype_name(ttnn, x) -> str:
+    """The dtype name of an operand (a TT-NN tensor or a compiler handle); the float dtype when unknown."""
+    dt = getattr(x, "dtype", None)
+    if dt is None or callable(dt):
+        dt = float_dtype(ttnn)
+    return getattr(dt, "name", str(dt)).lower()
+
+
+def compute_config(ttnn, kind: str = "matmul", *operands):
     """The config a rule passes as compute_kernel_config (matmul, linear) or compute_config (conv): the
     compiler's (an attribute of its recording namespace; None for TT-NN's defaults), else
-    make_compute_configs' default (the eager path)."""
+    make_compute_configs' default (the eager path). `operands` are the op's tensor inputs (activations,
+    weights): "auto" picks TT-NN's default fidelity for their dtypes."""
     cfgs = getattr(ttnn, "TORCH_TTNN_COMPUTE_CONFIGS", _UNSET)
     if cfgs is _UNSET or cfgs is None:
         cfgs = make_compute_configs(ttnn)
-    return cfgs[kind]
+    cfg = cfgs[kind]
+    if isinstance(cfg, AutoCompute):
+        names = [_dtype_name(ttnn, x) for x in operands if x is not None and not isinstance(x, (int, float))]
+        cfg = _config(ttnn, default_fidelity(kind, names), cfg.fp32_accumulation)
+    return cfg
 
 
 def less_op_types(ttnn) -> bool:

@@ -112,8 +112,13 @@ def quantize_block_float(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
 
     A block is 16 values of one face row; its shared exponent is the largest biased float32 exponent in
     it. Each mantissa (hidden one made explicit) is shifted right to that exponent, dropping bits, then
-    rounded to `w` bits nearest-even and saturated. A block holding Inf/NaN gets exponent 255: its finite
-    values flush to zero. Subnormals flush to zero and -0 becomes +0.
+    rounded to `w` bits nearest-even and saturated. A block holding Inf/NaN gets exponent 255. Reading back
+    renormalises each mantissa (its leading one into the hidden position, the exponent lowered by the shift),
+    so under exponent 255 only a mantissa whose leading one stays on top is special (the bare one: Inf, more
+    bits: NaN); a finite value that kept a lower bit reads back finite, e.g. [inf, 1e37] -> [inf, 2^123 =
+    1.06e37] in bfloat8_b (one bit kept needs >= 2^(128 - w), about 2.7e36 for bfloat8_b); smaller finite
+    values flush to zero. Checked against the real ttnn 0.81.1 packer (conformance corpus
+    `fmt/inf_with_large_finite`). Subnormals flush to zero and -0 becomes +0.
     """
     if dtype not in BLOCK_FLOAT:
         raise ValueError(f"{dtype} is not a block-float format")
@@ -133,12 +138,12 @@ def quantize_block_float(x: torch.Tensor, dtype: DataType) -> torch.Tensor:
     half = 1 << (drop - 1)
     up = (rem > half) | ((rem == half) & ((q & 1) == 1))
     q = torch.clamp(q + up.to(torch.int64), max=(1 << w) - 1)
-    # Decode: value = sign * q * 2^(shared - 127 - (w - 1)); exponent 255 marks Inf (bare leading one) / NaN.
+    # Decode: value = sign * q * 2^(shared - 127 - (w - 1)); under exponent 255, a mantissa whose leading one
+    # is in the top bit keeps that exponent on renormalising: Inf (the bare one) or NaN; any other is finite.
     mag = torch.ldexp(q.to(torch.float64), (shared - 127 - (w - 1)).to(torch.float64))
-    special = shared == 255
-    mag = torch.where(special & (q == (1 << (w - 1))), torch.full_like(mag, math.inf), mag)
-    mag = torch.where(special & (q != 0) & (q != (1 << (w - 1))), torch.full_like(mag, math.nan), mag)
-    mag = torch.where(special & (q == 0), torch.zeros_like(mag), mag)
+    top = (shared == 255) & (q >= (1 << (w - 1)))
+    mag = torch.where(top & (q == (1 << (w - 1))), torch.full_like(mag, math.inf), mag)
+    mag = torch.where(top & (q != (1 << (w - 1))), torch.full_like(mag, math.nan), mag)
     val = torch.where((sign == 1) & (q != 0), -mag, mag).to(torch.float32)
     val = val.reshape(*val.shape[:-2], -1)[..., :h, :wdt]
     return val.reshape(shape)

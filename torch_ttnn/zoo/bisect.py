@@ -168,7 +168,7 @@ def bisect(ex, threshold: float = 0.99, runtime: str | None = None, progress=Non
     """Model PCC; every lowered op's own PCC (alone, on exact inputs) and accumulated PCC (in sequence);
     the first op whose own PCC is below `threshold` and the first whose accumulated PCC is."""
     from .. import runtime as rt
-    from ..compiler.metrics import pcc
+    from ..accuracy import pcc
     out, option, calls = compile_and_capture(ex, runtime)
     ref = ex.run()
     ttnn = rt.ttnn()

@@ -123,7 +123,7 @@ def measure(name: str, size: str = "tiny", batch: int = 1, seed: int = 0, runtim
     """Build, run on CPU, compile with backend="ttnn", run twice; return the row. Never raises for the model's
     own failures: they become `status="failed"` with `error` saying at which stage and why."""
     from .. import compiler, zoo
-    from ..compiler.metrics import pcc
+    from ..accuracy import pcc
 
     step = step or (lambda s: None)
     spec = zoo.REGISTRY.get(name.lower())

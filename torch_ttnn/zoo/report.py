@@ -32,12 +32,12 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
     return [[_fmt(k, r.get(k)) for k in TABLE] for r in rows]
 
 
-def markdown(rows: list[dict], title: str = "") -> str:
+def markdown(rows: list[dict], title: str = "", note: str = "") -> str:
     from tabulate import tabulate
     body = tabulate(table_rows(rows), headers=[HEADERS[k] for k in TABLE], tablefmt="github", disable_numparse=True)
     failed = [r for r in rows if r.get("error")]
     cpu = [r for r in rows if r.get("fallbacks")]
-    parts = [f"## {title}\n" if title else "", body, ""]
+    parts = [f"## {title}\n" if title else "", f"{note}\n" if note else "", body, ""]
     if failed:
         parts += ["Failed or skipped:", ""] + [f"- `{r['model']}`: {r['error']}" for r in failed] + [""]
     if cpu:
@@ -90,29 +90,22 @@ def plot(rows: list[dict], key: str, path: str, title: str, xlabel: str, log: bo
 
 
 def run_info(settings: dict) -> dict:
-    """What a results.json needs to be read later: when, from which commit, with which versions and runtime."""
-    import datetime
+    """What a results.json needs to be read later: when, from which commit (provenance.UNKNOWN outside a git
+    checkout), with which versions and runtime, and how (`settings`, with the command line)."""
     import importlib.metadata as md
     import platform
-    import subprocess
 
     import torch
 
     import torch_ttnn
-    from torch_ttnn import runtime
+    from torch_ttnn import provenance, runtime
 
     def version(dist):
         try:
             return md.version(dist)
         except md.PackageNotFoundError:
             return None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return {"date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "commit": commit or "unknown (not run from a git checkout)",
+    return {"date": provenance.now(), "commit": provenance.git_commit() or provenance.UNKNOWN,
             "versions": {"torch_ttnn": torch_ttnn.__version__, "torch": torch.__version__,
                          "transformers": version("transformers"), "ttnn": version("ttnn"),
                          "python": platform.python_version()},
@@ -126,6 +119,36 @@ def read_results(path: str) -> list[dict]:
     return data["rows"] if isinstance(data, dict) else data
 
 
+def read_run(path: str) -> dict:
+    """The run record of a results.json ({} for the bare lists older versions wrote, which had none)."""
+    with open(path) as f:
+        data = json.load(f)
+    return (data.get("run") or {}) if isinstance(data, dict) else {}
+
+
+def rendered_info(saved: dict, path: str, command: str) -> dict:
+    """The run record of a report re-rendered `--from` a saved results.json: the saved measurement's record,
+    plus when, at which commit and by which command it was rendered (`rendered`)."""
+    from torch_ttnn import provenance
+    return {**saved, "rendered": {"from": path, "date": provenance.now(),
+                                  "commit": provenance.git_commit() or provenance.UNKNOWN, "command": command}}
+
+
+def provenance_line(info: dict | None) -> str:
+    """One sentence saying how, when, at which commit and on which runtime the rows were made, and, for a
+    report rendered `--from` saved results, that it was and when."""
+    from torch_ttnn.provenance import when_and_where
+    info = info or {}
+    how = f"`{info['command']}`" if info.get("command") else "a run whose command was not recorded"
+    measured = (f"Measured by {how} on {when_and_where(info)}, runtime: {info.get('runtime') or 'not recorded'}"
+                if info.get("date") else "Measured by a run that left no record (date, commit and runtime unknown)")
+    r = info.get("rendered")
+    if not r:
+        return measured + "."
+    return (f"{measured}. This table was rendered from those saved results ({r['from']}) by `{r['command']}` on "
+            f"{when_and_where(r)}, not measured again.")
+
+
 def write_all(rows: list[dict], out: str, size: str, info: dict | None = None) -> dict:
     """Write results.{md,csv,json} and the three plots into `out`; returns {kind: path}. results.json holds
     the run record (`run_info`) beside the rows."""
@@ -134,7 +157,8 @@ def write_all(rows: list[dict], out: str, size: str, info: dict | None = None) -
                                                    ("json", "results.json"), ("pcc", "pcc.png"),
                                                    ("cpu_ops", "cpu_ops.png"), ("device_ms", "device_time.png"))}
     with open(paths["md"], "w") as f:
-        f.write(markdown(rows, f"torch-ttnn model zoo ({size} configs)") + "\n" + legend() + "\n")
+        f.write(markdown(rows, f"torch-ttnn model zoo ({size} configs)", provenance_line(info)) + "\n" + legend()
+                + "\n")
     write_csv(rows, paths["csv"])
     with open(paths["json"], "w") as f:
         json.dump({"run": info or {}, "rows": rows}, f, indent=1, default=str)
@@ -148,11 +172,9 @@ def write_all(rows: list[dict], out: str, size: str, info: dict | None = None) -
     return paths
 
 
-def readme_section(rows: list[dict], size: str, command: str) -> str:
-    import datetime
+def readme_section(rows: list[dict], size: str, info: dict) -> str:
     ok = sum(r.get("status") == "pass" for r in rows)
-    day = datetime.date.today().isoformat()
-    return (f"Generated by `{command}` on {day} ({ok}/{len(rows)} pass: nothing on CPU, PCC >= {PCC_THRESHOLD}). "
+    return (f"{provenance_line(info)} {ok}/{len(rows)} pass: nothing on CPU, PCC >= {PCC_THRESHOLD}. "
             f"Weights are seeded random (no downloads); configs reproduce the named checkpoints' "
             f"hyper-parameters ({size} size), except where a random model needs help to be well-conditioned as "
             f"a trained one is: BatchNorm statistics are calibrated on inputs like the example's, and Mamba is "

@@ -1,7 +1,7 @@
 """Matrix products and attention: mm/bmm/addmm -> ttnn.matmul/linear, sdpa -> ttnn.transformer.sdpa.
 
-Every product gets the compiler's compute config (lowering.policy.compute_config: HiFi2, float32
-accumulation unless the user chose otherwise)."""
+Every product gets the compiler's compute config (lowering.policy.compute_config: TT-NN's default fidelity
+for the operands' dtypes, float32 accumulation, unless the user chose otherwise)."""
 from __future__ import annotations
 
 import torch
@@ -17,18 +17,18 @@ def _mats(a, b, ra, rb):
 
 @lowering(aten.mm.default, when=lambda a, b: _mats(a, b, 2, 2))
 def mm(ttnn, a, b):
-    return ttnn.matmul(tile(ttnn, a), tile(ttnn, b), compute_kernel_config=policy.compute_config(ttnn, "matmul"))
+    return ttnn.matmul(tile(ttnn, a), tile(ttnn, b), compute_kernel_config=policy.compute_config(ttnn, "matmul", a, b))
 
 
 @lowering(aten.bmm.default, when=lambda a, b: _mats(a, b, 3, 3))
 def bmm(ttnn, a, b):
-    return ttnn.matmul(tile(ttnn, a), tile(ttnn, b), compute_kernel_config=policy.compute_config(ttnn, "matmul"))
+    return ttnn.matmul(tile(ttnn, a), tile(ttnn, b), compute_kernel_config=policy.compute_config(ttnn, "matmul", a, b))
 
 
 @lowering(aten.addmm.default, when=lambda bias, a, b, beta=1, alpha=1: _mats(a, b, 2, 2) and is_float(bias)
           and beta == 1 and alpha == 1 and bias.dim() in (1, 2) and bias.shape[-1] == b.shape[1])
 def addmm(ttnn, bias, a, b, beta=1, alpha=1):
-    cfg = policy.compute_config(ttnn, "matmul")
+    cfg = policy.compute_config(ttnn, "matmul", a, b)
     if len(bias.shape) == 2 and bias.shape[0] != 1:  # a full [M, N] addend: matmul then add
         return ttnn.add(ttnn.matmul(tile(ttnn, a), tile(ttnn, b), compute_kernel_config=cfg), tile(ttnn, bias))
     return ttnn.linear(tile(ttnn, a), tile(ttnn, b), bias=tile(ttnn, bias), compute_kernel_config=cfg)
@@ -60,7 +60,9 @@ def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale):
         if len(attn_mask.shape) < 4:  # TT-NN wants [B|1, NH|1, Sq, Sk]
             attn_mask = ttnn.reshape(attn_mask, [1] * (4 - len(attn_mask.shape)) + list(attn_mask.shape))
     return ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
-                                                         scale=scale)
+                                                         scale=scale,
+                                                         compute_kernel_config=policy.compute_config(ttnn, "matmul",
+                                                                                                     q, k))
 
 
 def _bool_mask(*a, attn_mask=None, **k):

@@ -1,6 +1,7 @@
 """Normalizations and softmax: layer_norm, batch_norm (inference), softmax, log_softmax."""
 from __future__ import annotations
 
+from .. import policy
 from ..registry import lowering
 from ._util import aten, dim_, is_float, tile
 
@@ -24,9 +25,10 @@ def layer_norm(ttnn, x, shape, w, b, eps):
 
     def vec(t):
         return None if t is None else tile(ttnn, t if k == 1 else ttnn.reshape(t, [n]))
-    out = ttnn.layer_norm(flat, epsilon=eps, weight=vec(w), bias=vec(b))
-    mean = ttnn.mean(flat, dim=-1, keepdim=True)
-    var = ttnn.mean(ttnn.square(ttnn.subtract(flat, mean)), dim=-1, keepdim=True)
+    cfg = policy.compute_config(ttnn, "reduce")   # the statistics accumulate in float32 (lowering.policy)
+    out = ttnn.layer_norm(flat, epsilon=eps, weight=vec(w), bias=vec(b), compute_kernel_config=cfg)
+    mean = ttnn.mean(flat, dim=-1, keepdim=True, compute_kernel_config=cfg)
+    var = ttnn.mean(ttnn.square(ttnn.subtract(flat, mean)), dim=-1, keepdim=True, compute_kernel_config=cfg)
     rstd = ttnn.rsqrt(ttnn.add(var, eps))
     stat = outer + [1] * k
     if k > 1:

@@ -5,8 +5,16 @@ import math
 
 import torch
 
+from .. import policy
 from ..registry import lowering
 from ._util import FLOATS, aten, dim_, is_float, is_t, tile
+
+_ACCUMULATING = ("sum", "mean")  # reductions whose result depends on the accumulation (max/min select)
+
+
+def _acc_kw(ttnn, name) -> dict:
+    """The compiler's reduction compute config (float32 accumulation by default: lowering.policy)."""
+    return {"compute_kernel_config": policy.compute_config(ttnn, "reduce")} if name in _ACCUMULATING else {}
 
 
 def _dims(x, dims):
@@ -36,7 +44,8 @@ def _full_reducible(x, dtype=None):
 def _red(name):
     def rule(ttnn, x, dims=None, keepdim=False, dtype=None):
         d = _dims(x, dims)
-        out = getattr(ttnn, name)(tile(ttnn, x), dim=d if len(d) > 1 else d[0], keepdim=True)
+        out = getattr(ttnn, name)(tile(ttnn, x), dim=d if len(d) > 1 else d[0], keepdim=True,
+                                  **_acc_kw(ttnn, name))
         return _fix_rank(ttnn, out, x, d, keepdim)
     rule.__name__ = f"reduce_{name}"
     return rule
@@ -54,7 +63,8 @@ def _full(name):
         ATen value; TT-NN has no rank 0). A 0-d input is already its own sum/max."""
         if len(x.shape) == 0 or (len(x.shape) == 1 and x.shape[0] == 1):
             return x
-        return ttnn.reshape(getattr(ttnn, name)(tile(ttnn, x), dim=None, keepdim=True), [1])
+        return ttnn.reshape(getattr(ttnn, name)(tile(ttnn, x), dim=None, keepdim=True, **_acc_kw(ttnn, name)),
+                            [1])
     rule.__name__ = f"reduce_all_{name}"
     return rule
 
@@ -120,8 +130,10 @@ def _centred_var(ttnn, x, d, correction):
     c = 1 if correction is None else correction
     xt = tile(ttnn, x)
     dd = d if len(d) > 1 else d[0]
-    mean = ttnn.mean(xt, dim=dd, keepdim=True)
-    var = ttnn.multiply(ttnn.sum(ttnn.square(ttnn.subtract(xt, mean)), dim=dd, keepdim=True), 1.0 / max(n - c, 1))
+    acc = _acc_kw(ttnn, "sum")
+    mean = ttnn.mean(xt, dim=dd, keepdim=True, **acc)
+    var = ttnn.multiply(ttnn.sum(ttnn.square(ttnn.subtract(xt, mean)), dim=dd, keepdim=True, **acc),
+                        1.0 / max(n - c, 1))
     return var, mean
 
 

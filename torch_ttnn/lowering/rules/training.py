@@ -70,7 +70,7 @@ def _grad_weight(ttnn, g, x, w_shape, stride, padding, dilation, groups):
     k = (int(w_shape[2]), int(w_shape[3]))
     wins = _windows(ttnn, x, g.shape, k, stride, padding, dilation)
     gt = tile(ttnn, g)
-    cfg = policy.compute_config(ttnn, "matmul")
+    cfg = policy.compute_config(ttnn, "matmul", g, x)
     if groups > 1 and groups == ic == oc:  # depthwise: each channel with itself
         parts = [ttnn.reshape(ttnn.sum(ttnn.multiply(gt, wins[i, j]), dim=[0, 2, 3], keepdim=True), [oc, 1, 1])
                  for i in range(k[0]) for j in range(k[1])]

@@ -176,8 +176,11 @@ fill_implicit_tile_padding = E.make_op("ttnn.fill_implicit_tile_padding", "input
 
 
 def _pearson(expected, actual):
-    """PCC of two tensors (ttnn.Tensor arguments are read to torch first), with the real helper's conventions:
-    both all-NaN is 1.0, one all-NaN 0.0, one all-zero falls back to allclose, Inf/NaN are masked to 0."""
+    """PCC with the real helper's conventions (TT-NN 0.81.1 ttnn/operations/comparison.py): ttnn.Tensor
+    arguments read to torch first; both all-NaN 1.0, one all-NaN 0.0, one all-zero decided by allclose,
+    Inf/NaN masked to 0, then torch-ttnn's one PCC (torch_ttnn.accuracy.pcc_tt says what it adds to pcc):
+    equal 1.0, a constant tensor decided by allclose (rtol 1e-5, atol 1e-4), else the correlation."""
+    from ...accuracy import pcc_tt
     from ..tensor import to_torch
     if isinstance(actual, Tensor):
         actual = to_torch(actual)
@@ -185,22 +188,9 @@ def _pearson(expected, actual):
         expected = to_torch(expected)
     if not isinstance(expected, torch.Tensor):
         raise ValueError("Expected tensor is not a torch.Tensor")
-    e, a = expected.double(), actual.to(expected.dtype).double()
-    if torch.isnan(e).all() and torch.isnan(a).all():
-        return 1.0
-    if torch.isnan(e).all() or torch.isnan(a).all():
-        return 0.0
-    if bool(e.bool().any()) != bool(a.bool().any()):
-        return float(torch.allclose(e, a, rtol=1e-05, atol=1e-04))
-    e = torch.where(torch.isfinite(e), e, torch.zeros_like(e))
-    a = torch.where(torch.isfinite(a), a, torch.zeros_like(a))
-    if torch.equal(e, a):
-        return 1.0
-    e, a = e.reshape(-1) - e.mean(), a.reshape(-1) - a.mean()
-    den = e.norm() * a.norm()
-    if den == 0:
-        return float(torch.allclose(expected.double(), actual.double()))
-    return float((e @ a) / den)
+    if not isinstance(actual, torch.Tensor):
+        actual = torch.as_tensor(actual)
+    return pcc_tt(expected, actual)
 
 
 pearson_correlation_coefficient = E.make_op("ttnn.pearson_correlation_coefficient", "expected, actual",

@@ -3,8 +3,14 @@
 softmax models the kernel's dataflow: exp(x - max), the row sum and its reciprocal pass through intermediate
 circular buffers that hold bfloat16 unless fp32_dest_acc_en is set or the input is float32 (our reading of
 tt-metal's softmax program factory; verify), so a bf16 softmax carries three bf16 roundings before the
-output rounding. The norms compute in float32 and round once to the output dtype (their intermediate buffer
-roundings are not modelled). Defaults and argument conventions are the real 0.81.1 ones: layer_norm/rms_norm
+output rounding. layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm
+compute kernel; its default config is HiFi4, approximate mode, no fp32 accumulation): the row statistics are
+reductions on the matrix engine accumulated per 32-wide tile in the Dst format (reduction.tile_sum: bfloat16
+unless fp32_dest_acc_en or a float32 input), with the 1/W scaler a bfloat16 tile; every intermediate (mean,
+x - mean, its square, the variance, 1/sqrt(var + eps), the normalised row, the row times weight) is packed to
+an intermediate buffer of that same format (verify: we read the buffers as float32 exactly when fp32
+accumulation is on); the last step rounds to the output dtype. group_norm and batch_norm compute in float32
+and round once. Defaults and argument conventions are the real 0.81.1 ones: layer_norm/rms_norm
 epsilon=1e-12; group_norm takes the channels-last form [N, 1, H*W, C]; batch_norm takes [N, C, H, W] with
 per-channel tensors of shape [1, C, 1, 1].
 """
@@ -16,6 +22,7 @@ from ..tensor import Tensor, require_device
 from ..types import FLOATS, DataType, Layout
 from . import _eltwise as E
 from . import program_configs as P
+from . import reduction as R
 
 
 def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_config=None, numeric_stable=True,
@@ -87,14 +94,31 @@ def _affine(y, w, b):
     return y
 
 
+def _affine_rounded(y, w, b, r):
+    """y * weight + bias with the product packed to the intermediate buffer before the add (the last step's
+    result is rounded to the output dtype by the caller)."""
+    if w is not None:
+        y = y * w
+        if b is not None:
+            y = r(y)
+    if b is not None:
+        y = y + b
+    return y
+
+
 def _layer_norm_impl(input_tensor, epsilon=1e-12, weight=None, bias=None, residual_input_tensor=None,
                      memory_config=None, program_config=None, compute_kernel_config=None, recip_tensor=None):
     """(x [+ residual] - mean) / sqrt(var + epsilon) * weight + bias over the last dim."""
     qual = "ttnn.layer_norm"
     dev, x, w, b = _norm_common(qual, input_tensor, weight, bias, residual_input_tensor, program_config)
-    mu = x.mean(dim=-1, keepdim=True)
-    var = (x - mu).square().mean(dim=-1, keepdim=True)
-    y = _affine((x - mu) * torch.rsqrt(var + epsilon), w, b)
+    acc = R.acc_dtype(input_tensor.dtype, compute_kernel_config)
+    r = lambda t: E.round_to(t, acc)  # noqa: E731  an intermediate circular buffer
+    sc = R._scaler(x.shape[-1], input_tensor.dtype)
+    x = r(x)
+    mu = r(R.tile_sum(x, -1, acc, sc))
+    xc = r(x - mu)
+    var = r(R.tile_sum(r(xc.square()), -1, acc, sc))
+    y = _affine_rounded(r(xc * r(torch.rsqrt(r(var + epsilon)))), w, b, r)
     ins = [t for t in (input_tensor, weight, bias, residual_input_tensor) if isinstance(t, Tensor)]
     return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev, P.sharded_like(memory_config, input_tensor),
                     ins, flops=6.0 * x.numel(), sfpu_cycles=2)
@@ -105,7 +129,11 @@ def _rms_norm_impl(input_tensor, epsilon=1e-12, weight=None, bias=None, residual
     """x [+ residual] / sqrt(mean(x^2) + epsilon) * weight + bias over the last dim."""
     qual = "ttnn.rms_norm"
     dev, x, w, b = _norm_common(qual, input_tensor, weight, bias, residual_input_tensor, program_config)
-    y = _affine(x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + epsilon), w, b)
+    acc = R.acc_dtype(input_tensor.dtype, compute_kernel_config)
+    r = lambda t: E.round_to(t, acc)  # noqa: E731  an intermediate circular buffer
+    x = r(x)
+    ms = r(R.tile_sum(r(x.square()), -1, acc, R._scaler(x.shape[-1], input_tensor.dtype)))
+    y = _affine_rounded(r(x * r(torch.rsqrt(r(ms + epsilon)))), w, b, r)
     ins = [t for t in (input_tensor, weight, bias, residual_input_tensor) if isinstance(t, Tensor)]
     return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev, P.sharded_like(memory_config, input_tensor),
                     ins, flops=4.0 * x.numel(), sfpu_cycles=2)

@@ -1,10 +1,16 @@
 """Reductions: sum, mean, max, min, std, var, prod, argmax, topk, cumsum, cumprod, moreh_cumsum.
 
-The emulator holds logical values only, so tile padding can never leak into a reduction. Numerics: the
-result is computed in float32 and rounded once to the output dtype, except `mean`, whose 1/N scaler is packed
-into a bfloat16 tile for non-float32 inputs (tt-metal reduce ops pack the scaler as bfloat16; verify for
-0.81.1), so e.g. a mean over 3 values is scaled by bf16(1/3) = 0.333984375. The in-register accumulation
-order of the device's reduce is not modelled. `dim` is an int, a list of ints, or None (all dims), as the
+The emulator holds logical values only, so tile padding can never leak into a reduction. Numerics of sum,
+mean, var and std, as the device's reduce kernel runs them (our reading of tt-metal's reduce_op compute
+kernels, reduce_w/reduce_h: each input tile is reduced on the matrix engine into one Dst register that
+accumulates the tiles of the reduced dim in turn, then packed):
+- each 32-wide tile of the reduced dim is summed in float32 (scaled by the scaler: `mean`'s 1/N packed into a
+  bfloat16 tile for non-float32 inputs, so a mean over 3 values is scaled by bf16(1/3) = 0.333984375);
+- the running total is held in the Dst format and rounded there after every tile: bfloat16, unless the
+  compute_kernel_config sets fp32_dest_acc_en or the input is float32 (verify the float32 default for 0.81.1);
+- several dims are reduced one at a time, last first (as the real op transposes each to H and reduces it).
+`tile_sum` is that accumulation; the norms (normalization.py) use it for their statistics. max/min select a
+value and round nothing. `dim` is an int, a list of ints, or None (all dims), as the
 real ops take it; `scalar` multiplies the result.
 """
 from __future__ import annotations
@@ -41,6 +47,53 @@ def normalize_dims(qual, dim, rank):
     return tuple(sorted(out))
 
 
+TILE = 32
+
+
+def acc_dtype(input_dtype, compute_kernel_config) -> DataType:
+    """The Dst register format a reduction accumulates in: float32 with fp32_dest_acc_en or a float32 input,
+    else bfloat16."""
+    fp32 = input_dtype == DataType.FLOAT32 or bool(getattr(compute_kernel_config, "fp32_dest_acc_en", False))
+    return DataType.FLOAT32 if fp32 else DataType.BFLOAT16
+
+
+def tile_sum(x: torch.Tensor, dim: int, acc: DataType, scaler: float = 1.0, keepdim: bool = True) -> torch.Tensor:
+    """sum(x * scaler) along `dim` as the device accumulates it: a float32 sum per 32-wide tile, the running
+    total rounded to `acc` (the Dst format) after each tile is added."""
+    x = torch.movedim(x, dim, -1) * scaler
+    n = x.shape[-1]
+    pad = -n % TILE
+    if pad:
+        x = torch.nn.functional.pad(x, (0, pad))
+    parts = x.reshape(*x.shape[:-1], -1, TILE).sum(-1)
+    if acc == DataType.FLOAT32 or parts.shape[-1] <= 1:
+        total = parts.sum(-1)
+        total = total if acc == DataType.FLOAT32 else E.round_to(total, acc)
+    else:  # a sequential scan over the tiles, vectorised over everything else, in reused buffers
+        parts = torch.movedim(parts, -1, 0).contiguous()
+        held = parts[0].to(torch.bfloat16)           # the Dst register, 16-bit
+        wide = torch.empty_like(parts[0])
+        for part in parts[1:]:
+            wide.copy_(held)
+            wide += part                             # float32 add, rounded nearest-even on the copy back
+            held.copy_(wide)
+        total = held.float()
+    total = total.unsqueeze(-1)
+    total = torch.movedim(total, -1, dim)
+    return total if keepdim else total.squeeze(dim)
+
+
+def _tile_sum_dims(x, dims, keepdim, acc, scaler=1.0):
+    """Several dims reduced one at a time, last first; the scaler applied once, on the first."""
+    out = x
+    for i, d in enumerate(sorted(dims, reverse=True)):
+        out = tile_sum(out, d, acc, scaler if i == 0 else 1.0, keepdim=True)
+    if not keepdim:
+        for d in sorted(dims, reverse=True):
+            out = out.squeeze(d)
+    return out
+
+
 def _make_reduce(name, params, compute, *, sfpu_cycles=0.0):
     qual = f"ttnn.{name}"
 
@@ -50,10 +103,11 @@ def _make_reduce(name, params, compute, *, sfpu_cycles=0.0):
         E.check_dtype(qual, input_tensor.dtype, FLOATS + (DataType.INT32, DataType.UINT32))
         x = E.host_values(input_tensor)
         dims = normalize_dims(qual, dim, x.dim())
+        acc = acc_dtype(input_tensor.dtype, compute_kernel_config) if input_tensor.dtype in FLOATS else None
         if x.dim() == 0:
-            out = compute(x, dims, True, input_tensor.dtype, correction)
+            out = compute(x, dims, True, input_tensor.dtype, correction, acc)
         else:
-            out = compute(x, dims, keepdim, input_tensor.dtype, correction)
+            out = compute(x, dims, keepdim, input_tensor.dtype, correction, acc)
         if scalar != 1.0:
             out = out * float(scalar)
         layout = output_layout or input_tensor.layout
@@ -64,40 +118,58 @@ def _make_reduce(name, params, compute, *, sfpu_cycles=0.0):
     def golden(x, dim=None, keepdim=False, **kw):
         x = x.float()
         dims = normalize_dims(qual, dim, x.dim())
-        return compute(x, dims, keepdim, DataType.FLOAT32, kw.get("correction", True))
+        return compute(x, dims, keepdim, DataType.FLOAT32, kw.get("correction", True), None)
 
     impl.__doc__ = f"{name} over `dim` (int, list or None for all), keepdim as in torch."
     return E.make_op(qual, params, impl, golden)
 
 
-def _sum(x, dims, keepdim, dtype, corr):
-    return x.sum(dim=dims, keepdim=keepdim) if dims else x.clone()
+def _sum(x, dims, keepdim, dtype, corr, acc=None, scaler=1.0):
+    """acc None: exact (golden functions, integer inputs); else the device's per-tile accumulation."""
+    if not dims:
+        return x.clone() * scaler
+    if acc is None:
+        return x.sum(dim=dims, keepdim=keepdim) * scaler
+    return _tile_sum_dims(x, dims, keepdim, acc, scaler)
 
 
-def _mean(x, dims, keepdim, dtype, corr):
+def _count(x, dims):
     n = 1
     for d in dims:
         n *= x.shape[d]
-    scaler = torch.tensor(1.0 / builtins.max(n, 1), dtype=x.dtype)
-    if dtype != DataType.FLOAT32:
-        scaler = E.round_to(scaler.float(), DataType.BFLOAT16).to(x.dtype)
-    return _sum(x, dims, keepdim, dtype, corr) * scaler
+    return builtins.max(n, 1)
 
 
-def _amax(x, dims, keepdim, dtype, corr):
+def _scaler(n, dtype):
+    """1/n as the reduce kernel's scaler tile holds it: bfloat16 unless the input is float32."""
+    s = torch.tensor(1.0 / n)
+    return float(s if dtype == DataType.FLOAT32 else E.round_to(s, DataType.BFLOAT16))
+
+
+def _mean(x, dims, keepdim, dtype, corr, acc=None):
+    return _sum(x, dims, keepdim, dtype, corr, acc, _scaler(_count(x, dims), dtype))
+
+
+def _amax(x, dims, keepdim, dtype, corr, acc=None):
     return x.amax(dim=dims, keepdim=keepdim) if dims else x.clone()
 
 
-def _amin(x, dims, keepdim, dtype, corr):
+def _amin(x, dims, keepdim, dtype, corr, acc=None):
     return x.amin(dim=dims, keepdim=keepdim) if dims else x.clone()
 
 
-def _var(x, dims, keepdim, dtype, corr):
-    return torch.var(x, dim=dims, keepdim=keepdim, correction=1 if corr in (None, True) else 0)
+def _var(x, dims, keepdim, dtype, corr, acc=None):
+    if acc is None or not dims:
+        return torch.var(x, dim=dims, keepdim=keepdim, correction=1 if corr in (None, True) else 0)
+    n = _count(x, dims)
+    dof = builtins.max(n - (1 if corr in (None, True) else 0), 1)
+    mu = E.round_to(_sum(x, dims, True, dtype, corr, acc, _scaler(n, dtype)), acc)
+    dev = E.round_to(E.round_to(x - mu, acc).square(), acc)
+    return _sum(dev, dims, keepdim, dtype, corr, acc, _scaler(dof, dtype))
 
 
-def _std(x, dims, keepdim, dtype, corr):
-    return torch.sqrt(_var(x, dims, keepdim, dtype, corr))
+def _std(x, dims, keepdim, dtype, corr, acc=None):
+    return torch.sqrt(_var(x, dims, keepdim, dtype, corr, acc))
 
 
 sum = _make_reduce("sum", _SUM_P, _sum)

@@ -3,9 +3,21 @@ split_query_key_value_and_split_heads.
 
 Layouts follow the real ops and their golden functions (ttnn/operations/transformer.py in the package): heads
 are [B, NH, S, D]; a fused QKV row is [Q heads | K heads | V heads]; K comes out transposed [B, NKV, D, S] unless
-transpose_key=False. SDPA numerics: the flash-attention kernel keeps scores and probabilities in bfloat16
-circular buffers, so the emulator rounds QK^T and softmax(QK^T) to bfloat16 before the next matmul, computing
-everything else in float32 (fidelity effects of the two matmuls are not modelled).
+transpose_key=False.
+
+SDPA numerics follow the flash-attention kernel (tt-metal sdpa.cpp and sdpa_program_factory.cpp):
+- Both products, Q K^T and P V, run on the matrix engine through the same path as ttnn.matmul
+  (sim/ops/matmul.py: operands as the source registers hold them, TF32 for float32, denormals flushed;
+  fidelity phases; Dst accumulation in bfloat16 per 32-wide K tile unless fp32_dest_acc_en).
+- The compute config is the call's compute_kernel_config, else SDPA's own default: HiFi2, approximate mode,
+  no fp32 accumulation (init_device_compute_kernel_config(..., HiFi2, true, false, false)).
+- Every intermediate the kernel keeps between steps (scores, probabilities, running max and sum, the output
+  accumulator) lives in bfloat16 circular buffers whatever fp32_dest_acc_en says (im_df = stats_df =
+  Float16_b, "need to disable fp32 cbs", tt-metal issue #13364); the scale is a bfloat16 scalar unless Q is
+  float32. The kernel packs S = Q K^T to a bfloat16 buffer and applies the scale inside the exponent on the
+  vector engine (float32). So: S = bf16(Q K^T); x = S * scale + mask; E = bf16(exp(x - rowmax(x)));
+  l = bf16(sum E); O = bf16(E V) * bf16(1 / l), rounded to the output dtype. The kernel's split of K into
+  chunks (a running max rescaling the partial sums) is not modelled: one chunk spans all keys.
 """
 from __future__ import annotations
 
@@ -17,8 +29,10 @@ from ..formats import round_bfloat16
 from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operands, require_device
-from ..types import INTEGERS, Layout, MemoryConfig, ShardSpec, TensorMemoryLayout
+from ..types import INTEGERS, DataType, Layout, MathFidelity, MemoryConfig, ShardSpec, TensorMemoryLayout
+from . import _eltwise as E
 from .data_movement import _check, _finish
+from .matmul import _BITS, _accumulate, _phases
 from .program_configs import SoftmaxDefaultProgramConfig, sharded_like, validate_softmax
 
 __all__ = ["scaled_dot_product_attention", "attention_softmax", "attention_softmax_", "concatenate_heads",
@@ -62,8 +76,14 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     _check(list(k.shape) == list(v.shape), op, f"K {list(k.shape)} and V {list(v.shape)} must have the same shape")
     nkv, sk = k.shape[1], k.shape[2]
     _check(nh % nkv == 0, op, f"Q heads ({nh}) must be a multiple of K/V heads ({nkv})")
-    scores = q.value.float() @ k.value.float().repeat_interleave(nh // nkv, 1).transpose(-1, -2)
-    scores = round_bfloat16(scores * (1.0 / math.sqrt(d) if scale is None else scale)).float()
+    fid, fp32_acc = _sdpa_config(compute_kernel_config)
+    kk = E.fpu_operand(k.value, k.dtype).repeat_interleave(nh // nkv, 1)
+    vv = E.fpu_operand(v.value, v.dtype).repeat_interleave(nh // nkv, 1)
+    scores = _engine(E.fpu_operand(q.value, q.dtype), kk.transpose(-1, -2), fid, fp32_acc,
+                     _BITS.get(q.dtype, 7), _BITS.get(k.dtype, 7))
+    sc = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    sc = sc if q.dtype == DataType.FLOAT32 else float(round_bfloat16(torch.tensor([sc])).float())
+    scores = E.round_to(scores, DataType.BFLOAT16) * sc   # S packed to bfloat16; the scale applied in the SFPU
     if attn_mask is not None:
         m = attn_mask.value.float()
         _check(m.dim() == 4 and m.shape[-2:] == (sq, sk) and m.shape[0] in (1, b) and m.shape[1] in (1, nh), op,
@@ -77,20 +97,35 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     if sliding_window_size is not None:
         keep &= kj > qi - sliding_window_size
     scores = scores.masked_fill(~keep, float("-inf"))
-    probs = round_bfloat16(torch.softmax(scores, -1)).float()
-    out = probs @ v.value.float().repeat_interleave(nh // nkv, 1)
+    row_max = scores.amax(-1, keepdim=True)
+    row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))  # a fully masked row
+    e = E.round_to(torch.exp(scores - row_max), DataType.BFLOAT16)
+    inv_sum = E.round_to(torch.reciprocal(E.round_to(e.sum(-1, keepdim=True), DataType.BFLOAT16)),
+                         DataType.BFLOAT16)
+    out = E.round_to(_engine(e, vv, fid, fp32_acc, 7, _BITS.get(v.dtype, 7)), DataType.BFLOAT16) * inv_sum
     if output_concat_heads:
         out = out.permute(0, 2, 1, 3).reshape(b, sq, nh * d)
     flops = 4.0 * b * nh * sq * sk * d
     # Priced as flash attention runs it: per (batch, head), Q K^T and P V as tile products on the matrix
     # engine (scores stay in L1), softmax on the vector engine; Q, K, V and the mask read once.
     t = lambda n: -(-n // 32)  # noqa: E731
-    cfg = compute_kernel_config
-    passes = cfg.math_fidelity.passes if cfg is not None and cfg.math_fidelity.name != "Invalid" else 2
-    work = MatmulWork(b * nh, t(sq), 2 * t(d), t(sk), dev.spec.grid.y, dev.spec.grid.x, passes,
-                      bool(cfg is not None and cfg.fp32_dest_acc_en))
+    work = MatmulWork(b * nh, t(sq), 2 * t(d), t(sk), dev.spec.grid.y, dev.spec.grid.x, fid.passes, fp32_acc)
     return _finish(op, dev, out, q, (q, k, v, attn_mask), memory_config=memory_config, flops=flops,
                    matmul=work, sfpu_ops=float(b * nh * t(sq) * t(sk) * 1024), sfpu_cycles=4.0)
+
+
+def _sdpa_config(cfg) -> tuple[MathFidelity, bool]:
+    """(fidelity, fp32 accumulation) of an SDPA call: its compute_kernel_config, else the op's default
+    (HiFi2, bfloat16 accumulation: tt-metal sdpa.cpp)."""
+    if cfg is None:
+        return MathFidelity.HiFi2, False
+    fid = cfg.math_fidelity if cfg.math_fidelity != MathFidelity.Invalid else MathFidelity.HiFi2
+    return fid, bool(cfg.fp32_dest_acc_en)
+
+
+def _engine(x_b, x_a, fid, fp32_acc, bits_b, bits_a):
+    """x_b @ x_a on the matrix engine (x_b the first input, in SrcB), as ttnn.matmul computes it."""
+    return _accumulate(_phases(x_b, x_a, fid, bits_b, bits_a), fp32_acc)
 
 
 _DEFAULT_PROGRAM = SoftmaxDefaultProgramConfig()
