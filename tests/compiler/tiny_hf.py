@@ -18,6 +18,11 @@ def build(name):
                           num_key_value_heads=2, intermediate_size=128, max_position_embeddings=64,
                           bos_token_id=0, eos_token_id=1, initializer_range=0.2)
         return T.LlamaForCausalLM(c), lambda: (torch.randint(0, 100, (1, 16)),)
+    if name == "t5":  # encoder-decoder: generate() runs the encoder once, then the decoder per token
+        c = T.T5Config(vocab_size=100, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_decoder_layers=2,
+                       num_heads=4, relative_attention_num_buckets=8, relative_attention_max_distance=32,
+                       decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, initializer_factor=1.0)
+        return T.T5ForConditionalGeneration(c), lambda: (torch.randint(2, 100, (1, 16)),)
     if name == "vit":
         c = T.ViTConfig(image_size=32, patch_size=8, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=128, num_channels=3)

@@ -190,12 +190,23 @@ def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memor
 
 
 def _new_empty(size, dtype, device):
-    """torch.empty on ttnn: zeros on the device (TT-NN has no uninitialised allocation from Python)."""
-    from .tensor import TtnnTensor, host_to_tt
+    """torch.empty on ttnn: zeros made on the device (`ttnn.full`: no upload; torch.full, torch.zeros and
+    generate()'s per-token `torch.full(..., device=)` are empty + fill_), or uploaded where the runtime has no
+    `full` or the dtype cannot be made there."""
+    from ..lowering.policy import device_dtype
+    from .tensor import TtnnTensor, default_layout, host_to_tt
     dtype = dtype or torch.get_default_dtype()
     index = check_index(torch.device(device).index if device is not None else _current)
-    host = torch.zeros(tuple(size), dtype=dtype)
-    return TtnnTensor(host_to_tt(host, index), host.shape, dtype, index)
+    shape = tuple(int(s) for s in size)
+    ttnn = runtime.ttnn()
+    n = 1
+    for s in shape:
+        n *= s
+    if hasattr(ttnn, "full") and n > 0:
+        tt = ttnn.full(list(shape) or [1], fill_value=0.0 if dtype.is_floating_point else 0,
+                       dtype=device_dtype(ttnn, dtype), layout=default_layout(ttnn), device=ttnn_device(index))
+        return TtnnTensor(tt, shape, dtype, index)
+    return TtnnTensor(host_to_tt(torch.zeros(shape, dtype=dtype), index), shape, dtype, index)
 
 
 def _host_factory(op):

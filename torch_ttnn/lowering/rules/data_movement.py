@@ -74,7 +74,8 @@ def expand(ttnn, x, sizes, implicit=False):
     if r == 0:
         return x
     src = [1] * (r - len(x.shape)) + list(x.shape)
-    target = [src[i] if s == -1 else int(s) for i, s in enumerate(sizes)]
+    # a symbolic size stays symbolic (int() would pin the graph to this call's length: a recompile per token)
+    target = [src[i] if s == -1 else s if isinstance(s, torch.SymInt) else int(s) for i, s in enumerate(sizes)]
     if target == list(x.shape):
         return x
     if len(src) != len(x.shape):
@@ -112,6 +113,8 @@ def cat(ttnn, ts, dim=0):
     ts = [t for t in ts if _numel(t) > 0] or ts[:1]
     if len(ts) == 1:
         return ts[0]
+    if len({getattr(t, "layout", None) for t in ts}) > 1:  # concat wants one layout (ids ROW_MAJOR + a new TILE token)
+        ts = [tile(ttnn, t) for t in ts]
     return ttnn.concat(list(ts), dim_(dim, len(ts[0].shape)))
 
 

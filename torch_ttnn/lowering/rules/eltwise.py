@@ -138,17 +138,17 @@ def _int_guard(a, b, alpha=1):
     """Integer add/subtract (positions, cache indices): int32 on the device, int operands only."""
     import torch
     ints = (torch.int32, torch.int64)
-    ok = [(is_t(x) and x.dtype in ints) or (isinstance(x, int) and not isinstance(x, bool))
-          for x in (a, b)]
+    ok = [(is_t(x) and x.dtype in ints) or (isinstance(x, (int, torch.SymInt)) and not isinstance(x, bool))
+          for x in (a, b)]  # a SymInt: a length in a graph traced with dynamic shapes (a KV cache's)
     return all(ok) and is_t(a) and isinstance(alpha, int)
 
 
 def _int_binary(name):
     def rule(ttnn, a, b, alpha=1):
         a = tile(ttnn, a)
-        if isinstance(b, int):
-            b = b * alpha
-            return a if b == 0 else getattr(ttnn, name)(a, b)
+        if not is_t(b):  # an int or a SymInt (evaluated per call by the executor)
+            b = b * alpha if alpha != 1 else b
+            return a if isinstance(b, int) and b == 0 else getattr(ttnn, name)(a, b)
         b = tile(ttnn, b)
         if alpha != 1:
             b = ttnn.multiply(b, alpha)
