@@ -217,8 +217,23 @@ def _host_factory(op):
         from .tensor import TtnnTensor, host_to_tt
         index = check_index(torch.device(kwargs["device"]).index if kwargs.get("device") is not None else _current)
         host = op(*args, **{**kwargs, "device": torch.device("cpu"), "pin_memory": None})
-        return TtnnTensor(host_to_tt(host, index), host.shape, host.dtype, index)
+        tt = _int_range_on_device(op, args, host, index)
+        return TtnnTensor(tt if tt is not None else host_to_tt(host, index), host.shape, host.dtype, index)
     return impl
+
+
+def _int_range_on_device(op, args, host, index):
+    """An integer `torch.arange` made by `ttnn.arange` on the device (no upload: HF's logits processors make
+    one per token); None for the rest (floats, eye), which are made on the host and placed."""
+    ttnn = runtime.ttnn()
+    if op.overloadpacket is not torch.ops.aten.arange or host.dtype not in (torch.int32, torch.int64) \
+            or not hasattr(ttnn, "arange") or host.numel() == 0 or not all(isinstance(a, int) for a in args):
+        return None
+    start, end, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) > 2 else 1)
+    if not all(-(2**31) <= v < 2**31 for v in (start, end)):
+        return None
+    from .tensor import default_layout
+    return ttnn.arange(start, end, step, dtype=ttnn.int32, device=ttnn_device(index), layout=default_layout(ttnn))
 
 
 @no_dynamo

@@ -28,6 +28,7 @@ def _guard(x, dim, index, src):
     return (is_float(x) and is_float(src) and x.dim() == 4 and src.dim() == 4 and dim in (2, -2)
             and is_t(index) and index.dim() == 1 and index.numel() == 1 and src.shape[2] == 1
             and tuple(src.shape[:2]) == tuple(x.shape[:2]) and src.shape[3] == x.shape[3]
+            and x.shape[3] % 32 == 0  # a head_dim-wide shard must be whole tiles (paged_update_cache's input)
             and x.shape[0] <= MAX_CORES and _grid(int(x.shape[0])) is not None)
 
 

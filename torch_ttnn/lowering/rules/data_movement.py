@@ -249,6 +249,9 @@ def _layout_for(ttnn, dtype):
 
 
 def _arange_guard(*a, dtype=None, layout=None, device=None, pin_memory=None):
+    if any(isinstance(v, torch.SymInt) for v in a):  # a length in a graph with dynamic shapes (T5's key length)
+        return all(isinstance(v, (int, torch.SymInt)) and not isinstance(v, bool) for v in a) \
+            and _creates(dtype, device) and (dtype is None or not dtype.is_floating_point)
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a) and _creates(dtype, device) \
         and (all(isinstance(v, int) for v in a) or dtype is None or dtype.is_floating_point)
 
