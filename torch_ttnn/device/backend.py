@@ -199,10 +199,7 @@ def _new_empty(size, dtype, device):
     index = check_index(torch.device(device).index if device is not None else _current)
     shape = tuple(int(s) for s in size)
     ttnn = runtime.ttnn()
-    n = 1
-    for s in shape:
-        n *= s
-    if hasattr(ttnn, "full") and n > 0:
+    if hasattr(ttnn, "full"):
         tt = ttnn.full(list(shape) or [1], fill_value=0.0 if dtype.is_floating_point else 0,
                        dtype=device_dtype(ttnn, dtype), layout=default_layout(ttnn), device=ttnn_device(index))
         return TtnnTensor(tt, shape, dtype, index)
