@@ -29,6 +29,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWa
 
 NEW_TOKENS = 4
 PROMPTS = (6, 9, 12)   # the third prompt length must reuse the graphs of the first two
+# logits of the tiny random models in bfloat16 against CPU float32: the host-input compiled path gives the same
+# (tiny Llama, prompt 12, step 3: PCC 0.9988 with host inputs, 0.9979 on the device); tokens are compared exactly
+MIN_PCC = 0.997
 
 
 def _generate(model, ids, cache):
@@ -78,7 +81,7 @@ def test_generate_on_device(name, cache, device):
         end = tt_dev.transfers.snapshot()
         assert got.sequences.device.type == "ttnn", "generate() left the device"
         first = 1 if cpu.config.is_encoder_decoder else length  # T5 starts with decoder_start_token_id
-        assert_greedy_matches(f"{name}/{cache}/{length}", ref, got, first)
+        assert_greedy_matches(f"{name}/{cache}/{length}", ref, got, first, min_pcc=MIN_PCC)
         per_token = steps.per_token(end)
         print(f"{name} {cache} prompt {length}: per decode token (h2d, d2h, d2h bytes) "
               f"{[(t.h2d, t.d2h, t.d2h_bytes) for t in per_token]}")
