@@ -1,5 +1,5 @@
-"""Generation on the device: `model.to("ttnn")` + `torch.compile(model.forward, backend="ttnn", dynamic=True)` +
-HF `generate()` on token ids that live on the ttnn device, for a decoder (GPT-2, Llama) and an encoder-decoder
+"""Generation on the device: `model.to("ttnn")` + `torch.compile(model.forward, backend="ttnn")` + HF
+`generate()` on token ids that live on the ttnn device, for a decoder (GPT-2, Llama) and an encoder-decoder
 (T5), with HF's dynamic cache and with its static cache (`cache_implementation="static"`).
 
 What is asserted, per case:
