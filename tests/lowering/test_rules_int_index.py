@@ -98,6 +98,16 @@ CASES = [
     ("slice_scatter_float", lambda x, y: x.slice_scatter(y, 1, 2, 5) * 2, lambda: [R(3, 9), R(3, 3)],
      ["concat"]),
     ("select_scatter_float", lambda x, y: x.select_scatter(y, 0, -1) * 2, lambda: [R(4, 6), R(6)], ["concat"]),
+    # generate()'s per-token loop on device ids: EOS membership, stop flags, `1 - unfinished`, causal masks
+    ("int_isin", lambda x, t: torch.isin(x, t), lambda: [I(0, 9, 3, 5), torch.tensor([1, 4, 7])], ["eq", "max"]),
+    ("int_isin_invert", lambda x, t: torch.isin(x, t, invert=True), lambda: [I(0, 4, 7), torch.tensor([2])],
+     ["eq", "max"]),
+    ("int_and_bool", lambda u, s: u & ~s, lambda: [I(0, 2, 3), torch.tensor([True, False, True])],
+     ["bitwise_and"]),
+    ("int_rsub", lambda u: 1 - u, lambda: [I(0, 2, 4)], ["rsub"]),
+    ("int_max_all", lambda u: u.max() == 0, lambda: [I(-5, 5, 2, 6)], ["max"]),
+    ("int_min_all", lambda u: u.min(), lambda: [I(-5, 5, 7)], ["min"]),
+    ("bool_tril_triu", lambda x: (x > 0).tril() | (x > 5).triu(1), lambda: [I(-3, 9, 2, 5, 5)], ["tril", "triu"]),
 ]
 
 

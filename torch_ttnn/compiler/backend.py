@@ -435,8 +435,9 @@ class CompiledGraph:
         does not import the eager device (it sits beside it): the class of an input it was handed wraps them."""
         out = list(out)
         for i, dtype, scalar in self._wrap:
-            o = type(device_input).from_ttnn(out[i], dtype)
-            out[i] = o.reshape(()) if scalar else o   # a view of the [1]-shaped device scalar, no copy
+            # a 0-d output owns its [1]-shaped TT-NN scalar (a view of it would send in-place writes, e.g. a
+            # static cache's position counter, through the host)
+            out[i] = type(device_input).from_ttnn(out[i], dtype, shape=() if scalar else None)
         return out
 
     def _check_accuracy(self, args, out):

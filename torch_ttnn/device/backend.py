@@ -223,12 +223,20 @@ def _empty_strided(size, stride, dtype=None, layout=None, device=None, pin_memor
 
 
 def _new_empty(size, dtype, device):
-    """torch.empty on ttnn: zeros on the device (TT-NN has no uninitialised allocation from Python)."""
-    from .tensor import TtnnTensor, host_to_tt
+    """torch.empty on ttnn: zeros made on the device (`ttnn.full`: no upload; torch.full, torch.zeros and
+    generate()'s per-token `torch.full(..., device=)` are empty + fill_), or uploaded where the runtime has no
+    `full` or the dtype cannot be made there."""
+    from ..lowering.policy import device_dtype
+    from .tensor import TtnnTensor, default_layout, host_to_tt
     dtype = dtype or torch.get_default_dtype()
     index = check_index(torch.device(device).index if device is not None else _current)
-    host = torch.zeros(tuple(size), dtype=dtype)
-    return TtnnTensor(host_to_tt(host, index), host.shape, dtype, index)
+    shape = tuple(int(s) for s in size)
+    ttnn = runtime.ttnn()
+    if hasattr(ttnn, "full"):
+        tt = ttnn.full(list(shape) or [1], fill_value=0.0 if dtype.is_floating_point else 0,
+                       dtype=device_dtype(ttnn, dtype), layout=default_layout(ttnn), device=ttnn_device(index))
+        return TtnnTensor(tt, shape, dtype, index)
+    return TtnnTensor(host_to_tt(torch.zeros(shape, dtype=dtype), index), shape, dtype, index)
 
 
 def _host_factory(op):
@@ -239,8 +247,23 @@ def _host_factory(op):
         from .tensor import TtnnTensor, host_to_tt
         index = check_index(torch.device(kwargs["device"]).index if kwargs.get("device") is not None else _current)
         host = op(*args, **{**kwargs, "device": torch.device("cpu"), "pin_memory": None})
-        return TtnnTensor(host_to_tt(host, index), host.shape, host.dtype, index)
+        tt = _int_range_on_device(op, args, host, index)
+        return TtnnTensor(tt if tt is not None else host_to_tt(host, index), host.shape, host.dtype, index)
     return impl
+
+
+def _int_range_on_device(op, args, host, index):
+    """An integer `torch.arange` made by `ttnn.arange` on the device (no upload: HF's logits processors make
+    one per token); None for the rest (floats, eye), which are made on the host and placed."""
+    ttnn = runtime.ttnn()
+    if op.overloadpacket is not torch.ops.aten.arange or host.dtype not in (torch.int32, torch.int64) \
+            or not hasattr(ttnn, "arange") or host.numel() == 0 or not all(isinstance(a, int) for a in args):
+        return None
+    start, end, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], args[2] if len(args) > 2 else 1)
+    if not all(-(2**31) <= v < 2**31 for v in (start, end)):
+        return None
+    from .tensor import default_layout
+    return ttnn.arange(start, end, step, dtype=ttnn.int32, device=ttnn_device(index), layout=default_layout(ttnn))
 
 
 @no_dynamo

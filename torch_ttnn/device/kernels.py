@@ -19,12 +19,31 @@ def _alias(x: TtnnTensor, shape=None, dtype=None) -> TtnnTensor:
     return out
 
 
-@kernel(aten.detach.default, aten.alias.default, aten.lift_fresh.default)
+@kernel(aten.detach.default, aten.alias.default)
 def _detach(func, args, kwargs):
     return _alias(args[0])
 
 
-@kernel(aten.clone.default, aten.lift_fresh_copy.default)
+def _fake_mode():
+    """The FakeTensorMode tracing this call (dynamo, aot_autograd, torch.export), or None."""
+    return torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.FAKE)
+
+
+@kernel(aten.lift_fresh.default, aten.lift_fresh_copy.default)
+def _lift(func, args, kwargs):
+    """`torch.tensor(data, device="ttnn")` ends in lift_fresh: torch builds the tensor for real (on the host,
+    then copied here, with the Python key off) and lifts it into whatever mode is active. Under a fake mode
+    (dynamo tracing HF's `torch.tensor([], device=self.device)` in a KV cache) the mode cannot take a wrapper
+    subclass and hands the call to us; the traced program must see a fake tensor on the ttnn device, as it does
+    for `device="cuda"`, or dynamo keeps the real tensor as its example value and later clones it with
+    `as_strided_` (the old `aten.as_strided_ resizes its output` crash)."""
+    fake = _fake_mode()
+    if fake is not None:
+        return fake.from_tensor(args[0])
+    return _alias(args[0]) if func == aten.lift_fresh.default else _clone(func, args, kwargs)
+
+
+@kernel(aten.clone.default)
 def _clone(func, args, kwargs):
     """TT-NN tensors are never written in place (writes swap the cell's tensor), so a clone shares it."""
     x = args[0]
@@ -59,6 +78,15 @@ def _cast_on_device(tt, src: torch.dtype, dst: torch.dtype, index: int):
     return None  # float -> int truncation, -> bool: torch's exact semantics, done on the host
 
 
+def _float_to_int(host: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """torch's cast, except that a float outside int32 (inf, or a value the int32 the device stores cannot
+    hold) saturates there: torch leaves that cast undefined (-inf -> int64 gives INT64_MIN on x86), and T5's
+    relative-position buckets cast log(0) = -inf to long and then never use the value."""
+    if host.is_floating_point() and dtype in (torch.int64, torch.int32):
+        host = host.nan_to_num(0.0).clamp(-(2**31), 2**31 - 128)  # 2**31 - 1 is not a float32: stay below it
+    return host.to(dtype)
+
+
 @kernel(aten._to_copy.default)
 def _to_copy(func, args, kwargs):
     x = args[0]
@@ -73,7 +101,7 @@ def _to_copy(func, args, kwargs):
     tt = _cast_on_device(x.ttnn_tensor(), x.dtype, dtype, index)
     if tt is None:
         count_fallback(func, f"cast {x.dtype} -> {dtype} keeps torch's exact semantics on the host")
-        tt = host_to_tt(x._host().to(dtype), index, getattr(x._cell.tt, "layout", None))
+        tt = host_to_tt(_float_to_int(x._host(), dtype), index, getattr(x._cell.tt, "layout", None))
     return TtnnTensor(tt, x.shape, dtype, index)
 
 

@@ -154,10 +154,13 @@ class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
 
     # --- the TT-NN side --------------------------------------------------------------------------------
     @classmethod
-    def from_ttnn(cls, t, dtype: torch.dtype | None = None) -> "TtnnTensor":
+    def from_ttnn(cls, t, dtype: torch.dtype | None = None, shape=None) -> "TtnnTensor":
         """A TT-NN tensor (on a device of the active runtime) as a torch tensor on the ttnn device, without a
         copy (`torch_ttnn.from_ttnn`). A class method so that code handed these tensors can make more of them
-        without importing the device: the compiler, which sits beside it, wraps a graph's outputs this way."""
+        without importing the device: the compiler, which sits beside it, wraps a graph's outputs this way.
+        `shape`: the torch shape when it differs from the TT-NN one by size-1 dims only (a 0-d torch scalar is
+        [1] in TT-NN, which has no rank 0): the tensor then owns the data, it is not a view of a [1] tensor
+        (an in-place write into it, such as a static cache's position counter, stays on the device)."""
         from .backend import register_ttnn_device
         ttnn = runtime.ttnn()
         dev = t.device() if callable(getattr(t, "device", None)) else None
@@ -168,7 +171,13 @@ class TtnnTensor(torch.Tensor, metaclass=_DynamoView):
             host = {ttnn.bfloat16: torch.bfloat16, ttnn.int32: torch.int32, ttnn.uint8: torch.uint8,
                     ttnn.uint32: torch.int64, ttnn.uint16: torch.int32}
             dtype = host.get(t.dtype, torch.float32)
-        return cls(t, tuple(int(d) for d in t.shape), dtype, index)
+        tt_shape = tuple(int(d) for d in t.shape)
+        if shape is not None and tuple(shape) != tt_shape:
+            if [d for d in shape if d != 1] != [d for d in tt_shape if d != 1]:
+                raise ValueError(f"from_ttnn: shape {tuple(shape)} is not the TT-NN tensor's {list(tt_shape)} "
+                                 f"with size-1 dims added or removed")
+            return cls(t, tuple(shape), dtype, index)
+        return cls(t, tt_shape, dtype, index)
 
     @no_dynamo
     def ttnn_tensor(self):

@@ -96,6 +96,34 @@ class _Pool:
         return self.used_per_bank * self.banks
 
 
+@dataclass
+class Transfers:
+    """Copies between the host and this device since it opened (or `reset()`): an upload is a `to_device` (or a
+    `from_torch(..., device=)`) of a host tensor, a download a `to_torch`/`from_device` of a device tensor.
+    The real card has no such counter (its copies are not device programs, so the profiler does not list
+    them); the emulator keeps one so that "what crosses PCIe per call" is a number a test can assert."""
+    h2d: int = 0
+    d2h: int = 0
+    h2d_bytes: int = 0
+    d2h_bytes: int = 0
+
+    def upload(self, nbytes: int):
+        self.h2d, self.h2d_bytes = self.h2d + 1, self.h2d_bytes + nbytes
+
+    def download(self, nbytes: int):
+        self.d2h, self.d2h_bytes = self.d2h + 1, self.d2h_bytes + nbytes
+
+    def snapshot(self) -> "Transfers":
+        return Transfers(self.h2d, self.d2h, self.h2d_bytes, self.d2h_bytes)
+
+    def since(self, before: "Transfers") -> "Transfers":
+        return Transfers(self.h2d - before.h2d, self.d2h - before.d2h, self.h2d_bytes - before.h2d_bytes,
+                         self.d2h_bytes - before.d2h_bytes)
+
+    def reset(self):
+        self.h2d = self.d2h = self.h2d_bytes = self.d2h_bytes = 0
+
+
 class Device:
     """An emulated TT-NN device (one chip)."""
 
@@ -109,6 +137,7 @@ class Device:
         self.op_records: list[OpRecord] = []
         self.trace_region_size = trace_region_size
         self._traces: dict = {}        # trace id -> captured trace (sim/trace.py)
+        self.transfers = Transfers()   # host <-> device copies (PCIe), counted by the conversions in tensor.py
         self._replaying = False        # ops run by execute_trace: priced without host dispatch
         l1_bank = spec.l1_bank_size - l1_small_size
         if worker_l1_size:

@@ -389,6 +389,8 @@ def to_torch(tensor, dtype=None, *, torch_rank=None, mesh_composer=None, device=
         raise TypeError(f"to_torch expects a ttnn.Tensor, got {type(tensor).__name__}")
     if tensor._device is not None and Operation._capture is not None:
         Operation._capture.refuse(tensor._device, "Reads")
+    if tensor._device is not None:
+        _count(tensor, "download")
     out = tensor.value.clone()
     if torch_rank is not None:
         out = out.reshape(tuple(Shape(out.shape).to_rank(torch_rank)))
@@ -409,13 +411,24 @@ def to_device(tensor, device, memory_config=None, *, queue_id=None) -> Tensor:
     t = Tensor._make(tensor.value, tensor._dtype, tensor._layout)
     _place(t, device, memory_config or DRAM_MEMORY_CONFIG)
     record(device, "ttnn.to_device", host_only=True)  # the host->device copy: PCIe, not a device program
+    _count(t, "upload")
     return t
+
+
+def _count(t: Tensor, direction: str):
+    """A copy across PCIe, in the device's transfer counters (Device.transfers), by the buffer's size."""
+    counters = getattr(t._device, "transfers", None)
+    if counters is not None:
+        pages, page_size = _pages(t)
+        getattr(counters, direction)(pages * page_size)
 
 
 @operation("ttnn.from_device")
 def from_device(tensor, blocking: bool = True, *, queue_id=None) -> Tensor:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"from_device expects a ttnn.Tensor, got {type(tensor).__name__}")
+    if tensor._device is not None:
+        _count(tensor, "download")
     return Tensor._make(tensor.value, tensor._dtype, tensor._layout)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from .device import Device
 from .operation import Operation, operation
-from .tensor import Tensor
+from .tensor import Tensor, _count
 
 COMMAND_BYTES_PER_OP = 24 * 1024
 
@@ -194,6 +194,7 @@ def copy_host_to_device_tensor(host_tensor, device_tensor, cq_id=None) -> None:
                            f"{list(device_tensor.shape)} {device_tensor.dtype.name} {device_tensor.layout.name}; "
                            f"convert it first (ttnn.from_torch(..., dtype=, layout=))")
     device_tensor._values = host_tensor.value
+    _count(device_tensor, "upload")
 
 
 

@@ -28,6 +28,7 @@ def _guard(x, dim, index, src):
     return (is_float(x) and is_float(src) and x.dim() == 4 and src.dim() == 4 and dim in (2, -2)
             and is_t(index) and index.dim() == 1 and index.numel() == 1 and src.shape[2] == 1
             and tuple(src.shape[:2]) == tuple(x.shape[:2]) and src.shape[3] == x.shape[3]
+            and x.shape[3] % 32 == 0  # a head_dim-wide shard must be whole tiles (paged_update_cache's input)
             and x.shape[0] <= MAX_CORES and _grid(int(x.shape[0])) is not None)
 
 
@@ -36,7 +37,7 @@ def index_copy_in_place(ttnn, x, dim, index, src):
     dim 1, heads on the tile rows), height-sharded one user per core, and `paged_update_cache` writes each
     user's row into the cache at the position, read on the device (so a trace can replay it). Moves one tile
     row per user and head instead of the whole cache."""
-    users, heads, _, d = (int(s) for s in x.shape)
+    users, heads, d = int(x.shape[0]), int(x.shape[1]), int(x.shape[3])  # the length may be symbolic: left so
     gx, gy = _grid(users)
     rows = ttnn.permute(tile(ttnn, src), (2, 0, 1, 3))
     shard = ttnn.create_sharded_memory_config((32 * -(-heads // 32), d), ttnn.CoreGrid(x=gx, y=gy),

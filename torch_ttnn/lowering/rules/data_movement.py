@@ -74,7 +74,8 @@ def expand(ttnn, x, sizes, implicit=False):
     if r == 0:
         return x
     src = [1] * (r - len(x.shape)) + list(x.shape)
-    target = [src[i] if s == -1 else int(s) for i, s in enumerate(sizes)]
+    # a symbolic size stays symbolic (int() would pin the graph to this call's length: a recompile per token)
+    target = [src[i] if s == -1 else s if isinstance(s, torch.SymInt) else int(s) for i, s in enumerate(sizes)]
     if target == list(x.shape):
         return x
     if len(src) != len(x.shape):
@@ -112,6 +113,8 @@ def cat(ttnn, ts, dim=0):
     ts = [t for t in ts if _numel(t) > 0] or ts[:1]
     if len(ts) == 1:
         return ts[0]
+    if len({getattr(t, "layout", None) for t in ts}) > 1:  # concat wants one layout (ids ROW_MAJOR + a new TILE token)
+        ts = [tile(ttnn, t) for t in ts]
     return ttnn.concat(list(ts), dim_(dim, len(ts[0].shape)))
 
 
@@ -246,6 +249,9 @@ def _layout_for(ttnn, dtype):
 
 
 def _arange_guard(*a, dtype=None, layout=None, device=None, pin_memory=None):
+    if any(isinstance(v, torch.SymInt) for v in a):  # a length in a graph with dynamic shapes (T5's key length)
+        return all(isinstance(v, (int, torch.SymInt)) and not isinstance(v, bool) for v in a) \
+            and _creates(dtype, device) and (dtype is None or not dtype.is_floating_point)
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in a) and _creates(dtype, device) \
         and (all(isinstance(v, int) for v in a) or dtype is None or dtype.is_floating_point)
 

@@ -7,6 +7,8 @@ ops return numbers, which is what TT-NN's own comparison ops return.
 """
 from __future__ import annotations
 
+import torch
+
 from ..registry import lowering
 from ._util import aten, float_or_num, is_float, is_t, named, tile
 
@@ -138,17 +140,17 @@ def _int_guard(a, b, alpha=1):
     """Integer add/subtract (positions, cache indices): int32 on the device, int operands only."""
     import torch
     ints = (torch.int32, torch.int64)
-    ok = [(is_t(x) and x.dtype in ints) or (isinstance(x, int) and not isinstance(x, bool))
-          for x in (a, b)]
+    ok = [(is_t(x) and x.dtype in ints) or (isinstance(x, (int, torch.SymInt)) and not isinstance(x, bool))
+          for x in (a, b)]  # a SymInt: a length in a graph traced with dynamic shapes (a KV cache's)
     return all(ok) and is_t(a) and isinstance(alpha, int)
 
 
 def _int_binary(name):
     def rule(ttnn, a, b, alpha=1):
         a = tile(ttnn, a)
-        if isinstance(b, int):
-            b = b * alpha
-            return a if b == 0 else getattr(ttnn, name)(a, b)
+        if isinstance(b, (int, torch.SymInt)):  # a number, or a SymInt the executor evaluates per call
+            b = b * alpha if alpha != 1 else b
+            return a if isinstance(b, int) and b == 0 else getattr(ttnn, name)(a, b)
         b = tile(ttnn, b)
         if alpha != 1:
             b = ttnn.multiply(b, alpha)
@@ -216,12 +218,17 @@ def masked_fill_t(ttnn, x, m, v):
     return ttnn.where(tile(ttnn, m), v, tile(ttnn, x))
 
 
-@lowering(aten.tril.default, when=lambda x, diagonal=0: _float1(x) and x.dim() >= 2)
+def _masky(x, diagonal=0):
+    """A float tensor, or a boolean (1.0/0.0 on the device: HF's causal masks are `tril` of a bool matrix)."""
+    return (_float1(x) or (is_t(x) and x.dtype == torch.bool)) and x.dim() >= 2 and isinstance(diagonal, int)
+
+
+@lowering(aten.tril.default, when=_masky)
 def tril(ttnn, x, diagonal=0):
     return ttnn.tril(tile(ttnn, x), diagonal=diagonal)
 
 
-@lowering(aten.triu.default, when=lambda x, diagonal=0: _float1(x) and x.dim() >= 2)
+@lowering(aten.triu.default, when=_masky)
 def triu(ttnn, x, diagonal=0):
     return ttnn.triu(tile(ttnn, x), diagonal=diagonal)
 

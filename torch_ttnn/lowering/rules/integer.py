@@ -128,8 +128,35 @@ for _op, _name in ((aten.bitwise_and.Tensor, "logical_and"), (aten.bitwise_or.Te
 
 for _op, _name in ((aten.bitwise_and.Tensor, "bitwise_and"), (aten.bitwise_or.Tensor, "bitwise_or"),
                    (aten.bitwise_xor.Tensor, "bitwise_xor")):
-    lowering(_op, when=lambda a, b: is_int(a) and is_int(b))(
-        named(lambda ttnn, a, b, _n=_name: getattr(ttnn, _n)(tile(ttnn, a), tile(ttnn, b)), f"int_{_name}"))
+    # an int with an int, or with a bool (torch promotes it to 0/1: generate()'s `unfinished & ~stop`)
+    lowering(_op, when=lambda a, b: (is_int(a) or is_int(b)) and all(is_int(x) or is_bool(x) for x in (a, b)))(
+        named(lambda ttnn, a, b, _n=_name: getattr(ttnn, _n)(as_int(ttnn, a), as_int(ttnn, b)), f"int_{_name}"))
+
+
+@lowering(aten.rsub.Scalar, when=lambda x, other, alpha=1: is_int(x) and int_num(other) and int_num(alpha))
+def int_rsub(ttnn, x, other, alpha=1):
+    """other - alpha * x in int32 (generate()'s `1 - unfinished_sequences`)."""
+    x = as_int(ttnn, x)
+    return ttnn.rsub(x if alpha == 1 else ttnn.multiply(x, alpha), other)
+
+
+ISIN_MAX_TEST = 64  # test elements compared at once: a [.., n] comparison per element, then a max over n
+
+
+@lowering(aten.isin.Tensor_Tensor, when=lambda x, test, assume_unique=False, invert=False: is_int(x) and is_int(test)
+          and 1 <= test.numel() <= ISIN_MAX_TEST and 1 <= x.dim() <= 3)
+def int_isin(ttnn, x, test, assume_unique=False, invert=False):
+    """Membership in a short list (generate()'s EOS check on the last tokens): every element against every test
+    value, then any over the test values; exact in int32. A long list would make an [elements, n] mask, so
+    the guard caps n."""
+    rank, n = len(x.shape), 1
+    for d in test.shape:
+        n *= d
+    xs = ttnn.reshape(as_int(ttnn, x), list(x.shape) + [1])
+    ts = ttnn.reshape(as_int(ttnn, test), [1] * rank + [n])
+    hit = ttnn.max(ttnn.eq(xs, ts), dim=rank, keepdim=True)  # int32 1/0
+    hit = ttnn.reshape(hit, list(x.shape))
+    return as_bool(ttnn, ttnn.eq(hit, 0) if invert else hit)
 
 
 # --- float and integer mixed ------------------------------------------------------------------------------

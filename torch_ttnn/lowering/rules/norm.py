@@ -1,6 +1,8 @@
 """Normalizations and softmax: layer_norm, batch_norm (inference), softmax, log_softmax."""
 from __future__ import annotations
 
+import torch
+
 from .. import policy
 from ..registry import lowering
 from ._util import aten, dim_, is_float, tile
@@ -16,7 +18,8 @@ def layer_norm(ttnn, x, shape, w, b, eps):
     1/std that training graphs save for the backward ([..., 1, ...1] as torch returns them). The compiler drops
     the statistics where nothing reads them."""
     k = len(shape)
-    outer = [int(s) for s in x.shape[:len(x.shape) - k]]
+    # leading sizes stay symbolic (int() would pin a dynamic-shape graph to this call's sequence length)
+    outer = [s if isinstance(s, torch.SymInt) else int(s) for s in x.shape[:len(x.shape) - k]]
     n = 1
     for s in shape:
         n *= int(s)

@@ -73,6 +73,9 @@ lowering(aten.sum.default, when=_full_reducible)(_full("sum"))
 lowering(aten.mean.default, when=_full_reducible)(_full("mean"))
 lowering(aten.max.default, when=lambda x: is_float(x))(_full("max"))
 lowering(aten.min.default, when=lambda x: is_float(x))(_full("min"))
+# int32 on the device, reduced as int32 (exact): e.g. generate()'s `unfinished_sequences.max() == 0` per token
+lowering(aten.max.default, when=lambda x: is_t(x) and x.dtype in (torch.int32, torch.int64))(_full("max"))
+lowering(aten.min.default, when=lambda x: is_t(x) and x.dtype in (torch.int32, torch.int64))(_full("min"))
 
 
 _COUNTS = (torch.bool, torch.int32, torch.int64)
