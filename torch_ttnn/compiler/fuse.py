@@ -620,7 +620,7 @@ def fuse_gqa_attention(graph: fx.Graph, ctx: FuseContext) -> int:
     of query heads where it is, instead of G copies of the KV cache written and read per layer."""
     count = 0
     for n in list(graph.nodes):
-        if not _op(n, "scaled_dot_product_attention") or len(n.args) < 3:
+        if not _op(n, "scaled_dot_product_attention", "scaled_dot_product_attention_decode") or len(n.args) < 3:
             continue
         k, v = _repeated_kv(n.args[1]), _repeated_kv(n.args[2])
         if k is None or v is None or _shape(k) != _shape(v):

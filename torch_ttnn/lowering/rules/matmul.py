@@ -93,7 +93,7 @@ def _sdpa_decode(ttnn, q, k, v, attn_mask, scale):
         attn_mask = ttnn.typecast(attn_mask, ttnn.bfloat16)
     if k.shape[1] > 1 and q.dtype != ttnn.bfloat16:
         q = ttnn.typecast(q, ttnn.bfloat16)  # the op's grouped-query path wants bfloat16 queries
-    qd = ttnn.permute(q, (2, 0, 1, 3))
+    qd = ttnn.permute(q, (2, 0, 1, 3), memory_config=ttnn.DRAM_MEMORY_CONFIG)  # the op reads Q from DRAM
     if attn_mask is not None:
         mb, mh = attn_mask.shape[0], attn_mask.shape[1]
         m = ttnn.permute(attn_mask, (2, 0, 1, 3))   # [1, B|1, 1|NH, S]
