@@ -31,6 +31,8 @@ Passes, in the order they run:
   `transformer.concatenate_heads` (rank 4, TILE, head size a multiple of 32, as the op requires).
 - `gqa_attention`: grouped-query attention's `repeat_kv` (reshape, repeat, reshape of K and V) before
   `scaled_dot_product_attention` removed: TT-NN's SDPA takes fewer K/V heads than Q heads.
+- `rms_norm`: HF's RMSNorm as lowering leaves it (square, mean, add epsilon, rsqrt, multiply, multiply by the
+  weight) -> `ttnn.rms_norm(x, epsilon=eps, weight=w)`.
 - `residual_layer_norm`: `layer_norm(add(x, r))` (or rms_norm) where the add has no other user ->
   `layer_norm(x, residual_input_tensor=r)`: the add happens in float32 inside the norm, so the sum is not
   rounded to bfloat16 first.
@@ -633,6 +635,85 @@ def fuse_gqa_attention(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+# --- rms_norm ------------------------------------------------------------------------------------------------
+def _through_typecast(n):
+    """n's input if n is a plain typecast, else n."""
+    return n.args[0] if _op(n, "typecast") and not n.kwargs and len(n.args) == 2 else n
+
+
+def _rms_scale(r: fx.Node, x: fx.Node) -> tuple[float, fx.Node] | None:
+    """(epsilon, the square node) if r is rsqrt(add(mean(square(x), dim=-1, keepdim=True) [-> reshape], epsilon)), each step read
+    only by the next; else None."""
+    if not (_op(r, "rsqrt") and len(r.args) == 1 and _sole_user(r) is not None):
+        return None
+    add = r.args[0]
+    if not (_op(add, "add") and len(add.args) == 2 and isinstance(add.args[1], float) and _sole_user(add) is r):
+        return None
+    mean = add.args[0]
+    if _op(mean, "reshape") and _sole_user(mean) is add:
+        mean = mean.args[0]
+    if not (_op(mean, "mean") and len(mean.users) == 1 and mean.kwargs.get("keepdim") is True):
+        return None
+    sq, xs = mean.args[0], _shape(x)
+    dim = mean.kwargs.get("dim", _arg(mean, 1))
+    if xs is None or dim not in (-1, len(xs) - 1) or not (_op(sq, "square") and sq.args[0] is x
+                                                         and _sole_user(sq) is mean):
+        return None
+    return add.args[1], sq
+
+
+def _rms_parts(end: fx.Node):
+    """(x, weight, epsilon, nodes to drop) if `end` is HF's RMSNorm lowered: multiply(weight, [typecast]
+    multiply(x, rsqrt(mean(x^2) + eps))) (either operand order), x possibly a float32 typecast of the input."""
+    if not (_op(end, "multiply") and len(end.args) == 2 and not set(end.kwargs) - {"memory_config"}):
+        return None
+    for norm, w in (end.args, reversed(end.args)):
+        if not isinstance(norm, fx.Node) or not isinstance(w, fx.Node) or _sole_user(norm) is not end:
+            continue
+        m1 = _through_typecast(norm)
+        if m1 is not norm and _sole_user(m1) is not norm:
+            continue
+        if not (_op(m1, "multiply") and len(m1.args) == 2 and not set(m1.kwargs) - {"memory_config"}):
+            continue
+        for x, r in (m1.args, reversed(m1.args)):
+            if not isinstance(r, fx.Node) or not isinstance(x, fx.Node):
+                continue
+            found = _rms_scale(r, x)
+            width = (_shape(x) or (None,))[-1]
+            if found is None or _shape(w) not in ((width,), (1, width)):
+                continue
+            eps, sq = found
+            src = _through_typecast(x)
+            if src is not x and set(x.users) != {m1, sq}:
+                src = x   # the float32 copy is read elsewhere too: normalise it as it is
+            return src, w, eps
+    return None
+
+
+def fuse_rms_norm(graph: fx.Graph, ctx: FuseContext) -> int:
+    """weight * (x * rsqrt(mean(x^2, -1) + eps)) (HF's LlamaRMSNorm and its kin, as lowering leaves it: square,
+    mean, add, rsqrt and two multiplies) => ttnn.rms_norm(x, epsilon=eps, weight=w): one op reading x once,
+    computing in float32 inside (as HF's float32 upcast does) and rounding once."""
+    count = 0
+    for end in list(graph.nodes):
+        if getattr(end, "_erased", False):
+            continue
+        parts = _rms_parts(end)
+        if parts is None:
+            continue
+        x, w, eps = parts
+        norm = _new(graph, end, "rms_norm", ctx.ttnn.rms_norm, (x,), dict(epsilon=eps, weight=w),
+                    shape=_shape(x), dtype=end.meta.get("dtype"), layout=x.meta.get("layout"),
+                    ttnn_name="rms_norm")
+        if x.meta.get("dtype") != end.meta.get("dtype"):
+            norm = _new(graph, end, "rms_norm", ctx.ttnn.typecast, (norm, end.meta.get("dtype")),
+                        shape=_shape(x), dtype=end.meta.get("dtype"), layout=x.meta.get("layout"),
+                        ttnn_name="typecast")
+        _replace(graph, end, norm)
+        count += 1
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -641,6 +722,7 @@ PASSES = (
     FusionPass("qkv_heads", fuse_qkv_heads),
     FusionPass("concat_heads", fuse_concat_heads),
     FusionPass("gqa_attention", fuse_gqa_attention),
+    FusionPass("rms_norm", fuse_rms_norm),
     FusionPass("residual_layer_norm", fuse_residual_layer_norm),
     FusionPass("reshapes", fuse_reshapes),
 )
