@@ -33,6 +33,7 @@ Passes, in the order they run:
   `scaled_dot_product_attention` removed: TT-NN's SDPA takes fewer K/V heads than Q heads.
 - `rms_norm`: HF's RMSNorm as lowering leaves it (square, mean, add epsilon, rsqrt, multiply, multiply by the
   weight) -> `ttnn.rms_norm(x, epsilon=eps, weight=w)`.
+- `rotate_half`: HF's rotate_half for RoPE (two slices, a neg, a concat) -> `ttnn.experimental.rotate_half`.
 - `residual_layer_norm`: `layer_norm(add(x, r))` (or rms_norm) where the add has no other user ->
   `layer_norm(x, residual_input_tensor=r)`: the add happens in float32 inside the norm, so the sum is not
   rounded to bfloat16 first.
@@ -714,6 +715,46 @@ def fuse_rms_norm(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+# --- rotate_half ---------------------------------------------------------------------------------------------
+def _half_slice(n, x, first: bool) -> bool:
+    """n is slice(x) of the first (or second) half of x's last dim, all of every other dim."""
+    xs = _shape(x)
+    if not (_op(n, "slice") and len(n.args) == 4 and n.args[0] is x and xs and xs[-1] % 2 == 0) \
+            or not set(n.kwargs) <= {"memory_config"}:
+        return False
+    h = xs[-1] // 2
+    starts, ends, steps = (list(a) if isinstance(a, (list, tuple)) else None for a in n.args[1:])
+    if starts is None or ends is None or steps is None or len(starts) != len(xs):
+        return False
+    return (starts == [0] * (len(xs) - 1) + [0 if first else h] and ends == list(xs[:-1]) + [h if first else 2 * h]
+            and steps == [1] * len(xs))
+
+
+def fuse_rotate_half(graph: fx.Graph, ctx: FuseContext) -> int:
+    """concat([neg(x[..., D/2:]), x[..., :D/2]], -1) (HF's rotate_half, lowered as two slices, a neg and a
+    concat) => ttnn.experimental.rotate_half(x): one op instead of four, twice per attention layer (Q and K)."""
+    count = 0
+    for cat in list(graph.nodes):
+        if not (_op(cat, "concat") and isinstance(_arg(cat, 0), (list, tuple)) and len(cat.args[0]) == 2):
+            continue
+        neg, lo = cat.args[0]
+        dim = _arg(cat, 1) if len(cat.args) > 1 else cat.kwargs.get("dim")
+        if not (_op(neg, "neg") and len(neg.args) == 1 and _sole_user(neg) is cat and isinstance(lo, fx.Node)
+                and _sole_user(lo) is cat):
+            continue
+        hi = neg.args[0]
+        x = lo.args[0] if _op(lo, "slice") else None
+        xs = _shape(x) if isinstance(x, fx.Node) else None
+        if xs is None or dim not in (-1, len(xs) - 1) or not isinstance(hi, fx.Node) or _sole_user(hi) is not neg \
+                or not (_half_slice(lo, x, True) and _half_slice(hi, x, False)):
+            continue
+        rot = _new(graph, cat, "rotate_half", ctx.ttnn.experimental.rotate_half, (x,), shape=xs,
+                   dtype=x.meta.get("dtype"), layout=x.meta.get("layout"), ttnn_name="rotate_half")
+        _replace(graph, cat, rot)
+        count += 1
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -723,6 +764,7 @@ PASSES = (
     FusionPass("concat_heads", fuse_concat_heads),
     FusionPass("gqa_attention", fuse_gqa_attention),
     FusionPass("rms_norm", fuse_rms_norm),
+    FusionPass("rotate_half", fuse_rotate_half),
     FusionPass("residual_layer_norm", fuse_residual_layer_norm),
     FusionPass("reshapes", fuse_reshapes),
 )
