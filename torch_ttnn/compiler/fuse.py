@@ -415,6 +415,8 @@ def fuse_concat_heads(graph: fx.Graph, ctx: FuseContext) -> int:
         if xs is None or len(xs) != 4 or xs[3] % _TILE or x.meta.get("layout") != ctx.ttnn.TILE_LAYOUT:
             continue
         b, h, s, d = xs
+        if s == 1:
+            continue   # one query per sequence: the permute moves a size-1 dim; the `reshapes` pass drops it
         target = _target(r) if _op(r, "reshape") and r.args[0] is p else None
         if target is None or target[-1] != h * d or math.prod(target) != b * s * h * d:
             continue
@@ -470,15 +472,53 @@ def _noop_reshape(graph, ctx, n) -> bool:
 
 
 def _permute_of_permute(graph, ctx, n) -> bool:
+    """permute(permute(x, p), q) => permute(x, p o q) (the outer's memory_config kept; the inner read by
+    nothing else if it has a memory_config of its own)."""
     inner = _arg(n, 0) if _op(n, "permute") and len(n.args) == 2 else None
-    if not (_op(inner, "permute") and len(inner.args) == 2 and not n.kwargs and not inner.kwargs):
+    if not (_op(inner, "permute") and len(inner.args) == 2 and not set(n.kwargs) - {"memory_config"}
+            and (not inner.kwargs or (set(inner.kwargs) == {"memory_config"} and _sole_user(inner) is n))):
         return False
     dims = [list(inner.args[1])[i] for i in n.args[1]]
-    if dims == sorted(dims):
+    if dims == sorted(dims) and not n.kwargs:
         _replace(graph, n, inner.args[0])
     else:
         n.args = (inner.args[0], dims)
         _drop(graph, inner)
+    return True
+
+
+def _moves_only_ones(dims, xs) -> bool:
+    """A permute of a tensor of shape xs by dims keeps the order of its dims larger than 1: it moves no data in
+    row-major order (torch would call it a view with the same strides order)."""
+    big = [d for d in dims if xs[d] != 1]
+    return big == sorted(big)
+
+
+def _reshape_of_permute(graph, ctx, n) -> bool:
+    """reshape(permute(x, p), s) => reshape(x, s) when p only moves dims of size 1 (a decode step's heads:
+    [1, B, H, D] <-> [B, H, 1, D])."""
+    p = _arg(n, 0) if _op(n, "reshape") and not n.kwargs else None
+    dims, xs = (_permute_dims(p), _shape(p.args[0])) if p is not None and _op(p, "permute") else (None, None)
+    if dims is None or xs is None or p.kwargs or not _moves_only_ones(dims, xs):
+        return False
+    n.replace_input_with(p, p.args[0])
+    _drop(graph, p)
+    return True
+
+
+def _view_permute(graph, ctx, n) -> bool:
+    """A permute that only moves dims of size 1 and leaves the last two dims as they are: a reshape (a view
+    of the same tiles, free)."""
+    dims, xs = _permute_dims(n), _shape(n.args[0]) if _op(n, "permute") else None
+    if dims is None or xs is None or n.kwargs.get("memory_config") is not None and len(n.kwargs) > 0 \
+            and n.kwargs.get("memory_config") != n.args[0].kwargs.get("memory_config"):
+        return False
+    out = tuple(xs[d] for d in dims)
+    if out[-2:] != xs[-2:] or not _moves_only_ones(dims, xs):
+        return False
+    new = _new(graph, n, "reshapes", ctx.ttnn.reshape, (n.args[0], list(out)), shape=out,
+               dtype=n.meta.get("dtype"), layout=n.meta.get("layout"), ttnn_name="reshape")
+    _replace(graph, n, new)
     return True
 
 
@@ -544,8 +584,8 @@ def fuse_reshapes(graph: fx.Graph, ctx: FuseContext) -> int:
     """Remove reshape/permute/layout round trips (see the module docstring). Each sweep simplifies every node
     in graph order until no rule applies to it; sweeps repeat while they change anything, since a rule that
     looks downstream (_flat_linear) may match only once later nodes have been simplified."""
-    rules = (_reshape_of_reshape, _noop_reshape, _permute_of_permute, _layout_round_trip, _row_major_reshape,
-             _flat_linear)
+    rules = (_reshape_of_reshape, _noop_reshape, _permute_of_permute, _view_permute, _reshape_of_permute,
+             _layout_round_trip, _row_major_reshape, _flat_linear)
     total, changed = 0, True
     while changed:
         changed = False
@@ -755,6 +795,81 @@ def fuse_rotate_half(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+# --- sink_permutes -------------------------------------------------------------------------------------------
+# Ops that act on each element (or each row along the last dim) on their own: they commute with a permute that
+# leaves the last dim in place, whatever its other operand, if that operand's shape reads the same permuted.
+_POINTWISE_UNARY = frozenset("""abs neg exp log sqrt rsqrt reciprocal square sin cos tanh sigmoid relu silu gelu
+    rotate_half typecast""".split())
+_POINTWISE_BINARY = frozenset("add subtract multiply divide maximum minimum".split())
+
+
+def _permute_dims(n) -> list | None:
+    if _op(n, "permute") and len(n.args) == 2 and not set(n.kwargs) - {"memory_config"}:
+        return list(n.args[1])
+    return None
+
+
+def _invariant(operand, dims) -> bool:
+    """Whether `operand` broadcasts the same against a tensor before and after permute(dims): a number, or a
+    tensor whose shape (aligned to the right) reads the same permuted (the moved dims all of size 1, say)."""
+    if isinstance(operand, (int, float)):
+        return True
+    s = _shape(operand)
+    if s is None or len(s) > len(dims):
+        return False
+    s = (1,) * (len(dims) - len(s)) + tuple(s)
+    return [s[d] for d in dims] == list(s)
+
+
+def _sink_one(graph: fx.Graph, ctx: FuseContext, u: fx.Node) -> bool:
+    """u(permute(x, p), ...) => permute(u(x, ...), p) for a pointwise u (see _invariant)."""
+    name = u.meta.get("ttnn_name") if u.op == "call_function" else None
+    if name not in _POINTWISE_UNARY | _POINTWISE_BINARY or set(u.kwargs) - {"memory_config"}:
+        return False
+    tensors = [a for a in u.args if isinstance(a, fx.Node)]
+    perms = [a for a in tensors if _permute_dims(a) is not None]
+    if not perms:
+        return False
+    dims = _permute_dims(perms[0])
+    if dims[-1] != len(dims) - 1 or (name in _POINTWISE_UNARY and len(u.args) != (2 if name == "typecast" else 1)):
+        return False
+    if any(a not in perms and not _invariant(a, dims) for a in u.args[:2] if not isinstance(a, (str,)) and
+           not (name == "typecast" and a is u.args[-1])):
+        return False
+    if any(_permute_dims(p) != dims for p in perms):
+        return False
+    args = tuple(a.args[0] if a in perms else a for a in u.args)
+    shapes = [_shape(a) for a in args if isinstance(a, fx.Node)]
+    inner_shape = None
+    if all(sh is not None for sh in shapes):
+        import torch
+        try:
+            inner_shape = tuple(torch.broadcast_shapes(*shapes))
+        except RuntimeError:
+            return False
+    inner = _new(graph, u, "sink_permutes", u.target, args, {}, shape=inner_shape, dtype=u.meta.get("dtype"),
+                 layout=u.meta.get("layout"), ttnn_name=name)
+    out = _new(graph, u, "sink_permutes", perms[0].target, (inner, dims), dict(u.kwargs), shape=_shape(u),
+               dtype=u.meta.get("dtype"), layout=u.meta.get("layout"), ttnn_name="permute")
+    _replace(graph, u, out)
+    return True
+
+
+def fuse_sink_permutes(graph: fx.Graph, ctx: FuseContext) -> int:
+    """Move permutes that keep the last dim below the pointwise ops that read them (RoPE's multiplies, adds and
+    rotate_half on attention heads), so that the permutes meet each other: the head split's permute [0, 2, 1, 3]
+    and flash-decode's [2, 0, 1, 3] then compose (the `reshapes` pass) into one that only moves a size-1 dim,
+    a reshape, and the pointwise ops run on the [B, 1, H, D] form whose tiles hold whole heads instead of one
+    padded row per head. Repeats until nothing moves; counts the ops moved."""
+    count, changed = 0, True
+    while changed:
+        changed = False
+        for u in list(graph.nodes):
+            if not getattr(u, "_erased", False) and _sink_one(graph, ctx, u):
+                count, changed = count + 1, True
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -765,6 +880,7 @@ PASSES = (
     FusionPass("gqa_attention", fuse_gqa_attention),
     FusionPass("rms_norm", fuse_rms_norm),
     FusionPass("rotate_half", fuse_rotate_half),
+    FusionPass("sink_permutes", fuse_sink_permutes),
     FusionPass("residual_layer_norm", fuse_residual_layer_norm),
     FusionPass("reshapes", fuse_reshapes),
 )

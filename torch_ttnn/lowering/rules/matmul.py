@@ -72,18 +72,20 @@ def _mask4(ttnn, mask):
     return mask
 
 
-def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale):
-    """TT-NN's SDPA takes K/V with fewer heads than Q (grouped-query attention) as they are."""
+def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale, keep=None):
+    """TT-NN's SDPA takes K/V with fewer heads than Q (grouped-query attention) as they are. `keep` [B|1, NH|1,
+    Sq, 1], if given, multiplies the result (rows that attend nothing: see _sdpa_bool_mask)."""
     q, k, v = tile(ttnn, q), tile(ttnn, k), tile(ttnn, v)
     if attn_mask is not None:
         attn_mask = _mask4(ttnn, attn_mask)
     if _decode_form(q, k, is_causal, attn_mask) and _block_or_bf16(ttnn, k, v, q):
-        return _sdpa_decode(ttnn, q, k, v, attn_mask, scale)
-    return ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
-                                                         scale=scale)
+        return _sdpa_decode(ttnn, q, k, v, attn_mask, scale, keep)
+    out = ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
+                                                        scale=scale)
+    return out if keep is None else ttnn.multiply(out, keep)
 
 
-def _sdpa_decode(ttnn, q, k, v, attn_mask, scale):
+def _sdpa_decode(ttnn, q, k, v, attn_mask, scale, keep=None):
     """q [B, NH, 1, D] -> the decode layout [1, B, NH, D] (a permute moving a size-1 dim: the compiler's
     reshape pass turns it and the head split/merge around it into reshapes) -> scaled_dot_product_attention_
     decode over the whole cache (is_causal=False: which keys count is the mask's business, as in torch), the
@@ -101,6 +103,8 @@ def _sdpa_decode(ttnn, q, k, v, attn_mask, scale):
         attn_mask = ttnn.repeat(m, reps) if reps != [1, 1, 1, 1] else m
     out = ttnn.transformer.scaled_dot_product_attention_decode(qd, k, v, is_causal=False, attn_mask=attn_mask,
                                                                scale=scale)
+    if keep is not None:   # [B|1, NH|1, 1, 1] -> [1, B|1, NH|1, 1]: a size-1 dim moved, the same tiles
+        out = ttnn.multiply(out, ttnn.permute(keep, (2, 0, 1, 3)))
     return ttnn.permute(out, (1, 2, 0, 3))
 
 
@@ -118,9 +122,8 @@ def _sdpa_bool_mask(ttnn, q, k, v, is_causal, mask, scale):
     safe softmax), so the result is multiplied by whether the row attends anything (any(mask) over the keys):
     the mask-only work is the same for every layer and the compiler computes it once."""
     mask = _mask4(ttnn, mask)
-    out = _sdpa(ttnn, q, k, v, is_causal, ttnn.where(mask, 0.0, -1e9), scale)
     keep = ttnn.max(mask, dim=-1, keepdim=True)               # [B|1, NH|1, Sq, 1]: 1.0 where the row attends
-    return ttnn.multiply(out, keep)
+    return _sdpa(ttnn, q, k, v, is_causal, ttnn.where(mask, 0.0, -1e9), scale, keep)
 
 
 @lowering(aten._scaled_dot_product_flash_attention_for_cpu.default, when=_bool_mask)
