@@ -494,11 +494,22 @@ def _moves_only_ones(dims, xs) -> bool:
     return big == sorted(big)
 
 
+def _permute_input_shape(p) -> tuple | None:
+    """The shape a permute reads: its input's, else worked back from its own."""
+    xs, out, dims = _shape(p.args[0]), _shape(p), _permute_dims(p)
+    if xs is None and out is not None and dims is not None and sorted(dims) == list(range(len(out))):
+        back = [0] * len(out)
+        for i, d in enumerate(dims):
+            back[d] = out[i]
+        xs = tuple(back)
+    return xs
+
+
 def _reshape_of_permute(graph, ctx, n) -> bool:
     """reshape(permute(x, p), s) => reshape(x, s) when p only moves dims of size 1 (a decode step's heads:
     [1, B, H, D] <-> [B, H, 1, D])."""
     p = _arg(n, 0) if _op(n, "reshape") and not n.kwargs else None
-    dims, xs = (_permute_dims(p), _shape(p.args[0])) if p is not None and _op(p, "permute") else (None, None)
+    dims, xs = (_permute_dims(p), _permute_input_shape(p)) if p is not None and _op(p, "permute") else (None, None)
     if dims is None or xs is None or p.kwargs or not _moves_only_ones(dims, xs):
         return False
     n.replace_input_with(p, p.args[0])
