@@ -583,6 +583,8 @@ def _flat_linear(graph, ctx, n) -> bool:
         return False
     if _target(out) != xs[:-1] + (widths[-1][1],):
         return False
+    if xs[-2] == 1 and math.prod(xs[:-2]) > 1:
+        return False   # one row per matrix (a decode step's [B, 1, K]): flat, the rows share tiles (32x fewer)
     n.replace_input_with(flat, flat.args[0])
     for p, w in zip(chain, widths):
         p.meta["shape"] = xs[:-1] + (w[1],)
