@@ -41,8 +41,8 @@ def _sdpa_guard(q, k, v, dropout_p=0.0, is_causal=False, attn_mask=None, scale=N
         return False
     if k.shape[0] != q.shape[0] or v.shape[0] != q.shape[0] or k.shape[1] != v.shape[1] or q.shape[1] % k.shape[1]:
         return False  # grouped-query attention needs whole groups of query heads per key/value head
-    if k.shape[1] != q.shape[1] and not (kw.get("enable_gqa") or k.shape[1] == 1):
-        return False  # torch itself only broadcasts a single K/V head unless enable_gqa
+    if k.shape[1] != q.shape[1] and not (kw.get("enable_gqa", True) or k.shape[1] == 1):
+        return False  # torch's sdpa only broadcasts a single K/V head unless enable_gqa (its CPU flash op: any)
     if is_causal and attn_mask is not None:
         return False
     if attn_mask is not None and not (is_t(attn_mask) and attn_mask.dtype in (torch.bool, *(torch.float32,
