@@ -91,3 +91,20 @@ def test_compiled_graph_keeps_sdpa_whole(device):
     with torch.no_grad():
         f(q.to("ttnn"), k.to("ttnn"), v.to("ttnn"), mask.to("ttnn"))
     assert F_SDPA in seen and torch.ops.aten.bmm.default not in seen, seen
+
+
+def test_compiled_cpu_model_fully_masked_row(device):
+    """The compiler's path for a model on the host (torch's CPU flash op, boolean mask): a query row that
+    attends nothing gives 0, as CPU torch does."""
+    q, k, v, mask = _case(2, 4, 4, 8, 32, 32, "bool")
+    q, k, v = q.float(), k.float(), v.float()
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch._dynamo.reset()
+    opt = torch_ttnn.TorchTtnnOption(runtime="sim", verbose=False)
+    f = torch.compile(lambda a, b, c, m: F.scaled_dot_product_attention(a, b, c, attn_mask=m),
+                      backend=torch_ttnn.backend, options=opt)
+    with torch.no_grad():
+        out = f(q, k, v, mask)
+    assert opt.metrics[-1]["cpu_ops"] == 0, opt.metrics[-1].get("fallback_reasons")
+    assert torch.equal(out[0, :, 0], torch.zeros_like(out[0, :, 0])) and not out.isnan().any()
+    assert pcc(ref, out) > 0.999

@@ -126,6 +126,18 @@ def _sdpa_bool_mask(ttnn, q, k, v, is_causal, mask, scale):
     return _sdpa(ttnn, q, k, v, is_causal, ttnn.where(mask, 0.0, -1e9), scale, keep)
 
 
+def _sdpa_float_mask(ttnn, q, k, v, is_causal, mask, scale):
+    """An additive mask may hold -inf (torch's own composite turns a boolean mask into 0/-inf before its CPU
+    flash op): a row of -inf only gives NaN on the device, where torch gives 0. So the mask is clamped to a
+    finite -1e9 and the result multiplied by whether the row attends anything (its max above -1e9); all but the
+    multiply is the mask's own work, the same for every layer, computed once by the compiler."""
+    if mask is None:
+        return _sdpa(ttnn, q, k, v, is_causal, None, scale)
+    mask = _mask4(ttnn, mask)
+    keep = ttnn.gt(ttnn.max(mask, dim=-1, keepdim=True), -1e9)
+    return _sdpa(ttnn, q, k, v, is_causal, ttnn.maximum(mask, -1e9), scale, keep)
+
+
 @lowering(aten._scaled_dot_product_flash_attention_for_cpu.default, when=_bool_mask)
 def sdpa_cpu_flash_bool_mask(ttnn, q, k, v, dropout_p=0.0, is_causal=False, *, attn_mask=None, scale=None):
     return _sdpa_bool_mask(ttnn, q, k, v, is_causal, attn_mask, scale), None
@@ -133,7 +145,7 @@ def sdpa_cpu_flash_bool_mask(ttnn, q, k, v, dropout_p=0.0, is_causal=False, *, a
 
 @lowering(aten._scaled_dot_product_flash_attention_for_cpu.default, when=_float_mask)
 def sdpa_cpu_flash(ttnn, q, k, v, dropout_p=0.0, is_causal=False, *, attn_mask=None, scale=None):
-    return _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale), None
+    return _sdpa_float_mask(ttnn, q, k, v, is_causal, attn_mask, scale), None
 
 
 def _sdpa_args(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False):
@@ -158,4 +170,4 @@ def sdpa_bool_mask(ttnn, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False
 
 @lowering(aten.scaled_dot_product_attention.default, when=_sdpa_float)
 def sdpa(ttnn, q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False):
-    return _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale)
+    return _sdpa_float_mask(ttnn, q, k, v, is_causal, attn_mask, scale)
