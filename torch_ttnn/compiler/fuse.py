@@ -517,16 +517,31 @@ def _reshape_of_permute(graph, ctx, n) -> bool:
     return True
 
 
+def _dram_for_dram_reader(n, mc) -> bool:
+    """A permute into DRAM read only by ops that take those inputs from DRAM only (place.DRAM_INPUTS), of a
+    tensor whose op can write it to DRAM itself: the view of that tensor serves (the producer is given the
+    permute's memory config)."""
+    from .place import DRAM_INPUTS, _takes_memory_config
+    x = n.args[0]
+    return (getattr(mc, "buffer_type", None) is not None and mc.buffer_type.name == "DRAM" and not mc.is_sharded()
+            and x.op == "call_function" and x.kwargs.get("memory_config") is None
+            and _takes_memory_config(x.target) and n.users
+            and all(u.meta.get("ttnn_name") in DRAM_INPUTS for u in n.users))
+
+
 def _view_permute(graph, ctx, n) -> bool:
     """A permute that only moves dims of size 1 and leaves the last two dims as they are: a reshape (a view
     of the same tiles, free)."""
     dims, xs = _permute_dims(n), _shape(n.args[0]) if _op(n, "permute") else None
-    if dims is None or xs is None or n.kwargs.get("memory_config") is not None and len(n.kwargs) > 0 \
-            and n.kwargs.get("memory_config") != n.args[0].kwargs.get("memory_config"):
+    mc = n.kwargs.get("memory_config") if dims is not None else None
+    if dims is None or xs is None or (mc is not None and mc != n.args[0].kwargs.get("memory_config")
+                                      and not _dram_for_dram_reader(n, mc)):
         return False
     out = tuple(xs[d] for d in dims)
     if out[-2:] != xs[-2:] or not _moves_only_ones(dims, xs):
         return False
+    if mc is not None and mc != n.args[0].kwargs.get("memory_config"):
+        n.args[0].update_kwarg("memory_config", mc)   # the producer writes where the reader wants it
     new = _new(graph, n, "reshapes", ctx.ttnn.reshape, (n.args[0], list(out)), shape=out,
                dtype=n.meta.get("dtype"), layout=n.meta.get("layout"), ttnn_name="reshape")
     _replace(graph, n, new)
