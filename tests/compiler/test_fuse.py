@@ -139,8 +139,10 @@ def _is(name, **kw):
 
 
 CASES = [
-    Case("common_ops", TwoMaskedAttentions, (1, 2, 32, 32), lambda n: _is("where")(n) and _readers(n) == 2,
-         {"where": 1}, fusions=3),  # the where, and the two constants it selects between
+    # the mask's where (and the two constants it selects between), its clamp to -1e9 and its row test (max, gt:
+    # rows that attend nothing give 0, lowering/rules/matmul.py): one clamped mask read by both attentions
+    Case("common_ops", TwoMaskedAttentions, (1, 2, 32, 32), lambda n: _is("maximum")(n) and _readers(n) == 2,
+         {"where": 1, "maximum": 1, "max": 1, "gt": 1}, fusions=6),
     Case("matmul_bias", MatmulBias, (2, 32, 64), lambda n: _is("linear")(n) and n.kwargs.get("bias") is not None,
          {"matmul": 1, "add": 1}),
     *(Case("linear_activation", lambda a=act: LinearAct(a), (2, 32, 64), _is("linear", activation=name), {op: 1})

@@ -31,6 +31,9 @@ Passes, in the order they run:
   `transformer.concatenate_heads` (rank 4, TILE, head size a multiple of 32, as the op requires).
 - `gqa_attention`: grouped-query attention's `repeat_kv` (reshape, repeat, reshape of K and V) before
   `scaled_dot_product_attention` removed: TT-NN's SDPA takes fewer K/V heads than Q heads.
+- `rms_norm`: HF's RMSNorm as lowering leaves it (square, mean, add epsilon, rsqrt, multiply, multiply by the
+  weight) -> `ttnn.rms_norm(x, epsilon=eps, weight=w)`.
+- `rotate_half`: HF's rotate_half for RoPE (two slices, a neg, a concat) -> `ttnn.experimental.rotate_half`.
 - `residual_layer_norm`: `layer_norm(add(x, r))` (or rms_norm) where the add has no other user ->
   `layer_norm(x, residual_input_tensor=r)`: the add happens in float32 inside the norm, so the sum is not
   rounded to bfloat16 first.
@@ -412,6 +415,8 @@ def fuse_concat_heads(graph: fx.Graph, ctx: FuseContext) -> int:
         if xs is None or len(xs) != 4 or xs[3] % _TILE or x.meta.get("layout") != ctx.ttnn.TILE_LAYOUT:
             continue
         b, h, s, d = xs
+        if s == 1:
+            continue   # one query per sequence: the permute moves a size-1 dim; the `reshapes` pass drops it
         target = _target(r) if _op(r, "reshape") and r.args[0] is p else None
         if target is None or target[-1] != h * d or math.prod(target) != b * s * h * d:
             continue
@@ -467,15 +472,79 @@ def _noop_reshape(graph, ctx, n) -> bool:
 
 
 def _permute_of_permute(graph, ctx, n) -> bool:
+    """permute(permute(x, p), q) => permute(x, p o q) (the outer's memory_config kept; the inner read by
+    nothing else if it has a memory_config of its own)."""
     inner = _arg(n, 0) if _op(n, "permute") and len(n.args) == 2 else None
-    if not (_op(inner, "permute") and len(inner.args) == 2 and not n.kwargs and not inner.kwargs):
+    if not (_op(inner, "permute") and len(inner.args) == 2 and not set(n.kwargs) - {"memory_config"}
+            and (not inner.kwargs or (set(inner.kwargs) == {"memory_config"} and _sole_user(inner) is n))):
         return False
     dims = [list(inner.args[1])[i] for i in n.args[1]]
-    if dims == sorted(dims):
+    if dims == sorted(dims) and not n.kwargs:
         _replace(graph, n, inner.args[0])
     else:
         n.args = (inner.args[0], dims)
         _drop(graph, inner)
+    return True
+
+
+def _moves_only_ones(dims, xs) -> bool:
+    """A permute of a tensor of shape xs by dims keeps the order of its dims larger than 1: it moves no data in
+    row-major order (torch would call it a view with the same strides order)."""
+    big = [d for d in dims if xs[d] != 1]
+    return big == sorted(big)
+
+
+def _permute_input_shape(p) -> tuple | None:
+    """The shape a permute reads: its input's, else worked back from its own."""
+    xs, out, dims = _shape(p.args[0]), _shape(p), _permute_dims(p)
+    if xs is None and out is not None and dims is not None and sorted(dims) == list(range(len(out))):
+        back = [0] * len(out)
+        for i, d in enumerate(dims):
+            back[d] = out[i]
+        xs = tuple(back)
+    return xs
+
+
+def _reshape_of_permute(graph, ctx, n) -> bool:
+    """reshape(permute(x, p), s) => reshape(x, s) when p only moves dims of size 1 (a decode step's heads:
+    [1, B, H, D] <-> [B, H, 1, D])."""
+    p = _arg(n, 0) if _op(n, "reshape") and not n.kwargs else None
+    dims, xs = (_permute_dims(p), _permute_input_shape(p)) if p is not None and _op(p, "permute") else (None, None)
+    if dims is None or xs is None or p.kwargs or not _moves_only_ones(dims, xs):
+        return False
+    n.replace_input_with(p, p.args[0])
+    _drop(graph, p)
+    return True
+
+
+def _dram_for_dram_reader(n, mc) -> bool:
+    """A permute into DRAM read only by ops that take those inputs from DRAM only (place.DRAM_INPUTS), of a
+    tensor whose op can write it to DRAM itself: the view of that tensor serves (the producer is given the
+    permute's memory config)."""
+    from .place import DRAM_INPUTS, _takes_memory_config
+    x = n.args[0]
+    return (getattr(mc, "buffer_type", None) is not None and mc.buffer_type.name == "DRAM" and not mc.is_sharded()
+            and x.op == "call_function" and x.kwargs.get("memory_config") is None
+            and _takes_memory_config(x.target) and n.users
+            and all(u.meta.get("ttnn_name") in DRAM_INPUTS for u in n.users))
+
+
+def _view_permute(graph, ctx, n) -> bool:
+    """A permute that only moves dims of size 1 and leaves the last two dims as they are: a reshape (a view
+    of the same tiles, free)."""
+    dims, xs = _permute_dims(n), _shape(n.args[0]) if _op(n, "permute") else None
+    mc = n.kwargs.get("memory_config") if dims is not None else None
+    if dims is None or xs is None or (mc is not None and mc != n.args[0].kwargs.get("memory_config")
+                                      and not _dram_for_dram_reader(n, mc)):
+        return False
+    out = tuple(xs[d] for d in dims)
+    if out[-2:] != xs[-2:] or not _moves_only_ones(dims, xs):
+        return False
+    if mc is not None and mc != n.args[0].kwargs.get("memory_config"):
+        n.args[0].update_kwarg("memory_config", mc)   # the producer writes where the reader wants it
+    new = _new(graph, n, "reshapes", ctx.ttnn.reshape, (n.args[0], list(out)), shape=out,
+               dtype=n.meta.get("dtype"), layout=n.meta.get("layout"), ttnn_name="reshape")
+    _replace(graph, n, new)
     return True
 
 
@@ -529,6 +598,8 @@ def _flat_linear(graph, ctx, n) -> bool:
         return False
     if _target(out) != xs[:-1] + (widths[-1][1],):
         return False
+    if xs[-2] == 1 and math.prod(xs[:-2]) > 1:
+        return False   # one row per matrix (a decode step's [B, 1, K]): flat, the rows share tiles (32x fewer)
     n.replace_input_with(flat, flat.args[0])
     for p, w in zip(chain, widths):
         p.meta["shape"] = xs[:-1] + (w[1],)
@@ -541,8 +612,8 @@ def fuse_reshapes(graph: fx.Graph, ctx: FuseContext) -> int:
     """Remove reshape/permute/layout round trips (see the module docstring). Each sweep simplifies every node
     in graph order until no rule applies to it; sweeps repeat while they change anything, since a rule that
     looks downstream (_flat_linear) may match only once later nodes have been simplified."""
-    rules = (_reshape_of_reshape, _noop_reshape, _permute_of_permute, _layout_round_trip, _row_major_reshape,
-             _flat_linear)
+    rules = (_reshape_of_reshape, _noop_reshape, _permute_of_permute, _view_permute, _reshape_of_permute,
+             _layout_round_trip, _row_major_reshape, _flat_linear)
     total, changed = 0, True
     while changed:
         changed = False
@@ -620,7 +691,7 @@ def fuse_gqa_attention(graph: fx.Graph, ctx: FuseContext) -> int:
     of query heads where it is, instead of G copies of the KV cache written and read per layer."""
     count = 0
     for n in list(graph.nodes):
-        if not _op(n, "scaled_dot_product_attention") or len(n.args) < 3:
+        if not _op(n, "scaled_dot_product_attention", "scaled_dot_product_attention_decode") or len(n.args) < 3:
             continue
         k, v = _repeated_kv(n.args[1]), _repeated_kv(n.args[2])
         if k is None or v is None or _shape(k) != _shape(v):
@@ -633,6 +704,200 @@ def fuse_gqa_attention(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+# --- rms_norm ------------------------------------------------------------------------------------------------
+def _through_typecast(n):
+    """n's input if n is a plain typecast, else n."""
+    return n.args[0] if _op(n, "typecast") and not n.kwargs and len(n.args) == 2 else n
+
+
+def _rms_scale(r: fx.Node, x: fx.Node) -> tuple[float, fx.Node] | None:
+    """(epsilon, the square node) if r is rsqrt(add(mean(square(x), dim=-1, keepdim=True) [-> reshape], epsilon)), each step read
+    only by the next; else None."""
+    if not (_op(r, "rsqrt") and len(r.args) == 1 and _sole_user(r) is not None):
+        return None
+    add = r.args[0]
+    if not (_op(add, "add") and len(add.args) == 2 and isinstance(add.args[1], float) and _sole_user(add) is r):
+        return None
+    mean = add.args[0]
+    if _op(mean, "reshape") and _sole_user(mean) is add:
+        mean = mean.args[0]
+    if not (_op(mean, "mean") and len(mean.users) == 1 and mean.kwargs.get("keepdim") is True):
+        return None
+    sq, xs = mean.args[0], _shape(x)
+    dim = mean.kwargs.get("dim", _arg(mean, 1))
+    if xs is None or dim not in (-1, len(xs) - 1) or not (_op(sq, "square") and sq.args[0] is x
+                                                         and _sole_user(sq) is mean):
+        return None
+    return add.args[1], sq
+
+
+def _rms_parts(end: fx.Node):
+    """(x, weight, epsilon, nodes to drop) if `end` is HF's RMSNorm lowered: multiply(weight, [typecast]
+    multiply(x, rsqrt(mean(x^2) + eps))) (either operand order), x possibly a float32 typecast of the input."""
+    if not (_op(end, "multiply") and len(end.args) == 2 and not set(end.kwargs) - {"memory_config"}):
+        return None
+    for norm, w in (end.args, reversed(end.args)):
+        if not isinstance(norm, fx.Node) or not isinstance(w, fx.Node) or _sole_user(norm) is not end:
+            continue
+        m1 = _through_typecast(norm)
+        if m1 is not norm and _sole_user(m1) is not norm:
+            continue
+        if not (_op(m1, "multiply") and len(m1.args) == 2 and not set(m1.kwargs) - {"memory_config"}):
+            continue
+        for x, r in (m1.args, reversed(m1.args)):
+            if not isinstance(r, fx.Node) or not isinstance(x, fx.Node):
+                continue
+            found = _rms_scale(r, x)
+            width = (_shape(x) or (None,))[-1]
+            if found is None or _shape(w) not in ((width,), (1, width)):
+                continue
+            eps, sq = found
+            src = _through_typecast(x)
+            if src is not x and set(x.users) != {m1, sq}:
+                src = x   # the float32 copy is read elsewhere too: normalise it as it is
+            return src, w, eps
+    return None
+
+
+def fuse_rms_norm(graph: fx.Graph, ctx: FuseContext) -> int:
+    """weight * (x * rsqrt(mean(x^2, -1) + eps)) (HF's LlamaRMSNorm and its kin, as lowering leaves it: square,
+    mean, add, rsqrt and two multiplies) => ttnn.rms_norm(x, epsilon=eps, weight=w): one op reading x once,
+    computing in float32 inside (as HF's float32 upcast does) and rounding once."""
+    count = 0
+    for end in list(graph.nodes):
+        if getattr(end, "_erased", False):
+            continue
+        parts = _rms_parts(end)
+        if parts is None:
+            continue
+        x, w, eps = parts
+        norm = _new(graph, end, "rms_norm", ctx.ttnn.rms_norm, (x,), dict(epsilon=eps, weight=w),
+                    shape=_shape(x), dtype=end.meta.get("dtype"), layout=x.meta.get("layout"),
+                    ttnn_name="rms_norm")
+        if x.meta.get("dtype") != end.meta.get("dtype"):
+            norm = _new(graph, end, "rms_norm", ctx.ttnn.typecast, (norm, end.meta.get("dtype")),
+                        shape=_shape(x), dtype=end.meta.get("dtype"), layout=x.meta.get("layout"),
+                        ttnn_name="typecast")
+        _replace(graph, end, norm)
+        count += 1
+    return count
+
+
+# --- rotate_half ---------------------------------------------------------------------------------------------
+def _half_slice(n, x, first: bool) -> bool:
+    """n is slice(x) of the first (or second) half of x's last dim, all of every other dim."""
+    xs = _shape(x)
+    if not (_op(n, "slice") and len(n.args) == 4 and n.args[0] is x and xs and xs[-1] % 2 == 0) \
+            or not set(n.kwargs) <= {"memory_config"}:
+        return False
+    h = xs[-1] // 2
+    starts, ends, steps = (list(a) if isinstance(a, (list, tuple)) else None for a in n.args[1:])
+    if starts is None or ends is None or steps is None or len(starts) != len(xs):
+        return False
+    return (starts == [0] * (len(xs) - 1) + [0 if first else h] and ends == list(xs[:-1]) + [h if first else 2 * h]
+            and steps == [1] * len(xs))
+
+
+def fuse_rotate_half(graph: fx.Graph, ctx: FuseContext) -> int:
+    """concat([neg(x[..., D/2:]), x[..., :D/2]], -1) (HF's rotate_half, lowered as two slices, a neg and a
+    concat) => ttnn.experimental.rotate_half(x): one op instead of four, twice per attention layer (Q and K)."""
+    count = 0
+    for cat in list(graph.nodes):
+        if not (_op(cat, "concat") and isinstance(_arg(cat, 0), (list, tuple)) and len(cat.args[0]) == 2):
+            continue
+        neg, lo = cat.args[0]
+        dim = _arg(cat, 1) if len(cat.args) > 1 else cat.kwargs.get("dim")
+        if not (_op(neg, "neg") and len(neg.args) == 1 and _sole_user(neg) is cat and isinstance(lo, fx.Node)
+                and _sole_user(lo) is cat):
+            continue
+        hi = neg.args[0]
+        x = lo.args[0] if _op(lo, "slice") else None
+        xs = _shape(x) if isinstance(x, fx.Node) else None
+        if xs is None or dim not in (-1, len(xs) - 1) or not isinstance(hi, fx.Node) or _sole_user(hi) is not neg \
+                or not (_half_slice(lo, x, True) and _half_slice(hi, x, False)):
+            continue
+        rot = _new(graph, cat, "rotate_half", ctx.ttnn.experimental.rotate_half, (x,), shape=xs,
+                   dtype=x.meta.get("dtype"), layout=x.meta.get("layout"), ttnn_name="rotate_half")
+        _replace(graph, cat, rot)
+        count += 1
+    return count
+
+
+# --- sink_permutes -------------------------------------------------------------------------------------------
+# Ops that act on each element (or each row along the last dim) on their own: they commute with a permute that
+# leaves the last dim in place, whatever its other operand, if that operand's shape reads the same permuted.
+_POINTWISE_UNARY = frozenset("""abs neg exp log sqrt rsqrt reciprocal square sin cos tanh sigmoid relu silu gelu
+    rotate_half typecast""".split())
+_POINTWISE_BINARY = frozenset("add subtract multiply divide maximum minimum".split())
+
+
+def _permute_dims(n) -> list | None:
+    if _op(n, "permute") and len(n.args) == 2 and not set(n.kwargs) - {"memory_config"}:
+        return list(n.args[1])
+    return None
+
+
+def _invariant(operand, dims) -> bool:
+    """Whether `operand` broadcasts the same against a tensor before and after permute(dims): a number, or a
+    tensor whose shape (aligned to the right) reads the same permuted (the moved dims all of size 1, say)."""
+    if isinstance(operand, (int, float)):
+        return True
+    s = _shape(operand)
+    if s is None or len(s) > len(dims):
+        return False
+    s = (1,) * (len(dims) - len(s)) + tuple(s)
+    return [s[d] for d in dims] == list(s)
+
+
+def _sink_one(graph: fx.Graph, ctx: FuseContext, u: fx.Node) -> bool:
+    """u(permute(x, p), ...) => permute(u(x, ...), p) for a pointwise u (see _invariant)."""
+    name = u.meta.get("ttnn_name") if u.op == "call_function" else None
+    if name not in _POINTWISE_UNARY | _POINTWISE_BINARY or set(u.kwargs) - {"memory_config"}:
+        return False
+    tensors = [a for a in u.args if isinstance(a, fx.Node)]
+    perms = [a for a in tensors if _permute_dims(a) is not None]
+    if not perms:
+        return False
+    dims = _permute_dims(perms[0])
+    if dims[-1] != len(dims) - 1 or (name in _POINTWISE_UNARY and len(u.args) != (2 if name == "typecast" else 1)):
+        return False
+    if any(a not in perms and not _invariant(a, dims) for a in u.args[:2] if not isinstance(a, (str,)) and
+           not (name == "typecast" and a is u.args[-1])):
+        return False
+    if any(_permute_dims(p) != dims for p in perms):
+        return False
+    args = tuple(a.args[0] if a in perms else a for a in u.args)
+    shapes = [_shape(a) for a in args if isinstance(a, fx.Node)]
+    inner_shape = None
+    if all(sh is not None for sh in shapes):
+        import torch
+        try:
+            inner_shape = tuple(torch.broadcast_shapes(*shapes))
+        except RuntimeError:
+            return False
+    inner = _new(graph, u, "sink_permutes", u.target, args, {}, shape=inner_shape, dtype=u.meta.get("dtype"),
+                 layout=u.meta.get("layout"), ttnn_name=name)
+    out = _new(graph, u, "sink_permutes", perms[0].target, (inner, dims), dict(u.kwargs), shape=_shape(u),
+               dtype=u.meta.get("dtype"), layout=u.meta.get("layout"), ttnn_name="permute")
+    _replace(graph, u, out)
+    return True
+
+
+def fuse_sink_permutes(graph: fx.Graph, ctx: FuseContext) -> int:
+    """Move permutes that keep the last dim below the pointwise ops that read them (RoPE's multiplies, adds and
+    rotate_half on attention heads), so that the permutes meet each other: the head split's permute [0, 2, 1, 3]
+    and flash-decode's [2, 0, 1, 3] then compose (the `reshapes` pass) into one that only moves a size-1 dim,
+    a reshape, and the pointwise ops run on the [B, 1, H, D] form whose tiles hold whole heads instead of one
+    padded row per head. Repeats until nothing moves; counts the ops moved."""
+    count, changed = 0, True
+    while changed:
+        changed = False
+        for u in list(graph.nodes):
+            if not getattr(u, "_erased", False) and _sink_one(graph, ctx, u):
+                count, changed = count + 1, True
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -641,6 +906,9 @@ PASSES = (
     FusionPass("qkv_heads", fuse_qkv_heads),
     FusionPass("concat_heads", fuse_concat_heads),
     FusionPass("gqa_attention", fuse_gqa_attention),
+    FusionPass("rms_norm", fuse_rms_norm),
+    FusionPass("rotate_half", fuse_rotate_half),
+    FusionPass("sink_permutes", fuse_sink_permutes),
     FusionPass("residual_layer_norm", fuse_residual_layer_norm),
     FusionPass("reshapes", fuse_reshapes),
 )

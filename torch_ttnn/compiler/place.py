@@ -25,6 +25,14 @@ from ..sim import types as tt_types   # TT-NN byte sizes by dtype name (the same
 from .passes import alias_members
 
 DEFAULT_BUDGET = 0.5
+# Ops that read some inputs from DRAM only (their validation refuses interleaved L1): name -> argument positions.
+# Flash-decode wants Q in DRAM (or height-sharded) and streams K and V from DRAM (sdpa_decode_device_operation).
+DRAM_INPUTS = {"scaled_dot_product_attention_decode": (0, 1, 2)}
+
+
+def _needs_dram(m: fx.Node, user: fx.Node) -> bool:
+    where = DRAM_INPUTS.get(user.meta.get("ttnn_name"), ())
+    return any(i < len(user.args) and user.args[i] is m for i in where)
 
 
 @functools.cache
@@ -92,7 +100,8 @@ def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: flo
         size = bank_bytes(n.meta, banks)
         group = members[n]
         users = [u for m in group for u in m.users]
-        if size is None or any(u.op == "output" for u in users) or any(m.meta.get("kept") for m in group):
+        if size is None or any(u.op == "output" for u in users) or any(m.meta.get("kept") for m in group) \
+                or any(_needs_dram(m, u) for m in group for u in m.users):
             continue
         start, end = order[n], max((order[u] for u in users), default=order[n])
         if max(usage[start:end + 1]) + size > limit:

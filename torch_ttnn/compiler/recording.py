@@ -132,6 +132,8 @@ class Recorder:
         elif name == "reshape":
             s = tuple(args[1]) if len(args) > 1 else tuple(kwargs["shape"])
             shape = s if -1 not in s else None
+        elif name == "permute" and x is not None and x.shape is not None and len(args) > 1:
+            shape = tuple(x.shape[d] for d in args[1])
         elif name == "from_torch":
             dtype, layout = kwargs.get("dtype"), kwargs.get("layout")
         if "dtype" in kwargs and kwargs["dtype"] is not None and name not in ("to_layout", "typecast"):

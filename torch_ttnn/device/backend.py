@@ -276,6 +276,46 @@ def _copy_from(src, dst, non_blocking=False):
 _HOST_FACTORIES = ("arange", "arange.start", "arange.start_step", "eye", "eye.m")
 
 
+# --- scaled_dot_product_attention as one op ---------------------------------------------------------------
+# torch's `scaled_dot_product_attention` is CompositeImplicitAutograd: it picks a backend with a C++ DispatchStub
+# (`_fused_sdp_choice_stub`) that only C++ can register for PrivateUse1, so on the ttnn device it always took
+# the math path and reached us (and the compiler's graphs) as ~15 small ops: K transposed, repeat_kv copies,
+# two batched matmuls, a softmax. The dispatcher uses a composite op's decomposition only when the backend has
+# no kernel of its own (and make_fx/FakeTensor ask the same question: `autograd_would_have_decomposed`), so a
+# PrivateUse1 kernel keeps the op whole: eager calls reach `__torch_dispatch__` (the lowering registry's SDPA
+# rules: one ttnn.transformer SDPA op) and traced graphs keep `aten.scaled_dot_product_attention`.
+# Autograd: the op has no derivative formula of its own (its decomposition has), so when a gradient is wanted
+# the AutogradPrivateUse1 kernel runs the math decomposition under autograd, as torch itself would.
+def _sdpa_math(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False):
+    """torch's math path (what the composite ran before): a boolean mask becomes 0/-inf first, as torch's
+    composite does before calling it (`_scaled_dot_product_attention_math` itself would mask wrongly)."""
+    if attn_mask is not None and attn_mask.dtype == torch.bool:
+        attn_mask = torch.zeros((), dtype=q.dtype, device=attn_mask.device).masked_fill(
+            attn_mask.logical_not(), float("-inf"))
+    return torch.ops.aten._scaled_dot_product_attention_math(q, k, v, attn_mask, dropout_p, is_causal, scale=scale,
+                                                              enable_gqa=enable_gqa)[0]
+
+
+@no_dynamo
+def _sdpa_backend(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False):
+    """Reached only below the Python key (a ttnn tensor always has it, so its calls go to __torch_dispatch__):
+    the math path."""
+    return _sdpa_math(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+
+
+def _sdpa_autograd(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=False, *, scale=None, enable_gqa=False):
+    if torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in (q, k, v, attn_mask)):
+        return _sdpa_math(q, k, v, attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    with torch._C._AutoDispatchBelowAutograd():
+        return torch.ops.aten.scaled_dot_product_attention.default(q, k, v, attn_mask, dropout_p, is_causal,
+                                                                   scale=scale, enable_gqa=enable_gqa)
+
+
+def _register_sdpa(lib) -> None:
+    lib.impl("scaled_dot_product_attention", _sdpa_backend, "PrivateUse1")
+    lib.impl("scaled_dot_product_attention", _sdpa_autograd, "AutogradPrivateUse1")
+
+
 def register() -> None:
     global _registered, _lib
     if _registered:
@@ -296,4 +336,5 @@ def register() -> None:
     for name in _HOST_FACTORIES:
         packet, _, overload = name.partition(".")
         _lib.impl(name, _host_factory(getattr(getattr(torch.ops.aten, packet), overload or "default")), "PrivateUse1")
+    _register_sdpa(_lib)
     _registered = True

@@ -21,6 +21,7 @@ SDPA numerics follow the flash-attention kernel (tt-metal sdpa.cpp and sdpa_prog
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -28,15 +29,15 @@ import torch
 from ..formats import round_bfloat16
 from ..operation import operation, record
 from ..cost import MatmulWork
-from ..tensor import nbytes, new_device_tensor, operands, require_device
-from ..types import INTEGERS, DataType, Layout, MathFidelity, MemoryConfig, ShardSpec, TensorMemoryLayout
+from ..tensor import nbytes, new_device_tensor, operand, operands, require_device
+from ..types import INTEGERS, BufferType, DataType, Layout, MathFidelity, MemoryConfig, ShardSpec, TensorMemoryLayout
 from . import _eltwise as E
 from .data_movement import _check, _finish
 from .matmul import _BITS, _accumulate, _phases
 from .program_configs import SoftmaxDefaultProgramConfig, sharded_like, validate_softmax
 
-__all__ = ["scaled_dot_product_attention", "attention_softmax", "attention_softmax_", "concatenate_heads",
-           "split_query_key_value_and_split_heads"]
+__all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_decode", "attention_softmax",
+           "attention_softmax_", "concatenate_heads", "split_query_key_value_and_split_heads"]
 
 
 def _sdpa_golden(q, k, v, *, attn_mask=None, is_causal=True, scale=None, **_):
@@ -126,6 +127,132 @@ def _sdpa_config(cfg) -> tuple[MathFidelity, bool]:
 def _engine(x_b, x_a, fid, fp32_acc, bits_b, bits_a):
     """x_b @ x_a on the matrix engine (x_b the first input, in SrcB), as ttnn.matmul computes it."""
     return _accumulate(_phases(x_b, x_a, fid, bits_b, bits_a), fp32_acc)
+
+
+def _decode_chunk(s: int) -> int:
+    """The op's K chunk when no program config gives one: the largest power-of-two divisor of S, at most 512
+    (tt-metal sdpa_decode.cpp get_chunk_size); it must be a whole number of tiles."""
+    i = 1
+    while i < s and s % (1 << (i + 1)) == 0:
+        i += 1
+    return min(512, 1 << i)
+
+
+def _decode_positions(op, b, s, cur_pos, cur_pos_tensor):
+    """Each user's last position (keys 0..pos attend; -1: the user is skipped), from the list or the tensor."""
+    if cur_pos_tensor is not None:
+        _check(cur_pos_tensor.dtype == DataType.INT32, op, f"Expect cur_pos to be INT32, got {cur_pos_tensor.dtype}")
+        _check(cur_pos_tensor.layout == Layout.ROW_MAJOR, op, "Expect cur_pos to be ROW_MAJOR, got TILE")
+        pos = cur_pos_tensor.value.reshape(-1).long()
+    else:
+        _check(len(cur_pos) > 0, op, "is_causal=True needs the users' positions: cur_pos (list of B ints) or "
+               "cur_pos_tensor (int32 [B])")
+        pos = torch.tensor(list(cur_pos), dtype=torch.long)
+    _check(pos.numel() == b, op, f"cur_pos must have batch size equal to Q, got {pos.numel()} and {b}")
+    _check(bool((pos < s).all()), op, f"cur_pos must be <= K sequence dim ({s}), got {pos.tolist()}")
+    return pos
+
+
+def _sdpa_decode_golden(q, k, v, *, is_causal=True, attn_mask=None, cur_pos=(), scale=None, **_):
+    b, nh, d = q.shape[1], q.shape[2], q.shape[3]
+    qh = q.float().permute(1, 2, 0, 3)  # [B, NH, 1, D]
+    rep = nh // k.shape[1]
+    kk, vv = k.float().repeat_interleave(rep, 1), v.float().repeat_interleave(rep, 1)
+    mask = None
+    if is_causal:
+        keep = torch.arange(k.shape[2]).unsqueeze(0) <= torch.tensor(list(cur_pos)).unsqueeze(1)
+        mask = torch.zeros(b, 1, 1, k.shape[2]).masked_fill(~keep[:, None, None, :], float("-inf"))
+    elif attn_mask is not None:
+        mask = attn_mask.float().reshape(b, nh, 1, -1)
+    out = torch.nn.functional.scaled_dot_product_attention(qh, kk, vv, attn_mask=mask, scale=scale)
+    return out.permute(2, 0, 1, 3)
+
+
+@operation("ttnn.transformer.scaled_dot_product_attention_decode", golden_function=_sdpa_decode_golden)
+def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_tensor_v, *, is_causal=True,
+                                        attn_mask=None, cur_pos=(), cur_pos_tensor=None, attention_sink=None,
+                                        scale=None, sliding_window_size=None, memory_config=None,
+                                        program_config=None, compute_kernel_config=None):
+    """Flash-decode: one new token per user against its K/V cache. Q [1, B, NH, D] (users on dim 1, heads on
+    the tile rows), K/V [B, NKV, S, D] with NKV dividing NH (grouped-query attention reads each KV head once
+    for its group of query heads); output [1, B, NH, D]. is_causal=True (the default): user b attends keys
+    0..cur_pos[b] (cur_pos, or cur_pos_tensor int32 [B] read on the device; -1 skips the user: zeros here);
+    otherwise every key, plus attn_mask [1, B, NH, S] if given (added to the scores). Validation per tt-metal
+    sdpa_decode_device_operation (unpaged). Numerics as scaled_dot_product_attention's: scores and
+    probabilities rounded to bfloat16. Priced as the kernel runs: each user's KV heads split over its share of
+    the grid, each reading its K/V chunks once (causal: only the chunks up to its position), Q K^T and P V on
+    the matrix engine with the group's query heads as one tile row, the softmax on the vector engine.
+    The emulator is kinder than the card in one way: fp32_dest_acc_en is accepted and not modelled."""
+    op = "ttnn.transformer.scaled_dot_product_attention_decode"
+    dev = require_device(op, input_tensor_q, input_tensor_k, input_tensor_v, attn_mask, cur_pos_tensor)
+    q, k, v = input_tensor_q, input_tensor_k, input_tensor_v
+    _check(attention_sink is None, op, "attention_sink is not emulated")
+    for name, t in (("Q", q), ("K", k), ("V", v)):
+        _check(len(t.shape) == 4, op, f"{name} must be rank 4, got {list(t.shape)}")
+        _check(t.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B), op,
+               f"Unsupported data type {t.dtype}.")
+    for name, t in (("K", k), ("V", v)):
+        _check(t.layout == Layout.TILE, op, "Inputs to SDPA must be tilized except for Q")
+        _check(t.memory_config().buffer_type == BufferType.DRAM, op,
+               f"Input tensor {name} buffer type must be DRAM but got {t.memory_config().buffer_type}")
+    qmc = q.memory_config()
+    _check(qmc.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED if q.is_sharded()
+           else qmc.buffer_type == BufferType.DRAM, op,
+           "Q tensor must be HEIGHT_SHARDED when sharded, else in DRAM")
+    one, b, nh, d = q.shape
+    _check(one == 1, op, f"Q tensor batch size must be 1 for decode mode but got {one} (Q is [1, B, NH, D])")
+    _check(k.shape[0] == b and v.shape[0] == b, op, f"K tensor batch size ({k.shape[0]}) must equal B ({b})")
+    nkv, s = k.shape[1], k.shape[2]
+    _check(list(k.shape) == list(v.shape), op, f"K {list(k.shape)} and V {list(v.shape)} must have the same shape")
+    _check(k.shape[3] == d, op, f"K tensor hidden dimension ({k.shape[3]}) must equal Q tensor hidden dimension "
+           f"({d})")
+    chunk = program_config.k_chunk_size if program_config is not None and getattr(program_config, "k_chunk_size", 0) \
+        else _decode_chunk(s)
+    _check(chunk % 32 == 0, op, f"Chunk size must be multiple of 32, but the maximum calculated k_chunk_size is: "
+           f"{chunk} (K's sequence length {s} must be a multiple of 32)")
+    _check(s % chunk == 0, op, f"K sequence length must be multiple of chunk size, got: {s} and {chunk}")
+    if nkv > 1:
+        _check(q.dtype == DataType.BFLOAT16, op, f"GQA expects BFLOAT16 input tensor, but got {q.dtype}")
+        _check(nh % nkv == 0, op, f"GQA expects Q to have a multiple of K heads, but got {nh} and {nkv}")
+        _check(memory_config is None or not memory_config.is_sharded(), op, "Sharded output not supported for GQA")
+    pnh = 32 * -(-nh // 32)
+    scores = q.value.float().permute(1, 2, 0, 3) @ k.value.float().repeat_interleave(nh // nkv, 1).transpose(-1, -2)
+    scores = round_bfloat16(scores * (1.0 / math.sqrt(d) if scale is None else scale)).float()  # [B, NH, 1, S]
+    keys = torch.arange(s)
+    if is_causal:
+        _check(attn_mask is None, op, "Must not have attn_mask tensor for non-causal attention")
+        pos = _decode_positions(op, b, s, cur_pos, cur_pos_tensor)
+        keep = keys.unsqueeze(0) <= pos.unsqueeze(1)
+        if sliding_window_size is not None:
+            keep &= keys.unsqueeze(0) > (pos - sliding_window_size).unsqueeze(1)
+        scores = scores.masked_fill(~keep[:, None, None, :], float("-inf"))
+        read_chunks = float(((pos.clamp(min=-1) + 1 + chunk - 1) // chunk).sum()) / (b * (s // chunk))
+    else:
+        read_chunks = 1.0
+        if attn_mask is not None:
+            m = attn_mask.value.float()
+            _check(m.dim() == 4 and m.shape[-2:] == (nh, s) and tuple(m.shape[:2]) in ((1, b), (b, 1)), op,
+                   f"attn_mask must be [1, B, NH, S] = [1, {b}, {nh}, {s}] (same heads as Q, same sequence as K), "
+                   f"got {list(m.shape)}")
+            _check(attn_mask.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B), op,
+                   f"Unsupported data type for mask tensor: {attn_mask.dtype}.")
+            scores = scores + m.reshape(b, nh, 1, s)
+    probs = round_bfloat16(torch.softmax(scores, -1)).float()
+    out = probs @ v.value.float().repeat_interleave(nh // nkv, 1)         # [B, NH, 1, D]
+    if is_causal:
+        out = out.masked_fill((pos < 0)[:, None, None, None], 0.0)
+    out = out.permute(2, 0, 1, 3)
+    t = lambda n: -(-n // 32)  # noqa: E731
+    group_rows = t(nh // nkv) if nkv > 1 else t(pnh)
+    cfg = compute_kernel_config
+    passes = cfg.math_fidelity.passes if cfg is not None and cfg.math_fidelity.name != "Invalid" else 2
+    # per (user, KV head): [group rows, D] x [D, S] then [group rows, S] x [S, D], rows one tile
+    work = MatmulWork(b * nkv, group_rows, t(d), 2 * t(s), dev.spec.grid.y, dev.spec.grid.x, passes,
+                      bool(cfg is not None and cfg.fp32_dest_acc_en))
+    kv_read = [dataclasses.replace(operand(x), bytes=operand(x).bytes * read_chunks) for x in (k, v)]
+    return _finish(op, dev, out, q, (q, attn_mask), memory_config=memory_config, read=kv_read,
+                   flops=4.0 * b * nh * s * d * read_chunks, matmul=work,
+                   sfpu_ops=float(b * nkv * group_rows * t(s) * 1024 * read_chunks), sfpu_cycles=4.0)
 
 
 _DEFAULT_PROGRAM = SoftmaxDefaultProgramConfig()

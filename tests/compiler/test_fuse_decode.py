@@ -1,0 +1,68 @@
+"""The decode-step fusions on a tiny HF Llama with a StaticCache on the ttnn device (as bench/decode.py runs
+Llama-3.2-1B): fuse.rms_norm, fuse.rotate_half and fuse.sink_permutes, plus flash-decode attention; each pass
+switched off on its own still gives the right answer with more ops."""
+import pytest
+import torch
+import transformers as hf
+from helpers import pcc
+
+import torch_ttnn
+from torch_ttnn.bench import decode
+from torch_ttnn.compiler.fuse import PASS_NAMES
+
+USERS, CACHE = 8, 64
+
+
+def _model(kv_heads=2, layers=1):
+    cfg = hf.LlamaConfig(vocab_size=128, hidden_size=128, intermediate_size=256, num_hidden_layers=layers,
+                         num_attention_heads=4, num_key_value_heads=kv_heads, head_dim=32,
+                         max_position_embeddings=256)
+    cfg._attn_implementation = "sdpa"
+    torch.manual_seed(0)
+    return hf.LlamaModel(cfg).eval()
+
+
+def _decode(model, fuse=True):
+    """Two decode steps (position 0, then 1) compiled on the device; the second step's output and metrics."""
+    ids = torch.randint(0, 128, (USERS, 2), generator=torch.Generator().manual_seed(0))
+    step = decode.compile_decode(decode.device_model(model), USERS, CACHE, fuse=fuse, verbose=False)
+    step(ids[:, :1], torch.zeros(USERS, 1, dtype=torch.long))
+    out = step(ids[:, 1:2], torch.ones(USERS, 1, dtype=torch.long)).cpu().float()
+    ref = decode.reference_steps(model, ids, CACHE)[1]
+    return out, ref, step.metrics(), step.option
+
+
+def _ops(option):
+    g = option._out_fx_graphs[-1]
+    return [n.meta.get("ttnn_name") for n in g.nodes if n.op == "call_function"]
+
+
+@pytest.fixture(scope="module")
+def fused():
+    model = _model()
+    return model, _decode(model)
+
+
+def test_decode_step_fused(device, fused):
+    _, (out, ref, m, opt) = fused
+    assert pcc(ref, out) > 0.999 and m["cpu_ops"] == 0
+    f = m["fusions"]
+    assert f["rms_norm"] == 3 and f["rotate_half"] == 2 and f["sink_permutes"] > 0 and f["gqa_attention"] == 1, f
+    ops = _ops(opt)
+    assert ops.count("scaled_dot_product_attention_decode") == 1 and ops.count("rms_norm") == 3
+    for gone in ("rsqrt", "square", "mean", "neg", "slice", "softmax", "repeat_interleave"):
+        assert gone not in ops, (gone, ops)
+
+
+@pytest.mark.parametrize("off", ["rms_norm", "rotate_half", "sink_permutes"])
+def test_each_pass_can_be_switched_off(device, fused, off):
+    model, (_, _, _, opt_on) = fused
+    out, ref, m, opt = _decode(model, fuse=set(PASS_NAMES) - {off})
+    assert off not in m["fusions"] and pcc(ref, out) > 0.999
+    n_on, n_off = len(_tt_ops(opt_on)), len(_tt_ops(opt))
+    assert n_off > n_on, (off, n_off, n_on)
+
+
+def _tt_ops(option):
+    """The TT-NN ops a call runs (frees excluded)."""
+    return [o for o in _ops(option) if o not in (None, "deallocate")]
