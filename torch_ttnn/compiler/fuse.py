@@ -710,9 +710,10 @@ def _through_typecast(n):
     return n.args[0] if _op(n, "typecast") and not n.kwargs and len(n.args) == 2 else n
 
 
-def _rms_scale(r: fx.Node, x: fx.Node) -> tuple[float, fx.Node] | None:
-    """(epsilon, the square node) if r is rsqrt(add(mean(square(x), dim=-1, keepdim=True) [-> reshape], epsilon)), each step read
-    only by the next; else None."""
+def _rms_scale(r: fx.Node, x: fx.Node) -> tuple[float, fx.Node, object] | None:
+    """(epsilon, the square node, the mean's compute config) if r is
+    rsqrt(add(mean(square(x), dim=-1, keepdim=True) [-> reshape], epsilon)), each step read only by the next;
+    else None."""
     if not (_op(r, "rsqrt") and len(r.args) == 1 and _sole_user(r) is not None):
         return None
     add = r.args[0]
@@ -728,11 +729,11 @@ def _rms_scale(r: fx.Node, x: fx.Node) -> tuple[float, fx.Node] | None:
     if xs is None or dim not in (-1, len(xs) - 1) or not (_op(sq, "square") and sq.args[0] is x
                                                          and _sole_user(sq) is mean):
         return None
-    return add.args[1], sq
+    return add.args[1], sq, mean.kwargs.get("compute_kernel_config")
 
 
 def _rms_parts(end: fx.Node):
-    """(x, weight, epsilon, nodes to drop) if `end` is HF's RMSNorm lowered: multiply(weight, [typecast]
+    """(x, weight, epsilon, compute config) if `end` is HF's RMSNorm lowered: multiply(weight, [typecast]
     multiply(x, rsqrt(mean(x^2) + eps))) (either operand order), x possibly a float32 typecast of the input."""
     if not (_op(end, "multiply") and len(end.args) == 2 and not set(end.kwargs) - {"memory_config"}):
         return None
@@ -751,11 +752,11 @@ def _rms_parts(end: fx.Node):
             width = (_shape(x) or (None,))[-1]
             if found is None or _shape(w) not in ((width,), (1, width)):
                 continue
-            eps, sq = found
+            eps, sq, cfg = found
             src = _through_typecast(x)
             if src is not x and set(x.users) != {m1, sq}:
                 src = x   # the float32 copy is read elsewhere too: normalise it as it is
-            return src, w, eps
+            return src, w, eps, cfg
     return None
 
 
@@ -770,8 +771,11 @@ def fuse_rms_norm(graph: fx.Graph, ctx: FuseContext) -> int:
         parts = _rms_parts(end)
         if parts is None:
             continue
-        x, w, eps = parts
-        norm = _new(graph, end, "rms_norm", ctx.ttnn.rms_norm, (x,), dict(epsilon=eps, weight=w),
+        x, w, eps, cfg = parts
+        kw = dict(epsilon=eps, weight=w)
+        if cfg is not None:   # the statistics accumulate as the mean they replace did (float32 by default)
+            kw["compute_kernel_config"] = cfg
+        norm = _new(graph, end, "rms_norm", ctx.ttnn.rms_norm, (x,), kw,
                     shape=_shape(x), dtype=end.meta.get("dtype"), layout=x.meta.get("layout"),
                     ttnn_name="rms_norm")
         if x.meta.get("dtype") != end.meta.get("dtype"):
