@@ -42,7 +42,7 @@ from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
 from .options import TorchTtnnOption, from_kwargs
-from .passes import fold_batchnorm, insert_deallocs, mark_constants, weight_dtype
+from .passes import fold_batchnorm, inputs_first, insert_deallocs, mark_constants, weight_dtype
 from .place import place_l1
 from .shard import shard, will_trace
 from .program import Program, StepFailed, Unbound
@@ -223,6 +223,7 @@ class CompiledGraph:
         if opt.weight_dtype:
             self.weight_casts = weight_dtype(lo.graph, self.ttnn.typecast, getattr(self.ttnn, opt.weight_dtype))
             mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
+        self.inputs_moved = inputs_first(lo.graph)
         if opt.shard:
             self.shard_stats = shard(lo.graph, self.ttnn, self.device,
                                      trace=opt.trace and will_trace(lo.graph)).as_dict()
