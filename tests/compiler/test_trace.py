@@ -145,3 +145,35 @@ def test_hf_encoder_traces_with_inputs_uploaded_first(traced_device, name):
         for x, y in zip(a, b):
             torch.testing.assert_close(y, x, rtol=0, atol=0)
     assert program_host_ns(traced_recs) < program_host_ns(plain_recs)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_program_cache_in_the_metrics(device, cache):
+    """The backend leaves the program cache on (TT-NN's default) or turns it off; the metrics count the latest
+    call's hits, misses and rebuilds and the device's entries. A steady-state call with the cache on builds
+    nothing; with it off it rebuilds every program, and its host-visible time says so."""
+    torch.manual_seed(0)
+    model = _Block().eval()
+    try:
+        torch._dynamo.reset()
+        opt = torch_ttnn.TorchTtnnOption(device=device, runtime="sim", program_cache=cache, verbose=False)
+        compiled = torch.compile(model, backend=torch_ttnn.backend, options=opt)
+        with torch.no_grad():
+            compiled(torch.randn(2, 32, 64))
+            compiled(torch.randn(2, 32, 64))
+        (m,) = opt.metrics
+        pc = m["program_cache"]
+        programs = pc["hit"] + pc["miss"] + pc["uncached"]
+        assert programs >= 3 and device.program_cache_enabled == cache
+        if cache:
+            assert pc["hit"] == programs and pc["compile_ms"] == 0 and pc["entries"] >= programs
+        else:
+            assert pc["uncached"] == programs and pc["entries"] == 0
+            assert m["host_time_ms"] >= m["trace_time_ms"] + pc["compile_ms"] > m["trace_time_ms"]
+    finally:
+        device.enable_program_cache()
+
+
+def test_trace_needs_the_program_cache():
+    with pytest.raises(ValueError, match="trace=True needs program_cache=True"):
+        torch_ttnn.TorchTtnnOption(runtime="sim", trace=True, program_cache=False)

@@ -170,6 +170,7 @@ class CompiledGraph:
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
         self.last_device_ns = self.last_host_ns = self.last_trace_ns = 0.0
+        self.last_programs: dict = {}   # the latest call's program cache hits/misses (sim/program_cache.py)
         self.weight_casts = self.l1_placed = self.evicted = 0
         self.compile_id = None          # dynamo's CompileId (set by the backend)
         self.memory = None              # compiler/memory.py report of the latest lowering (run_mem_analysis)
@@ -337,6 +338,7 @@ class CompiledGraph:
             new = recs[n_rec:]
             self.last_device_ns = sum(r.time_ns for r in new)
             self.last_host_ns, self.last_trace_ns = program_host_ns(new), program_host_ns(new, trace=True)
+            self.last_programs = _program_cache_counts(new, self.device)
         self.last_transfers = prog.last_transfers
         self.calls += 1
         n_iter = self.option.total_num_iterations
@@ -388,6 +390,7 @@ class CompiledGraph:
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6,
             "host_time_ms": self.last_host_ns / 1e6, "trace_time_ms": self.last_trace_ns / 1e6, "calls": self.calls,
             "traced": any(p.traced for p in self.programs.values()), "weight_casts": self.weight_casts,
+            "program_cache": dict(self.last_programs),
             "l1_placed": self.l1_placed, "shard": dict(self.shard_stats),
             "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
@@ -396,3 +399,14 @@ class CompiledGraph:
             "per_call": list(self.per_call), "compile_id": str(self.compile_id) if self.compile_id else None,
             "recompile": bool(self.compile_id is not None and self.compile_id.frame_compile_id),
         }
+
+
+def _program_cache_counts(records, device) -> dict:
+    """A call's device programs by program cache outcome, the host time spent building them, and the device's
+    cache entries after it."""
+    outcomes = [r.program_cache for r in records if getattr(r, "program_cache", "")]
+    counts = {k: outcomes.count(k) for k in ("hit", "miss", "uncached")}
+    counts["compile_ms"] = sum(getattr(r, "compile_ns", 0.0) for r in records) / 1e6
+    entries = getattr(device, "num_program_cache_entries", None)
+    counts["entries"] = int(entries()) if entries is not None else None
+    return counts

@@ -20,7 +20,9 @@ overflows, compiler/place.py; on by default), `shard` (activations between linea
 in L1 with a matmul/layer-norm program config per shape, where the device-time model says the call gets
 faster, reshards and dispatch included, and the configs pass TT-NN's checks and fit L1; otherwise the
 interleaved placement stays; compiler/shard.py; on by default; the metrics' "shard" entry counts the ops per
-config and the regions left interleaved, with why).
+config and the regions left interleaved, with why), `program_cache` (the device's program cache on, as TT-NN
+has it by default, or off: every call then builds its programs on the host again; the metrics count each
+call's cache hits and misses and the device's entries, sim/program_cache.py; trace needs it on).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
@@ -59,7 +61,7 @@ class TorchTtnnOption:
                  native_integration: bool = False, *, runtime: str | None = None, float_dtype: str = "bfloat16",
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
-                 shard: bool = True, **unknown):
+                 shard: bool = True, program_cache: bool = True, **unknown):
         if unknown:
             known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
             close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
@@ -71,7 +73,7 @@ class TorchTtnnOption:
                         ("check_accuracy", check_accuracy), ("fp32_accumulation", fp32_accumulation),
                         ("trace", trace), ("l1", l1), ("shard", shard), ("run_mem_analysis", run_mem_analysis),
                         ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
-                        ("native_integration", native_integration)):
+                        ("native_integration", native_integration), ("program_cache", program_cache)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -135,7 +137,11 @@ class TorchTtnnOption:
         self.weight_dtype = weight_dtype   # matmul/linear weights stored as this block-float (compiler.passes)
         self.l1 = l1                       # per-call activations that fit placed in L1 (compiler.place)
         self.shard = shard                 # block-sharded activations and program configs (compiler.shard)
+        if trace and not program_cache:
+            raise ValueError("TorchTtnnOption: trace=True needs program_cache=True: a trace replays programs "
+                             "from the device's program cache (one not cached yet cannot be built during capture)")
         _check_trace_region(trace, self.device)
+        self.program_cache = program_cache  # the device's program cache on (TT-NN's default) or off
         self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []
         self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
@@ -174,6 +180,7 @@ class TorchTtnnOption:
             raise RuntimeError(f"TorchTtnnOption: device {getattr(dev, 'device_id', '?')} is closed; open it "
                                f"with ttnn.open_device(device_id=...) or leave device=None")
         _check_trace_region(self.trace, dev)
+        _set_program_cache(dev, self.program_cache)
         return mod, dev
 
     def compute_configs(self, ttnn) -> dict:
@@ -194,6 +201,16 @@ class TorchTtnnOption:
     def summary(self) -> str:
         from .metrics import summary
         return summary(self.metrics)
+
+
+def _set_program_cache(device, on: bool) -> None:
+    """Turn the device's program cache on or off as asked (TT-NN's MeshDevice methods; on is its default)."""
+    if not hasattr(device, "enable_program_cache"):
+        return
+    if on and not getattr(device, "program_cache_enabled", False):
+        device.enable_program_cache()
+    elif not on and getattr(device, "program_cache_enabled", True):
+        device.disable_and_clear_program_cache()
 
 
 def _check_trace_region(trace: bool, device) -> None:
