@@ -92,11 +92,21 @@ def test_galaxy_cannot_reshape_to_a_grid_its_wiring_lacks(preset):
 
 
 def test_program_cache_methods(preset):
+    """Each chip keeps its programs (sim/program_cache.py); the mesh's methods reach every chip."""
     mesh = preset("n300")
-    mesh.enable_program_cache()
-    assert all(c.program_cache_enabled for c in mesh.get_devices()) and mesh.num_program_cache_entries() == 0
+    assert mesh.program_cache_enabled and mesh.num_program_cache_entries() == 0    # on by default
+    x = ttnn.from_torch(torch.randn(64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
+                        mesh_mapper=ttnn.ReplicateTensorToMesh(mesh))
+    ttnn.exp(x)
+    n0 = len(mesh.get_devices()[1].op_records)
+    ttnn.exp(x)
+    assert [r.program_cache for r in mesh.get_devices()[1].op_records[n0:]] == ["hit"]
+    assert mesh.num_program_cache_entries() == 1
+    assert all(c.num_program_cache_entries() == 1 for c in mesh.get_devices())
     mesh.disable_and_clear_program_cache()
-    assert not any(c.program_cache_enabled for c in mesh.get_devices())
+    assert not any(c.program_cache_enabled for c in mesh.get_devices()) and mesh.num_program_cache_entries() == 0
+    mesh.enable_program_cache()
+    assert all(c.program_cache_enabled for c in mesh.get_devices())
     mesh.clear_program_cache()
 
 

@@ -43,7 +43,7 @@ from .fuse import FuseContext, fuse
 from .lower import lower, node_values
 from .mesh import MeshIO, is_mesh
 from .options import TorchTtnnOption, from_kwargs
-from .passes import fold_batchnorm, insert_deallocs, mark_constants, weight_dtype
+from .passes import fold_batchnorm, inputs_first, insert_deallocs, mark_constants, weight_dtype
 from .place import place_l1
 from .shard import shard, will_trace
 from .program import Program, StepFailed, Unbound
@@ -171,6 +171,7 @@ class CompiledGraph:
         self.calls = 0
         self.last_transfers = {"h2d": 0, "d2h": 0}
         self.last_device_ns = self.last_host_ns = self.last_trace_ns = 0.0
+        self.last_programs: dict = {}   # the latest call's program cache hits/misses (sim/program_cache.py)
         self.weight_casts = self.l1_placed = self.evicted = 0
         self.compile_id = None          # dynamo's CompileId (set by the backend)
         self.memory = None              # compiler/memory.py report of the latest lowering (run_mem_analysis)
@@ -261,6 +262,7 @@ class CompiledGraph:
         if opt.weight_dtype:
             self.weight_casts = weight_dtype(lo.graph, self.ttnn.typecast, getattr(self.ttnn, opt.weight_dtype))
             mark_constants(lo.graph)    # the casts are constants: their inputs are no longer kept
+        self.inputs_moved = inputs_first(lo.graph)
         if opt.shard:
             self.shard_stats = shard(lo.graph, self.ttnn, self.device,
                                      trace=opt.trace and will_trace(lo.graph)).as_dict()
@@ -413,6 +415,7 @@ class CompiledGraph:
             self.last_collective_ns = sum(r.time_ns for r in new if r.bound == "ethernet")
             self.last_host_ns = max(program_host_ns(rs) for rs in per_chip)
             self.last_trace_ns = max(program_host_ns(rs, trace=True) for rs in per_chip)
+            self.last_programs = _program_cache_counts(new, self._chips()[busiest])
         self.last_transfers = prog.last_transfers
         self.calls += 1
         n_iter = self.option.total_num_iterations
@@ -465,6 +468,7 @@ class CompiledGraph:
             "compile_s": self.compile_s, "device_time_ms": self.last_device_ns / 1e6,
             "host_time_ms": self.last_host_ns / 1e6, "trace_time_ms": self.last_trace_ns / 1e6, "calls": self.calls,
             "traced": any(p.traced for p in self.programs.values()), "weight_casts": self.weight_casts,
+            "program_cache": dict(self.last_programs),
             "l1_placed": self.l1_placed, "shard": dict(self.shard_stats),
             "trace_reason": "; ".join(sorted({p.trace_reason for p in self.programs.values() if not p.traced})),
             "specializations": len(self.programs), "lowerings": self.lowerings, "symbolic": self.symbolic
@@ -485,3 +489,14 @@ class CompiledGraph:
                 "tensor_parallel": self.tp.as_dict() if self.tp is not None else None,
                 "device_time_per_chip_ms": [ns / 1e6 for ns in self.last_chip_ns],
                 "collective_ms": self.last_collective_ns / 1e6, "transfer_bytes_per_call": dict(self.last_mesh_bytes)}
+
+
+def _program_cache_counts(records, device) -> dict:
+    """A call's device programs by program cache outcome, the host time spent building them, and the device's
+    cache entries after it."""
+    outcomes = [r.program_cache for r in records if getattr(r, "program_cache", "")]
+    counts = {k: outcomes.count(k) for k in ("hit", "miss", "uncached")}
+    counts["compile_ms"] = sum(getattr(r, "compile_ns", 0.0) for r in records) / 1e6
+    entries = getattr(device, "num_program_cache_entries", None)
+    counts["entries"] = int(entries()) if entries is not None else None
+    return counts

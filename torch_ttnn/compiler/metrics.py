@@ -26,6 +26,10 @@ def summary(records: list[dict]) -> str:
                 f"calls {r['calls']}, lowerings {r.get('lowerings', r['specializations'])}"
                 f"{' (a dynamo recompile, ' + str(r['compile_id']) + ')' if r.get('recompile') else ''}"
                 f"{' (symbolic shapes)' if r.get('symbolic') else ''}")
+        pc = r.get("program_cache") or {}
+        if pc:
+            line += (f"; program cache (latest call): {pc['hit']} hits, {pc['miss']} misses, {pc['uncached']} "
+                     f"uncached ({pc['compile_ms']:.0f} ms building programs), {pc['entries']} entries")
         fused = ", ".join(f"{k} x{v}" for k, v in r.get("fusions", {}).items() if v)
         if fused:
             line += f"; fusions {fused}"

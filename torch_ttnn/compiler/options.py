@@ -30,6 +30,9 @@ reported in the metrics' "mesh" entry; False: an error instead), `tensor_paralle
 Megatron style over the chips, or over the mesh axis data parallel leaves: column-parallel QKV/up/gate, heads split,
 row-parallel output/down then one all_reduce; found from the ATen graph, regions not recognised run replicated
 with the reason; compiler/tensor_parallel.py; the plan in the metrics' "mesh" entry).
+`program_cache` (the device's program cache on, as TT-NN has it by default, or off: every call then builds its
+programs on the host again; the metrics count each call's cache hits and misses and the device's entries,
+sim/program_cache.py; trace needs it on).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
@@ -70,7 +73,7 @@ class TorchTtnnOption:
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
                  shard: bool = True, data_parallel_axis: int | None = None, pad_batch: bool = True,
-                 tensor_parallel: bool = False, **unknown):
+                 tensor_parallel: bool = False, program_cache: bool = True, **unknown):
         if unknown:
             known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
             close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
@@ -83,7 +86,7 @@ class TorchTtnnOption:
                         ("trace", trace), ("l1", l1), ("shard", shard), ("run_mem_analysis", run_mem_analysis),
                         ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
                         ("native_integration", native_integration), ("pad_batch", pad_batch),
-                        ("tensor_parallel", tensor_parallel)):
+                        ("tensor_parallel", tensor_parallel), ("program_cache", program_cache)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -150,7 +153,11 @@ class TorchTtnnOption:
         self.weight_dtype = weight_dtype   # matmul/linear weights stored as this block-float (compiler.passes)
         self.l1 = l1                       # per-call activations that fit placed in L1 (compiler.place)
         self.shard = shard                 # block-sharded activations and program configs (compiler.shard)
+        if trace and not program_cache:
+            raise ValueError("TorchTtnnOption: trace=True needs program_cache=True: a trace replays programs "
+                             "from the device's program cache (one not cached yet cannot be built during capture)")
         _check_trace_region(trace, self.device)
+        self.program_cache = program_cache  # the device's program cache on (TT-NN's default) or off
         self.trace = trace          # replay steady-state calls from a captured trace (compiler/trace.py)
         self._out_fx_graphs = []
         self.compiled = []          # one CompiledGraph per compiled subgraph (metrics live there)
@@ -191,6 +198,7 @@ class TorchTtnnOption:
                                f"with ttnn.open_device(device_id=...) (a mesh: ttnn.open_mesh_device) or leave "
                                f"device=None")
         _check_trace_region(self.trace, dev)
+        _set_program_cache(dev, self.program_cache)
         return mod, dev
 
     def compute_configs(self, ttnn) -> dict:
@@ -254,6 +262,16 @@ def _data_parallel_chips(device, data_parallel, axis, tensor_parallel: bool = Fa
         raise ValueError(f"TorchTtnnOption: data_parallel={data_parallel} chips, but {where} has {n}: pass "
                          f"data_parallel=True (all of them) or open a mesh of {data_parallel} chips")
     return n
+
+
+def _set_program_cache(device, on: bool) -> None:
+    """Turn the device's program cache on or off as asked (TT-NN's MeshDevice methods; on is its default)."""
+    if not hasattr(device, "enable_program_cache"):
+        return
+    if on and not getattr(device, "program_cache_enabled", False):
+        device.enable_program_cache()
+    elif not on and getattr(device, "program_cache_enabled", True):
+        device.disable_and_clear_program_cache()
 
 
 def _check_trace_region(trace: bool, device) -> None:

@@ -8,7 +8,10 @@
 2. `weight_dtype` (opt-in, `TorchTtnnOption(weight_dtype="bfloat8_b")`): the constant weights that matmuls
    and linears read are cast once to a block-float format, as TT's optimized models store them (half the bytes
    to read and unpack per tile, at a reported accuracy cost); the cast is a constant, so it is folded.
-3. `insert_deallocs`: every device tensor computed per call is freed right after its last use, so device
+3. `inputs_first`: the per-call inputs cross to the device before the first per-call device op (lowering
+   places each upload at its first use, e.g. BERT's attention mask halfway through the embeddings), so the
+   device ops of a call form one run with no host step inside: what a trace can capture and replay.
+4. `insert_deallocs`: every device tensor computed per call is freed right after its last use, so device
    memory after a call is what it was before it. Ops that may return their input itself (a view or a no-op
    conversion, as lowering/facts.py declares them) make one buffer of input and output: the group is freed
    after the last use of any member, and never when it holds a kept constant.
@@ -39,6 +42,31 @@ def mark_constants(graph: fx.Graph) -> None:
                 and not has_symbols((n.args, n.kwargs))  # a size that changes per call
     for n in graph.nodes:  # constants read by per-call nodes are kept across calls
         n.meta["kept"] = n.meta["const"] and any(not u.meta.get("const") for u in n.users)
+
+
+def inputs_first(graph: fx.Graph) -> int:
+    """Move each per-call host step that depends only on inputs (an input's host-to-device upload, host work
+    on an input before its upload) ahead of the first per-call device op; returns how many moved. Runs after
+    `mark_constants`. Steps that read a device result (a download, a CPU fallback between device ops) stay:
+    a program with one of those is not traceable, and says so."""
+    def per_call(n):
+        return n.op == "call_function" and not n.meta.get("const") and n.meta.get("ttnn_name") != "deallocate"
+
+    def on_device(n):
+        return bool(n.meta.get("device")) and not n.meta.get("transfer")
+    nodes = list(graph.nodes)
+    first = next((n for n in nodes if per_call(n) and on_device(n)), None)
+    if first is None:
+        return 0
+    before = set(nodes[:nodes.index(first)])
+    moved = []
+    for n in nodes[nodes.index(first):]:
+        if per_call(n) and not on_device(n) and n.meta.get("transfer") != "d2h" \
+                and all(a in before for a in n.all_input_nodes):
+            first.prepend(n)
+            before.add(n)
+            moved.append(n)
+    return len(moved)
 
 
 def _alias_groups(graph: fx.Graph) -> dict:

@@ -8,8 +8,10 @@ read from the same tensors; and nothing between the first and the last device op
 
 So a call's per-call steps split in three: `feed` (host steps and the inputs' host-to-device transfers),
 `body` (device ops and deallocations only), `drain` (device-to-host transfers and what follows). The first
-call captures the body (then replays it once: on a card a capture computes nothing), later calls feed the
-captured inputs, replay, and drain the captured outputs. A program that does not split so (a CPU fallback
+call runs untraced: it builds the programs into the device's program cache (a program built during a capture
+would write to the device, which a capture refuses: sim/program_cache.py). The second captures the body
+(then replays it once: on a card a capture computes nothing), later calls feed the captured inputs, replay,
+and drain the captured outputs. A program that does not split so (a CPU fallback
 between device ops, symbolic shapes, inputs already on the device) runs untraced, and says why.
 """
 from __future__ import annotations
@@ -48,11 +50,16 @@ class Tracer:
     def __init__(self, ttnn, device, prog):
         self.ttnn, self.device, self.prog = ttnn, device, prog
         self.trace_id = None
+        self.warm = False           # ran once untraced since the last release: its programs are cached
         self.inputs: dict = {}      # slot -> the captured device input tensor (fixed buffer)
         self.outputs: dict = {}     # slot -> a captured device tensor read after the body
 
     def run(self, parts: Split, counts, protected, output):
         env = self.prog.env
+        if not self.warm:
+            self.prog.run_steps(parts.feed + parts.body + parts.drain, counts, protected)
+            self.warm = True
+            return
         if self.trace_id is None:
             self._capture(parts, counts, protected, output)
         else:
@@ -99,4 +106,4 @@ class Tracer:
         for t in (*self.inputs.values(), *self.outputs.values()):
             if t.is_allocated():
                 self.ttnn.deallocate(t)
-        self.trace_id, self.inputs, self.outputs = None, {}, {}
+        self.trace_id, self.inputs, self.outputs, self.warm = None, {}, {}, False

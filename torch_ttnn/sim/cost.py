@@ -10,6 +10,8 @@ products, vector-engine passes); `price` turns that into an `OpRecord` with the 
 - device_side_ns = kernel_ns + tail_ns + the gap between consecutive ops on the device;
 - host_ns = max(dispatch_ns, device_side_ns): one op repeated in a loop, as TT's GEMM report measures it
   (dispatch runs ahead of the device, so the slower of the two sets the pace);
+- compile_ns: host time building the op's program where the program cache missed (sim/program_cache.py),
+  added to a sequence's host-visible time (program_host_ns): the device waits for it;
 - trace_ns = device_side_ns: the same op replayed from a captured trace (no host dispatch).
 
 The kernel model works per core, as the hardware does. The output's tiles are split over the core grid (a
@@ -137,6 +139,8 @@ class OpRecord:
     tail_ns: float = 0.0
     trace_launch_ns: float = 0.0
     traced: bool = False      # run by replaying a captured trace: no host dispatch
+    program_cache: str = ""   # "hit", "miss" (compiled, then cached), "uncached" (cache off); "" no program
+    compile_ns: float = 0.0   # host time building the program on a miss (sim/program_cache.py), device idle
 
     @property
     def kernel_ns(self) -> float:
@@ -149,7 +153,8 @@ class OpRecord:
 
     @property
     def host_ns(self) -> float:
-        """Host-visible time of this op in a loop without trace: dispatch and device overlap."""
+        """Host-visible time of this op in a loop without trace: dispatch and device overlap (a loop hits the
+        program cache; a first call's `compile_ns` comes on top, as program_host_ns counts it)."""
         return overlapped(self.dispatch_ns, self.device_side_ns)
 
     @property
@@ -232,12 +237,13 @@ def overlapped(dispatch: float, device: float) -> float:
 
 def program_host_ns(records, trace: bool = False) -> float:
     """Host-visible time of a sequence of ops: without trace the host enqueues ahead of the device, so the
-    slower of total dispatch and total device time sets the pace; traced ops (or all, with `trace`) cost their
-    device time and the trace's per-op launch gap only."""
+    slower of total dispatch and total device time sets the pace, plus the host's program builds on program
+    cache misses (the device waits for them); traced ops (or all, with `trace`) cost their device time and the
+    trace's per-op launch gap only."""
     if trace:
         return sum(r.trace_ns for r in records)
     dispatched = [r for r in records if not r.traced]
-    return sum(r.trace_ns for r in records if r.traced) + overlapped(
+    return sum(r.trace_ns for r in records if r.traced) + sum(r.compile_ns for r in dispatched) + overlapped(
         sum(r.dispatch_ns for r in dispatched if r.time_ns), sum(r.device_side_ns for r in dispatched))
 
 

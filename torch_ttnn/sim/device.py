@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field, replace
 
 from .cost import CostFigures, OpRecord, program_host_ns
+from .program_cache import ProgramCache
 from .types import Arch, BufferType, CoreCoord, CoreGrid
 
 
@@ -133,7 +134,7 @@ class Device:
         self.spec = spec
         self._open = True
         self._next_buffer = 0
-        self.program_cache_enabled = False
+        self.program_cache = ProgramCache(enabled=True)   # on by default, as in TT-NN 0.81.1
         self.op_records: list[OpRecord] = []
         self.trace_region_size = trace_region_size
         self._traces: dict = {}        # trace id -> captured trace (sim/trace.py)
@@ -173,14 +174,26 @@ class Device:
     def get_num_devices(self) -> int:
         return 1
 
-    def enable_program_cache(self):
-        self.program_cache_enabled = True
+    # program cache (sim/program_cache.py): the real MeshDevice's methods
+    @property
+    def program_cache_enabled(self) -> bool:
+        return self.program_cache.enabled
 
-    def disable_and_clear_program_cache(self):
-        self.program_cache_enabled = False
+    def enable_program_cache(self) -> None:
+        self.program_cache.enabled = True
+
+    def disable_and_clear_program_cache(self) -> None:
+        self.program_cache.enabled = False
+        self.program_cache.clear()
+
+    def clear_program_cache(self) -> None:
+        self.program_cache.clear()
 
     def num_program_cache_entries(self) -> int:
-        return 0
+        return len(self.program_cache.entries)
+
+    def set_program_cache_misses_allowed(self, allowed: bool, /) -> None:
+        self.program_cache.misses_allowed = bool(allowed)
 
     def is_open(self) -> bool:
         return self._open

@@ -358,7 +358,6 @@ class MeshDevice:
         m = cls.__new__(cls)
         m._shape, m._chips, m._coords, m._system, m.spec, m._parent = shape, chips, coords, system, spec, parent
         m._submeshes, m._open = [], True
-        m.program_cache_enabled = True
         return m
 
     # --- the real MeshDevice's methods -----------------------------------------------------------------
@@ -391,24 +390,30 @@ class MeshDevice:
     def dram_grid_size(self):
         return self._chips[0].dram_grid_size()
 
+    # program cache: each chip keeps its own (sim/program_cache.py); the mesh's is theirs, read through chip 0
+    # (every chip of a mesh runs the same programs)
+    @property
+    def program_cache_enabled(self) -> bool:
+        return all(c.program_cache_enabled for c in self._chips)
+
     def enable_program_cache(self) -> None:
-        self.program_cache_enabled = True
         for c in self._chips:
             c.enable_program_cache()
 
     def disable_and_clear_program_cache(self) -> None:
-        self.program_cache_enabled = False
         for c in self._chips:
             c.disable_and_clear_program_cache()
 
     def clear_program_cache(self) -> None:
-        """The emulator compiles nothing, so there is nothing to clear."""
+        for c in self._chips:
+            c.clear_program_cache()
 
     def num_program_cache_entries(self) -> int:
-        return 0
+        return max(c.num_program_cache_entries() for c in self._chips)
 
     def set_program_cache_misses_allowed(self, allowed: bool, /) -> None:
-        self._misses_allowed = bool(allowed)
+        for c in self._chips:
+            c.set_program_cache_misses_allowed(allowed)
 
     def create_submesh(self, submesh_shape: MeshShape, offset: MeshCoordinate | None = None) -> "MeshDevice":
         """A mesh over a rectangle of this mesh's chips (sharing them: their memory is the same)."""

@@ -12,6 +12,7 @@ import inspect
 
 from .cost import Operand, OpRecord, Work, price
 from .device import Device
+from .program_cache import signature
 
 
 def record(device: Device, name: str, *, operands: list[Operand] | None = None, bytes_moved: float = 0.0,
@@ -27,8 +28,29 @@ def record(device: Device, name: str, *, operands: list[Operand] | None = None, 
     work = declare(operands, flops=flops, sfpu_ops=sfpu_ops, sfpu_cycles=sfpu_cycles, matmul=matmul,
                    host_only=host_only)
     rec = price(name, work, device.spec, flops=flops)
+    if not host_only:
+        _program(device, rec)
     device.record(rec)
     return rec
+
+
+def _program(device: Device, rec: OpRecord) -> None:
+    """Look the op's program up in the device's program cache (sim/program_cache.py): a replayed trace runs
+    cached programs; otherwise the outermost operation call in progress is the program's signature (a
+    composite op's inner programs are told apart by their names)."""
+    if device._replaying:
+        rec.program_cache = "hit"
+        return
+    call = Operation._call
+    if call is None:
+        key = (rec.name,)
+    else:   # [name, args, kwargs, its signature once worked out, programs run so far in this call]
+        if call[3] is None:
+            call[3] = signature(*call[:3])
+        key = (call[3], rec.name, call[4])
+        call[4] += 1
+    capturing = Operation._capture is not None and Operation._capture.device is device
+    rec.program_cache, rec.compile_ns = device.program_cache.lookup(key, rec.name, capturing)
 
 
 def declare(operands: list[Operand], *, flops: float = 0.0, sfpu_ops: float = 0.0, sfpu_cycles: float = 1.0,
@@ -59,7 +81,18 @@ class Operation:
     # (or of a mesh device argument) and returns NotImplemented for single-device calls.
     _mesh_dispatch = None
 
+    _call = None      # the outermost operation call in progress: its programs' signature (_program)
+
     def __call__(self, *args, **kwargs):
+        if Operation._call is not None:
+            return self._dispatch(args, kwargs)
+        Operation._call = [self.python_fully_qualified_name, args, kwargs, None, 0]
+        try:
+            return self._dispatch(args, kwargs)
+        finally:
+            Operation._call = None
+
+    def _dispatch(self, args, kwargs):
         if self._graph is not None:
             return self._graph.call(self, args, kwargs)
         if self._mesh_dispatch is not None:
