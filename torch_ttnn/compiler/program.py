@@ -376,6 +376,11 @@ class Program:
     def traced(self) -> bool:
         return self._tracer is not None and self._tracer.trace_id is not None
 
+    @property
+    def will_trace(self) -> bool:
+        """Traced now, or will be from its next calls (the first call runs untraced to fill the program cache)."""
+        return self._tracer is not None and self._traceable() is not None
+
     def __call__(self, args):
         if self.binds:
             key = self.sizes(args)

@@ -115,20 +115,27 @@ if __name__ == "__main__":
 TRACED_SOURCE = '''
 
 class Traced:
-    """A graph run as the compiled program runs it with trace on: the first call uploads the inputs, captures the
-    device ops and replays them; later calls write the new inputs into the captured input tensors and replay, with
-    no host dispatch per op. The captured inputs and outputs are fixed buffers: nothing frees them."""
+    """A graph run as the compiled program runs it with trace on: the first call runs untraced (it builds the
+    device programs into the program cache: TT-NN refuses to build one during a capture); the second uploads the
+    inputs, captures the device ops and replays them; later calls write the new inputs into the captured input
+    tensors and replay, with no host dispatch per op. The captured inputs and outputs are fixed buffers: nothing
+    frees them."""
 
     def __init__(self, feed, body, drain, input_memory_configs, drain_reads):
         self.feed, self.body, self.drain, self.drain_reads = feed, body, drain, drain_reads
         self.memory_configs = input_memory_configs
-        self.trace_id, self.inputs, self.outputs = None, None, None
+        self.trace_id, self.inputs, self.outputs, self.warm = None, None, None, False
 
     def __call__(self, device, P, *args):
         host_inputs, carried = self.feed(device, P, *args)
-        if self.trace_id is None:
+        if not self.warm or self.trace_id is None:
             self.inputs = [ttnn.to_device(h, device, memory_config=mc)
                            for h, mc in zip(host_inputs, self.memory_configs)]
+        if not self.warm:
+            self.warm = True
+            outputs = self.body(device, P, *self.inputs)
+            return self.drain(device, P, *carried, *outputs[:self.drain_reads])
+        if self.trace_id is None:
             self.trace_id = ttnn.begin_trace_capture(device, cq_id=0)
             self.outputs = self.body(device, P, *self.inputs)
             ttnn.end_trace_capture(device, self.trace_id, cq_id=0)
@@ -345,7 +352,7 @@ def export_graph(c, index: int, consts: dict, taken: set) -> ExportedGraph:
     for n, ident in inputs.items():
         names[n] = ident
     inputs = list(inputs.values())
-    traced = bool(c.program.traced)
+    traced = bool(c.program.will_trace)
     src = (_traced_source if traced else _untraced_source)(graph, name, names, consts, inputs)
     uses = sum(1 for n in graph.nodes if n.op == "call_function" and not n.meta.get("const"))
     return ExportedGraph(index, name, src, traced, {key: v for key, v in kept.values()}, uses)

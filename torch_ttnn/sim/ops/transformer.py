@@ -172,7 +172,7 @@ def _sdpa_decode_golden(q, k, v, *, is_causal=True, attn_mask=None, cur_pos=(), 
 def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_tensor_v, *, is_causal=True,
                                         attn_mask=None, cur_pos=(), cur_pos_tensor=None, attention_sink=None,
                                         scale=None, sliding_window_size=None, memory_config=None,
-                                        program_config=None, compute_kernel_config=None):
+                                        program_config=None, compute_kernel_config=None, share_cache=None):
     """Flash-decode: one new token per user against its K/V cache. Q [1, B, NH, D] (users on dim 1, heads on
     the tile rows), K/V [B, NKV, S, D] with NKV dividing NH (grouped-query attention reads each KV head once
     for its group of query heads); output [1, B, NH, D]. is_causal=True (the default): user b attends keys
@@ -187,6 +187,8 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
     dev = require_device(op, input_tensor_q, input_tensor_k, input_tensor_v, attn_mask, cur_pos_tensor)
     q, k, v = input_tensor_q, input_tensor_k, input_tensor_v
     _check(attention_sink is None, op, "attention_sink is not emulated")
+    _check(not share_cache, op, "share_cache=True (every user reading one shared K/V cache) is not emulated: "
+           "give K/V a batch of B")
     for name, t in (("Q", q), ("K", k), ("V", v)):
         _check(len(t.shape) == 4, op, f"{name} must be rank 4, got {list(t.shape)}")
         _check(t.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B), op,
