@@ -28,3 +28,19 @@ def traced_device(device):
     device.trace_region_size = 64 << 20
     yield device
     device.trace_region_size = old
+
+
+@pytest.fixture
+def mesh_of(monkeypatch, ttnn):
+    """mesh_of(preset, (rows, cols)) opens a mesh on an emulated card preset (TORCH_TTNN_SIM_ARCH); closed after
+    the test."""
+    opened = []
+
+    def use(preset, shape):
+        monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", preset)
+        mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
+        opened.append(mesh)
+        return mesh
+    yield use
+    for m in opened:
+        ttnn.close_mesh_device(m)

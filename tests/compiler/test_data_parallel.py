@@ -15,21 +15,6 @@ from tiny_hf import build, tensors  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-@pytest.fixture
-def mesh_of(monkeypatch):
-    """Open a mesh on an emulated card preset (closed after the test)."""
-    opened = []
-
-    def use(preset, shape):
-        monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", preset)
-        mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
-        opened.append(mesh)
-        return mesh
-    yield use
-    for m in opened:
-        ttnn.close_mesh_device(m)
-
-
 def _run(model, x, option):
     torch._dynamo.reset()
     with torch.no_grad():

@@ -19,21 +19,6 @@ from tiny_hf import build, tensors  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-@pytest.fixture
-def mesh_of(monkeypatch):
-    """Open a mesh on an emulated card preset (closed after the test)."""
-    opened = []
-
-    def use(preset, shape):
-        monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", preset)
-        mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
-        opened.append(mesh)
-        return mesh
-    yield use
-    for m in opened:
-        ttnn.close_mesh_device(m)
-
-
 def tp_model(name, hidden=128, layers=2, heads=8, kv_heads=None, inter=256, vocab=128, init=0.2):
     """A tiny HF model whose heads divide 8 chips (Llama: GQA, two query heads per key/value head)."""
     torch.manual_seed(0)

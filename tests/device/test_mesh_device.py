@@ -6,20 +6,6 @@ import torch_ttnn
 import torch_ttnn.sim as ttnn
 
 
-@pytest.fixture
-def mesh_of(monkeypatch):
-    opened = []
-
-    def use(preset, shape):
-        monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", preset)
-        mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
-        opened.append(mesh)
-        return mesh
-    yield use
-    for m in opened:
-        ttnn.close_mesh_device(m)
-
-
 @pytest.mark.parametrize("preset, shape", [("n300", (1, 2)), ("t3000", (2, 4)), ("t3000", (1, 2)),
                                            ("galaxy", (8, 4))])
 def test_the_chips_of_the_open_mesh_are_the_ttnn_devices(mesh_of, preset, shape):
