@@ -74,6 +74,21 @@ def test_sdpa_backward_still_works(device):
     assert pcc(cq.grad, dq.grad.cpu()) > 0.99
 
 
+def test_softmax_backward_runs_on_the_device(device):
+    """Softmax's backward (autograd's _softmax_backward_data) has a rule: no host round trip, gradients as CPU's."""
+    import torch_ttnn.device as tdev
+    x = torch.randn(3, 4, 40)
+    w = torch.randn(3, 4, 40)
+    cx = x.clone().requires_grad_()
+    (torch.softmax(cx, -1) * w).sum().backward()
+    before = dict(tdev.fallback_counts())
+    dx = x.to("ttnn").requires_grad_()
+    (torch.softmax(dx, -1) * w.to("ttnn")).sum().backward()
+    after = dict(tdev.fallback_counts())
+    assert after.get("aten._softmax_backward_data.default", 0) == before.get("aten._softmax_backward_data.default", 0)
+    assert pcc(cx.grad, dx.grad.cpu()) > 0.99
+
+
 def test_compiled_graph_keeps_sdpa_whole(device):
     """torch.compile of attention on ttnn tensors: the traced graph holds aten.scaled_dot_product_attention
     (lowered to TT-NN's op), not bmm/softmax."""

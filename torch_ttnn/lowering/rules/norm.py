@@ -72,6 +72,18 @@ def log_softmax(ttnn, x, dim, half_to_float=False):
     return ttnn.subtract(shifted, ttnn.log(ttnn.sum(ttnn.exp(shifted), dim=d, keepdim=True)))
 
 
+@lowering(aten._softmax_backward_data.default,
+          when=lambda g, y, dim, input_dtype: is_float(g) and is_float(y) and g.dim() >= 1)
+def softmax_backward(ttnn, grad, out, dim, input_dtype):
+    """dx = y * (dy - sum(dy * y, dim)): the eager device's autograd calls it (compiled training graphs get
+    torch's decomposition into the same ops); the row sum accumulates as the reductions' do."""
+    d = dim_(dim, len(out.shape))
+    g, y = tile(ttnn, grad), tile(ttnn, out)
+    dot = ttnn.sum(ttnn.multiply(g, y), dim=d, keepdim=True,
+                   compute_kernel_config=policy.compute_config(ttnn, "reduce"))
+    return ttnn.multiply(y, ttnn.subtract(g, dot))
+
+
 @lowering(aten._safe_softmax.default, when=lambda x, dim, dtype=None: is_float(x) and x.dim() >= 1
           and (dtype is None or dtype == x.dtype))
 def safe_softmax(ttnn, x, dim, dtype=None):
