@@ -480,10 +480,14 @@ class CompiledGraph:
         }
 
     def _mesh_metrics(self) -> dict | None:
-        """On a mesh: its shape, the chips used, each chip's est. device time, collective time, the batch split."""
+        """On a mesh: its shape, the chips used, each chip's est. device time, collective time, the batch split.
+        An emulated mesh spread over processes (sim/multiprocess.py): the per-chip figures are this process's
+        chips' (`processes`: its rank and their row-major indices)."""
         if not is_mesh(self.device):
             return None
-        return {"shape": [int(s) for s in self.device.shape], "chips": len(self._chips()),
+        procs = getattr(self.device, "processes", None)
+        return {"shape": [int(s) for s in self.device.shape], "chips": int(self.device.get_num_devices()),
+                "processes": procs.as_dict() if procs is not None else None,
                 "data_parallel": self.dp.as_dict() if self.dp is not None else None,
                 "data_parallel_axis": self.option.data_parallel_axis,
                 "tensor_parallel": self.tp.as_dict() if self.tp is not None else None,

@@ -63,11 +63,17 @@ def shard_mapper(ttnn, mesh, dim: int, axis: int | None):
 
 def gather(tensor, *, ttnn, chips: tuple, dim: int | None, dtype=None) -> torch.Tensor:
     """One host tensor from a mesh tensor: the shards of `chips` concatenated along `dim` (their batch dim), or
-    with `dim` None a value every chip holds alike (a replicated one): the first chip's."""
-    shards = ttnn.get_device_tensors(tensor)
-    if dim is None:
-        return ttnn.to_torch(shards[chips[0]], dtype=dtype)
-    return torch.cat([ttnn.to_torch(shards[i], dtype=dtype) for i in chips], dim=dim)
+    with `dim` None a value every chip holds alike (a replicated one): the first chip's. On an emulated mesh
+    spread over processes (sim/multiprocess.py) every process gets the whole value: the chips it does not hold
+    send theirs over torch.distributed."""
+    picks = list(chips[:1] if dim is None else chips)
+    read = getattr(tensor, "read_shards", None)   # the emulator's: also when other processes hold some chips
+    if read is not None:
+        pieces = read(picks, dtype=dtype)
+    else:
+        shards = ttnn.get_device_tensors(tensor)
+        pieces = [ttnn.to_torch(shards[i], dtype=dtype) for i in picks]
+    return pieces[0] if dim is None else torch.cat(pieces, dim=dim)
 
 
 @dataclass

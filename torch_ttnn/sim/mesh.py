@@ -14,7 +14,13 @@ Moving data between chips is what the collectives do (`sim/ops/ccl.py`: all_gath
 all_reduce), priced from TT's measured Ethernet figures (`cost.ccl_time_ns`). Nothing here assumes the chips
 share memory beyond handing per-chip tensors to the collectives.
 
-Not emulated: trace capture on a mesh, sub-device managers, 3-D meshes, meshes spread over several hosts.
+A mesh can also be spread over several processes, on one machine or several (`sim/multiprocess.py`): with
+torch.distributed initialised (gloo), each process holds a contiguous block of the chips (row-major) and only
+their shards; the other chips are `RemoteChip`s there and their shards `None`, an op runs on the local shards
+only, and what needs other processes' shards (the collectives, to_torch with a composer) goes over gloo.
+
+Not emulated: trace capture on a mesh, sub-device managers, 3-D meshes, submeshes and reshape of a mesh spread
+over processes.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
+from . import multiprocess
 from .device import ARCHS, Device, _arch_from_env
 from .operation import Operation, operation
 from .tensor import Tensor, to_device
@@ -346,18 +353,35 @@ def _layout(shape: tuple[int, int], system: System, offset=(0, 0)) -> list[tuple
     return None
 
 
+class RemoteChip:
+    """A chip of a mesh held by another process (sim/multiprocess.py): its id and owner only; its memory, ops and
+    shards live in that process."""
+
+    def __init__(self, device_id: int, rank: int):
+        self.device_id, self.rank = device_id, rank
+
+    def __getattr__(self, name):
+        raise AttributeError(f"chip {self.device_id} of this mesh is held by process rank {self.rank} "
+                             f"(torch.distributed), not this one: its {name} is only there; this process sees its "
+                             f"own chips (mesh.get_devices())")
+
+    def __repr__(self):
+        return f"<chip {self.device_id}, held by rank {self.rank}>"
+
+
 class MeshDevice:
-    """An emulated mesh of chips (`ttnn.open_mesh_device`). Each chip is an emulated `Device`."""
+    """An emulated mesh of chips (`ttnn.open_mesh_device`). Each chip is an emulated `Device` (a `RemoteChip`
+    when another process holds it: sim/multiprocess.py)."""
 
     def __init__(self, *args, **kwargs):
         raise TypeError("open a mesh with ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(rows, cols))")
 
     @classmethod
     def _make(cls, shape: MeshShape, chips: list[Device], coords: list, system: System, spec,
-              parent: "MeshDevice | None" = None) -> "MeshDevice":
+              parent: "MeshDevice | None" = None, procs: "multiprocess.Processes | None" = None) -> "MeshDevice":
         m = cls.__new__(cls)
         m._shape, m._chips, m._coords, m._system, m.spec, m._parent = shape, chips, coords, system, spec, parent
-        m._submeshes, m._open = [], True
+        m._submeshes, m._open, m._procs = [], True, procs
         return m
 
     # --- the real MeshDevice's methods -----------------------------------------------------------------
@@ -381,43 +405,44 @@ class MeshDevice:
         return min(self.get_device_ids())
 
     def compute_with_storage_grid_size(self):
-        return self._chips[0].compute_with_storage_grid_size()
+        return self.get_devices()[0].compute_with_storage_grid_size()
 
     @property
     def core_grid(self):
         return self.spec.grid
 
     def dram_grid_size(self):
-        return self._chips[0].dram_grid_size()
+        return self.get_devices()[0].dram_grid_size()
 
     # program cache: each chip keeps its own (sim/program_cache.py); the mesh's is theirs, read through chip 0
     # (every chip of a mesh runs the same programs)
     @property
     def program_cache_enabled(self) -> bool:
-        return all(c.program_cache_enabled for c in self._chips)
+        return all(c.program_cache_enabled for c in self.get_devices())
 
     def enable_program_cache(self) -> None:
-        for c in self._chips:
+        for c in self.get_devices():
             c.enable_program_cache()
 
     def disable_and_clear_program_cache(self) -> None:
-        for c in self._chips:
+        for c in self.get_devices():
             c.disable_and_clear_program_cache()
 
     def clear_program_cache(self) -> None:
-        for c in self._chips:
+        for c in self.get_devices():
             c.clear_program_cache()
 
     def num_program_cache_entries(self) -> int:
-        return max(c.num_program_cache_entries() for c in self._chips)
+        return max(c.num_program_cache_entries() for c in self.get_devices())
 
     def set_program_cache_misses_allowed(self, allowed: bool, /) -> None:
-        for c in self._chips:
+        for c in self.get_devices():
             c.set_program_cache_misses_allowed(allowed)
 
     def create_submesh(self, submesh_shape: MeshShape, offset: MeshCoordinate | None = None) -> "MeshDevice":
         """A mesh over a rectangle of this mesh's chips (sharing them: their memory is the same)."""
         self.check_open()
+        self._refuse_spread("create_submesh")
         r, c = _two_d(submesh_shape)
         orow, ocol = (0, 0) if offset is None else (offset[0], offset[-1] if offset.dims() > 1 else 0)
         R, C = _two_d(self._shape)
@@ -449,6 +474,7 @@ class MeshDevice:
         self.check_open()
         if not isinstance(new_shape, MeshShape):
             raise TypeError(f"reshape takes a ttnn.MeshShape, got {type(new_shape).__name__}")
+        self._refuse_spread("reshape")
         if new_shape.mesh_size() != len(self._chips):
             raise RuntimeError(f"MeshDevice.reshape: {new_shape} has {new_shape.mesh_size()} chips, this mesh "
                                f"{self._shape} has {len(self._chips)}; the chip count must stay the same")
@@ -467,8 +493,24 @@ class MeshDevice:
 
     # --- emulator extensions -----------------------------------------------------------------------------
     def get_devices(self) -> list[Device]:
-        """The chips, row-major over the mesh (as older TT-NN's MeshDevice.get_devices)."""
-        return list(self._chips)
+        """The chips, row-major over the mesh (as older TT-NN's MeshDevice.get_devices); of a mesh spread over
+        processes, this process's chips."""
+        return [self._chips[i] for i in self._local()]
+
+    @property
+    def processes(self) -> "multiprocess.Processes | None":
+        """How the chips are spread over torch.distributed processes (None: all in this one)."""
+        return self._procs
+
+    def _local(self) -> range:
+        """Row-major indices of the chips this process holds."""
+        return range(len(self._chips)) if self._procs is None else self._procs.local
+
+    def _refuse_spread(self, what: str):
+        if self._procs is not None:
+            raise RuntimeError(f"MeshDevice.{what} on a mesh spread over {self._procs.world_size} processes is not "
+                               f"emulated (each process holds a fixed block of chips): open the mesh in the shape "
+                               f"you need, or run in one process")
 
     def is_open(self) -> bool:
         return self._open
@@ -509,23 +551,25 @@ class MeshDevice:
 
     @property
     def op_records(self) -> list:
-        """Every chip's op records, in chip order (per-chip lists: `chip.op_records`)."""
-        return [r for c in self._chips for r in c.op_records]
+        """Every chip's op records, in chip order (per-chip lists: `chip.op_records`); spread over processes,
+        this process's chips'."""
+        return [r for c in self.get_devices() for r in c.op_records]
 
     def estimated_time_ns(self) -> float:
-        """Device time of the mesh: chips run in parallel, so the busiest chip's kernel time."""
-        return max(c.estimated_time_ns() for c in self._chips)
+        """Device time of the mesh: chips run in parallel, so the busiest chip's kernel time (spread over
+        processes: the busiest of this process's chips; the mesh's is the maximum over the processes)."""
+        return max(c.estimated_time_ns() for c in self.get_devices())
 
     def estimated_host_time_ns(self, trace: bool = False) -> float:
-        return max(c.estimated_host_time_ns(trace) for c in self._chips)
+        return max(c.estimated_host_time_ns(trace) for c in self.get_devices())
 
     def memory_report(self) -> dict:
-        """Per chip (by device id): bytes per buffer type, as Device.memory_report."""
-        return {c.device_id: c.memory_report() for c in self._chips}
+        """Per chip (by device id): bytes per buffer type, as Device.memory_report (this process's chips)."""
+        return {c.device_id: c.memory_report() for c in self.get_devices()}
 
     @property
     def trace_region_size(self) -> int:
-        return self._chips[0].trace_region_size
+        return self.get_devices()[0].trace_region_size
 
     @property
     def _traces(self):
@@ -541,8 +585,11 @@ class MeshDevice:
 
     def __repr__(self):
         state = "open" if self._open else "closed"
+        where = "" if self._procs is None else \
+            f", chips {self._local().start}..{self._local().stop - 1} in this process (rank {self._procs.rank} of " \
+            f"{self._procs.world_size})"
         return (f"<emulated ttnn MeshDevice {self._shape}: {len(self._chips)} x {self.spec.name} chip(s) "
-                f"{self.get_device_ids()}, {state}>")
+                f"{self.get_device_ids()}{where}, {state}>")
 
 
 def _two_d(shape: MeshShape) -> tuple[int, int]:
@@ -567,6 +614,8 @@ def open_mesh_device(mesh_shape: MeshShape = None, l1_small_size: int = 0, trace
     if not isinstance(mesh_shape, MeshShape):
         raise TypeError(f"open_mesh_device: mesh_shape must be a ttnn.MeshShape, e.g. ttnn.MeshShape(1, 2); "
                         f"got {mesh_shape!r}")
+    # spread over torch.distributed processes? (every process compares what it opens before anything can fail)
+    procs = multiprocess.processes_for(tuple(mesh_shape), name, mesh_shape.mesh_size())
     shape2 = _two_d(mesh_shape)
     if min(shape2) < 1:
         raise RuntimeError(f"open_mesh_device: {mesh_shape} has no chips; every dim must be >= 1")
@@ -580,8 +629,9 @@ def open_mesh_device(mesh_shape: MeshShape = None, l1_small_size: int = 0, trace
             f"emulate a larger system with TORCH_TTNN_SIM_ARCH ({presets})")
     grid_cols = system.grid[1]
     ids = list(physical_device_ids) or [r * grid_cols + c for r, c in layout]
-    chips = [Device(i, spec, l1_small_size, trace_region_size, worker_l1_size) for i in ids]
-    mesh = MeshDevice._make(mesh_shape, chips, layout, system, spec)
+    chips = [Device(i, spec, l1_small_size, trace_region_size, worker_l1_size)
+             if procs is None or procs.is_local(k) else RemoteChip(i, procs.owner(k)) for k, i in enumerate(ids)]
+    mesh = MeshDevice._make(mesh_shape, chips, layout, system, spec, procs=procs)
     _open_meshes.append(mesh)
     _install()
     return mesh
@@ -594,7 +644,7 @@ def close_mesh_device(mesh_device):
         sub._open = False
     mesh_device._open = False
     if mesh_device._parent is None:
-        for c in mesh_device._chips:
+        for c in mesh_device.get_devices():
             c._open = False
             for pool in c._pools.values():
                 pool.live.clear()
@@ -716,42 +766,65 @@ class MeshTensor(Tensor):
     """A tensor distributed over a mesh: one per-chip tensor per chip (host shards before to_device).
 
     Its shape, dtype and layout are a shard's, as TT-NN reports them; reading values needs a composer
-    (ttnn.to_torch(t, mesh_composer=...)) or the shards (ttnn.get_device_tensors)."""
+    (ttnn.to_torch(t, mesh_composer=...)) or the shards (ttnn.get_device_tensors).
 
-    __slots__ = ("_shards", "_mesh", "_mesh_shape", "_placements")
+    Spread over processes (`_procs`, sim/multiprocess.py), the shards of the chips other processes hold are None
+    here: every shard list stays indexed by the chip's row-major place in the mesh."""
+
+    __slots__ = ("_shards", "_mesh", "_mesh_shape", "_placements", "_procs")
 
     @classmethod
-    def _of(cls, shards: list[Tensor], mesh: MeshDevice | None, mesh_shape: MeshShape, placements) -> "MeshTensor":
+    def _of(cls, shards: list[Tensor], mesh: MeshDevice | None, mesh_shape: MeshShape, placements,
+            procs: "multiprocess.Processes | None" = None) -> "MeshTensor":
         t = cls.__new__(cls)
-        first = shards[0]
+        first = next(s for s in shards if s is not None)
         t._shards, t._mesh, t._mesh_shape, t._placements = list(shards), mesh, mesh_shape, list(placements)
+        t._procs = procs if procs is not None or mesh is None else mesh._procs
         t._dtype, t._layout, t._memory_config = first._dtype, first._layout, first._memory_config
         t._device, t._buffer, t._deallocated = mesh, None, False
         t._fpu_clean = t._operand = None
         return t
 
     @property
+    def _first(self) -> Tensor:
+        """A shard this process holds (they share shape, dtype and layout)."""
+        return next(s for s in self._shards if s is not None)
+
+    @property
     def shape(self) -> Shape:
-        return self._shards[0].shape
+        return self._first.shape
 
     @property
     def padded_shape(self) -> Shape:
-        return self._shards[0].padded_shape
+        return self._first.padded_shape
 
     def logical_volume(self) -> int:
-        return self._shards[0].logical_volume()
+        return self._first.logical_volume()
 
     def is_allocated(self) -> bool:
-        return all(s.is_allocated() for s in self._shards)
+        return all(s.is_allocated() for s in self._shards if s is not None)
+
+    def read_shards(self, chips, dtype=None) -> list[torch.Tensor]:
+        """Emulator extension: the host values of the shards of `chips` (row-major mesh indices), as
+        ttnn.to_torch reads each. Spread over processes, each process reads the chips it holds and the rest come
+        over torch.distributed: a collective, which every process calls at the same point."""
+        from .tensor import to_torch
+        chips = list(chips)
+        if self._procs is None:
+            return [to_torch(self._shards[i], dtype=dtype) for i in chips]
+        mine = {i: to_torch(self._shards[i], dtype=dtype) for i in dict.fromkeys(chips)
+                if self._shards[i] is not None}
+        got = multiprocess.exchange(mine)
+        return [got[i] for i in chips]
 
     def storage_type(self) -> StorageType:
         return StorageType.DEVICE if self._mesh is not None else StorageType.HOST
 
     def buffer_num_pages(self) -> int:
-        return self._shards[0].buffer_num_pages()
+        return self._first.buffer_num_pages()
 
     def buffer_page_size(self) -> int:
-        return self._shards[0].buffer_page_size()
+        return self._first.buffer_page_size()
 
     @property
     def value(self):
@@ -784,11 +857,13 @@ def _placements_of(mapper: CppTensorToMesh) -> list:
     return list(mapper._config.placements)
 
 
-def _host_shards(x: torch.Tensor, mapper: CppTensorToMesh, convert) -> list[Tensor]:
-    """Each distinct piece converted once: replicated pieces share one host tensor (to_device copies it)."""
+def _host_shards(x: torch.Tensor, mapper: CppTensorToMesh, convert, local=None) -> list[Tensor]:
+    """Each distinct piece converted once: replicated pieces share one host tensor (to_device copies it). With
+    `local` (the chips this process holds, of a mesh spread over processes), the other chips' pieces are None."""
     done: dict = {}
-    return [done[id(p)] if id(p) in done else done.setdefault(id(p), convert(p.contiguous()))
-            for p in mapper.map(x)]
+    return [None if local is not None and k not in local else
+            done[id(p)] if id(p) in done else done.setdefault(id(p), convert(p.contiguous()))
+            for k, p in enumerate(mapper.map(x))]
 
 
 def _check_mapper(mapper, mesh: MeshDevice | None, what: str) -> CppTensorToMesh:
@@ -826,13 +901,15 @@ def _from_torch(op, args, kwargs):
         mapper = _check_mapper(mapper, device, "from_torch")
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"from_torch expects a torch.Tensor, got {type(tensor).__name__}")
-        shards = _host_shards(tensor.detach().cpu(), mapper, convert)
+        local = None if device is None or device._procs is None else device._local()
+        shards = _host_shards(tensor.detach().cpu(), mapper, convert, local)
         mesh_shape, placements = mapper.mesh_shape, _placements_of(mapper)
     if device is None:
         return MeshTensor._of(shards, None, mesh_shape, placements)
     mc = a.get("memory_config")
-    return MeshTensor._of([to_device.function(s, chip, mc) for s, chip in zip(shards, device._chips)], device,
-                          mesh_shape, placements)
+    local = device._local()   # spread over processes: the other processes upload their chips' pieces
+    return MeshTensor._of([to_device.function(s, chip, mc) if k in local else None
+                           for k, (s, chip) in enumerate(zip(shards, device._chips))], device, mesh_shape, placements)
 
 
 def _to_torch(op, args, kwargs):
@@ -852,7 +929,10 @@ def _to_torch(op, args, kwargs):
         raise TypeError(f"to_torch: mesh_composer must be a composer (ttnn.ConcatMeshToTensor, "
                         f"ttnn.create_mesh_composer), got {type(composer).__name__}")
     dtype, rank = rest.pop("dtype", None), rest.pop("torch_rank", None)
-    out = composer.compose([op.function(s, **rest) for s in tensor._shards])
+    pieces = {k: op.function(s, **rest) for k, s in enumerate(tensor._shards) if s is not None}
+    if tensor._procs is not None:   # the other processes' chips' pieces, over torch.distributed
+        pieces = multiprocess.exchange(pieces)
+    out = composer.compose([pieces[k] for k in range(len(tensor._shards))])
     if rank is not None:
         while out.dim() > rank:
             if out.shape[0] != 1:
@@ -873,15 +953,21 @@ def aggregate_tensor(tensor, composer):
     """One host ttnn.Tensor from a mesh tensor's shards, concatenated by `composer`."""
     if not isinstance(composer, CppMeshToTensor):
         raise TypeError(f"aggregate_tensor: composer must be a ttnn mesh composer, got {type(composer).__name__}")
-    shards = get_device_tensors(tensor)
-    values = composer.compose([s.value for s in shards])
-    return Tensor._make(values, tensor.dtype, tensor.layout)
+    if not isinstance(tensor, MeshTensor):
+        return Tensor._make(composer.compose([tensor.value]), tensor.dtype, tensor.layout)
+    values = {k: s.value for k, s in enumerate(tensor._shards) if s is not None}
+    if tensor._procs is not None:
+        values = multiprocess.exchange(values)
+    return Tensor._make(composer.compose([values[k] for k in range(len(tensor._shards))]), tensor.dtype,
+                        tensor.layout)
 
 
 def get_device_tensors(tensor) -> list[Tensor]:
-    """The per-chip tensors of a mesh tensor, row-major over the mesh (a single tensor: itself)."""
+    """The per-chip tensors of a mesh tensor, row-major over the mesh (a single tensor: itself). Of a mesh spread
+    over processes: the chips this process holds (their values elsewhere: MeshTensor.read_shards, or to_torch with
+    a composer)."""
     if isinstance(tensor, MeshTensor):
-        return list(tensor._shards)
+        return [s for s in tensor._shards if s is not None]
     if isinstance(tensor, Tensor):
         return [tensor]
     raise TypeError(f"get_device_tensors expects a ttnn.Tensor, got {type(tensor).__name__}")
@@ -892,8 +978,12 @@ def combine_device_tensors(*, tensors) -> MeshTensor:
     tensors = list(tensors)
     devs = [t.device() for t in tensors]
     for mesh in reversed(_open_meshes + [s for m in _open_meshes for s in m._submeshes]):
-        if mesh.is_open() and len(mesh._chips) == len(devs) and all(a is b for a, b in zip(mesh._chips, devs)):
-            return MeshTensor._of(tensors, mesh, mesh.shape, _replicated(mesh))
+        local = mesh.get_devices()
+        if mesh.is_open() and len(local) == len(devs) and all(a is b for a, b in zip(local, devs)):
+            shards = [None] * len(mesh._chips)
+            for k, t in zip(mesh._local(), tensors):
+                shards[k] = t
+            return MeshTensor._of(shards, mesh, mesh.shape, _replicated(mesh))
     raise RuntimeError("combine_device_tensors: the tensors must be on the chips of one open mesh device, one per "
                        "chip in the mesh's order (ttnn.get_device_tensors gives them so)")
 
@@ -924,12 +1014,18 @@ def _per_chip(x, i):
     return x
 
 
-def _combine(outs: list, mesh, mesh_shape, placements):
-    first = outs[0]
+_ABSENT = object()   # the output of a chip another process holds (the op ran there, not here)
+
+
+def _combine(outs: list, mesh, mesh_shape, placements, procs=None):
+    """Per-chip outputs (_ABSENT for the chips other processes hold) as mesh tensors."""
+    first = next(o for o in outs if o is not _ABSENT)
     if isinstance(first, Tensor):
-        return MeshTensor._of(outs, mesh if first.device() is not None else None, mesh_shape, placements)
+        return MeshTensor._of([None if o is _ABSENT else o for o in outs],
+                              mesh if first.device() is not None else None, mesh_shape, placements, procs)
     if isinstance(first, (list, tuple)) and not isinstance(first, Shape):
-        return type(first)(_combine([o[k] for o in outs], mesh, mesh_shape, placements) for k in range(len(first)))
+        return type(first)(_combine([o if o is _ABSENT else o[k] for o in outs], mesh, mesh_shape, placements,
+                                    procs) for k in range(len(first)))
     return first
 
 
@@ -965,9 +1061,13 @@ def _dispatch(op: Operation, args, kwargs):
         mesh = dev
     mesh_shape = template._mesh_shape if template is not None else mesh.shape
     placements = template._placements if template is not None else _replicated(mesh)
+    # spread over processes: this process runs the op on its own chips only
+    procs = next((x._procs for x in found if x._procs is not None), None)
+    n = counts.pop()
+    run = range(n) if procs is None else procs.local
     outs = [op.function(*[_per_chip(a, i) for a in args], **{k: _per_chip(v, i) for k, v in kwargs.items()})
-            for i in range(counts.pop())]
-    return _combine(outs, mesh, mesh_shape, placements)
+            if i in run else _ABSENT for i in range(n)]
+    return _combine(outs, mesh, mesh_shape, placements, procs)
 
 
 def _install():

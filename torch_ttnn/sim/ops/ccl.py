@@ -12,12 +12,16 @@ reduction path"): partial sums are rounded to bfloat16 after every addition, in 
 
 Cost: every chip of a collective records the same kernel time, `cost.ccl_time_ns` (TT's measured Wormhole
 CCL figures, per topology and chip count), over the un-sharded tensor's bytes.
+
+A mesh spread over processes (sim/multiprocess.py): the shards of each group of chips that spans processes are
+exchanged over torch.distributed (gloo), then every process computes as one process would, for its own chips
+(the same order of additions: the same bits), and charges its own chips the same cost.
 """
 from __future__ import annotations
 
 import torch
 
-from .. import formats
+from .. import formats, multiprocess
 from ..cost import BLACKHOLE_LINK_BW, WORMHOLE_LINK_BW, OpRecord, ccl_time_ns
 from ..mesh import WHOLE_MESH_OPS, MeshShape, _norm_dim, MeshTensor, PlacementReplicate, PlacementShard
 from ..operation import operation
@@ -76,10 +80,11 @@ def _links(op: str, mesh, num_links) -> int:
     return num_links
 
 
-def _charge(op: str, mesh, group, total_bytes: float, topology: str, links: int):
+def _charge(op: str, mesh, group, local, total_bytes: float, topology: str, links: int):
+    """Every chip of `group` records the collective's time (`local`: those this process holds)."""
     bw = WORMHOLE_LINK_BW if mesh.spec.arch == Arch.WORMHOLE_B0 else BLACKHOLE_LINK_BW
     t = ccl_time_ns(op.rsplit(".", 1)[-1], len(group), total_bytes, topology=topology, links=links, link_bw=bw)
-    for i in group:
+    for i in local:
         chip = mesh._chips[i]
         chip.record(OpRecord(op, t, 0.0, float(total_bytes), "ethernet", chip.spec.cost.dispatch_ns, 0.0,
                              chip.spec.cost.trace_launch_ns))
@@ -117,6 +122,24 @@ def _check_reducible(op: str, t: MeshTensor):
                            f"to [1, N] first")
 
 
+def _group_values(t: MeshTensor, groups: list[list[int]]) -> dict[int, torch.Tensor]:
+    """Shard values by chip for the groups this process takes part in: its own, plus (spread over processes)
+    those of its groups' chips that other processes hold, exchanged over torch.distributed."""
+    values = {i: s.value for i, s in enumerate(t._shards) if s is not None}
+    procs = t._procs
+    if procs is None:
+        return values
+    spanning = {i for g in groups if procs.spans(g) for i in g}
+    if not spanning:   # every group lies in one process (the same answer in every process: nothing to call)
+        return values
+    return {**values, **multiprocess.exchange({i: v for i, v in values.items() if i in spanning})}
+
+
+def _local(t: MeshTensor, group: list[int]) -> list[int]:
+    """The chips of `group` whose shards this process holds (all of them in one process)."""
+    return [i for i in group if t._shards[i] is not None]
+
+
 def _output(op, output_tensor):
     if output_tensor is not None:
         raise RuntimeError(f"{op}: output_tensor= (a preallocated output) is not emulated; leave it None")
@@ -133,12 +156,17 @@ def all_gather(input_tensor, dim, *, cluster_axis=None, memory_config=None, outp
     mesh, d = t._mesh, _norm_dim(dim, len(t.shape), op)
     links = _links(op, mesh, num_links)
     out = list(t._shards)
-    for group in mesh.axis_chips(cluster_axis):
-        values = torch.cat([t._shards[i].value for i in group], dim=d)
-        for i in group:
+    groups = mesh.axis_chips(cluster_axis)
+    vals = _group_values(t, groups)
+    for group in groups:
+        kind, local = _topology(op, mesh, group, topology), _local(t, group)
+        if not local:
+            continue
+        values = torch.cat([vals[i] for i in group], dim=d)
+        for i in local:
             s = t._shards[i]
             out[i] = new_device_tensor(values, s.dtype, s.layout, s.device(), memory_config or s.memory_config())
-        _charge(op, mesh, group, nbytes(out[group[0]]), _topology(op, mesh, group, topology), links)
+        _charge(op, mesh, group, local, nbytes(out[local[0]]), kind, links)
     return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementReplicate()))
 
 
@@ -155,19 +183,26 @@ def reduce_scatter(input_tensor, dim, *, cluster_axis=None, subdevice_id=None, m
     mesh, d = t._mesh, _norm_dim(dim, len(t.shape), op)
     links = _links(op, mesh, num_links)
     out = list(t._shards)
-    for group in mesh.axis_chips(cluster_axis):
+    groups = mesh.axis_chips(cluster_axis)
+    for group in groups:
         n = len(group)
         if t.shape[d] % n:
             raise RuntimeError(f"{op}: dim {dim} of size {t.shape[d]} cannot be scattered evenly over {n} chips; "
                                f"pad it to a multiple of {n}")
-        kind = _topology(op, mesh, group, topology)
-        pieces = [torch.chunk(t._shards[i].value, n, dim=d) for i in group]
+    vals = _group_values(t, groups)
+    for group in groups:
+        n, kind, local = len(group), _topology(op, mesh, group, topology), _local(t, group)
+        if not local:
+            continue
+        pieces = [torch.chunk(vals[i], n, dim=d) for i in group]
         for k, i in enumerate(group):
+            if i not in local:
+                continue
             order = [(k + 1 + j) % n for j in range(n)] if kind == "ring" else list(range(n))
             s = t._shards[i]
             out[i] = new_device_tensor(_bf16_sum([pieces[j][k] for j in order], s.dtype), s.dtype, s.layout,
                                        s.device(), memory_config or s.memory_config())
-        _charge(op, mesh, group, nbytes(t._shards[group[0]]), kind, links)
+        _charge(op, mesh, group, local, nbytes(t._shards[local[0]]), kind, links)
     return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementShard(d)))
 
 
@@ -181,14 +216,18 @@ def all_reduce(input_tensor, *, cluster_axis=None, subdevice_id=None, memory_con
     mesh = t._mesh
     links = _links(op, mesh, num_links)
     out = list(t._shards)
-    for group in mesh.axis_chips(cluster_axis):
-        kind = _topology(op, mesh, group, topology)
-        s0 = t._shards[group[0]]
-        total = _bf16_sum([t._shards[i].value for i in group], s0.dtype)
-        for i in group:
+    groups = mesh.axis_chips(cluster_axis)
+    vals = _group_values(t, groups)
+    for group in groups:
+        kind, local = _topology(op, mesh, group, topology), _local(t, group)
+        if not local:
+            continue
+        s0 = t._shards[local[0]]
+        total = _bf16_sum([vals[i] for i in group], s0.dtype)
+        for i in local:
             s = t._shards[i]
             out[i] = new_device_tensor(total, s.dtype, s.layout, s.device(), memory_config or s.memory_config())
-        _charge(op, mesh, group, nbytes(s0), kind, links)
+        _charge(op, mesh, group, local, nbytes(s0), kind, links)
     return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementReplicate()))
 
 
