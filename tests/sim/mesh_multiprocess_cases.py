@@ -50,6 +50,10 @@ def raw_ops(shape=(1, 8)) -> dict:
         out["held"] = [s is not None for s in y._shards]
         out["device_tensors"] = len(ttnn.get_device_tensors(y))
         out["remote_chips"] = [type(c).__name__ == "RemoteChip" for c in mesh._chips]
+        # the eager device's ttnn:0 .. ttnn:k-1 are the chips this process holds
+        from torch_ttnn.device import backend as eager
+        out["ids"] = mesh.get_device_ids()
+        out["eager_chips"] = [eager.ttnn_device(i).device_id for i in range(eager.device_count())]
         return out
     finally:
         ttnn.close_mesh_device(mesh)

@@ -37,14 +37,15 @@ def open_mesh():
 
 def device_count() -> int:
     """How many TT-NN devices the active runtime has (the real card count, or the emulated board's chips); with a
-    mesh open, its chips."""
+    mesh open, its chips (of an emulated mesh spread over processes, this process's: sim/multiprocess.py)."""
     try:
         mod = runtime.ttnn()
     except RuntimeError as e:  # TORCH_TTNN_RUNTIME=ttnn without a usable real package
         raise RuntimeError(f"The ttnn device has no runtime: {e}") from None
     mesh = open_mesh()
     if mesh is not None:
-        return int(mesh.get_num_devices())
+        procs = getattr(mesh, "processes", None)
+        return int(mesh.get_num_devices()) if procs is None else len(procs.local)
     return max(int(mod.GetNumAvailableDevices()), len(_user_devices), 1 if runtime.is_emulator(mod) else 0)
 
 
