@@ -43,6 +43,11 @@ def raw_ops(shape=(1, 8)) -> dict:
             ar = ttnn.all_reduce(y, cluster_axis=axis)
             for name, t in (("all_gather", g), ("reduce_scatter", rs), ("all_reduce", ar)):
                 out[f"{name}_{tag}"] = ttnn.to_torch(t, mesh_composer=ttnn.ConcatMeshToTensor(mesh, dim=0))
+        # host shards first, then onto the chips; and back from the chips as host shards
+        host = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT,
+                               mesh_mapper=ttnn.ShardTensorToMesh(mesh, dim=3))
+        z = ttnn.add(ttnn.to_device(host, mesh), 1.0)
+        out["via_host"] = ttnn.to_torch(ttnn.from_device(z), mesh_composer=ttnn.ConcatMeshToTensor(mesh, dim=3))
         agg = ttnn.aggregate_tensor(y, ttnn.ConcatMeshToTensor(mesh, dim=1))
         out["aggregate"] = ttnn.to_torch(agg)
         out["chips"] = _chip_figures(mesh)

@@ -101,7 +101,7 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
 def test_raw_mesh_ops_over_two_processes_give_the_same_bits(spread, single, case):
     ref = single[case]
     tensors = [k for k, v in ref.items() if isinstance(v, torch.Tensor)]
-    assert {"all_gather_all", "reduce_scatter_all", "all_reduce_all", "y", "aggregate"} <= set(tensors)
+    assert {"all_gather_all", "reduce_scatter_all", "all_reduce_all", "y", "aggregate", "via_host"} <= set(tensors)
     if case == "raw_2x4":   # along the columns (chips 0|4 ...: in both processes) and the rows (in one each)
         assert {"all_reduce_axis0", "reduce_scatter_axis0", "all_gather_axis1"} <= set(tensors)
     for rank, res in enumerate(spread):
