@@ -80,16 +80,17 @@ class TinyLM(nn.Module):
         return self.head(self.norm2(h))
 
 
-def compiled(mode: str) -> dict:
-    """TinyLM compiled on a 1x8 mesh with data_parallel=True or tensor_parallel=True."""
+def compiled(shape=(1, 8), **mode) -> dict:
+    """TinyLM compiled on a mesh with `mode`: data_parallel=True, tensor_parallel=True, or both on a 2-D mesh
+    (the batch over the rows, which are the processes' blocks; the layers over each row's chips)."""
     import torch_ttnn
     torch._dynamo.reset()
-    mesh = ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 8))
+    mesh = ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(*shape))
     try:
         torch.manual_seed(0)
         model = TinyLM().eval()
         ids = torch.randint(0, 128, (8, 32))
-        option = torch_ttnn.TorchTtnnOption(device=mesh, verbose=False, **{mode: True})
+        option = torch_ttnn.TorchTtnnOption(device=mesh, verbose=False, **mode)
         with torch.no_grad():
             ref = model(ids)
             got = torch.compile(model, backend=torch_ttnn.backend, options=option)(ids)
@@ -117,8 +118,10 @@ def bad_meshes() -> dict:
 
 
 def run_all() -> dict:
-    return {"raw_1x8": raw_ops((1, 8)), "raw_2x4": raw_ops((2, 4)), "data_parallel": compiled("data_parallel"),
-            "tensor_parallel": compiled("tensor_parallel")}
+    return {"raw_1x8": raw_ops((1, 8)), "raw_2x4": raw_ops((2, 4)), "data_parallel": compiled(data_parallel=True),
+            "tensor_parallel": compiled(tensor_parallel=True),
+            "data_and_tensor_parallel": compiled((2, 4), data_parallel=True, data_parallel_axis=0,
+                                                 tensor_parallel=True)}
 
 
 if __name__ == "__main__":   # one torchrun process

@@ -1,8 +1,10 @@
 """A mesh spread over processes (sim/multiprocess.py): a 1x8 (and a 2x4) emulated T3000 over 2 local torchrun
 processes joined by gloo gives the same bits, and each process the same per-chip figures for the chips it holds,
-as one process; raw TT-NN mesh ops with all three collectives, and a compiled tiny model with data parallel and
-with tensor parallel. Bounded in time: the process group's timeout (60 s) and the subprocess's (300 s)."""
+as one process; raw TT-NN mesh ops with all three collectives, and a compiled tiny model with data parallel, with
+tensor parallel, and with both on a 2x4 mesh. Bounded in time: the process group's timeout (60 s) and the
+subprocess's (300 s)."""
 import os
+import socket
 import subprocess
 import sys
 import warnings
@@ -119,11 +121,11 @@ def test_raw_mesh_ops_over_two_processes_give_the_same_bits(spread, single, case
     assert min(t for t, _ in ref["chips"].values()) > 0
 
 
-@pytest.mark.parametrize("mode", ["data_parallel", "tensor_parallel"])
+@pytest.mark.parametrize("mode", ["data_parallel", "tensor_parallel", "data_and_tensor_parallel"])
 def test_compiled_tiny_model_over_two_processes_gives_the_same_bits(spread, single, mode):
     ref = single[mode]
     assert pcc(ref["ref"], ref["out"]) >= 0.99 and ref["cpu_ops"] == 0
-    if mode == "tensor_parallel":   # the model really was split: an all_reduce and an all-gathered output
+    if "tensor_parallel" in mode:   # the model really was split: an all_reduce and an all-gathered output
         tp = ref["tensor_parallel"]
         assert tp["all_reduces"] == 1 and tp["all_gathers"] == 1 and tp["replicated_linears"] == {}
         assert ref["collective_ms"] > 0
@@ -190,11 +192,27 @@ def test_a_process_group_without_gloo_is_refused(no_torchrun, monkeypatch):
         ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 8))
 
 
-def test_a_one_process_group_keeps_the_mesh_whole(no_torchrun, tmp_path):
-    multiprocess.init(init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1, timeout_s=30)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", ["explicit", "torchrun_env"])
+def test_a_one_process_group_keeps_the_mesh_whole(no_torchrun, monkeypatch, tmp_path, how):
+    """A group started by multiprocess.init(init_method=...), or by open_mesh_device itself from torchrun's
+    variables when TORCH_TTNN_SIM_DISTRIBUTED=1: with one process the mesh stays whole."""
+    if how == "explicit":
+        multiprocess.init(init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1, timeout_s=30)
+    else:
+        for k, v in {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()),
+                     multiprocess.ENV: "1"}.items():
+            monkeypatch.setenv(k, v)
     try:
         mesh = ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 8))
+        assert dist.is_initialized() and dist.get_backend() == "gloo"
         assert mesh.processes is None and len(mesh.get_devices()) == 8
         ttnn.close_mesh_device(mesh)
     finally:
-        dist.destroy_process_group()
+        if dist.is_initialized():
+            dist.destroy_process_group()
