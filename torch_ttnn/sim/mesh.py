@@ -585,9 +585,10 @@ class MeshDevice:
 
     def __repr__(self):
         state = "open" if self._open else "closed"
+        local = self._local()
         where = "" if self._procs is None else \
-            f", chips {self._local().start}..{self._local().stop - 1} in this process (rank {self._procs.rank} of " \
-            f"{self._procs.world_size})"
+            f"; mesh positions {local.start}..{local.stop - 1} (ids {[c.device_id for c in self.get_devices()]}) " \
+            f"in this process, rank {self._procs.rank} of {self._procs.world_size}"
         return (f"<emulated ttnn MeshDevice {self._shape}: {len(self._chips)} x {self.spec.name} chip(s) "
                 f"{self.get_device_ids()}{where}, {state}>")
 
