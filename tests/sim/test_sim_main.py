@@ -42,3 +42,28 @@ def test_missing_script(tmp_path):
     r = subprocess.run([sys.executable, "-m", "torch_ttnn.sim", str(tmp_path / "nope.py")], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 2 and "no such script" in r.stderr
+
+
+def test_summary_time_is_the_busiest_chip(monkeypatch):
+    """A mesh's chips run side by side: the script's device time is one chip's, not the sum over chips."""
+    import re
+
+    import torch
+
+    from torch_ttnn import sim as ttnn
+    from torch_ttnn.sim.__main__ import _Tally
+    from torch_ttnn.sim.device import Device
+    monkeypatch.setattr(Device, "record", Device.record)   # restored after the test; _Tally wraps it
+    monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", "n300")
+    tally = _Tally(Device)
+    mesh = ttnn.open_mesh_device(mesh_shape=ttnn.MeshShape(1, 2))
+    try:
+        x = ttnn.from_torch(torch.ones(2, 64, 64), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=mesh,
+                            mesh_mapper=ttnn.ShardTensorToMesh(mesh, dim=0))
+        ttnn.exp(x)
+        per_chip = [d.estimated_time_ns() for d in mesh.get_devices()]
+    finally:
+        ttnn.close_mesh_device(mesh)
+    line = tally.summary("n300")
+    shown = float(re.search(r"estimated device time ([0-9.]+) ms", line).group(1))
+    assert len(per_chip) == 2 and shown == round(max(per_chip) / 1e6, 3) and "busiest of 2 chips" in line
