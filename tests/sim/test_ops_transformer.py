@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 from helpers import assert_pcc
+from torch_ttnn.sim.ops._sfpu_approx import exp_fast
 
 
 def tt(ttnn, device, t, dtype="bfloat16"):
@@ -145,7 +146,7 @@ def _bf16(x):
 @pytest.mark.parametrize("cfg", [None, ("LoFi", False), ("HiFi2", True), ("HiFi4", True)])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
 def test_sdpa_products_go_through_the_matmul_engine(ttnn, device, cfg, dtype):
-    """SDPA = the recipe of the module docstring, step by step: both products bit-identical to ttnn.matmul with
+    """SDPA = the recipe of the module docstring, step by step (exp: the kernel's fast exp, _sfpu_approx.py): both products bit-identical to ttnn.matmul with
     the same config (fidelity phases, TF32, bf16 accumulation per 32-wide K tile), every intermediate a bfloat16
     buffer; the default config is HiFi2 with bfloat16 accumulation."""
     torch.manual_seed(1)
@@ -161,7 +162,9 @@ def test_sdpa_products_go_through_the_matmul_engine(ttnn, device, cfg, dtype):
     sc = 1 / math.sqrt(d)
     x = scores * (sc if dtype == "float32" else _bf16(torch.tensor(sc)).item())
     x = x.masked_fill(torch.ones(s, s, dtype=torch.bool).triu(1), float("-inf"))
-    e = _bf16(torch.exp(x - x.amax(-1, keepdim=True)))
+    # math_approx_mode is on in every config here (the default and the constructor's): the fast exp, stored to
+    # a Dst of the config's accumulation format, then packed to a bfloat16 buffer
+    e = _bf16(exp_fast(x - x.amax(-1, keepdim=True), mm_cfg.fp32_dest_acc_en))
     inv = _bf16(1 / _bf16(e.sum(-1, keepdim=True)))
     ev = ttnn.to_torch(ttnn.matmul(tt(ttnn, device, e), tv, compute_kernel_config=mm_cfg, dtype=ttnn.bfloat16))
     want = ev.float() * inv

@@ -304,11 +304,16 @@ def _golden_matmul(a, b, *args, transpose_a=False, transpose_b=False, **kw):
     return (a.transpose(-1, -2) if transpose_a else a) @ (b.transpose(-1, -2) if transpose_b else b)
 
 
-def _golden_linear(a, b, *args, bias=None, transpose_a=False, transpose_b=False, activation=None, **kw):
+def _golden_linear(a, b, *args, bias=None, transpose_a=False, transpose_b=False, activation=None,
+                   program_config=None, **kw):
+    """The real golden: torch's product, then the activation's torch golden (ttnn.operations.activations), the
+    program config's fused_activation first: exact functions, not the device's approximate kernels."""
+    from ..operations.activations import get_golden_function_for_activation
     out = _golden_matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
     if bias is not None:
         out = out + bias.float().reshape(-1)
-    act = activation_fn(activation)
+    fused = getattr(program_config, "fused_activation", None)
+    act = get_golden_function_for_activation(fused.op_type if fused else activation)
     return act(out) if act is not None else out
 
 

@@ -3,7 +3,8 @@
 softmax models the kernel's dataflow: exp(x - max), the row sum and its reciprocal pass through intermediate
 circular buffers that hold bfloat16 unless fp32_dest_acc_en is set or the input is float32 (our reading of
 tt-metal's softmax program factory; verify), so a bf16 softmax carries three bf16 roundings before the
-output rounding. layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm
+output rounding. The exp is the kernel's: with math_approx_mode (on in softmax's default config) the fast
+Schraudolph exp of sim/ops/_sfpu_approx.py (~3% relative error per element), else exact. layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm
 compute kernel; its default config is HiFi4, approximate mode, no fp32 accumulation): the row statistics are
 reductions on the matrix engine accumulated per 32-wide tile in the Dst format (reduction.tile_sum: bfloat16
 unless fp32_dest_acc_en or a float32 input), with the 1/W scaler a bfloat16 tile; every intermediate (mean,
@@ -21,6 +22,7 @@ import torch
 from ..tensor import Tensor, require_device
 from ..types import FLOATS, DataType, Layout
 from . import _eltwise as E
+from . import _sfpu_approx as A
 from . import program_configs as P
 from . import reduction as R
 
@@ -41,7 +43,10 @@ def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_confi
     inter = DataType.FLOAT32 if fp32 else DataType.BFLOAT16
     if numeric_stable:
         x = x - x.amax(dim=dim, keepdim=True)
-    e = E.round_to(torch.exp(x), inter)
+    # The kernel's exp is exp_tile<EXP_APPROX> with EXP_APPROX = the config's math_approx_mode, which softmax's
+    # default config sets (HiFi4, approx, fp32 accumulation only for float32 input): Schraudolph's fast exp.
+    approx = compute_kernel_config is None or bool(compute_kernel_config.math_approx_mode)
+    e = E.round_to(A.exp_fast(x, fp32) if approx else torch.exp(x), inter)
     r = E.round_to(torch.reciprocal(E.round_to(e.sum(dim=dim, keepdim=True), inter)), inter)
     return E.finish(qual, e * r, input_tensor.dtype, input_tensor.layout, dev,
                     memory_config or input_tensor.memory_config(), (input_tensor,), flops=2.0 * x.numel(),

@@ -14,7 +14,7 @@ SDPA numerics follow the flash-attention kernel (tt-metal sdpa.cpp and sdpa_prog
 - Every intermediate the kernel keeps between steps (scores, probabilities, running max and sum, the output
   accumulator) lives in bfloat16 circular buffers whatever fp32_dest_acc_en says (im_df = stats_df =
   Float16_b, "need to disable fp32 cbs", tt-metal issue #13364); the scale is a bfloat16 scalar unless Q is
-  float32. The kernel packs S = Q K^T to a bfloat16 buffer and applies the scale inside the exponent on the
+  float32. The exp is the fast Schraudolph exp when math_approx_mode is on (the default), else exact. The kernel packs S = Q K^T to a bfloat16 buffer and applies the scale inside the exponent on the
   vector engine (float32). So: S = bf16(Q K^T); x = S * scale + mask; E = bf16(exp(x - rowmax(x)));
   l = bf16(sum E); O = bf16(E V) * bf16(1 / l), rounded to the output dtype. The kernel's split of K into
   chunks (a running max rescaling the partial sums) is not modelled: one chunk spans all keys.
@@ -27,6 +27,7 @@ import math
 import torch
 
 from ..formats import round_bfloat16
+from ._sfpu_approx import exp_fast
 from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operand, operands, require_device
@@ -100,7 +101,12 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     scores = scores.masked_fill(~keep, float("-inf"))
     row_max = scores.amax(-1, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))  # a fully masked row
-    e = E.round_to(torch.exp(scores - row_max), DataType.BFLOAT16)
+    # exp_tile<approx=EXP_APPROX_MODE> (tt-metal sdpa compute_common.hpp): the config's math_approx_mode, on by
+    # default, selects the fast Schraudolph exp (sim/ops/_sfpu_approx.py; inputs here are <= 0, where its
+    # unclamped variant agrees with the clamped one).
+    approx = compute_kernel_config is None or bool(compute_kernel_config.math_approx_mode)
+    x = scores - row_max
+    e = E.round_to(exp_fast(x, fp32_acc) if approx else torch.exp(x), DataType.BFLOAT16)
     inv_sum = E.round_to(torch.reciprocal(E.round_to(e.sum(-1, keepdim=True), DataType.BFLOAT16)),
                          DataType.BFLOAT16)
     out = E.round_to(_engine(e, vv, fid, fp32_acc, 7, _BITS.get(v.dtype, 7)), DataType.BFLOAT16) * inv_sum
