@@ -27,6 +27,24 @@ from . import program_configs as P
 from . import reduction as R
 
 
+def softmax_values(x, dim, dtype, compute_kernel_config=None, numeric_stable=True):
+    """The softmax kernel's numerics on float32 values x of a `dtype` tensor, before the output rounding.
+
+    Intermediates (exp, row sum, reciprocal) are float32 with fp32 accumulation (a float32 input or
+    fp32_dest_acc_en), else bfloat16. The kernel's exp is exp_tile<EXP_APPROX> with EXP_APPROX = the config's
+    math_approx_mode, which softmax's default config sets (HiFi4, approx, fp32 accumulation only for a float32
+    input: tt-metal softmax_device_operation.cpp): Schraudolph's fast exp."""
+    fp32 = dtype == DataType.FLOAT32 or bool(
+        compute_kernel_config is not None and compute_kernel_config.fp32_dest_acc_en)
+    inter = DataType.FLOAT32 if fp32 else DataType.BFLOAT16
+    if numeric_stable:
+        x = x - x.amax(dim=dim, keepdim=True)
+    approx = compute_kernel_config is None or bool(compute_kernel_config.math_approx_mode)
+    e = E.round_to(A.exp_fast(x, fp32) if approx else torch.exp(x), inter)
+    r = E.round_to(torch.reciprocal(E.round_to(e.sum(dim=dim, keepdim=True), inter)), inter)
+    return e * r
+
+
 def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_config=None, numeric_stable=True,
                   qual="ttnn.softmax"):
     """Softmax along dim (numeric_stable subtracts the row max first, as the device kernel does)."""
@@ -38,17 +56,8 @@ def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_confi
     rank = x.dim()
     if not -rank <= dim < rank:
         raise RuntimeError(f"{qual}: dim {dim} is out of range for a rank-{rank} tensor")
-    fp32 = input_tensor.dtype == DataType.FLOAT32 or bool(
-        compute_kernel_config is not None and compute_kernel_config.fp32_dest_acc_en)
-    inter = DataType.FLOAT32 if fp32 else DataType.BFLOAT16
-    if numeric_stable:
-        x = x - x.amax(dim=dim, keepdim=True)
-    # The kernel's exp is exp_tile<EXP_APPROX> with EXP_APPROX = the config's math_approx_mode, which softmax's
-    # default config sets (HiFi4, approx, fp32 accumulation only for float32 input): Schraudolph's fast exp.
-    approx = compute_kernel_config is None or bool(compute_kernel_config.math_approx_mode)
-    e = E.round_to(A.exp_fast(x, fp32) if approx else torch.exp(x), inter)
-    r = E.round_to(torch.reciprocal(E.round_to(e.sum(dim=dim, keepdim=True), inter)), inter)
-    return E.finish(qual, e * r, input_tensor.dtype, input_tensor.layout, dev,
+    y = softmax_values(x, dim, input_tensor.dtype, compute_kernel_config, numeric_stable)
+    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev,
                     memory_config or input_tensor.memory_config(), (input_tensor,), flops=2.0 * x.numel(),
                     sfpu_cycles=10)
 

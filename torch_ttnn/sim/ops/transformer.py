@@ -35,6 +35,7 @@ from ..types import INTEGERS, BufferType, DataType, Layout, MathFidelity, Memory
 from . import _eltwise as E
 from .data_movement import _check, _finish
 from .matmul import _BITS, _accumulate, _phases
+from .normalization import softmax_values
 from .program_configs import SoftmaxDefaultProgramConfig, sharded_like, validate_softmax
 
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_decode", "attention_softmax",
@@ -285,7 +286,8 @@ def _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask, pro
                                f"{list(tensor.shape)}") from None
     elif causal_mask:
         raise RuntimeError(f"{op}: causal_mask=True needs the causal mask passed as attention_mask")
-    return dev, torch.softmax(x, -1)
+    # the softmax kernel with its default config (numerics: normalization.softmax_values, fast exp included)
+    return dev, softmax_values(x, -1, tensor.dtype)
 
 
 @operation("ttnn.transformer.attention_softmax", golden_function=_attn_softmax_golden)
