@@ -143,3 +143,12 @@ def test_rms_norm_mean_square_is_tile_accumulated(ttnn, device):
     want = (row.bfloat16().float() * inv).bfloat16().float()
     got = ttnn.to_torch(ttnn.rms_norm(x)).float()
     assert torch.equal(got, want), (got - want).abs().max()
+
+
+def test_rms_norm_golden_takes_weight_positionally(ttnn):
+    """The real golden is golden(input_tensor, weight=None, *, epsilon, bias, ...): weight may be positional."""
+    x, w = torch.randn(2, 32), torch.randn(32)
+    gold = ttnn.get_golden_function(ttnn.rms_norm)
+    want = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + 1e-12) * w
+    assert torch.allclose(gold(x, w), want, atol=1e-5)
+    assert torch.equal(gold(x, w), gold(x, weight=w))

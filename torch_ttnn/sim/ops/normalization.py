@@ -4,8 +4,8 @@ softmax models the kernel's dataflow: exp(x - max), the row sum and its reciproc
 circular buffers that hold bfloat16 unless fp32_dest_acc_en is set or the input is float32 (our reading of
 tt-metal's softmax program factory; verify), so a bf16 softmax carries three bf16 roundings before the
 output rounding. The exp is the kernel's: with math_approx_mode (on in softmax's default config) the fast
-Schraudolph exp of sim/ops/_sfpu_approx.py (~3% relative error per element), else exact. layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm
-compute kernel; its default config is HiFi4, approximate mode, no fp32 accumulation): the row statistics are
+Schraudolph exp of sim/ops/_sfpu_approx.py (~3% relative error per element), else exact.
+layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm compute kernel; its default config is HiFi4, approximate mode, no fp32 accumulation): the row statistics are
 reductions on the matrix engine accumulated per 32-wide tile in the Dst format (reduction.tile_sum: bfloat16
 unless fp32_dest_acc_en or a float32 input), with the 1/W scaler a bfloat16 tile; every intermediate (mean,
 x - mean, its square, the variance, 1/sqrt(var + eps), the normalised row, the row times weight) is packed to
@@ -160,8 +160,8 @@ layer_norm = E.make_op("ttnn.layer_norm", f"input_tensor, *, epsilon=1e-12, weig
                            x.float(), x.shape[-1:], None if weight is None else weight.float().reshape(-1),
                            None if bias is None else bias.float().reshape(-1), epsilon))
 rms_norm = E.make_op("ttnn.rms_norm", f"input_tensor, *, epsilon=1e-12, weight=None, bias=None, {_NORM_TAIL}",
-                     _rms_norm_impl,
-                     lambda x, *, epsilon=1e-12, weight=None, bias=None, **k: _affine(
+                     _rms_norm_impl,  # the real golden takes weight positionally (ttnn/operations/normalization.py)
+                     lambda x, weight=None, *, epsilon=1e-12, bias=None, **k: _affine(
                          x.float() * torch.rsqrt(x.float().square().mean(-1, keepdim=True) + epsilon),
                          None if weight is None else weight.float().reshape(-1),
                          None if bias is None else bias.float().reshape(-1)))
