@@ -227,3 +227,18 @@ def test_large_b_in_column_blocks_is_bit_identical(ttnn, device, monkeypatch, fi
     blocks = run()
     torch.testing.assert_close(blocks, whole, rtol=2 ** -8, atol=1e-6)
     assert_pcc(a @ b, blocks, 0.99)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((1, 1, 64, 96), (1, 3, 96, 32)), ((1, 64, 96), (5, 96, 32)),
+                                              ((1, 1, 1, 32, 64), (2, 3, 4, 64, 32))])
+def test_matmul_batch1_a_against_batched_b(ttnn, device, a_shape, b_shape):
+    """An A whose batch dims are all 1 broadcasts against a batched B (the real op allows it, tt-metal #12834);
+    batch dims that differ otherwise still raise."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(*a_shape, generator=g), torch.randn(*b_shape, generator=g)
+    out = ttnn.to_torch(ttnn.matmul(dev(ttnn, device, a), dev(ttnn, device, b))).float()
+    ref = a @ b
+    assert out.shape == ref.shape
+    assert_pcc(ref, out, 0.999)
+    with pytest.raises(RuntimeError, match="batch dims"):
+        ttnn.matmul(dev(ttnn, device, torch.randn(2, 64, 96)), dev(ttnn, device, torch.randn(3, 96, 32)))
