@@ -61,9 +61,10 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
                                  output_concat_heads=False, attn_mask_block_map=None):
     """softmax(Q K^T * scale + mask) V over [B, NH, S, D] (K/V may have fewer heads: grouped-query attention).
     is_causal defaults to True, as in the real op; an attn_mask [B, 1|NH, Sq, Sk] is added to the scores
-    (with is_causal also set, both apply). scale defaults to 1/sqrt(D). sliding_window_size limits each query
-    to the last that many keys. Validation per tt-metal sdpa_device_operation: rank 4, TILE, float dtypes,
-    matching batch and head dim, NH divisible by NKV.
+    (is_causal=False must go with it). scale defaults to 1/sqrt(D). sliding_window_size limits each query
+    to the last that many keys. Validation per tt-metal sdpa_device_operation (0.81.1 messages): rank 4, TILE,
+    float dtypes, matching batch and head dim, NH divisible by NKV, no tile padding of the head dim (D a
+    multiple of 32), is_causal and attn_mask not both, causal only with Sq == Sk.
     """
     op = "ttnn.transformer.scaled_dot_product_attention"
     dev = require_device(op, input_tensor_q, input_tensor_k, input_tensor_v, attn_mask)
@@ -79,6 +80,13 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     _check(list(k.shape) == list(v.shape), op, f"K {list(k.shape)} and V {list(v.shape)} must have the same shape")
     nkv, sk = k.shape[1], k.shape[2]
     _check(nh % nkv == 0, op, f"Q heads ({nh}) must be a multiple of K/V heads ({nkv})")
+    _check(d % 32 == 0, op, f"Padding is not supported on the head_dim dimension: head dim {d} is not a multiple of "
+           f"32, so the tiles pad it; zero-pad Q, K and V's last dim to a multiple of 32, pass "
+           f"scale=1/sqrt({d}) and slice the output")
+    _check(not (is_causal and attn_mask is not None), op, f"is_causal and attn_mask cannot both be present. Got "
+           f"is_causal: {is_causal}, attn_mask: True; pass is_causal=False with the causal part in the mask")
+    _check(not is_causal or sq == sk, op, f"Causal SDPA requires Q and K to have the same sequence length. Got Q: "
+           f"{sq}, K: {sk}")
     fid, fp32_acc = _sdpa_config(compute_kernel_config)
     kk = E.fpu_operand(k.value, k.dtype).repeat_interleave(nh // nkv, 1)
     vv = E.fpu_operand(v.value, v.dtype).repeat_interleave(nh // nkv, 1)
