@@ -254,7 +254,13 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
             _check(attn_mask.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B), op,
                    f"Unsupported data type for mask tensor: {attn_mask.dtype}.")
             scores = scores + m.reshape(b, nh, 1, s)
-    probs = round_bfloat16(torch.softmax(scores, -1)).float()
+    if compute_kernel_config is None or compute_kernel_config.math_approx_mode:
+        # the flash-decode kernel's exp is compute_common.hpp's exp_tile<EXP_APPROX_MODE>: the fast exp
+        row_max = scores.amax(-1, keepdim=True)
+        e = exp_fast(scores - torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max)), True)
+        probs = round_bfloat16(e / e.sum(-1, keepdim=True)).float()
+    else:
+        probs = round_bfloat16(torch.softmax(scores, -1)).float()
     out = probs @ v.value.float().repeat_interleave(nh // nkv, 1)         # [B, NH, 1, D]
     if is_causal:
         out = out.masked_fill((pos < 0)[:, None, None, None], 0.0)
