@@ -13,7 +13,8 @@ Which ttnn calls reach which kernel (from the op-to-kernel table of tt-metal's u
 SigmoidMode.FastApproximate)` -> the 3-segment LUT sigmoid; `SigmoidMode.AccurateWithFastExp` and
 `ttnn.sigmoid_accurate(fast_and_approximate_mode=True)` -> the op chain neg, exp(fast), +1, reciprocal;
 `ttnn.gelu(fast_and_approximate_mode=True)` / `variant=GeluVariant.FastLut` -> the 6-segment LUT GELU;
-`ttnn.softmax` and SDPA with the default compute config (math_approx_mode=True) -> the fast exp.
+`ttnn.softmax` (and scale_mask_softmax, attention_softmax), SDPA and SDPA decode with their default compute
+config (math_approx_mode=True) -> the fast exp (exp_tile<EXP_APPROX>).
 Unary ops compile with math_approx_mode=False (get_op_approx_mode returns false for every op), so the flag
 each op's parameter sets is the only approximation switch there.
 """
