@@ -147,7 +147,7 @@ CASES = [
          {"matmul": 1, "add": 1}),
     *(Case("linear_activation", lambda a=act: LinearAct(a), (2, 32, 64), _is("linear", activation=name), {op: 1})
       for act, name, op in [(torch.nn.ReLU(), "relu", "relu"), (torch.nn.GELU(), "gelu", "gelu"),
-                            (torch.nn.GELU("tanh"), "gelu_approx", "gelu"), (torch.nn.SiLU(), "silu", "silu"),
+                            (torch.nn.SiLU(), "silu", "silu"),
                             (torch.nn.Sigmoid(), "sigmoid", "sigmoid"), (torch.nn.Tanh(), "tanh", "tanh")]),
     Case("qkv_heads", Attention, (2, 32, 64), _is("split_query_key_value_and_split_heads", num_heads=2,
                                                   transpose_key=False), {"linear": 2, "permute": 3}),
@@ -259,3 +259,18 @@ def test_bert_tiny_end_to_end(device):
     assert f["common_ops"] > 0
     assert (f["qkv_heads"], f["concat_heads"], f["residual_layer_norm"]) == (layers, layers, 2 * layers + 1)
     assert f["linear_activation"] == layers + 1  # the FFN GELUs and the pooler's tanh
+
+
+def test_tanh_gelu_is_the_tanh_variant_not_the_lut(device):
+    """torch's GELU("tanh") lowers to ttnn.gelu(variant=Tanh), which no activation string names, so it is not
+    fused into linear: "gelu_approx" (like fast_and_approximate_mode=True) is TT-NN's FastLut kernel, ~0.02 off."""
+    torch.manual_seed(0)
+    model = LinearAct(torch.nn.GELU("tanh")).eval()
+    x = torch.randn(2, 32, 64)
+    with torch.no_grad():
+        ref = model(x)
+    out, opt = run(model, (x,), device, {"linear_activation"})
+    gelus = fused_nodes(opt, lambda n: n.meta.get("ttnn_name") == "gelu")
+    assert len(gelus) == 1 and gelus[0].kwargs.get("variant").name == "Tanh"
+    assert not fused_nodes(opt, lambda n: n.kwargs.get("activation") == "gelu_approx")
+    assert (out.float() - ref).abs().max() <= 2 ** -7 * ref.abs().max() * 2

@@ -101,3 +101,24 @@ def test_guard_rejects_integer_unary():
     assert find(aten.exp.default, (torch.ones(3, dtype=torch.int32),)) is None
     assert find(aten.exp.default, (torch.ones(3),)) is not None
     assert find(aten.addmm.default, (torch.ones(4), torch.ones(2, 3), torch.ones(3, 4)), {"beta": 2}) is None
+
+
+@pytest.mark.parametrize("float_dtype", ["float32", "bfloat16"])
+def test_index_copy_is_bit_exact(float_dtype, device):
+    """index_copy copies values, it does not compute them: float32 caches go through ttnn.scatter (a one-hot
+    matmul would truncate float32 operands to TF32), bfloat16 ones through the one-hot matmul (exact for 0/1
+    products of bfloat16 values with fp32 accumulation). Values with low mantissa bits set show a truncation."""
+    import torch_ttnn
+    g = torch.Generator().manual_seed(0)
+    dt = getattr(torch, float_dtype)
+    cache = (torch.randn(1, 2, 40, 32, generator=g) * (1 + 2 ** -20)).to(dt)
+    src = (torch.randn(1, 2, 3, 32, generator=g) * (1 + 2 ** -20)).to(dt)
+    idx = torch.tensor([5, 33, 0])
+    torch._dynamo.reset()
+    opt = torch_ttnn.TorchTtnnOption(device=device, runtime="sim", float_dtype="float32")  # float32 stays float32
+    fn = torch.compile(lambda c, i, s: c.index_copy(2, i, s), backend=torch_ttnn.backend, options=opt)
+    with torch.no_grad():
+        got = fn(cache, idx, src)
+    names = {n.meta.get("ttnn_name") for gr in opt._out_fx_graphs for n in gr.nodes if n.op == "call_function"}
+    assert got.dtype == dt and torch.equal(got, cache.index_copy(2, idx, src))
+    assert ("scatter" if float_dtype == "float32" else "matmul") in names

@@ -187,3 +187,24 @@ def test_signatures_and_costs(ttnn, device):
     ttnn.add(a, a)
     rec = device.op_records[n]
     assert rec.name == "ttnn.add" and rec.flops == 64 * 64 and rec.bytes == 3 * 4 * 2048
+
+
+@pytest.mark.parametrize("op", ["eq", "ne", "lt", "le", "gt", "ge"])
+def test_relational_goldens_compare_int32_exactly(ttnn, op):
+    """The real goldens call torch's comparison on the tensors as given: two int32 values 36 apart that are the
+    same float32 (-2126491626 and -2126491590) compare as different, as on the device."""
+    a, b = torch.tensor([-2126491626], dtype=torch.int32), torch.tensor([-2126491590], dtype=torch.int32)
+    assert a.float() == b.float()
+    assert torch.equal(ttnn.get_golden_function(getattr(ttnn, op))(a, b), getattr(torch, op)(a, b))
+
+
+def test_isclose_int32_against_float(ttnn, device):
+    """binary-ng compares an int32 operand with a float one in float32 (it raised a dtype error here before)."""
+    i = ttnn.from_torch(torch.tensor([[1, 2, 3, 100]], dtype=torch.int32), dtype=ttnn.int32,
+                        layout=ttnn.TILE_LAYOUT, device=device)
+    f = ttnn.from_torch(torch.tensor([[1.0, 2.5, 3.0, 100.0]]), dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT,
+                        device=device)
+    got = ttnn.to_torch(ttnn.isclose(i, f)).float()
+    assert got.tolist() == [[1.0, 0.0, 1.0, 1.0]]
+    gold = ttnn.get_golden_function(ttnn.isclose)(torch.tensor([1, 2]), torch.tensor([1.0, 2.5]))
+    assert gold.tolist() == [True, False]

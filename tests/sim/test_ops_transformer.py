@@ -4,15 +4,15 @@ import math
 import pytest
 import torch
 from helpers import assert_pcc
+from torch_ttnn.sim.ops._sfpu_approx import exp_fast
 
 
 def tt(ttnn, device, t, dtype="bfloat16"):
     return ttnn.from_torch(t, dtype=getattr(ttnn, dtype), layout=ttnn.TILE_LAYOUT, device=device)
 
 
-@pytest.mark.parametrize("b,nh,nkv,s,d", [(1, 2, 2, 32, 32), (2, 4, 2, 40, 16), (1, 4, 1, 7, 64)])
-@pytest.mark.parametrize("causal,mask,scale", [(True, False, None), (False, False, 0.3), (False, True, None),
-                                               (True, True, None)])
+@pytest.mark.parametrize("b,nh,nkv,s,d", [(1, 2, 2, 32, 32), (2, 4, 2, 40, 64), (1, 4, 1, 7, 64)])
+@pytest.mark.parametrize("causal,mask,scale", [(True, False, None), (False, False, 0.3), (False, True, None)])
 @pytest.mark.parametrize("dtype", ["bfloat16", "bfloat8_b"])
 def test_sdpa(ttnn, device, b, nh, nkv, s, d, causal, mask, scale, dtype):
     torch.manual_seed(0)
@@ -145,7 +145,7 @@ def _bf16(x):
 @pytest.mark.parametrize("cfg", [None, ("LoFi", False), ("HiFi2", True), ("HiFi4", True)])
 @pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
 def test_sdpa_products_go_through_the_matmul_engine(ttnn, device, cfg, dtype):
-    """SDPA = the recipe of the module docstring, step by step: both products bit-identical to ttnn.matmul with
+    """SDPA = the recipe of the module docstring, step by step (exp: the kernel's fast exp, _sfpu_approx.py): both products bit-identical to ttnn.matmul with
     the same config (fidelity phases, TF32, bf16 accumulation per 32-wide K tile), every intermediate a bfloat16
     buffer; the default config is HiFi2 with bfloat16 accumulation."""
     torch.manual_seed(1)
@@ -161,7 +161,9 @@ def test_sdpa_products_go_through_the_matmul_engine(ttnn, device, cfg, dtype):
     sc = 1 / math.sqrt(d)
     x = scores * (sc if dtype == "float32" else _bf16(torch.tensor(sc)).item())
     x = x.masked_fill(torch.ones(s, s, dtype=torch.bool).triu(1), float("-inf"))
-    e = _bf16(torch.exp(x - x.amax(-1, keepdim=True)))
+    # math_approx_mode is on in every config here (the default and the constructor's): the fast exp, stored to
+    # a Dst of the config's accumulation format, then packed to a bfloat16 buffer
+    e = _bf16(exp_fast(x - x.amax(-1, keepdim=True), mm_cfg.fp32_dest_acc_en))
     inv = _bf16(1 / _bf16(e.sum(-1, keepdim=True)))
     ev = ttnn.to_torch(ttnn.matmul(tt(ttnn, device, e), tv, compute_kernel_config=mm_cfg, dtype=ttnn.bfloat16))
     want = ev.float() * inv
@@ -185,3 +187,17 @@ def test_sdpa_honours_its_compute_config(ttnn, device):
         err[name] = (got.double() - ref).abs().mean().item()
     assert err["lofi"] > err["default"] > err["hifi4_fp32acc"], err
     assert err["hifi4_bf16acc"] > err["hifi4_fp32acc"], err
+
+
+@pytest.mark.parametrize("case", ["head_dim", "causal_and_mask", "causal_lengths"])
+def test_sdpa_rejects_what_the_real_op_rejects(ttnn, device, case):
+    """0.81.1's validation: no tile padding of the head dim, not is_causal with attn_mask, causal only with
+    Sq == Sk (the real messages)."""
+    d = 48 if case == "head_dim" else 32
+    sk = 64 if case == "causal_lengths" else 32
+    q, k = tt(ttnn, device, torch.randn(1, 2, 32, d)), tt(ttnn, device, torch.randn(1, 2, sk, d))
+    mask = tt(ttnn, device, torch.zeros(1, 1, 32, sk)) if case == "causal_and_mask" else None
+    match = {"head_dim": "Padding is not supported on the head_dim", "causal_and_mask": "cannot both be present",
+             "causal_lengths": "same sequence length"}[case]
+    with pytest.raises(RuntimeError, match=match):
+        ttnn.transformer.scaled_dot_product_attention(q, k, k, attn_mask=mask)

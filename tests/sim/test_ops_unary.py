@@ -125,8 +125,11 @@ def test_gelu_overloads(ttnn, device):
     t = ttnn.from_torch(x, dtype=ttnn.float32, layout=ttnn.TILE_LAYOUT, device=device)
     exact, tanh_form = torch.nn.functional.gelu(x), torch.nn.functional.gelu(x, approximate="tanh")
     assert torch.allclose(ttnn.to_torch(ttnn.gelu(t)), exact, atol=1e-6)
-    assert torch.allclose(ttnn.to_torch(ttnn.gelu(t, fast_and_approximate_mode=True)), tanh_form, atol=1e-6)
     assert torch.allclose(ttnn.to_torch(ttnn.gelu(t, variant=ttnn.GeluVariant.Tanh)), tanh_form, atol=1e-6)
+    # fast_and_approximate_mode=True is the legacy alias of FastLut (0.81.1 docstring): the LUT, not the tanh form
+    lut = ttnn.to_torch(ttnn.gelu(t, fast_and_approximate_mode=True))
+    assert torch.equal(lut, ttnn.to_torch(ttnn.gelu(t, variant=ttnn.GeluVariant.FastLut)))
+    assert 5e-3 < (lut - exact).abs().max() < 0.03
     assert not torch.allclose(exact, tanh_form, atol=1e-6)  # the two forms are distinguishable here
 
 

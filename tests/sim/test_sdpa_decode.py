@@ -89,3 +89,17 @@ def test_real_checks(ttnn, device, case, message):
             sdpa(tq, tk, tv, cur_pos=[128] * 4)
         else:
             sdpa(tq, tk, tv, is_causal=False, attn_mask=ttnn.from_torch(torch.zeros(4, 1, 1, 128), **kw))
+
+
+def test_exp_follows_math_approx_mode(ttnn, device):
+    """The flash-decode kernel's exp is exp_tile<EXP_APPROX_MODE>: the fast exp under math_approx_mode (the
+    default), exact without it; both attend like the reference, the exact one closer."""
+    pos = [3, 40, 90, 127]
+    (q, k, v), (tq, tk, tv) = _tensors(ttnn, device)
+    ref = _reference(q, k, v, pos)
+    exact_cfg = ttnn.WormholeComputeKernelConfig(math_fidelity=ttnn.MathFidelity.HiFi2, math_approx_mode=False)
+    fast = ttnn.to_torch(ttnn.transformer.scaled_dot_product_attention_decode(tq, tk, tv, cur_pos=pos)).float()
+    exact = ttnn.to_torch(ttnn.transformer.scaled_dot_product_attention_decode(
+        tq, tk, tv, cur_pos=pos, compute_kernel_config=exact_cfg)).float()
+    assert not torch.equal(fast, exact)
+    assert pcc(ref, fast) > 0.999 and (exact - ref).abs().mean() < (fast - ref).abs().mean()

@@ -14,8 +14,8 @@ SCRIPT = textwrap.dedent("""
     x = ttnn.from_torch(torch.ones(1, 1, 32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
     y = ttnn.transformer.scaled_dot_product_attention(x, x, x)
     y = ttnn.permute(y, (0, 1, 3, 2))
-    print("sum", float(ttnn.to_torch(y).float().sum()), "args", sys.argv[1:], ttnn.device.is_wormhole_b0(device),
-          __name__)
+    s = float(ttnn.to_torch(y).float().sum())  # 1024 ones, up to SDPA's bf16 roundings and fast exp
+    print("sum", abs(s - 1024) <= 2, "args", sys.argv[1:], ttnn.device.is_wormhole_b0(device), __name__)
     ttnn.close_device(device)
     sys.exit(int(sys.argv[1]))
 """)
@@ -33,7 +33,7 @@ def test_runs_import_ttnn_script(tmp_path):
     """One subprocess (importing torch costs seconds): argv, __main__, submodules, summary, exit code."""
     r = run(tmp_path, "3", "extra")
     assert r.returncode == 3, r.stderr
-    assert "sum 1024.0 args ['3', 'extra'] True __main__" in r.stdout
+    assert "sum True args ['3', 'extra'] True __main__" in r.stdout
     last = r.stderr.strip().splitlines()[-1]
     assert "[ttnn emulator] 3 device ops" in last and "estimated device time" in last and "n150" in last
 

@@ -217,8 +217,8 @@ def _activation(u: fx.Node, x: fx.Node) -> str | None:
     if not isinstance(u, fx.Node) or u.args != (x,):
         return None
     kw = dict(u.kwargs)
-    if _op(u, "gelu"):
-        approx = kw.pop("fast_and_approximate_mode", False)
+    if _op(u, "gelu"):  # "gelu_approx" is the FastLut kernel, as gelu(fast_and_approximate_mode=True) is; the
+        approx = kw.pop("fast_and_approximate_mode", False)  # tanh variant has no activation string: not fused
         return None if kw else ("gelu_approx" if approx else "gelu")
     if _op(u, "tanh"):
         return None if kw.pop("fast_and_approximate_mode", False) or kw else "tanh"

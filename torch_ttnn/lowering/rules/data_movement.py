@@ -347,9 +347,14 @@ def scalar_tensor(ttnn, v, *, dtype=None, **kw):
           and index.dtype in (torch.int32, torch.int64) and dim in (2, -2))
 def index_copy(ttnn, x, dim, index, src):
     """A static KV-cache update: rows `index` of x along the sequence dim replaced by src's rows.
-    The positions are device values, so the update is a one-hot matmul: onehot[L, n] picks, for each cache
-    row, the source row written there (at most one), and the rows written are zeroed in x first. Products
-    with exact 0/1 at HiFi4 are exact, so cached values are copied bit for bit."""
+    The positions are device values. For bfloat16 (and block-float) caches the update is a one-hot matmul:
+    onehot[L, n] picks, for each cache row, the source row written there (at most one), and the rows written
+    are zeroed in x first; products of a bfloat16 value with exact 0/1 at HiFi4 with fp32 accumulation are
+    exact, so cached values are copied bit for bit. A float32 operand would enter the matrix engine truncated
+    to TF32 (10 mantissa bits, on a card as in the emulator), so float32 caches take ttnn.scatter instead: a
+    data movement, bit-exact for every value."""
+    if x.dtype == ttnn.float32 or src.dtype == ttnn.float32:
+        return _index_copy_scatter(ttnn, x, index, src)
     length, n = x.shape[2], index.shape[0]
     dev = policy.device_of(ttnn)
     rows = ttnn.reshape(ttnn.to_layout(ttnn.arange(0, length, 1, dtype=ttnn.int32, device=dev), ttnn.TILE_LAYOUT),
@@ -363,6 +368,17 @@ def index_copy(ttnn, x, dim, index, src):
                             compute_kernel_config=exact)
     kept = ttnn.multiply(tile(ttnn, x), ttnn.rsub(written, 1.0))
     return ttnn.add(kept, scattered)
+
+
+def _index_copy_scatter(ttnn, x, index, src):
+    """index_copy along dim 2 as ttnn.scatter with the positions broadcast to src's shape. Row-major operands:
+    the real scatter rejects float32 TILE tensors ("Scatter doesn't work for fp32 tiled tensors yet")."""
+    b, h, n, d = (int(v) for v in src.shape)
+    if src.dtype != x.dtype:
+        src = ttnn.typecast(src, x.dtype)
+    pos = ttnn.typecast(index, ttnn.int32) if index.dtype != ttnn.int32 else index
+    pos = ttnn.repeat(ttnn.reshape(row_major(ttnn, pos), [1, 1, n, 1]), [b, h, 1, d])
+    return tile(ttnn, ttnn.scatter(row_major(ttnn, x), 2, pos, row_major(ttnn, src)))
 
 
 def _roll_guard(x, shifts, dims=()):

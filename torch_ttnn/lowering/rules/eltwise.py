@@ -50,7 +50,12 @@ def bool_not(ttnn, x):
 
 @lowering(aten.gelu.default, when=lambda x, approximate="none": _float1(x) and approximate in ("none", "tanh"))
 def gelu(ttnn, x, approximate="none"):
-    return ttnn.gelu(tile(ttnn, x), fast_and_approximate_mode=approximate == "tanh")
+    """torch's tanh GELU is ttnn.gelu(variant=GeluVariant.Tanh) (the tanh formula in float32), not
+    fast_and_approximate_mode=True, which in ttnn 0.81.1 selects the FastLut kernel (a 6-segment
+    piecewise-linear fit, ~0.02 absolute error)."""
+    if approximate == "tanh":
+        return ttnn.gelu(tile(ttnn, x), variant=ttnn.GeluVariant.Tanh)
+    return ttnn.gelu(tile(ttnn, x))
 
 
 @lowering(aten.leaky_relu.default, when=_float1)

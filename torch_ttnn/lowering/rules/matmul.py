@@ -4,11 +4,13 @@ Every product gets the compiler's compute config (lowering.policy.compute_config
 for the operands' dtypes, float32 accumulation, unless the user chose otherwise)."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from .. import policy
 from ..registry import lowering
-from ._util import aten, is_float, is_t, tile
+from ._util import aten, is_float, is_t, row_major, tile
 
 
 def _mats(a, b, ra, rb):
@@ -81,8 +83,16 @@ def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale, keep=None):
     cfg = policy.compute_config(ttnn, "matmul", q, k)
     if _decode_form(q, k, is_causal, attn_mask) and _block_or_bf16(ttnn, k, v, q):
         return _sdpa_decode(ttnn, q, k, v, attn_mask, scale, keep, cfg)
+    shape = [int(n) for n in q.shape]  # the recorder does not know pad/slice output shapes: kept here
+    d = shape[-1]
+    if d % 32:  # TT-NN's SDPA rejects a tile-padded head dim: zero columns add nothing to Q K^T, and give zero
+        pad = [(0, 0)] * 3 + [(0, -(-d // 32) * 32 - d)]  # output columns, sliced off after
+        q, k, v = (tile(ttnn, ttnn.pad(row_major(ttnn, t), pad, 0.0)) for t in (q, k, v))
+        scale = 1.0 / math.sqrt(d) if scale is None else scale
     out = ttnn.transformer.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=bool(is_causal),
                                                         scale=scale, compute_kernel_config=cfg)
+    if d % 32:
+        out = ttnn.slice(out, [0, 0, 0, 0], shape, [1, 1, 1, 1])
     return out if keep is None else ttnn.multiply(out, keep)
 
 

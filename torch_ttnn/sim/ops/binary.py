@@ -237,9 +237,17 @@ def _nextafter_for(dtype_holder):
     return compute
 
 
+def _relational_golden(fn):
+    """The real golden of a comparison: torch's op on the tensors as given (torch.eq(a, b) in
+    ttnn/operations/binary.py), so int32 operands compare exactly, not through float32."""
+    return lambda a, b, *args, **kw: fn(a, b)
+
+
+_RELATIONAL = {"eq": torch.eq, "ne": torch.ne, "lt": torch.lt, "le": torch.le, "gt": torch.gt, "ge": torch.ge}
 for _name, (_params, _compute, _engine, _cycles) in _TABLE.items():
     if _compute is not None:
-        globals()[_name] = _bin(_name, _params, _compute, engine=_engine, cycles=_cycles)
+        _gold = _relational_golden(_RELATIONAL[_name]) if _name in _RELATIONAL else None
+        globals()[_name] = _bin(_name, _params, _compute, engine=_engine, cycles=_cycles, golden=_gold)
 
 
 def _nextafter_impl(input_tensor_a, input_tensor_b, memory_config=None):
@@ -305,15 +313,26 @@ mac = _ternary("mac", "input_tensor_a, input_tensor_b, input_tensor_c, *, memory
 
 
 def _isclose_impl(input_tensor_a, input_tensor_b, rtol=1e-05, atol=1e-08, equal_nan=False, memory_config=None):
-    """|a - b| <= atol + rtol * |b| element-wise, as 1.0/0.0 in a's dtype."""
+    """|a - b| <= atol + rtol * |b| element-wise, as 1.0/0.0 in a's dtype. Operands are compared in float32, as
+    binary-ng evaluates isclose (an int32 operand included, mixed with a float one or not)."""
     return _nary("ttnn.isclose", (input_tensor_a, input_tensor_b),
-                 lambda a, b: torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan).to(a.dtype),
+                 lambda a, b: torch.isclose(a.float(), b.float(), rtol=rtol, atol=atol,
+                                            equal_nan=equal_nan).to(a.dtype),
                  memory_config=memory_config, cycles=6)
 
 
+def _golden_isclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False, **k):
+    """The real golden: int32 involved -> both float32; other mixed dtypes -> their promoted type."""
+    if torch.is_tensor(b) and torch.int32 in (a.dtype, b.dtype):
+        a, b = a.float(), b.float()
+    elif torch.is_tensor(b) and a.dtype != b.dtype:
+        common = torch.promote_types(a.dtype, b.dtype)
+        a, b = a.to(common), b.to(common)
+    return torch.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
+
+
 isclose = E.make_op("ttnn.isclose", "input_tensor_a, input_tensor_b, *, rtol=9.999999747378752e-06, "
-                    "atol=9.99999993922529e-09, equal_nan=False, memory_config=None", _isclose_impl,
-                    lambda a, b, rtol=1e-5, atol=1e-8, equal_nan=False, **k: torch.isclose(a, b, rtol, atol, equal_nan))
+                    "atol=9.99999993922529e-09, equal_nan=False, memory_config=None", _isclose_impl, _golden_isclose)
 
 
 def _polyval_impl(input_tensor_a, coeffs, memory_config=None):

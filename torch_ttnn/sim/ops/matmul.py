@@ -162,14 +162,16 @@ def _check_shapes(qual, xa, xb):
                            f"tensor. Mismatch: width={xa.shape[-1]} height={xb.shape[-2]} (after transpose_a/"
                            f"transpose_b); transpose an input or fix the shapes")
     b_batch = xb.shape[:-2]
-    if math.prod(b_batch) != 1:
+    # B's batch 1 broadcasts (the bcast_batch variant); so does an A whose batch dims are all 1 against a batched
+    # B (tt-metal issue #12834: the auto-config reuses in0 across B's batch), giving B's batch dims
+    if math.prod(b_batch) != 1 and math.prod(xa.shape[:-2]) != 1:
         rank = max(xa.dim(), xb.dim())
         ab = (1,) * (rank - xa.dim()) + tuple(xa.shape[:-2])
         bb = (1,) * (rank - xb.dim()) + tuple(b_batch)
         if ab != bb:
             raise RuntimeError(f"{qual}: bmm (non-bcast matmul) expects input tensors of shapes BCMK*BCKN=BCMN: "
-                               f"batch dims of A {list(xa.shape[:-2])} and B {list(b_batch)} must match, or B's "
-                               f"batch must be 1 to broadcast")
+                               f"batch dims of A {list(xa.shape[:-2])} and B {list(b_batch)} must match, or one of "
+                               f"them must be all 1 to broadcast")
 
 
 def _tiles(xa, xb) -> P.MatmulTiles:
@@ -304,11 +306,16 @@ def _golden_matmul(a, b, *args, transpose_a=False, transpose_b=False, **kw):
     return (a.transpose(-1, -2) if transpose_a else a) @ (b.transpose(-1, -2) if transpose_b else b)
 
 
-def _golden_linear(a, b, *args, bias=None, transpose_a=False, transpose_b=False, activation=None, **kw):
+def _golden_linear(a, b, *args, bias=None, transpose_a=False, transpose_b=False, activation=None,
+                   program_config=None, **kw):
+    """The real golden: torch's product, then the activation's torch golden (ttnn.operations.activations), the
+    program config's fused_activation first: exact functions, not the device's approximate kernels."""
+    from ..operations.activations import get_golden_function_for_activation
     out = _golden_matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
     if bias is not None:
         out = out + bias.float().reshape(-1)
-    act = activation_fn(activation)
+    fused = getattr(program_config, "fused_activation", None)
+    act = get_golden_function_for_activation(fused.op_type if fused else activation)
     return act(out) if act is not None else out
 
 

@@ -3,8 +3,9 @@
 softmax models the kernel's dataflow: exp(x - max), the row sum and its reciprocal pass through intermediate
 circular buffers that hold bfloat16 unless fp32_dest_acc_en is set or the input is float32 (our reading of
 tt-metal's softmax program factory; verify), so a bf16 softmax carries three bf16 roundings before the
-output rounding. layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm
-compute kernel; its default config is HiFi4, approximate mode, no fp32 accumulation): the row statistics are
+output rounding. The exp is the kernel's: with math_approx_mode (on in softmax's default config) the fast
+Schraudolph exp of sim/ops/_sfpu_approx.py (~3% relative error per element), else exact.
+layer_norm and rms_norm follow their kernel's steps (our reading of tt-metal's layernorm compute kernel; its default config is HiFi4, approximate mode, no fp32 accumulation): the row statistics are
 reductions on the matrix engine accumulated per 32-wide tile in the Dst format (reduction.tile_sum: bfloat16
 unless fp32_dest_acc_en or a float32 input), with the 1/W scaler a bfloat16 tile; every intermediate (mean,
 x - mean, its square, the variance, 1/sqrt(var + eps), the normalised row, the row times weight) is packed to
@@ -21,8 +22,27 @@ import torch
 from ..tensor import Tensor, require_device
 from ..types import FLOATS, DataType, Layout
 from . import _eltwise as E
+from . import _sfpu_approx as A
 from . import program_configs as P
 from . import reduction as R
+
+
+def softmax_values(x, dim, dtype, compute_kernel_config=None, numeric_stable=True):
+    """The softmax kernel's numerics on float32 values x of a `dtype` tensor, before the output rounding.
+
+    Intermediates (exp, row sum, reciprocal) are float32 with fp32 accumulation (a float32 input or
+    fp32_dest_acc_en), else bfloat16. The kernel's exp is exp_tile<EXP_APPROX> with EXP_APPROX = the config's
+    math_approx_mode, which softmax's default config sets (HiFi4, approx, fp32 accumulation only for a float32
+    input: tt-metal softmax_device_operation.cpp): Schraudolph's fast exp."""
+    fp32 = dtype == DataType.FLOAT32 or bool(
+        compute_kernel_config is not None and compute_kernel_config.fp32_dest_acc_en)
+    inter = DataType.FLOAT32 if fp32 else DataType.BFLOAT16
+    if numeric_stable:
+        x = x - x.amax(dim=dim, keepdim=True)
+    approx = compute_kernel_config is None or bool(compute_kernel_config.math_approx_mode)
+    e = E.round_to(A.exp_fast(x, fp32) if approx else torch.exp(x), inter)
+    r = E.round_to(torch.reciprocal(E.round_to(e.sum(dim=dim, keepdim=True), inter)), inter)
+    return e * r
 
 
 def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_config=None, numeric_stable=True,
@@ -36,14 +56,8 @@ def _softmax_impl(input_tensor, dim=-1, memory_config=None, compute_kernel_confi
     rank = x.dim()
     if not -rank <= dim < rank:
         raise RuntimeError(f"{qual}: dim {dim} is out of range for a rank-{rank} tensor")
-    fp32 = input_tensor.dtype == DataType.FLOAT32 or bool(
-        compute_kernel_config is not None and compute_kernel_config.fp32_dest_acc_en)
-    inter = DataType.FLOAT32 if fp32 else DataType.BFLOAT16
-    if numeric_stable:
-        x = x - x.amax(dim=dim, keepdim=True)
-    e = E.round_to(torch.exp(x), inter)
-    r = E.round_to(torch.reciprocal(E.round_to(e.sum(dim=dim, keepdim=True), inter)), inter)
-    return E.finish(qual, e * r, input_tensor.dtype, input_tensor.layout, dev,
+    y = softmax_values(x, dim, input_tensor.dtype, compute_kernel_config, numeric_stable)
+    return E.finish(qual, y, input_tensor.dtype, input_tensor.layout, dev,
                     memory_config or input_tensor.memory_config(), (input_tensor,), flops=2.0 * x.numel(),
                     sfpu_cycles=10)
 
@@ -146,8 +160,8 @@ layer_norm = E.make_op("ttnn.layer_norm", f"input_tensor, *, epsilon=1e-12, weig
                            x.float(), x.shape[-1:], None if weight is None else weight.float().reshape(-1),
                            None if bias is None else bias.float().reshape(-1), epsilon))
 rms_norm = E.make_op("ttnn.rms_norm", f"input_tensor, *, epsilon=1e-12, weight=None, bias=None, {_NORM_TAIL}",
-                     _rms_norm_impl,
-                     lambda x, *, epsilon=1e-12, weight=None, bias=None, **k: _affine(
+                     _rms_norm_impl,  # the real golden takes weight positionally (ttnn/operations/normalization.py)
+                     lambda x, weight=None, *, epsilon=1e-12, bias=None, **k: _affine(
                          x.float() * torch.rsqrt(x.float().square().mean(-1, keepdim=True) + epsilon),
                          None if weight is None else weight.float().reshape(-1),
                          None if bias is None else bias.float().reshape(-1)))

@@ -14,7 +14,7 @@ SDPA numerics follow the flash-attention kernel (tt-metal sdpa.cpp and sdpa_prog
 - Every intermediate the kernel keeps between steps (scores, probabilities, running max and sum, the output
   accumulator) lives in bfloat16 circular buffers whatever fp32_dest_acc_en says (im_df = stats_df =
   Float16_b, "need to disable fp32 cbs", tt-metal issue #13364); the scale is a bfloat16 scalar unless Q is
-  float32. The kernel packs S = Q K^T to a bfloat16 buffer and applies the scale inside the exponent on the
+  float32. The exp is the fast Schraudolph exp when math_approx_mode is on (the default), else exact. The kernel packs S = Q K^T to a bfloat16 buffer and applies the scale inside the exponent on the
   vector engine (float32). So: S = bf16(Q K^T); x = S * scale + mask; E = bf16(exp(x - rowmax(x)));
   l = bf16(sum E); O = bf16(E V) * bf16(1 / l), rounded to the output dtype. The kernel's split of K into
   chunks (a running max rescaling the partial sums) is not modelled: one chunk spans all keys.
@@ -27,6 +27,7 @@ import math
 import torch
 
 from ..formats import round_bfloat16
+from ._sfpu_approx import exp_fast
 from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operand, operands, require_device
@@ -34,6 +35,7 @@ from ..types import INTEGERS, BufferType, DataType, Layout, MathFidelity, Memory
 from . import _eltwise as E
 from .data_movement import _check, _finish
 from .matmul import _BITS, _accumulate, _phases
+from .normalization import softmax_values
 from .program_configs import SoftmaxDefaultProgramConfig, sharded_like, validate_softmax
 
 __all__ = ["scaled_dot_product_attention", "scaled_dot_product_attention_decode", "attention_softmax",
@@ -59,9 +61,10 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
                                  output_concat_heads=False, attn_mask_block_map=None):
     """softmax(Q K^T * scale + mask) V over [B, NH, S, D] (K/V may have fewer heads: grouped-query attention).
     is_causal defaults to True, as in the real op; an attn_mask [B, 1|NH, Sq, Sk] is added to the scores
-    (with is_causal also set, both apply). scale defaults to 1/sqrt(D). sliding_window_size limits each query
-    to the last that many keys. Validation per tt-metal sdpa_device_operation: rank 4, TILE, float dtypes,
-    matching batch and head dim, NH divisible by NKV.
+    (is_causal=False must go with it). scale defaults to 1/sqrt(D). sliding_window_size limits each query
+    to the last that many keys. Validation per tt-metal sdpa_device_operation (0.81.1 messages): rank 4, TILE,
+    float dtypes, matching batch and head dim, NH divisible by NKV, no tile padding of the head dim (D a
+    multiple of 32), is_causal and attn_mask not both, causal only with Sq == Sk.
     """
     op = "ttnn.transformer.scaled_dot_product_attention"
     dev = require_device(op, input_tensor_q, input_tensor_k, input_tensor_v, attn_mask)
@@ -77,6 +80,13 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     _check(list(k.shape) == list(v.shape), op, f"K {list(k.shape)} and V {list(v.shape)} must have the same shape")
     nkv, sk = k.shape[1], k.shape[2]
     _check(nh % nkv == 0, op, f"Q heads ({nh}) must be a multiple of K/V heads ({nkv})")
+    _check(d % 32 == 0, op, f"Padding is not supported on the head_dim dimension: head dim {d} is not a multiple of "
+           f"32, so the tiles pad it; zero-pad Q, K and V's last dim to a multiple of 32, pass "
+           f"scale=1/sqrt({d}) and slice the output")
+    _check(not (is_causal and attn_mask is not None), op, f"is_causal and attn_mask cannot both be present. Got "
+           f"is_causal: {is_causal}, attn_mask: True; pass is_causal=False with the causal part in the mask")
+    _check(not is_causal or sq == sk, op, f"Causal SDPA requires Q and K to have the same sequence length. Got Q: "
+           f"{sq}, K: {sk}")
     fid, fp32_acc = _sdpa_config(compute_kernel_config)
     kk = E.fpu_operand(k.value, k.dtype).repeat_interleave(nh // nkv, 1)
     vv = E.fpu_operand(v.value, v.dtype).repeat_interleave(nh // nkv, 1)
@@ -100,7 +110,12 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     scores = scores.masked_fill(~keep, float("-inf"))
     row_max = scores.amax(-1, keepdim=True)
     row_max = torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max))  # a fully masked row
-    e = E.round_to(torch.exp(scores - row_max), DataType.BFLOAT16)
+    # exp_tile<approx=EXP_APPROX_MODE> (tt-metal sdpa compute_common.hpp): the config's math_approx_mode, on by
+    # default, selects the fast Schraudolph exp (sim/ops/_sfpu_approx.py; inputs here are <= 0, where its
+    # unclamped variant agrees with the clamped one).
+    approx = compute_kernel_config is None or bool(compute_kernel_config.math_approx_mode)
+    x = scores - row_max
+    e = E.round_to(exp_fast(x, fp32_acc) if approx else torch.exp(x), DataType.BFLOAT16)
     inv_sum = E.round_to(torch.reciprocal(E.round_to(e.sum(-1, keepdim=True), DataType.BFLOAT16)),
                          DataType.BFLOAT16)
     out = E.round_to(_engine(e, vv, fid, fp32_acc, 7, _BITS.get(v.dtype, 7)), DataType.BFLOAT16) * inv_sum
@@ -239,7 +254,13 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
             _check(attn_mask.dtype in (DataType.BFLOAT16, DataType.BFLOAT8_B, DataType.BFLOAT4_B), op,
                    f"Unsupported data type for mask tensor: {attn_mask.dtype}.")
             scores = scores + m.reshape(b, nh, 1, s)
-    probs = round_bfloat16(torch.softmax(scores, -1)).float()
+    if compute_kernel_config is None or compute_kernel_config.math_approx_mode:
+        # the flash-decode kernel's exp is compute_common.hpp's exp_tile<EXP_APPROX_MODE>: the fast exp
+        row_max = scores.amax(-1, keepdim=True)
+        e = exp_fast(scores - torch.where(torch.isfinite(row_max), row_max, torch.zeros_like(row_max)), True)
+        probs = round_bfloat16(e / e.sum(-1, keepdim=True)).float()
+    else:
+        probs = round_bfloat16(torch.softmax(scores, -1)).float()
     out = probs @ v.value.float().repeat_interleave(nh // nkv, 1)         # [B, NH, 1, D]
     if is_causal:
         out = out.masked_fill((pos < 0)[:, None, None, None], 0.0)
@@ -279,7 +300,8 @@ def _attn_softmax_values(op, tensor, head_size, attention_mask, causal_mask, pro
                                f"{list(tensor.shape)}") from None
     elif causal_mask:
         raise RuntimeError(f"{op}: causal_mask=True needs the causal mask passed as attention_mask")
-    return dev, torch.softmax(x, -1)
+    # the softmax kernel with its default config (numerics: normalization.softmax_values, fast exp included)
+    return dev, softmax_values(x, -1, tensor.dtype)
 
 
 @operation("ttnn.transformer.attention_softmax", golden_function=_attn_softmax_golden)

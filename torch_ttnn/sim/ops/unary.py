@@ -2,11 +2,16 @@
 
 On the device these run on the vector engine (SFPU), which computes in float32 from exactly unpacked inputs
 (bfloat16/block-float unpack losslessly), so the emulator computes in float32 and rounds once to the output
-dtype. Approximate modes: `gelu(fast_and_approximate_mode=True)` / `variant=Tanh|FastLut` use the tanh form
-of GELU (what the device's approximate GELU computes); every other approximate flag (exp, log, sqrt, rsqrt,
-erf, mish, tanh, sigmoid modes) is accepted and computed exactly: the SFPU's approximations are not
-documented to bit level. Cycle costs per value are estimates for the cost model (simple ops 1, exp/log ~8-10,
-trigonometry ~16), not measurements.
+dtype. Approximate modes run the card's approximate algorithm (sim/ops/_sfpu_approx.py, from the 0.81.1 kernel
+sources): exp(fast_and_approximate_mode=True) is Schraudolph's exp (~3% relative error); tanh(fast...) a
+6-segment linear fit; sigmoid(mode=FastApproximate) a 3-segment LUT; sigmoid(mode=AccurateWithFastExp) and
+sigmoid_accurate(fast...) 1/(1 + fast exp(-x)); gelu(fast...) / variant=FastLut the 6-segment LUT GELU and
+variant=Tanh the tanh formula; sqrt/rsqrt(fast...) only drop the negative-input guard. Flags whose kernels
+differ from the accurate ones by less than a bfloat16 rounding (log/log1p/log2/log10: only -0/denormal
+normalisation; erf and mish: a one-step instead of two-step reciprocal, ~1e-4 relative) are computed exactly.
+The accurate modes are torch's float32 functions rounded once (the SFPU's own polynomials are not modelled).
+Cycle costs per value are estimates for the cost model (simple ops 1, exp/log ~8-10, trigonometry ~16), not
+measurements.
 Signatures: read from ttnn 0.81.1. Layouts: TILE and ROW_MAJOR are both accepted (the real unary ops
 run on either interleaved layout).
 """
@@ -15,8 +20,9 @@ from __future__ import annotations
 import torch
 
 from ..tensor import Tensor, require_device
-from ..types import INTEGERS
+from ..types import INTEGERS, DataType
 from . import _eltwise as E
+from . import _sfpu_approx as A
 from ._eltwise import GeluVariant, SigmoidMode, UnaryOpType, UnaryWithParam  # noqa: F401  (ttnn names)
 
 _TAIL = "memory_config=None, output_tensor=None, sub_core_grids=None"
@@ -25,8 +31,43 @@ _FAST = f"input_tensor, *, fast_and_approximate_mode=False, {_TAIL}"
 
 
 def _gelu(x, variant=GeluVariant.Accurate, fast_and_approximate_mode=False):
-    approx = fast_and_approximate_mode or variant in (GeluVariant.Tanh, GeluVariant.FastLut)
-    return torch.nn.functional.gelu(x, approximate="tanh" if approx else "none")
+    """The exact GELU of the chosen form: erf (Accurate) or tanh (Tanh). FastLut is a device approximation of
+    the erf form (see _APPROX), so its golden/exact value is the erf form."""
+    return torch.nn.functional.gelu(x, approximate="tanh" if variant == GeluVariant.Tanh else "none")
+
+
+def _approx_when(flag_name, fn):
+    """An approximate path taken when the op's `flag_name` parameter is true."""
+    return lambda x, dst_fp32, **p: fn(x, dst_fp32) if p.get(flag_name) else None
+
+
+def _gelu_approx(x, dst_fp32, variant=GeluVariant.Accurate, fast_and_approximate_mode=False, **_):
+    """gelu: fast_and_approximate_mode=True is the legacy alias of variant=FastLut (0.81.1 docstring)."""
+    if fast_and_approximate_mode or variant == GeluVariant.FastLut:
+        return A.gelu_fast(x, dst_fp32)
+    return None
+
+
+def _sigmoid_approx(x, dst_fp32, mode=None, **_):
+    if mode == SigmoidMode.FastApproximate:
+        return A.sigmoid_fast(x, dst_fp32)
+    if mode == SigmoidMode.AccurateWithFastExp:
+        return A.sigmoid_fast_exp(x, dst_fp32)
+    return None
+
+
+# name -> approximate path: f(x, dst_fp32, **op params) -> values, or None when the params ask for the exact op.
+# dst_fp32: whether the op's Dst register is float32 (a float32 input), which decides how the kernel's
+# unrounded result is stored. Only ops whose approximate kernel differs visibly from the accurate one are here.
+_APPROX = {
+    "exp": _approx_when("fast_and_approximate_mode", A.exp_fast),
+    "tanh": _approx_when("fast_and_approximate_mode", A.tanh_fast),
+    "sqrt": _approx_when("fast_and_approximate_mode", lambda x, d: A.sqrt_fast(x)),
+    "rsqrt": _approx_when("fast_and_approximate_mode", lambda x, d: A.rsqrt_fast(x)),
+    "sigmoid_accurate": _approx_when("fast_and_approximate_mode", A.sigmoid_fast_exp),
+    "sigmoid": _sigmoid_approx,
+    "gelu": _gelu_approx,
+}
 
 
 def _round(x, decimals=0):
@@ -208,7 +249,12 @@ def _make_unary(name, params, fn, cycles):
     def impl(input_tensor, memory_config=None, output_tensor=None, sub_core_grids=None, **op_params):
         dev = require_device(qual, input_tensor)
         E.check_layout(qual, input_tensor)
-        out = fn(E.host_values(input_tensor), **op_params)
+        x = E.host_values(input_tensor)
+        out = None
+        if name in _APPROX:
+            out = _APPROX[name](x, input_tensor.dtype == DataType.FLOAT32, **op_params)
+        if out is None:
+            out = fn(x, **op_params)
         return E.finish(qual, out, input_tensor.dtype, input_tensor.layout, dev,
                         memory_config or input_tensor.memory_config(), (input_tensor,),
                         output_tensor=output_tensor, sfpu_cycles=cycles)
@@ -343,7 +389,10 @@ def string_to_unary_with_param(name: str) -> UnaryWithParam:
 def activation_fn(activation):
     """Resolve a fused `activation` argument (a string or a ttnn.UnaryWithParam) to a float32 function (None
     passes through). Strings go through string_to_unary_with_param first, so a name TT-NN rejects fails here
-    too, and "gelu" is the accurate (erf) GELU, "gelu_approx" the tanh form, as on the device."""
+    too. Parameters that select an approximate kernel select it here as well: "gelu_approx" (GELU, 1) is the
+    LUT GELU, "sigmoid_approx" (SIGMOID, 4, 1) the LUT sigmoid, "exp" (EXP, 1) the fast exp, as on the device.
+    The fused result is kept in float32 until the op's output rounding (the Dst store truncation of a bfloat16
+    Dst is not applied to fused activations)."""
     if activation is None:
         return None
     if isinstance(activation, str):
@@ -351,8 +400,13 @@ def activation_fn(activation):
     if isinstance(activation, UnaryWithParam):
         t, p = activation.op_type, activation.params
         special = {
-            "GELU": lambda x: _gelu(x, fast_and_approximate_mode=bool(p and p[0])),
-            "GELU_TANH": lambda x: _gelu(x, fast_and_approximate_mode=True),
+            "GELU": lambda x: A.gelu_fast(x, True) if p and p[0] else _gelu(x),
+            "GELU_TANH": lambda x: _gelu(x, variant=GeluVariant.Tanh),
+            "EXP": lambda x: A.exp_fast(x, True) if p and p[0] else torch.exp(x),
+            "TANH": lambda x: A.tanh_fast(x, True) if p and p[0] else torch.tanh(x),
+            "SIGMOID": lambda x: A.sigmoid_fast(x, True) if len(p) > 1 and p[1] else torch.sigmoid(x),
+            "SQRT": lambda x: A.sqrt_fast(x) if p and p[0] else torch.sqrt(x),
+            "RSQRT": lambda x: A.rsqrt_fast(x) if p and p[0] else torch.rsqrt(x),
             "LEAKY_RELU": lambda x: _F.leaky_relu(x, p[0] if p else 0.01),
             "RELU_MAX": lambda x: torch.clamp(x, 0.0, p[0]),
             "RELU_MIN": lambda x: torch.clamp(x, min=p[0]),
