@@ -37,7 +37,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from .. import _logs, runtime
 from ..lowering.fallback import TtnnFallbackWarning, graph_report
 from ..sim.cost import program_host_ns
-from . import codegen, data_parallel, graphviz, memory, metrics, tensor_parallel, tracer
+from . import codegen, data_parallel, export_code, graphviz, memory, metrics, tensor_parallel, tracer
 from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
@@ -294,7 +294,7 @@ class CompiledGraph:
         if opt.gen_graphviz:
             path = graphviz.write_graph(lo.graph, opt.metrics_path or ".", stem)
             log.info("torch-ttnn: wrote %s", path)
-        if opt.export_code:
+        if opt.export_code and opt.export_code not in export_code.MODES:  # 0.5's modes: at the first call
             with open(opt.export_code, "a") as f:
                 f.write(graphviz.to_code(lo.graph, stem, f"{opt.export_code}.{stem}.pt") + "\n")
         return prog
@@ -423,6 +423,10 @@ class CompiledGraph:
             self.per_call.append({"device_time_ms": self.last_device_ns / 1e6, **self.last_transfers})
         if self.option.tracer_option and self.calls == 1:
             tracer.write(self.option.tracer_option, self, new)
+        if self.option.export_code in export_code.MODES and self.calls == 1:
+            path = export_code.add_graph(self, args)
+            if path:
+                log.info("torch-ttnn: export_code=%r: wrote %s", self.option.export_code, path)
         if self._wrap is not None:
             out = self._to_device(out, args[self._device_arg])
         if self.option.check_accuracy and self.pcc is None:
