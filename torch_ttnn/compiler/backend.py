@@ -9,7 +9,8 @@ as `size % 32 == 0`) becomes a dynamo guard, so a size on the other side of it i
 the number of lowerings is bounded by the rules' decisions, not by the number of sizes. Bucketing (padding the
 dynamic dim to a multiple of 32 and masking) was not chosen: the backend does not know what a padded row means
 to an arbitrary graph (a reduction over the padded dim, a cache it returns, an index it computes), so padding
-correctly needs model knowledge; HF's static cache is that bucketing done by the model, and works too. Graphs
+correctly needs model knowledge; HF's static cache is that bucketing done by the model, and works too, and so
+does torch_ttnn.generation, which pads HF prompts to buckets with the attention mask that says so. Graphs
 whose sizes are not all input sizes (data-dependent shapes) are lowered per concrete signature instead.
 
 Eager-device inputs: tensors already on the `ttnn` torch device (a module moved with `.to("ttnn")`) are used in

@@ -112,7 +112,8 @@ def main(argv):
     finally:
         ttnn.close_device(device)
     for name, ts in times.items():
-        print(f"{{name}}: median {{statistics.median(ts) * 1e3:.3f}} ms over {{len(ts)}} runs (first {{ts[0] * 1e3:.3f}} ms)")
+        print(f"{{name}}: median {{statistics.median(ts) * 1e3:.3f}} ms over {{len(ts)}} runs "
+              f"(first {{ts[0] * 1e3:.3f}} ms)")
     return 0
 
 

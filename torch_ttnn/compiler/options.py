@@ -3,8 +3,8 @@
 0.5 semantics kept: `device` (now optional: device 0 of the active runtime), `gen_graphviz`, `metrics_path`
 (a directory; the run record is written there as JSON), `export_code` (0.5's "accuracy" or "profiling": a
 standalone script in tests/export_code/<mode>/, compiler/export_code.py; or a path: the lowered graphs appended
-to it as TT-NN Python functions), `data_parallel` (with `device` a mesh, ttnn.open_mesh_device: True, or 0.5's chip count,
-which must be the mesh's: the batch split over the chips, each running the graph at the per-chip batch,
+to it as TT-NN Python functions), `data_parallel` (with `device` a mesh, ttnn.open_mesh_device: True, or 0.5's
+chip count, which must be the mesh's: the batch split over the chips, each running the graph at the per-chip batch,
 compiler/data_parallel.py), `verbose`
 (print the metrics summary), `bypass_compile` (trace and count but run the ATen graph on CPU: a debugging
 aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
