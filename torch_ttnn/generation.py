@@ -29,6 +29,7 @@ Only torch is imported here; a model is anything with HF's `generate()` and `con
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable, Sequence
 
 import torch
@@ -121,10 +122,10 @@ def mark_decode_lengths(kwargs: dict) -> int:
 def dynamic_decode(forward: Callable) -> Callable:
     """Wraps a compiled forward so each decode call's growing lengths are marked dynamic before dynamo guards
     on them (`mark_decode_lengths`): one decode graph for every cache length."""
-    def forward_with_dynamic_lengths(*args, **kwargs):
+    @functools.wraps(forward)   # __wrapped__: HF reads the forward's signature (it passes position_ids, which
+    def forward_with_dynamic_lengths(*args, **kwargs):   # left padding needs, only to a forward that takes them)
         mark_decode_lengths(kwargs)
         return forward(*args, **kwargs)
-    forward_with_dynamic_lengths.__wrapped__ = forward
     return forward_with_dynamic_lengths
 
 

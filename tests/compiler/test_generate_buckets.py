@@ -109,3 +109,16 @@ def test_one_prefill_and_one_decode_graph_per_bucket(name, cache, device):
     n = len(PROMPTS)
     assert sorted(calls) == ([n, n, n * (NEW_TOKENS - 2)] if one_step else [n, n * (NEW_TOKENS - 1)]), calls
     assert all(m["cpu_ops"] == 0 for m in opt.metrics), [m["cpu_ops"] for m in opt.metrics]
+
+
+def test_compiled_forward_keeps_the_signature_hf_reads():
+    """HF passes position_ids (which left padding needs: the real tokens' positions come from the mask) only to
+    a forward whose signature takes them: the wrapper must show the model's."""
+    import inspect
+
+    class M(torch.nn.Module):
+        def forward(self, input_ids, attention_mask=None, position_ids=None, cache=None):
+            return input_ids
+
+    m = compile_for_generate(M())
+    assert list(inspect.signature(m.forward).parameters) == ["input_ids", "attention_mask", "position_ids", "cache"]
