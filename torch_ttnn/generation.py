@@ -122,8 +122,10 @@ def mark_decode_lengths(kwargs: dict) -> int:
 def dynamic_decode(forward: Callable) -> Callable:
     """Wraps a compiled forward so each decode call's growing lengths are marked dynamic before dynamo guards
     on them (`mark_decode_lengths`): one decode graph for every cache length."""
-    @functools.wraps(forward)   # __wrapped__: HF reads the forward's signature (it passes position_ids, which
-    def forward_with_dynamic_lengths(*args, **kwargs):   # left padding needs, only to a forward that takes them)
+    # __wrapped__ (functools.wraps): HF reads the forward's signature, and passes position_ids, which left padding
+    # needs, only to a forward that takes them; updated=() leaves the compiled function's own attributes behind
+    @functools.wraps(forward, updated=())
+    def forward_with_dynamic_lengths(*args, **kwargs):
         mark_decode_lengths(kwargs)
         return forward(*args, **kwargs)
     return forward_with_dynamic_lengths
