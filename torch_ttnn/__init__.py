@@ -19,7 +19,8 @@ logging.getLogger("torch_ttnn").addHandler(logging.NullHandler())
 _LAZY = {"backend": "compiler", "TorchTtnnOption": "compiler",
          "from_ttnn": "device", "ttnn_device_as_torch_device": "device"}
 
-_SUBPACKAGES = ("bench", "cli", "compiler", "cpp_extension", "device", "lowering", "runtime", "sim", "zoo")
+_SUBPACKAGES = ("bench", "cli", "compiler", "cpp_extension", "device", "generation", "lowering", "runtime", "sim",
+                "zoo")
 
 
 def _register_device():

@@ -34,10 +34,14 @@ def test_help_is_fast_and_imports_neither_torch_nor_transformers():
     assert p.returncode == 0 and time.perf_counter() - t < 3.0     # interpreter start included, shared machine
 
 
-def test_version():
+@pytest.mark.parametrize("module", ["torch_ttnn", "torch_ttnn.cli"])
+def test_version(module):
+    """`python -m torch_ttnn` and `python -m torch_ttnn.cli` are the console script."""
     import torch_ttnn
-    p = _cli("--version")
-    assert p.returncode == 0 and p.stdout.strip() == f"torch-ttnn {torch_ttnn.__version__}"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    p = subprocess.run([sys.executable, "-m", module, "--version"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == f"torch-ttnn {torch_ttnn.__version__}", p.stderr
 
 
 def test_zoo_unknown_name_exits_nonzero_with_did_you_mean(capsys, tmp_path):

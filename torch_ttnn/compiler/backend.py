@@ -9,7 +9,8 @@ as `size % 32 == 0`) becomes a dynamo guard, so a size on the other side of it i
 the number of lowerings is bounded by the rules' decisions, not by the number of sizes. Bucketing (padding the
 dynamic dim to a multiple of 32 and masking) was not chosen: the backend does not know what a padded row means
 to an arbitrary graph (a reduction over the padded dim, a cache it returns, an index it computes), so padding
-correctly needs model knowledge; HF's static cache is that bucketing done by the model, and works too. Graphs
+correctly needs model knowledge; HF's static cache is that bucketing done by the model, and works too, and so
+does torch_ttnn.generation, which pads HF prompts to buckets with the attention mask that says so. Graphs
 whose sizes are not all input sizes (data-dependent shapes) are lowered per concrete signature instead.
 
 Eager-device inputs: tensors already on the `ttnn` torch device (a module moved with `.to("ttnn")`) are used in
@@ -37,7 +38,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 from .. import _logs, runtime
 from ..lowering.fallback import TtnnFallbackWarning, graph_report
 from ..sim.cost import program_host_ns
-from . import codegen, data_parallel, graphviz, memory, metrics, tensor_parallel, tracer
+from . import codegen, data_parallel, export_code, graphviz, memory, metrics, tensor_parallel, tracer
 from .decompositions import DECOMPOSITIONS
 from .fuse import FuseContext, fuse
 from .lower import lower, node_values
@@ -294,7 +295,7 @@ class CompiledGraph:
         if opt.gen_graphviz:
             path = graphviz.write_graph(lo.graph, opt.metrics_path or ".", stem)
             log.info("torch-ttnn: wrote %s", path)
-        if opt.export_code:
+        if opt.export_code and opt.export_code not in export_code.MODES:  # 0.5's modes: at the first call
             with open(opt.export_code, "a") as f:
                 f.write(graphviz.to_code(lo.graph, stem, f"{opt.export_code}.{stem}.pt") + "\n")
         return prog
@@ -423,6 +424,10 @@ class CompiledGraph:
             self.per_call.append({"device_time_ms": self.last_device_ns / 1e6, **self.last_transfers})
         if self.option.tracer_option and self.calls == 1:
             tracer.write(self.option.tracer_option, self, new)
+        if self.option.export_code in export_code.MODES and self.calls == 1:
+            path = export_code.add_graph(self, args)
+            if path:
+                log.info("torch-ttnn: export_code=%r: wrote %s", self.option.export_code, path)
         if self._wrap is not None:
             out = self._to_device(out, args[self._device_arg])
         if self.option.check_accuracy and self.pcc is None:

@@ -1,9 +1,10 @@
 """`TorchTtnnOption`: the backend's options, compatible with torch-ttnn 0.5, checked before any work is done.
 
 0.5 semantics kept: `device` (now optional: device 0 of the active runtime), `gen_graphviz`, `metrics_path`
-(a directory; the run record is written there as JSON), `export_code` (a path: the lowered graphs written as
-a TT-NN Python script), `data_parallel` (with `device` a mesh, ttnn.open_mesh_device: True, or 0.5's chip count,
-which must be the mesh's: the batch split over the chips, each running the graph at the per-chip batch,
+(a directory; the run record is written there as JSON), `export_code` (0.5's "accuracy" or "profiling": a
+standalone script in tests/export_code/<mode>/, compiler/export_code.py; or a path: the lowered graphs appended
+to it as TT-NN Python functions), `data_parallel` (with `device` a mesh, ttnn.open_mesh_device: True, or 0.5's
+chip count, which must be the mesh's: the batch split over the chips, each running the graph at the per-chip batch,
 compiler/data_parallel.py), `verbose`
 (print the metrics summary), `bypass_compile` (trace and count but run the ATen graph on CPU: a debugging
 aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
@@ -92,7 +93,8 @@ class TorchTtnnOption:
         if not isinstance(metrics_path, (str, os.PathLike)):
             raise TypeError(f"TorchTtnnOption: metrics_path must be a directory path (str), got {metrics_path!r}")
         if export_code is not None and not isinstance(export_code, (str, os.PathLike)):
-            raise TypeError(f"TorchTtnnOption: export_code must be a file path or None, got {export_code!r}")
+            raise TypeError(f"TorchTtnnOption: export_code must be 'accuracy' or 'profiling' (0.5's scripts in "
+                            f"tests/export_code/), a file path, or None, got {export_code!r}")
         if not (isinstance(data_parallel, (bool, int)) and (isinstance(data_parallel, bool) or data_parallel >= 1)):
             raise ValueError(f"TorchTtnnOption: data_parallel must be True/False or a chip count >= 1 (0.5's "
                              f"meaning: the chips of the mesh device), got {data_parallel!r}")

@@ -22,7 +22,8 @@ _IDX = (torch.int32, torch.int64)
 
 
 def _prod(xs):
-    return math.prod(int(x) for x in xs)
+    """Product of sizes, symbolic where they are (a SymInt stays one: int() would specialise the graph)."""
+    return math.prod(xs, start=1)
 
 
 def _index_guard(x, indices):
@@ -38,11 +39,11 @@ def _index_guard(x, indices):
 
 
 def _gather_rows(ttnn, x, indices, wrap):
-    shape = [int(s) for s in x.shape]
+    shape = list(x.shape)  # SymInts kept: a decode step's cache length stays symbolic
     pos = [i for i, t in enumerate(indices) if t is not None]
     a, b = pos[0], pos[-1] + 1
     pre, mid, post = shape[:a], shape[a:b], shape[b:]
-    bshape = [int(s) for s in torch.broadcast_shapes(*(tuple(indices[i].shape) for i in pos))]
+    bshape = list(torch.broadcast_shapes(*(tuple(indices[i].shape) for i in pos)))
     lin, stride = None, 1
     for i in reversed(pos):
         t = tile(ttnn, indices[i])

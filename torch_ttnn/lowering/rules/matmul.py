@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.fx.experimental.symbolic_shapes import statically_known_true
 
 from .. import policy
 from ..registry import lowering
@@ -55,8 +56,10 @@ def _sdpa_guard(q, k, v, dropout_p=0.0, is_causal=False, attn_mask=None, scale=N
 
 def _decode_form(q, k, is_causal, attn_mask) -> bool:
     """One query per sequence against a cache (S_q == 1, K's length whole tiles): TT-NN's flash-decode op.
-    Not for is_causal: torch aligns its causal mask top-left, so a single query would see key 0 only."""
-    if q.shape[2] != 1 or is_causal or k.shape[2] % 32:
+    Not for is_causal: torch aligns its causal mask top-left, so a single query would see key 0 only.
+    A symbolic K length (a growing cache under dynamic shapes) takes the general op: asking whether it is whole
+    tiles would guard on it, and split the one decode graph in two (lengths % 32 == 0 and the rest)."""
+    if q.shape[2] != 1 or is_causal or not statically_known_true(k.shape[2] % 32 == 0):
         return False
     return attn_mask is None or (attn_mask.shape[-2] == 1 and (len(attn_mask.shape) < 4 or attn_mask.shape[0]
                                                                in (1, q.shape[0])))
