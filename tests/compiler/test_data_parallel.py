@@ -182,6 +182,29 @@ def test_two_batch_inputs_and_batch_sized_literals_that_are_not_the_batch(mesh_o
     assert len(option.metrics[0]["mesh"]["data_parallel"]["split_inputs"]) == 2
 
 
+@pytest.mark.parametrize("name", ["bert", "llama"])
+def test_a_batch_as_long_as_the_sequence(mesh_of, name):
+    """Batch 16 of 16 tokens (zoo tiny configs, padded attention mask, Llama with use_cache=False): the mask code
+    makes arange(16) twice, once as the batch index into the [batch, seq] mask (aten.index) and once as the
+    positions. Only the first is the batch; taking both, or neither, for it refused the graph."""
+    from torch_ttnn import zoo
+    from torch_ttnn.compiler import data_parallel
+    from torch_ttnn.compiler.metrics import pcc as pcc_
+    torch._dynamo.reset()
+    ex = zoo.build(name, "tiny", batch=16)
+    ex.kwargs["input_ids"] = ex.kwargs["input_ids"][:, :16].contiguous()
+    ex.kwargs["attention_mask"] = torch.ones(16, 16, dtype=torch.long)
+    ex.kwargs["attention_mask"][::2, -5:] = 0        # every other sample padded
+    if name == "llama":
+        ex.kwargs["use_cache"] = False
+    option = torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True, verbose=False)
+    got = ex.run(torch.compile(ex.model, backend=torch_ttnn.backend, options=option))
+    assert got.shape == ex.run().shape and pcc_(ex.run().float(), got.float()) >= 0.99
+    dp = option.metrics[0]["mesh"]["data_parallel"]
+    assert (dp["per_chip_batch"], dp["padding"]) == (8, 0) and option.metrics[0]["cpu_ops"] == 0
+    assert data_parallel.READINGS[0] == data_parallel.Reading("index", True)
+
+
 def test_exported_code_of_a_data_parallel_graph_runs_on_the_mesh(mesh_of, tmp_path):
     """export_code spells the mesh transfers (ShardTensorToMesh, ReplicateTensorToMesh, the gather back)."""
     torch._dynamo.reset()
