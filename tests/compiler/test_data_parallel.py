@@ -106,7 +106,9 @@ def test_batch_that_cannot_be_split_without_padding_is_an_error_when_padding_is_
     model, _ = build("bert")
     option = torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True, pad_batch=False,
                                         verbose=False)
-    with pytest.raises(Exception, match=r"batch 3 cannot be split evenly over 2 chips and pad_batch=False"):
+    with pytest.raises(Exception, match=r"batch 3 cannot be split evenly over 2 chips and pad_batch=False: use a "
+                                        r"batch that is a multiple of 2, or leave pad_batch=True \(the batch is "
+                                        r"padded to 4\)"):
         _run(model.eval(), torch.randint(0, 100, (3, 16)), option)
 
 
@@ -125,7 +127,9 @@ def test_a_reduction_over_the_batch_is_not_split(mesh_of):
 
 def test_a_mesh_shape_the_preset_cannot_have(monkeypatch):
     monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", "n300")
-    with pytest.raises(RuntimeError, match="does not fit the emulated"):
+    with pytest.raises(RuntimeError, match=r"a MeshShape\(\[2, 4\]\) mesh .* does not fit the emulated n300, whose 2 "
+                                           r"chip\(s\) are wired as 1x2\. Open a shape that fits, or emulate a "
+                                           r"larger system with TORCH_TTNN_SIM_ARCH"):
         ttnn.open_mesh_device(ttnn.MeshShape(2, 4))
 
 
