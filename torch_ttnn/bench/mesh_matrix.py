@@ -35,6 +35,7 @@ import math
 import os
 import pathlib
 import time
+import sys
 import traceback
 from dataclasses import asdict, dataclass, field
 
@@ -234,21 +235,35 @@ def table(rows: list[Cell]) -> str:
                                    "reason"], tablefmt="github", disable_numparse=True)
 
 
+def _provenance(cells_json: list[dict], commands: list[str]) -> str:
+    """Which commands measured the cells, when and at which commits (cells are merged over runs)."""
+    from torch_ttnn.provenance import at_commit
+    dates = sorted(c.get("date") or "" for c in cells_json if c.get("date"))
+    commits = sorted({c.get("commit") or "" for c in cells_json})
+    when = f"{dates[0]} .. {dates[-1]}" if dates and dates[0] != dates[-1] else (dates[0] if dates else "an unknown date")
+    return (f"Measured by {', '.join(f'`{c}`' for c in commands) or 'an unrecorded command'} on {when}, "
+            f"{', '.join(at_commit(c) for c in commits)} (each cell's date and commit are in the JSON)")
+
+
 def markdown(record: dict) -> str:
-    from torch_ttnn.provenance import when_and_where
-    rows = [Cell(**c) for c in record["cells"]]
-    ran = [c for c in rows if c.status not in ("n/a",)]
+    rows = [_cell(c) for c in record["cells"]]
+    ran = [c for c in rows if c.status != "n/a"]
     ok = sum(c.status == "pass" for c in ran)
+    full = {c.model: (c.layers, c.of_layers) for c in rows if c.size == "full" and c.layers}
+    layers = "; ".join(f"{m} {n} of {of} layers" if n != of else f"{m} all {of} layers" for m, (n, of) in full.items())
     lines = ["# Mesh matrix: BERT and Llama on emulated meshes", "",
-             f"Measured by `{record['command']}` on {when_and_where(record)}. {ok} of {len(ran)} cells pass "
-             f"(PCC >= {PCC_MIN} against CPU float32); n/a cells are not counted. Sequence {record['seq']}; "
-             f"batch: one sample per chip (dp), 1 (tp), one per mesh row (dp+tp). Full configs: "
-             + "; ".join(f"{m}: {n} layers" for m, n in record["full_layers"].items()) + " (of the config's own "
-             "count where fewer: the emulator holds each chip's copy of a replicated weight on the host).",
-             "", "Est. device ms / chip is the busiest chip's est. device time per call (the chips run in parallel); "
+             f"{_provenance(record['cells'], record.get('commands') or [record.get('command', '')])}. "
+             f"{ok} of {len(ran)} cells pass (PCC >= {PCC_MIN} against CPU float32; the n/a cells are not counted). "
+             f"Sequence {record['seq']}; batch: one sample per chip (dp), 1 (tp), one per mesh row (dp+tp). "
+             f"Full configs (bert-base-uncased, Llama-3.2-1B): {layers or 'not run'}; where fewer than the "
+             f"config's own count, the emulator's host memory (every chip's copies and activations) beside other "
+             f"work was the limit.", "",
+             "Est. device ms / chip is the busiest chip's est. device time per call (the chips run in parallel); "
              "collective ms is the time the chips spend in all_reduce / all_gather (priced from TT's measured "
-             "Ethernet figures). TP linears: column-parallel / row-parallel / left replicated (the reasons are in "
-             "the JSON).", "", table(rows), ""]
+             "Ethernet figures). TP linears: column-parallel / row-parallel / left replicated (why, per linear, is "
+             "in the JSON's tensor_parallel.replicated_linears: mostly head counts that the chip count does not "
+             "divide). On the 1x2 mesh dp+tp is n/a: its row axis has one chip, so the cell would be the tp cell.",
+             "", table(rows), ""]
     return "\n".join(lines)
 
 
@@ -257,7 +272,7 @@ def mesh_cells(record: dict) -> dict[str, str]:
     chips; dp+tp before tp before dp on a tie), with the mode and PCC; a run of fewer layers says so."""
     order = {"dp+tp": 0, "tp": 1, "dp": 2}
     best: dict[str, Cell] = {}
-    for c in (Cell(**d) for d in record["cells"]):
+    for c in (_cell(d) for d in record["cells"]):
         if c.size != "full" or c.status != "pass":
             continue
         chips = math.prod(int(v) for v in c.mesh.split("x"))
@@ -272,10 +287,44 @@ def mesh_cells(record: dict) -> dict[str, str]:
     return out
 
 
+def _record(cells_done: list[Cell], command: str) -> dict:
+    from torch_ttnn import provenance
+    commit = provenance.git_commit() or provenance.UNKNOWN
+    date = provenance.now()
+    return {"date": date, "commit": commit, "command": command, "seq": SEQ,
+            "cells": [dict(asdict(c), date=date, commit=commit) for c in cells_done]}
+
+
+def write(cells_done: list[Cell], out: pathlib.Path, command: str) -> dict:
+    """Merge `cells_done` into out/mesh-matrix.json (a cell measured again replaces its old record; the others
+    are kept, each with the date and commit it was measured at) and write mesh-matrix.md from the result."""
+    record = _record(cells_done, command)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / JSON_PATH.name
+    old = json.loads(path.read_text()) if path.exists() else {}
+    mine = {c.key for c in cells_done}
+    kept = [c for c in old.get("cells", []) if _key(c) not in mine]
+    record["cells"] = sorted(kept + record["cells"], key=lambda c: (
+        MODELS.index(c["model"]), SIZES.index(c["size"]), list(MESHES).index(c["mesh"]), MODES.index(c["mode"])))
+    commands = [x for x in old.get("commands", []) if x != command] + [command]
+    record["commands"] = commands
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    (out / MD_PATH.name).write_text(markdown(record))
+    return record
+
+
+def _key(d: dict) -> tuple:
+    return d["model"], d["size"], d["mesh"], d["mode"]
+
+
+def _cell(d: dict) -> Cell:
+    """A Cell from its JSON record (the record's date and commit are not Cell fields)."""
+    return Cell(**{k: v for k, v in d.items() if k in Cell.__dataclass_fields__})
+
+
 def main(argv=None) -> dict:
     from tqdm import tqdm
 
-    from torch_ttnn import provenance
     ap = argparse.ArgumentParser(prog="python -m torch_ttnn.bench.mesh_matrix", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--sizes", default=",".join(SIZES))
@@ -283,8 +332,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--full-layers", default=",".join(f"{k}={v}" for k, v in FULL_LAYERS.items()),
                     help="layers of each full config to run, e.g. bert=12,llama=2")
-    ap.add_argument("--write", action="store_true", help=f"write {JSON_PATH.name} and {MD_PATH.name} under "
-                                                         f"benchmarks/results (merged with the cells already there)")
+    ap.add_argument("--write", action="store_true", help=f"write {JSON_PATH.name} and {MD_PATH.name} under --out "
+                                                         f"after every cell (merged with the cells already there)")
     ap.add_argument("--out", default=str(RESULTS))
     a = ap.parse_args(argv)
     pick = {k: [v for v in getattr(a, k).split(",") if v] for k in ("models", "sizes", "meshes", "modes")}
@@ -294,7 +343,8 @@ def main(argv=None) -> dict:
             ap.error(f"--{k}: {', '.join(bad)} not one of {', '.join(allowed)}")
     full_layers = {k: int(v) for k, v in (kv.split("=") for kv in a.full_layers.split(",") if kv)}
     todo = cells(pick["models"], pick["sizes"], pick["meshes"], pick["modes"])
-    done = []
+    command = "python -m torch_ttnn.bench.mesh_matrix " + " ".join(argv if argv is not None else sys.argv[1:])
+    done: list[Cell] = []
     bar = tqdm(todo, unit="cell")
     for c in bar:
         bar.set_description(f"{c.model} {c.size} {c.mesh} {c.mode}")
@@ -302,24 +352,12 @@ def main(argv=None) -> dict:
         tqdm.write(f"{c.model:5} {c.size:4} {c.mesh} {c.mode:5} {c.status:7} pcc={_fmt(c.pcc, '.5f')} "
                    f"dev={_fmt(c.device_ms, '.3f')}ms coll={_fmt(c.collective_ms, '.3f')}ms {c.wall_s}s "
                    f"{c.reason[:200]}")
-    record = {"date": provenance.now(), "commit": provenance.git_commit() or provenance.UNKNOWN,
-              "command": "python -m torch_ttnn.bench.mesh_matrix " + " ".join(argv if argv is not None else
-                                                                              __import__("sys").argv[1:]),
-              "seq": SEQ, "full_layers": full_layers, "cells": [asdict(c) for c in done]}
-    if a.write:
-        out = pathlib.Path(a.out)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / JSON_PATH.name
-        if path.exists():   # a partial run replaces its own cells and keeps the others
-            old = json.loads(path.read_text())
-            mine = {Cell(**c).key for c in record["cells"]}
-            kept = [c for c in old.get("cells", []) if Cell(**c).key not in mine]
-            record["cells"] = kept + record["cells"]
-            record["cells"].sort(key=lambda c: (MODELS.index(c["model"]), SIZES.index(c["size"]),
-                                                list(MESHES).index(c["mesh"]), MODES.index(c["mode"])))
-        path.write_text(json.dumps(record, indent=1) + "\n")
-        (out / MD_PATH.name).write_text(markdown(record))
-        print(f"wrote {path} and {out / MD_PATH.name}")
+        if a.write:    # after every cell: a long run that dies keeps what it measured
+            record = write(done, pathlib.Path(a.out), command)
+    if not a.write:
+        record = _record(done, command)
+    else:
+        print(f"wrote {pathlib.Path(a.out) / JSON_PATH.name} and {pathlib.Path(a.out) / MD_PATH.name}")
     print(table(done))
     return record
 
