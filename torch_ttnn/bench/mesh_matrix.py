@@ -222,7 +222,7 @@ def table(rows: list[Cell]) -> str:
 
     def split(c):
         tp = c.tensor_parallel
-        if not tp:
+        if not tp or c.mode == "dp":
             return "-"
         rep = sum(len(v) if isinstance(v, (list, tuple)) else 1 for v in (tp.get("replicated_linears") or {}).values())
         return f"{tp.get('column_parallel', 0)} col / {tp.get('row_parallel', 0)} row / {rep} replicated"
