@@ -77,6 +77,8 @@ class Cell:
     tensor_parallel: dict | None = None  # a summary of mesh.tensor_parallel
     compile_s: float | None = None
     wall_s: float | None = None
+    date: str = ""                     # when, and at which commit, the cell was measured
+    commit: str = ""
 
     @property
     def key(self) -> tuple:
@@ -202,6 +204,8 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
         torch._dynamo.reset()
         gc.collect()
         cell.wall_s = round(time.perf_counter() - t0, 2)
+        from torch_ttnn import provenance
+        cell.date, cell.commit = provenance.now(), provenance.git_commit() or provenance.UNKNOWN
     return cell
 
 
@@ -292,7 +296,7 @@ def _record(cells_done: list[Cell], command: str) -> dict:
     commit = provenance.git_commit() or provenance.UNKNOWN
     date = provenance.now()
     return {"date": date, "commit": commit, "command": command, "seq": SEQ,
-            "cells": [dict(asdict(c), date=date, commit=commit) for c in cells_done]}
+            "cells": [dict(asdict(c), date=c.date or date, commit=c.commit or commit) for c in cells_done]}
 
 
 def write(cells_done: list[Cell], out: pathlib.Path, command: str) -> dict:
@@ -306,8 +310,37 @@ def write(cells_done: list[Cell], out: pathlib.Path, command: str) -> dict:
     kept = [c for c in old.get("cells", []) if _key(c) not in mine]
     record["cells"] = sorted(kept + record["cells"], key=lambda c: (
         MODELS.index(c["model"]), SIZES.index(c["size"]), list(MESHES).index(c["mesh"]), MODES.index(c["mode"])))
-    commands = [x for x in old.get("commands", []) if x != command] + [command]
-    record["commands"] = commands
+    record["commands"] = [x for x in old.get("commands", []) if x != command] + [command]
+    record.pop("command", None)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    (out / MD_PATH.name).write_text(markdown(record))
+    return record
+
+
+def merge(paths: list[str], out: pathlib.Path) -> dict:
+    """Merge the cells of other runs' mesh-matrix.json files (runs made in parallel, each with its own --out)
+    into out/mesh-matrix.json, in the order given (a later file's cell replaces an earlier one's). A cell keeps
+    the date and commit it was measured at (a file that recorded them per run only gives its run's)."""
+    path = out / JSON_PATH.name
+    record = json.loads(path.read_text()) if path.exists() else {"seq": SEQ, "cells": [], "commands": []}
+    cells = {_key(c): c for c in record["cells"]}
+    commands = list(record.get("commands") or [])
+    for p in paths:
+        other = json.loads(pathlib.Path(p).read_text())
+        if other.get("seq", SEQ) != record.get("seq", SEQ):
+            raise SystemExit(f"mesh_matrix --merge: {p} ran sequence {other.get('seq')}, "
+                             f"{path} {record.get('seq')}: measure them alike")
+        for c in other["cells"]:
+            cells[_key(c)] = {**c, "date": c.get("date") or other.get("date"),
+                              "commit": c.get("commit") or other.get("commit")}
+        for cmd in other.get("commands") or [other.get("command")]:
+            if cmd and cmd not in commands:
+                commands.append(cmd)
+    record.update(cells=sorted(cells.values(), key=lambda c: (
+        MODELS.index(c["model"]), SIZES.index(c["size"]), list(MESHES).index(c["mesh"]), MODES.index(c["mode"]))),
+        commands=commands)
+    record.pop("command", None)
+    out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
     (out / MD_PATH.name).write_text(markdown(record))
     return record
@@ -335,7 +368,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--write", action="store_true", help=f"write {JSON_PATH.name} and {MD_PATH.name} under --out "
                                                          f"after every cell (merged with the cells already there)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="measure nothing: merge these runs' "
+                    "mesh-matrix.json files into --out's (runs made in parallel, each with its own --out)")
     a = ap.parse_args(argv)
+    if a.merge:
+        record = merge(a.merge, pathlib.Path(a.out))
+        print(f"merged {len(a.merge)} file(s) into {pathlib.Path(a.out) / JSON_PATH.name}")
+        print(table([_cell(c) for c in record["cells"]]))
+        return record
     pick = {k: [v for v in getattr(a, k).split(",") if v] for k in ("models", "sizes", "meshes", "modes")}
     for k, allowed in (("models", MODELS), ("sizes", SIZES), ("meshes", tuple(MESHES)), ("modes", MODES)):
         bad = [v for v in pick[k] if v not in allowed]
