@@ -251,13 +251,24 @@ def _provenance(cells_json: list[dict], commands: list[str]) -> str:
 
 def markdown(record: dict) -> str:
     rows = [_cell(c) for c in record["cells"]]
-    ran = [c for c in rows if c.status != "n/a"]
+    have = {c.key for c in rows}
+    missing = [c for c in cells(MODELS, SIZES, list(MESHES), MODES) if c.key not in have]
+    for c in missing:
+        c.reason = "not measured: see the notes"
+    rows = sorted(rows + missing, key=lambda c: (MODELS.index(c.model), SIZES.index(c.size),
+                                                 list(MESHES).index(c.mesh), MODES.index(c.mode)))
+    ran = [c for c in rows if c.status not in ("n/a", "not run")]
     ok = sum(c.status == "pass" for c in ran)
-    full = {c.model: (c.layers, c.of_layers) for c in rows if c.size == "full" and c.layers}
-    layers = "; ".join(f"{m} {n} of {of} layers" if n != of else f"{m} all {of} layers" for m, (n, of) in full.items())
+    full: dict = {}
+    for c in rows:
+        if c.size == "full" and c.layers:
+            full.setdefault(c.model, {})[c.layers] = c.of_layers
+    layers = "; ".join(m + " " + " or ".join(f"{n} of {of}" if n != of else f"all {of}" for n, of in sorted(d.items()))
+                       + " layers" for m, d in full.items())
     lines = ["# Mesh matrix: BERT and Llama on emulated meshes", "",
              f"{_provenance(record['cells'], record.get('commands') or [record.get('command', '')])}. "
-             f"{ok} of {len(ran)} cells pass (PCC >= {PCC_MIN} against CPU float32; the n/a cells are not counted). "
+             f"{ok} of {len(ran)} cells run pass (PCC >= {PCC_MIN} against CPU float32; n/a cells not counted)"
+             f"{f'; {len(missing)} cells not run' if missing else ''}. "
              f"Sequence {record['seq']}; batch: one sample per chip (dp), 1 (tp), one per mesh row (dp+tp). "
              f"Full configs (bert-base-uncased, Llama-3.2-1B): {layers or 'not run'}; where fewer than the "
              f"config's own count, the emulator's host memory (every chip's copies and activations) beside other "
@@ -268,6 +279,10 @@ def markdown(record: dict) -> str:
              "in the JSON's tensor_parallel.replicated_linears: mostly head counts that the chip count does not "
              "divide). On the 1x2 mesh dp+tp is n/a: its row axis has one chip, so the cell would be the tp cell.",
              "", table(rows), ""]
+    notes = record.get("notes") or []
+    if notes or missing:
+        lines += ["Notes:", ""] + [f"- {n}" for n in notes] + \
+            ([] if notes else ["- the cells not run were not measured by any run merged here"]) + [""]
     return "\n".join(lines)
 
 
@@ -311,13 +326,14 @@ def write(cells_done: list[Cell], out: pathlib.Path, command: str) -> dict:
     record["cells"] = sorted(kept + record["cells"], key=lambda c: (
         MODELS.index(c["model"]), SIZES.index(c["size"]), list(MESHES).index(c["mesh"]), MODES.index(c["mode"])))
     record["commands"] = [x for x in old.get("commands", []) if x != command] + [command]
+    record["notes"] = old.get("notes") or []
     record.pop("command", None)
     path.write_text(json.dumps(record, indent=1) + "\n")
     (out / MD_PATH.name).write_text(markdown(record))
     return record
 
 
-def merge(paths: list[str], out: pathlib.Path) -> dict:
+def merge(paths: list[str], out: pathlib.Path, notes: list[str] = ()) -> dict:
     """Merge the cells of other runs' mesh-matrix.json files (runs made in parallel, each with its own --out)
     into out/mesh-matrix.json, in the order given (a later file's cell replaces an earlier one's). A cell keeps
     the date and commit it was measured at (a file that recorded them per run only gives its run's)."""
@@ -339,6 +355,7 @@ def merge(paths: list[str], out: pathlib.Path) -> dict:
     record.update(cells=sorted(cells.values(), key=lambda c: (
         MODELS.index(c["model"]), SIZES.index(c["size"]), list(MESHES).index(c["mesh"]), MODES.index(c["mode"]))),
         commands=commands)
+    record["notes"] = list(dict.fromkeys([*(record.get("notes") or []), *notes]))
     record.pop("command", None)
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n")
@@ -368,11 +385,13 @@ def main(argv=None) -> dict:
     ap.add_argument("--write", action="store_true", help=f"write {JSON_PATH.name} and {MD_PATH.name} under --out "
                                                          f"after every cell (merged with the cells already there)")
     ap.add_argument("--out", default=str(RESULTS))
+    ap.add_argument("--note", action="append", default=[], help="a note for the results' Notes (why cells "
+                    "were not run, what limited them); with --merge or --write")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="measure nothing: merge these runs' "
                     "mesh-matrix.json files into --out's (runs made in parallel, each with its own --out)")
     a = ap.parse_args(argv)
     if a.merge:
-        record = merge(a.merge, pathlib.Path(a.out))
+        record = merge(a.merge, pathlib.Path(a.out), a.note)
         print(f"merged {len(a.merge)} file(s) into {pathlib.Path(a.out) / JSON_PATH.name}")
         print(table([_cell(c) for c in record["cells"]]))
         return record
