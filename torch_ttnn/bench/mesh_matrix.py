@@ -16,12 +16,13 @@ the columns. On the 1x2 mesh, whose row axis has one chip, dp+tp is not a third 
 over one chip and the cell would be the tp cell again, so it is recorded as not applicable (never as a pass).
 
 The configs. Tiny: the zoo's tiny configs (2 layers, hidden 64, 2 attention heads; Llama 1 key/value head), so
-their attention cannot split over 2 or more chips and tensor parallel leaves it replicated (the record says which
-linears and why); their MLPs split. Full: the zoo's full configs (bert-base-uncased; Llama-3.2-1B), with
-`--full-layers N` decoder/encoder layers of that config where all of them do not fit this machine's memory beside
-other work (the emulator keeps every chip's copy of a replicated weight on the host: Llama-3.2-1B's 0.5 GB
-embedding on 32 chips alone is 16 GB); every layer has the same shapes, so N layers exercise what all do. The
-record names the layer count run. Sequences are short (32 tokens).
+their attention cannot split over more chips than it has heads and tensor parallel leaves it replicated (the
+record says which linears and why); their MLPs split. Full: the zoo's full configs (bert-base-uncased;
+Llama-3.2-1B), with `--full-layers model=N` layers of that config where all of them do not fit this machine's
+memory beside other work: the emulator holds every chip's tensors in the host's memory, so a model's footprint
+grows with the chips it is replicated over (Llama-3.2-1B's 128256 x 2048 embedding and LM head above all). Every
+layer has the same shapes, so N layers exercise what all do; the record names the layer count run. Sequences
+are short (32 tokens).
 
 Where the emulator is kinder than a card: data-parallel inference has no collective, so its scaling is by
 construction; host dispatch to N chips and PCIe are not in the device-time model.
