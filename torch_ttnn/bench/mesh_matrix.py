@@ -223,7 +223,9 @@ def table(rows: list[Cell]) -> str:
     from tabulate import tabulate
 
     def layers(c):
-        return "-" if c.layers is None else (f"{c.layers}" if c.layers == c.of_layers else f"{c.layers} of {c.of_layers}")
+        if c.layers is None:
+            return "-"
+        return f"{c.layers}" if c.layers == c.of_layers else f"{c.layers} of {c.of_layers}"
 
     def split(c):
         tp = c.tensor_parallel
@@ -245,7 +247,8 @@ def _provenance(cells_json: list[dict], commands: list[str]) -> str:
     from torch_ttnn.provenance import at_commit
     dates = sorted(c.get("date") or "" for c in cells_json if c.get("date"))
     commits = sorted({c.get("commit") or "" for c in cells_json})
-    when = f"{dates[0]} .. {dates[-1]}" if dates and dates[0] != dates[-1] else (dates[0] if dates else "an unknown date")
+    when = (f"{dates[0]} .. {dates[-1]}" if dates and dates[0] != dates[-1] else
+            dates[0] if dates else "an unknown date")
     return (f"Measured by {', '.join(f'`{c}`' for c in commands) or 'an unrecorded command'} on {when}, "
             f"{', '.join(at_commit(c) for c in commits)} (each cell's date and commit are in the JSON)")
 

@@ -5,7 +5,8 @@
 `<!-- compare:begin -->` and `<!-- compare:end -->` from `compare.md` (`compare_section`); and the model table's
 mesh column (between `<!-- zoo:begin -->` and `<!-- zoo:end -->`, whose other columns `torch-ttnn zoo --readme`
 writes) from `mesh-matrix.json` (`zoo_section`). `make bench` runs it after measuring; `--check` exits 1 when
-README.md differs from what the results give (tests/bench/test_readme.py asserts the same). Every sentence is made from the results file: a figure the file does not hold is not claimed.
+README.md differs from what the results give (tests/bench/test_readme.py asserts the same).
+Every sentence is made from the results file: a figure the file does not hold is not claimed.
 """
 from __future__ import annotations
 
