@@ -85,6 +85,8 @@ def test_zoo_from_saved_results_says_so(tmp_path, monkeypatch):
             in section)
     assert f"rendered from those saved results ({saved}) by `torch-ttnn zoo --size tiny --from {saved}`" in section
     assert "unknown commit (not a git checkout), not measured again" in section and "at commit ," not in section
+    # the mesh column comes from benchmarks/results/mesh-matrix.json, "-" for a model it did not run
+    assert "| Mesh (largest run, PCC)" in section and section.count(" - ") >= 1
     md = (tmp_path / "out" / "results.md").read_text()
     assert "rendered from those saved results" in md
     assert json.loads((tmp_path / "out" / "results.json").read_text())["run"]["rendered"]["from"] == str(saved)

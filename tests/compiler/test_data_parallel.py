@@ -106,7 +106,9 @@ def test_batch_that_cannot_be_split_without_padding_is_an_error_when_padding_is_
     model, _ = build("bert")
     option = torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True, pad_batch=False,
                                         verbose=False)
-    with pytest.raises(Exception, match=r"batch 3 cannot be split evenly over 2 chips and pad_batch=False"):
+    with pytest.raises(Exception, match=r"batch 3 cannot be split evenly over 2 chips and pad_batch=False: use a "
+                                        r"batch that is a multiple of 2, or leave pad_batch=True \(the batch is "
+                                        r"padded to 4\)"):
         _run(model.eval(), torch.randint(0, 100, (3, 16)), option)
 
 
@@ -125,7 +127,9 @@ def test_a_reduction_over_the_batch_is_not_split(mesh_of):
 
 def test_a_mesh_shape_the_preset_cannot_have(monkeypatch):
     monkeypatch.setenv("TORCH_TTNN_SIM_ARCH", "n300")
-    with pytest.raises(RuntimeError, match="does not fit the emulated"):
+    with pytest.raises(RuntimeError, match=r"a MeshShape\(\[2, 4\]\) mesh .* does not fit the emulated n300, whose 2 "
+                                           r"chip\(s\) are wired as 1x2\. Open a shape that fits, or emulate a "
+                                           r"larger system with TORCH_TTNN_SIM_ARCH"):
         ttnn.open_mesh_device(ttnn.MeshShape(2, 4))
 
 
@@ -180,6 +184,29 @@ def test_two_batch_inputs_and_batch_sized_literals_that_are_not_the_batch(mesh_o
     got = ex.run(torch.compile(ex.model, backend=torch_ttnn.backend, options=option))
     assert got.shape == ex.run().shape and pcc_(ex.run().float(), got.float()) >= 0.99
     assert len(option.metrics[0]["mesh"]["data_parallel"]["split_inputs"]) == 2
+
+
+@pytest.mark.parametrize("name", ["bert", "llama"])
+def test_a_batch_as_long_as_the_sequence(mesh_of, name):
+    """Batch 16 of 16 tokens (zoo tiny configs, padded attention mask, Llama with use_cache=False): the mask code
+    makes arange(16) twice, once as the batch index into the [batch, seq] mask (aten.index) and once as the
+    positions. Only the first is the batch; taking both, or neither, for it refused the graph."""
+    from torch_ttnn import zoo
+    from torch_ttnn.compiler import data_parallel
+    from torch_ttnn.compiler.metrics import pcc as pcc_
+    torch._dynamo.reset()
+    ex = zoo.build(name, "tiny", batch=16)
+    ex.kwargs["input_ids"] = ex.kwargs["input_ids"][:, :16].contiguous()
+    ex.kwargs["attention_mask"] = torch.ones(16, 16, dtype=torch.long)
+    ex.kwargs["attention_mask"][::2, -5:] = 0        # every other sample padded
+    if name == "llama":
+        ex.kwargs["use_cache"] = False
+    option = torch_ttnn.TorchTtnnOption(device=mesh_of("n300", (1, 2)), data_parallel=True, verbose=False)
+    got = ex.run(torch.compile(ex.model, backend=torch_ttnn.backend, options=option))
+    assert got.shape == ex.run().shape and pcc_(ex.run().float(), got.float()) >= 0.99
+    dp = option.metrics[0]["mesh"]["data_parallel"]
+    assert (dp["per_chip_batch"], dp["padding"]) == (8, 0) and option.metrics[0]["cpu_ops"] == 0
+    assert data_parallel.READINGS[0] == data_parallel.Reading("index", True)
 
 
 def test_exported_code_of_a_data_parallel_graph_runs_on_the_mesh(mesh_of, tmp_path):

@@ -53,7 +53,12 @@ def test_shapes_a_preset_can_have(preset, name, shape):
 @pytest.mark.parametrize("name, shape", [("n300", (2, 4)), ("n300", (1, 3)), ("t3000", (3, 3)),
                                          ("galaxy", (16, 2)), ("p150x4", (2, 2)), ("t3000", (0, 2))])
 def test_shapes_a_preset_cannot_have_raise(preset, name, shape):
-    with pytest.raises(RuntimeError, match=r"(does not fit the emulated|has no chips)"):
+    """The error names the shape and the preset's wiring (the problem) and what to do (a shape that fits, or a
+    larger preset by TORCH_TTNN_SIM_ARCH; a dim >= 1)."""
+    fix = (r"has no chips; every dim must be >= 1" if 0 in shape else
+           rf"MeshShape\(\[{shape[0]}, {shape[1]}\]\) mesh .*does not fit the emulated {name}, whose .* wired as "
+           rf".*Open a shape that fits, or emulate a larger system with TORCH_TTNN_SIM_ARCH \(.*t3000 2x4.*galaxy 8x4")
+    with pytest.raises(RuntimeError, match=fix):
         preset(name, ttnn.MeshShape(*shape))
 
 
@@ -165,8 +170,14 @@ def test_host_mapper_without_a_device_and_distribute_tensor(preset):
 @pytest.mark.parametrize("dim", [3, -4])
 def test_shard_dim_out_of_range_raises(preset, dim):
     mesh = preset("n300")
-    with pytest.raises(RuntimeError, match=f"dim {dim} is out of range for a tensor of rank 3"):
+    fix = rf"dim {dim} is out of range for a tensor of rank 3 \(valid dims are -3..2\): give one of those dims"
+    with pytest.raises(RuntimeError, match=fix):
         _put(mesh, torch.randn(2, 32, 64), ttnn.ShardTensorToMesh(mesh, dim=dim))
+    with pytest.raises(RuntimeError, match=fix):      # a 2-D mapper's shard dim, and a collective's dim
+        _put(mesh, torch.randn(2, 32, 64), ttnn.ShardTensor2dMesh(mesh, dims=(None, dim), mesh_shape=(1, 2)))
+    on = _put(mesh, torch.randn(2, 32, 64), ttnn.ShardTensorToMesh(mesh, dim=0))
+    with pytest.raises(RuntimeError, match=fix):
+        ttnn.all_gather(on, dim)
 
 
 def test_uneven_shard_raises(preset):
@@ -328,11 +339,15 @@ def test_reduce_scatter(preset, shape):
 def test_collective_on_a_non_mesh_tensor_raises(preset, device):
     t = ttnn.from_torch(torch.randn(32, 32), dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device)
     for op, args in ((ttnn.all_gather, (0,)), (ttnn.reduce_scatter, (0,)), (ttnn.all_reduce, ())):
-        with pytest.raises(RuntimeError, match="distributed over a mesh device; got a tensor on single device"):
+        with pytest.raises(RuntimeError, match=r"is a collective: its input must be on device, distributed over a "
+                                               r"mesh device; got a tensor on single device 0\. Open a mesh "
+                                               r"\(ttnn\.open_mesh_device.*ttnn\.from_torch\(\.\.\., "
+                                               r"device=mesh_device, mesh_mapper=\.\.\.\)"):
             op(t, *args)
     mesh = preset("n300")
     host = ttnn.from_torch(torch.randn(2, 32, 32), mesh_mapper=ttnn.ShardTensorToMesh(mesh, dim=0))
-    with pytest.raises(RuntimeError, match="must be on device"):
+    with pytest.raises(RuntimeError, match=r"must be on device, got a host tensor .*ttnn\.to_device\(tensor, "
+                                           r"mesh_device\)"):
         ttnn.all_gather(host, 0)
 
 

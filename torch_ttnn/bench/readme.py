@@ -2,9 +2,11 @@
 
 `python -m torch_ttnn.bench.readme` rewrites two blocks of README.md from benchmarks/results: the one between
 `<!-- bench:begin -->` and `<!-- bench:end -->` from `latest.json` (`bench_section`), and the one between
-`<!-- compare:begin -->` and `<!-- compare:end -->` from `compare.md` (`compare_section`). `make bench` runs it
-after measuring; `--check` exits 1 when README.md differs from what the results give (tests/bench/test_readme.py
-asserts the same). Every sentence is made from the results file: a figure the file does not hold is not claimed.
+`<!-- compare:begin -->` and `<!-- compare:end -->` from `compare.md` (`compare_section`); and the model table's
+mesh column (between `<!-- zoo:begin -->` and `<!-- zoo:end -->`, whose other columns `torch-ttnn zoo --readme`
+writes) from `mesh-matrix.json` (`zoo_section`). `make bench` runs it after measuring; `--check` exits 1 when
+README.md differs from what the results give (tests/bench/test_readme.py asserts the same).
+Every sentence is made from the results file: a figure the file does not hold is not claimed.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 BENCH = ("<!-- bench:begin -->", "<!-- bench:end -->")
 COMPARE = ("<!-- compare:begin -->", "<!-- compare:end -->")
+ZOO = ("<!-- zoo:begin -->", "<!-- zoo:end -->")
 
 # What each target says in a sentence, and how a row's figure is shown next to a miss.
 _TARGET_TEXT = {
@@ -145,6 +148,14 @@ def compare_section(compare_md: str) -> str:
     return compare_md.split("\n", 2)[2]
 
 
+def zoo_section(section: str, mesh_matrix: dict | None) -> str:
+    """The README's zoo block (as `torch-ttnn zoo --readme` wrote it) with its mesh column from a
+    mesh-matrix.json's content (every model "-" without one)."""
+    from ..zoo.report import MESH_HEADER, MESH_LEGEND, with_column
+    from .mesh_matrix import mesh_cells
+    return with_column(section, MESH_HEADER, mesh_cells(mesh_matrix) if mesh_matrix else {}, MESH_LEGEND)
+
+
 def _block(text: str, begin: str, end: str) -> str:
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start or text.count(begin) != 1:
@@ -152,15 +163,23 @@ def _block(text: str, begin: str, end: str) -> str:
     return text[start + len(begin) + 1:stop].rstrip("\n")
 
 
-def expected(results_dir: pathlib.Path = RESULTS) -> dict:
-    """{markers: the block content the committed results give}."""
+def expected(results_dir: pathlib.Path = RESULTS, readme: pathlib.Path = ROOT / "README.md") -> dict:
+    """{markers: the block content the committed results give} (the zoo block: the README's own, its mesh column
+    from the results)."""
     latest = json.loads((results_dir / "latest.json").read_text())
-    return {BENCH: bench_section(latest), COMPARE: compare_section((results_dir / "compare.md").read_text())}
+    return {BENCH: bench_section(latest), COMPARE: compare_section((results_dir / "compare.md").read_text()),
+            ZOO: zoo_section(_block(readme.read_text(), *ZOO), mesh_matrix(results_dir))}
+
+
+def mesh_matrix(results_dir: pathlib.Path = RESULTS) -> dict | None:
+    """The committed mesh-matrix.json's content, None where there is none."""
+    path = results_dir / "mesh-matrix.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def current(readme: pathlib.Path = ROOT / "README.md") -> dict:
     text = readme.read_text()
-    return {m: _block(text, *m) for m in (BENCH, COMPARE)}
+    return {m: _block(text, *m) for m in (BENCH, COMPARE, ZOO)}
 
 
 def main(argv=None) -> int:
@@ -168,7 +187,7 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true", help="exit 1 if README.md's blocks differ from the results")
     p.add_argument("--readme", default=str(ROOT / "README.md"))
     a = p.parse_args(argv)
-    want = expected()
+    want = expected(readme=pathlib.Path(a.readme))
     if a.check:
         stale = [m[0] for m, text in current(pathlib.Path(a.readme)).items() if text != want[m].rstrip("\n")]
         if stale:
@@ -179,7 +198,7 @@ def main(argv=None) -> int:
     from ..zoo.report import update_readme
     for (begin, end), content in want.items():
         update_readme(a.readme, content, begin, end)
-    print(f"updated the bench and compare blocks of {a.readme} from {RESULTS}")
+    print(f"updated the bench and compare blocks and the model table's mesh column of {a.readme} from {RESULTS}")
     return 0
 
 

@@ -149,7 +149,8 @@ def run(args) -> int:
     n_pass = sum(r["status"] == "pass" for r in rows)
     print(f"{n_pass}/{len(rows)} pass in {time.perf_counter() - t:.0f} s; wrote " + ", ".join(paths.values()))
     if args.readme:
-        report.update_readme(args.readme, report.readme_section(rows, args.size, info))
+        from torch_ttnn.bench.readme import mesh_matrix, zoo_section   # the mesh column, from its results
+        report.update_readme(args.readme, zoo_section(report.readme_section(rows, args.size, info), mesh_matrix()))
         print(f"updated the model table in {args.readme}")
     failed = [r["model"] for r in rows if r["status"] == "failed"]
     if failed:

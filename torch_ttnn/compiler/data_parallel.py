@@ -119,13 +119,17 @@ class BatchSplit:
 @dataclass(frozen=True)
 class Reading:
     """Which batch-sized literals of batch-free values are taken for the batch (tried in READINGS' order)."""
-    arange: bool       # arange(batch): a batch index
+    arange: str        # arange(batch) is a batch index: "index" (only those that index a batch input's batch
+    #                    dim, found from the graph: `_batch_index_aranges`), "all" or "none"
     broadcast: bool    # expand to [batch, ...] and ones/zeros/full/empty([batch, ...])
 
 
 # Most to least: a literal equal to the batch may be something else (a sequence length equal to it; a size 1
 # with batch 1), which the probe finds when the graph then does not fit; a batch-free value broadcasts anyway.
-READINGS = (Reading(True, True), Reading(False, True), Reading(True, False), Reading(False, False))
+# "index" first: where the batch equals the sequence length, transformers' mask code makes both arange(batch)
+# (the batch index into the attention mask) and arange(seq) (positions); only the one that indexes the mask's
+# batch dim is the batch, and the graph says which.
+READINGS = tuple(Reading(a, b) for b in (True, False) for a in ("index", "all", "none"))
 
 _VIEWS = {aten.view.default, aten._unsafe_view.default, aten.reshape.default}
 _CREATE = {aten.full.default: 0, aten.zeros.default: 0, aten.ones.default: 0, aten.empty.memory_format: 0,
@@ -153,7 +157,8 @@ class _Splitter:
 
     def __init__(self, gm, metas, inputs, batch, target, known=None, reading=READINGS[0]):
         self.gm, self.metas, self.inputs, self.batch, self.target = gm, metas, set(inputs), batch, target
-        self.arange = reading.arange          # arange(batch) is a batch index (transformers' mask code)
+        self.arange = reading.arange          # which arange(batch) are a batch index (transformers' mask code)
+        self.batch_index = _batch_index_aranges(gm, self.inputs, batch) if reading.arange == "index" else set()
         self.broadcast = reading.broadcast    # a batch-sized literal of a batch-free value is the batch
         self.known = known                 # node -> batch dims found by the probe (None: find them now)
         self.vals, self.bdims, self.new_args = {}, {}, {}
@@ -291,7 +296,7 @@ class _Splitter:
                 args[i] = sizes
                 return tuple(args)
             return None
-        if t in (aten.arange.default, aten.arange.start) and self.arange:
+        if t in (aten.arange.default, aten.arange.start) and (self.arange == "all" or n in self.batch_index):
             i = 0 if t is aten.arange.default else 1
             if args[i] == B and (i == 0 or args[0] == 0):
                 args[i] = self.target
@@ -311,6 +316,40 @@ class _Splitter:
             raise DataParallelError(f"data parallel: {n.format_node()} slices the batch dim; run this model "
                                     f"without data_parallel")
         return None
+
+
+# Ops that keep a value's dims in place (a batch input through them still has its batch in dim 0), and ops a
+# batch index passes through on its way from arange to an index op (shape changes, an offset, a dtype change).
+_KEEP_DIMS = {aten._to_copy.default, aten.clone.default, aten.alias.default, aten.lift_fresh_copy.default,
+              aten.detach.default, aten.contiguous.default}
+_INDEX_PATH = _KEEP_DIMS | _VIEWS | {aten.unsqueeze.default, aten.expand.default, aten.add.Tensor,
+                                     aten.add.Scalar, aten.sub.Tensor, aten.sub.Scalar}
+
+
+def _batch_index_aranges(gm, inputs, batch: int) -> set:
+    """The arange(batch) nodes that index the batch dim of a batch input: `index(mask, [arange(B)[:, None, ..],
+    ...])`, as transformers' attention-mask code gathers a [batch, kv] padding mask. Such an arange is the
+    batch, whatever other arange of the same size (a sequence as long as the batch) is."""
+    phs = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    batched = {phs[i] for i in inputs}
+    found: set = set()
+    for n in gm.graph.nodes:
+        if n.op != "call_function":
+            continue
+        if n.target in _KEEP_DIMS and n.args and n.args[0] in batched:
+            batched.add(n)
+        elif n.target is aten.index.Tensor and n.args[0] in batched and n.args[1] and \
+                isinstance(n.args[1][0], fx.Node):
+            x = n.args[1][0]
+            while x.op == "call_function" and x.target in _INDEX_PATH:
+                x = x.args[0]
+                if not isinstance(x, fx.Node):
+                    break
+            if isinstance(x, fx.Node) and x.op == "call_function" and (
+                    (x.target is aten.arange.default and x.args[0] == batch) or
+                    (x.target is aten.arange.start and x.args[:2] == (0, batch))):
+                found.add(x)
+    return found
 
 
 def _batch_inputs(gm, metas, kinds) -> tuple[int, tuple[int, ...]]:
@@ -339,7 +378,10 @@ def split(gm: fx.GraphModule, metas: dict, kinds: list[str], chips: int, pad: bo
                                 f"pad_batch=False: use a batch that is a multiple of {chips}, or leave "
                                 f"pad_batch=True (the batch is padded to {per_chip * chips})")
     first = None
+    has_index = bool(_batch_index_aranges(gm, inputs, batch))
     for reading in READINGS:   # the first reading of the batch-sized literals under which the graph fits
+        if reading.arange == "index" and not has_index:
+            continue           # nothing to tell apart: the older readings, in their order
         try:
             probe = _Splitter(gm, metas, inputs, batch, batch + 1, reading=reading).run()
             break

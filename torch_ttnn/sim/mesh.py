@@ -213,7 +213,8 @@ def _norm_dim(dim: int, rank: int, what: str) -> int:
     d = dim + rank if dim < 0 else dim
     if not 0 <= d < rank:
         raise RuntimeError(f"{what}: dim {dim} is out of range for a tensor of rank {rank} (valid dims are "
-                           f"{-rank}..{rank - 1})")
+                           f"{-rank}..{rank - 1}): give one of those dims (dim=-1 is the last), or reshape the "
+                           f"tensor to have the dim first")
     return d
 
 

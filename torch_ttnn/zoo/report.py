@@ -181,6 +181,45 @@ def readme_section(rows: list[dict], size: str, info: dict) -> str:
             f"drawn at init std 0.02 instead of its config's 0.1 (why in torch_ttnn/zoo).\n\n" + markdown(rows) + "\nColumns:\n\n" + legend() + "\n")
 
 
+MESH_HEADER = "Mesh (largest run, PCC)"
+MESH_LEGEND = (f"- **{MESH_HEADER}** (`mesh`): the largest emulated mesh the full config passed on (PCC >= 0.99 "
+               f"vs CPU float32) with data parallel (dp), tensor parallel (tp) or both (dp+tp), and its PCC; fewer "
+               f"layers of the config where that is what ran; `-`: not run on a mesh. From "
+               f"benchmarks/results/mesh-matrix.json (`python -m torch_ttnn.bench.mesh_matrix`)")
+
+
+def with_column(section: str, header: str, cells: dict[str, str], legend: str = "") -> str:
+    """The zoo section with its model table's `header` column set from `cells` ({model: text}; "-" for a model
+    not in it), added as the last column or replaced where it is there; `legend` added to (or replaced in) the
+    column list. The rest of the section is kept as it is; the table is rendered again with tabulate as
+    `markdown` renders it, so its other cells come out as they were."""
+    from tabulate import tabulate
+    lines = section.split("\n")
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("| Model ")), None)
+    if start is None:
+        raise ValueError("the zoo section has no model table (a line starting `| Model `)")
+    stop = start
+    while stop < len(lines) and lines[stop].startswith("|"):
+        stop += 1
+
+    def cells_of(line):
+        return [c.strip() for c in line.strip().strip("|").split("|")]
+    head = cells_of(lines[start])
+    body = [cells_of(ln) for ln in lines[start + 2:stop]]
+    if header in head:
+        j = head.index(header)
+        head, body = head[:j] + head[j + 1:], [r[:j] + r[j + 1:] for r in body]
+    rows = [r + [cells.get(r[0], "-")] for r in body]
+    table = tabulate(rows, headers=head + [header], tablefmt="github", disable_numparse=True).split("\n")
+    lines[start:stop] = table
+    if legend:
+        lines = [ln for ln in lines if not ln.startswith(legend.split(":")[0] + ":")]
+        last = max((i for i, ln in enumerate(lines) if ln.startswith("- **")), default=None)
+        if last is not None:
+            lines.insert(last + 1, legend)
+    return "\n".join(lines)
+
+
 def update_readme(path: str, content: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace what lies between the markers (the zoo's by default) in `path`; everything else is left byte
     for byte."""
