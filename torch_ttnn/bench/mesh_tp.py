@@ -270,7 +270,8 @@ def markdown(record: dict) -> str:
              f"- DRAM per chip: {r['dram_bytes_per_chip'] / gb:.2f} GB",
              f"- host: peak anonymous memory {r['peak_anon_gb']:.1f} GB (sampled every 0.2 s), peak resident "
              f"{r['peak_rss_gb']:.1f} GB (VmHWM, counting memory-mapped file pages the kernel can drop); "
-             f"emulated DRAM in mapped files: {r['dram_spilled']['bytes'] / gb:.1f} GB; CPU weights freed after "
+             f"written to mapped files as emulated DRAM over the run (every upload and device copy of 1 MiB or more, "
+             f"freed ones included): {r['dram_spilled']['bytes'] / gb:.1f} GB; CPU weights freed after "
              f"upload: {r['host_params']['freed_bytes'] / gb:.1f} GB",
              f"- wall time {r['wall_s']:.0f} s on this host", "", "| phase | wall s | RSS after, GB | of which anonymous | VmHWM so far, GB |",
              "|---|---|---|---|---|"]
@@ -302,9 +303,16 @@ def main(argv=None) -> dict:
     ap.add_argument("--dir", default=None, help="where the memory-mapped weights and emulated DRAM go (default: a "
                                                "new directory under the system's temp dir; the files are unlinked "
                                                "at once)")
+    ap.add_argument("--markdown", default="", help="only write the .md summary of this JSON record again")
     ap.add_argument("--in-memory", action="store_true", help="no files: weights and DRAM contents in memory, "
                                                              "the CPU weights freed once uploaded (free_host_params)")
     args = ap.parse_args(argv)
+    if args.markdown:
+        with open(args.markdown) as f:
+            record = json.load(f)
+        with open(os.path.splitext(args.markdown)[0] + ".md", "w") as f:
+            f.write(markdown(record))
+        return record
     os.environ.setdefault("TORCH_TTNN_SIM_ARCH", "t3000")
     date, commit = now(), git_commit()
     import tempfile
