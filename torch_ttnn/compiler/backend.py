@@ -277,7 +277,7 @@ class CompiledGraph:
         insert_deallocs(lo.graph, self.ttnn.deallocate)
         try:
             prog = Program(lo.graph, lo.constants, self.ttnn.deallocate, opt.load_params_once,
-                           (self.ttnn, self.device) if opt.trace else None)
+                           (self.ttnn, self.device) if opt.trace else None, opt.free_host_params)
         except Unbound as e:  # data-dependent sizes: lower per concrete signature, at first use
             log.info("torch-ttnn: graph %d is lowered per input shape (%s)", self.index, e)
             self.per_shape = True
@@ -482,6 +482,7 @@ class CompiledGraph:
             "per_call": list(self.per_call), "compile_id": str(self.compile_id) if self.compile_id else None,
             "recompile": bool(self.compile_id is not None and self.compile_id.frame_compile_id),
             "mesh": self._mesh_metrics(),
+            "host_params": _host_params(self.programs.values()) if self.option.free_host_params else None,
         }
 
     def _mesh_metrics(self) -> dict | None:
@@ -498,6 +499,18 @@ class CompiledGraph:
                 "tensor_parallel": self.tp.as_dict() if self.tp is not None else None,
                 "device_time_per_chip_ms": [ns / 1e6 for ns in self.last_chip_ns],
                 "collective_ms": self.last_collective_ns / 1e6, "transfer_bytes_per_call": dict(self.last_mesh_bytes)}
+
+
+def _host_params(programs) -> dict:
+    """What free_host_params freed over this graph's programs (compiler/host_params.py)."""
+    out = {"freed": 0, "freed_bytes": 0, "kept": {}}
+    for p in programs:
+        d = p.host_params.as_dict()
+        out["freed"] += d["freed"]
+        out["freed_bytes"] += d["freed_bytes"]
+        for k, n in d["kept"].items():
+            out["kept"][k] = out["kept"].get(k, 0) + n
+    return out
 
 
 def _program_cache_counts(records, device) -> dict:

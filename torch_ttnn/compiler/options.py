@@ -33,7 +33,9 @@ row-parallel output/down then one all_reduce; found from the ATen graph, regions
 with the reason; compiler/tensor_parallel.py; the plan in the metrics' "mesh" entry).
 `program_cache` (the device's program cache on, as TT-NN has it by default, or off: every call then builds its
 programs on the host again; the metrics count each call's cache hits and misses and the device's entries,
-sim/program_cache.py; trace needs it on).
+sim/program_cache.py; trace needs it on). `free_host_params` (off by default: each parameter's CPU storage freed
+as soon as the compiled program has uploaded it, so a model whose weights fit the host once, not twice, runs
+on the emulator; a later upload of a freed parameter, e.g. a recompile, raises naming it; compiler/host_params.py).
 
 0.5's options, with 0.5's positional order and defaults (verbose=True included; options added since are
 keyword-only): `run_mem_analysis` (a per-graph device memory report: L1 bytes per bank and DRAM bytes live at
@@ -74,7 +76,8 @@ class TorchTtnnOption:
                  check_accuracy: bool = False, math_fidelity: str = "auto", fp32_accumulation: bool = True,
                  fuse=True, trace: bool = False, weight_dtype: str | None = None, l1: bool = True,
                  shard: bool = True, data_parallel_axis: int | None = None, pad_batch: bool = True,
-                 tensor_parallel: bool = False, program_cache: bool = True, **unknown):
+                 tensor_parallel: bool = False, program_cache: bool = True, free_host_params: bool = False,
+                 **unknown):
         if unknown:
             known = [p for p in inspect.signature(TorchTtnnOption).parameters if p != "unknown"]
             close = {k: difflib.get_close_matches(k, known, n=1) for k in unknown}
@@ -87,7 +90,8 @@ class TorchTtnnOption:
                         ("trace", trace), ("l1", l1), ("shard", shard), ("run_mem_analysis", run_mem_analysis),
                         ("run_eviction_opt", run_eviction_opt), ("use_less_ttnn_op_types", use_less_ttnn_op_types),
                         ("native_integration", native_integration), ("pad_batch", pad_batch),
-                        ("tensor_parallel", tensor_parallel), ("program_cache", program_cache)):
+                        ("tensor_parallel", tensor_parallel), ("program_cache", program_cache),
+                        ("free_host_params", free_host_params)):
             if not isinstance(v, bool):
                 raise TypeError(f"TorchTtnnOption: {name} must be True or False, got {v!r}")
         if not isinstance(metrics_path, (str, os.PathLike)):
@@ -118,6 +122,8 @@ class TorchTtnnOption:
         except (TypeError, ValueError) as e:
             raise type(e)(f"TorchTtnnOption: {e}") from None
         self._check_05_options(run_mem_analysis, run_eviction_opt, native_integration, data_parallel)
+        _check_free_host_params(free_host_params, load_params_once, check_accuracy, bypass_compile)
+        self.free_host_params = free_host_params  # params' CPU copies freed once uploaded (compiler/host_params)
         self.run_mem_analysis = run_mem_analysis      # compiler/memory.py report per graph, in the metrics
         self.run_eviction_opt = run_eviction_opt      # L1 over capacity moved to DRAM (compiler/memory.py)
         self.tracer_option = values.tracer_option(tracer_option)
@@ -293,3 +299,15 @@ def from_kwargs(options) -> TorchTtnnOption:
         return TorchTtnnOption(**options)
     raise TypeError(f"backend options must be a torch_ttnn.TorchTtnnOption or a dict of its fields, "
                     f"got {type(options).__name__}")
+
+
+def _check_free_host_params(free: bool, load_params_once: bool, check_accuracy: bool, bypass_compile: bool):
+    """free_host_params needs the program to own the device copies and nothing else to read the host ones."""
+    if not free:
+        return
+    for name, bad, why in (("load_params_once=False", not load_params_once, "uploads the parameters every call"),
+                           ("check_accuracy=True", check_accuracy, "runs the graph on the CPU parameters"),
+                           ("bypass_compile=True", bypass_compile, "runs the graph on the CPU parameters")):
+        if bad:
+            raise ValueError(f"TorchTtnnOption: free_host_params=True frees the parameters' CPU copies after their "
+                             f"upload, but {name} {why}; drop one of the two")

@@ -27,6 +27,7 @@ import sympy
 import torch
 import torch.fx as fx
 
+from .host_params import HostParams, check_host_params, run_freeing
 from .trace import Tracer, split
 
 _SYM = (torch.SymInt, torch.SymFloat, torch.SymBool)
@@ -84,6 +85,7 @@ class Input:
     slot: int
     kind: str                # "input" or "param" (a param's identity and version key the constants)
     on_device: bool          # a tensor of the ttnn torch device: its TT-NN tensor is used in place
+    name: str = ""           # the placeholder's name (dynamo's, e.g. l_self_..._weight_), named in errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +241,10 @@ def _planned(step: Step) -> PlannedStep:
 
 class Program:
     def __init__(self, graph: fx.Graph, constants: dict, deallocate, load_params_once: bool = True,
-                 trace=None):
-        """`trace`: (ttnn module, device) to replay steady-state calls from a captured trace (compiler.trace)."""
+                 trace=None, free_host_params: bool = False):
+        """`trace`: (ttnn module, device) to replay steady-state calls from a captured trace (compiler.trace).
+        `free_host_params`: each parameter's host (CPU) storage is freed as soon as the constant steps have
+        uploaded it (host_params.py says when that is allowed and what raises afterwards)."""
         nodes = list(graph.nodes)
         slot = {n: i for i, n in enumerate(nodes)}
         self.env = [None] * len(nodes)
@@ -256,7 +260,7 @@ class Program:
                 if n.meta["kind"] == "const":
                     self.env[slot[n]] = constants[n.name]
                 else:
-                    self.inputs.append(Input(slot[n], n.meta["kind"], bool(n.meta.get("on_device"))))
+                    self.inputs.append(Input(slot[n], n.meta["kind"], bool(n.meta.get("on_device")), n.name))
             elif n.op == "call_function":
                 origin = {k: n.meta[k] for k in ("aten", "aten_node", "rule") if k in n.meta}
                 self.steps.append(Step(slot[n], n.target, template(n.args), template(dict(n.kwargs)),
@@ -277,6 +281,8 @@ class Program:
         self._tracer = Tracer(*trace, self) if trace is not None else None
         self._split = None               # (steps list, its feed/body/drain) for the tracer
         self.trace_reason = "" if trace is not None else "trace is off"
+        self.free_host_params = free_host_params
+        self.host_params = HostParams()  # what free_host_params freed and kept, in the metrics
 
     def _init_symbols(self, nodes, exprs):
         """Symbolic shapes: the expressions, the inputs that bind their symbols, the steps to instantiate."""
@@ -400,8 +406,13 @@ class Program:
         ok = False
         try:
             if key != self._key or not self.load_params_once:
+                check_host_params(self.inputs, args, "" if self._key is None else
+                                  "a parameter was replaced or updated in place, so it must be uploaded again")
                 self.release()
-                self._run(True, counts, protected)
+                if self.free_host_params:
+                    self.host_params = run_freeing(self, self._plan(True), counts, protected, args)
+                else:
+                    self._run(True, counts, protected)
                 for s in self.const_slots - set(self.kept):
                     env[s] = None
                 self._kept_ids = {id(env[k]) for k in self.kept}

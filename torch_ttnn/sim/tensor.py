@@ -13,7 +13,7 @@ import functools
 import numpy as np
 import torch
 
-from . import formats
+from . import formats, spill
 from .cost import Operand, Storage
 from .device import Device
 from .operation import Operation, operation, record
@@ -283,6 +283,8 @@ def _place(t: Tensor, device: Device, memory_config: MemoryConfig):
         pages, page_size = _pages(t)
         buf = device.allocate(memory_config.buffer_type, pages, page_size)
     t._device, t._memory_config, t._buffer = device, memory_config, buf
+    if spill._state["dir"] is not None and memory_config.buffer_type == BufferType.DRAM:
+        t._values = spill.maybe_spill(t._values)   # large DRAM contents to a mapped file (sim/spill.py)
 
 
 def _release(t: Tensor):
