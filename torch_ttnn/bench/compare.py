@@ -250,8 +250,10 @@ def render(rows: list[Row], meta: dict) -> str:
         lines += ["", "llama-1b-decode: one decode step of Llama-3.2-1B (16 layers, hidden 2048, 32 query and 8 KV "
                   "heads), 32 users with one new token each, KV cache of 384 positions on the device, token ids in "
                   "and final hidden states out (the LM head, the same 2048x128256 product for both, is left out). "
-                  "Compiled: Hugging Face's LlamaModel with a StaticCache on the ttnn device; the hand-written "
-                  "program keeps its cache and weights in bfloat8_b."]
+                  "Compiled: Hugging Face's LlamaModel (bfloat16) with a StaticCache on the ttnn device; 'all bf8' "
+                  "holds its weights and activations in bfloat8_b but its cache in bfloat16 (the ttnn torch device "
+                  "owns it as the model's dtype). The hand-written program keeps its cache and weights in "
+                  "bfloat8_b and its activations in bfloat16."]
     large = [r for r in rows if r.model == "bert-large"]
     if large:
         lines += ["", "BERT-large, batch 8, sequence 384: estimated sentences/s on an n150 (8 / time):", ""]

@@ -117,7 +117,7 @@ class _Lowerer:
             self.env[n] = m
         elif m.device.type != "cpu":  # a tensor of the `ttnn` torch device: used where it lives
             ph.meta["on_device"] = True
-            self.env[n] = Val(m, dev=self._device_input(ph, m))
+            self.env[n] = Val(m, dev=self._device_input(ph, m, state=ph.meta["kind"] == "state"))
         else:
             self.env[n] = Val(m, host=ph)
 
@@ -306,15 +306,17 @@ class _Lowerer:
                 v.host = self.graph.call_function(torch.reshape, (node, ()))
         return v.host
 
-    def _device_input(self, ph, m) -> TT:
+    def _device_input(self, ph, m, state: bool = False) -> TT:
         """An input already on the device: the eager device's dtype for it is known (its placement policy),
         its layout is not (to_layout is free when it already has the one asked for). Converted to the
-        compiler's convention, which the constant pass folds for parameters (once per module, no transfer)."""
+        compiler's convention, which the constant pass folds for parameters (once per module, no transfer).
+        State the graph writes back (a KV cache) keeps the device's dtype: a typecast would copy all of it every
+        call, and an in-place write (cache.py) must land in the caller's buffer, not in a converted copy."""
         rec = self.rec
         h = TT(ph, tuple(m.shape) or (1,), policy.device_dtype(rec, m.dtype), None)
         floating = m.dtype.is_floating_point or m.dtype == torch.bool
         h = rec.to_layout(h, self.tile if floating else self.row_major)
-        return rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
+        return h if state else rec.typecast(h, policy.ttnn_dtype(rec, m.dtype))
 
     def _device_output(self, v: Val):
         """An output left on the device, in the eager device's dtype for its torch dtype. A 0-d one (a static

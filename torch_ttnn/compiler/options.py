@@ -9,7 +9,9 @@ compiler/data_parallel.py), `verbose`
 (print the metrics summary), `bypass_compile` (trace and count but run the ATen graph on CPU: a debugging
 aid), `load_params_once` (parameters and constant-folded values stay on the device across calls), and the
 lowered graphs appended to `_out_fx_graphs`. New: `runtime` (auto/sim/ttnn, env TORCH_TTNN_RUNTIME),
-`float_dtype` (the device dtype of float tensors), `check_accuracy` (PCC of each compiled graph against a
+`float_dtype` (the device dtype of float tensors: float32 ones; "bfloat8_b" holds bfloat16 ones too, so a
+bfloat16 model goes block-float as a float32 one does, except state the graph writes back in place, such as a
+KV cache, which keeps its dtype; lowering.policy.ttnn_dtype), `check_accuracy` (PCC of each compiled graph against a
 CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `fp32_accumulation` (the
 compute config of every matmul, linear, SDPA and conv: "auto", TT-NN's own default fidelity for the op and its
 operands' dtypes (HiFi4 for float32 products), with float32 accumulation by default, why in

@@ -30,13 +30,23 @@ def float_dtype(ttnn):
     return getattr(ttnn, "TORCH_TTNN_FLOAT_DTYPE", None) or ttnn.float32
 
 
+def is_block_float(dtype) -> bool:
+    """bfloat8_b / bfloat4_b: tiles of 16 values sharing an exponent (TILE layout only)."""
+    return getattr(dtype, "name", str(dtype)).lower() in ("bfloat8_b", "bfloat4_b")
+
+
 def ttnn_dtype(ttnn, torch_dtype: torch.dtype):
     """Device dtype for a torch dtype. bool is held as 0/1 in the float dtype: TT-NN's comparisons and
-    `where` work on numbers, and there is no boolean device type."""
+    `where` work on numbers, and there is no boolean device type.
+
+    torch bfloat16/float16 stay bfloat16 (exact) under a float32 or bfloat16 float dtype, but a block-float one
+    (TorchTtnnOption(float_dtype="bfloat8_b")) holds them too: it asks for every float tensor in that format,
+    and a bfloat16 model (an LLM on the ttnn device) would otherwise keep all its weights and activations in
+    bfloat16 while only its few float32 tensors (RoPE tables, masks) dropped to block-float."""
     if torch_dtype in (torch.float32, torch.float64):
         return float_dtype(ttnn)
     if torch_dtype in (torch.bfloat16, torch.float16):
-        return ttnn.bfloat16
+        return float_dtype(ttnn) if is_block_float(float_dtype(ttnn)) else ttnn.bfloat16
     if torch_dtype == torch.bool:
         return float_dtype(ttnn) if float_dtype(ttnn) != ttnn.float32 else ttnn.bfloat16
     if torch_dtype == torch.uint8:

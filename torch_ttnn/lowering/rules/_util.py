@@ -29,6 +29,19 @@ def tile(ttnn, x):
     return ttnn.to_layout(x, ttnn.TILE_LAYOUT) if not isinstance(x, (int, float)) else x
 
 
+def as_dtype(ttnn, x, dtype):
+    """`x` in `dtype`. When the compiler recorded `x` as a typecast of a value already in `dtype` (a bfloat16
+    parameter the block-float policy converted), that value itself: a round trip through a lossy format
+    would cost a cast and the bits it dropped. Otherwise (and on the eager path) a typecast if needed."""
+    if x.dtype == dtype:
+        return x
+    node = getattr(x, "node", None)
+    src = node.args[0] if node is not None and node.meta.get("ttnn_name") == "typecast" and node.args else None
+    if src is not None and getattr(src, "meta", {}).get("dtype") == dtype:
+        return type(x)(src, x.shape, dtype, x.layout)
+    return ttnn.typecast(x, dtype)
+
+
 def row_major(ttnn, x):
     return ttnn.to_layout(x, ttnn.ROW_MAJOR_LAYOUT)
 

@@ -39,7 +39,10 @@ def index_copy_in_place(ttnn, x, dim, index, src):
     row per user and head instead of the whole cache."""
     users, heads, d = int(x.shape[0]), int(x.shape[1]), int(x.shape[3])  # the length may be symbolic: left so
     gx, gy = _grid(users)
-    rows = ttnn.permute(tile(ttnn, src), (2, 0, 1, 3))
+    src = tile(ttnn, src)
+    if src.dtype not in (ttnn.bfloat16, ttnn.float32):   # block-float activations: the op packs bfloat16 rows
+        src = ttnn.typecast(src, ttnn.bfloat16)
+    rows = ttnn.permute(src, (2, 0, 1, 3))
     shard = ttnn.create_sharded_memory_config((32 * -(-heads // 32), d), ttnn.CoreGrid(x=gx, y=gy),
                                               ttnn.ShardStrategy.HEIGHT, use_height_and_width_as_shard_shape=True)
     rows = ttnn.interleaved_to_sharded(rows, shard)

@@ -12,7 +12,7 @@ import torch
 
 from .. import policy
 from ..registry import lowering
-from ._util import aten, dim_, is_float, is_t, row_major, tile
+from ._util import as_dtype, aten, dim_, is_float, is_t, row_major, tile
 
 _ANY = (torch.float32, torch.bfloat16, torch.float16, torch.bool, torch.int32, torch.int64)
 
@@ -230,7 +230,7 @@ def to_copy(ttnn, x, dtype=None, **kw):
 def embedding(ttnn, w, ids, padding_idx=-1, scale=False, sparse=False):
     """TT-NN's table must be bfloat16: a float32 table (eager mode keeps float32) is cast, and the rows come
     back in the table's own dtype (a TILE output may change dtype)."""
-    table = w if w.dtype == ttnn.bfloat16 else ttnn.typecast(w, ttnn.bfloat16)
+    table = as_dtype(ttnn, w, ttnn.bfloat16)
     return ttnn.embedding(row_major(ttnn, ids), table, layout=ttnn.TILE_LAYOUT, dtype=w.dtype)
 
 
