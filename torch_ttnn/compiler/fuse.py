@@ -912,7 +912,9 @@ _ROW_NORMS = ("rms_norm", "layer_norm")
 
 def _decode_shape(s) -> bool:
     """[B, 1, K], B > 1: one token per sequence, the shape a decode step's activations have in a HF model."""
-    return s is not None and len(s) == 3 and s[1] == 1 and s[0] > 1
+    # Static sizes only: comparing a symbolic size would add a guard, and the graph would recompile for every
+    # prompt length (dynamic-cache generate).
+    return s is not None and len(s) == 3 and all(type(d) is int for d in s) and s[1] == 1 and s[0] > 1
 
 
 def _row_invariant(a, k: int) -> bool:
