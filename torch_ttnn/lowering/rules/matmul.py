@@ -87,7 +87,7 @@ def _sdpa(ttnn, q, k, v, is_causal, attn_mask, scale, keep=None):
     if _decode_form(q, k, is_causal, attn_mask) and _block_or_bf16(ttnn, k, v, q):
         return _sdpa_decode(ttnn, q, k, v, attn_mask, scale, keep, cfg)
     d = int(q.shape[-1])   # the head dim only: int() of a symbolic sequence length would specialise it
-    shape = [int(n) for n in q.shape] if d % 32 else None  # the recorder does not know pad/slice shapes
+    shape = list(q.shape) if d % 32 else None  # the slice end, symbolic sizes kept
     if d % 32:  # TT-NN's SDPA rejects a tile-padded head dim: zero columns add nothing to Q K^T, and give zero
         pad = [(0, 0)] * 3 + [(0, -(-d // 32) * 32 - d)]  # output columns, sliced off after
         q, k, v = (tile(ttnn, ttnn.pad(row_major(ttnn, t), pad, 0.0)) for t in (q, k, v))
