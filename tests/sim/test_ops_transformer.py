@@ -285,3 +285,17 @@ def test_sdpa_rejects_sharded_operands(ttnn, device):
     k = tt(ttnn, device, x)
     with pytest.raises(RuntimeError, match="Operands to SDPA need to be DRAM/L1 interleaved"):
         ttnn.transformer.scaled_dot_product_attention(q, k, k, is_causal=False)
+
+
+def test_sdpa_wants_its_mask_in_dram(ttnn, device):
+    """Q, K and V may be in L1, the mask may not (tt-metal sdpa_device_operation)."""
+    x = torch.randn(1, 2, 64, 32)
+    q = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device,
+                        memory_config=ttnn.L1_MEMORY_CONFIG)
+    mask = torch.zeros(1, 1, 64, 64)
+    in_l1 = ttnn.from_torch(mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device,
+                            memory_config=ttnn.L1_MEMORY_CONFIG)
+    with pytest.raises(RuntimeError, match="When mask is provided to SDPA, it must be in DRAM"):
+        ttnn.transformer.scaled_dot_product_attention(q, q, q, attn_mask=in_l1, is_causal=False)
+    out = ttnn.transformer.scaled_dot_product_attention(q, q, q, attn_mask=tt(ttnn, device, mask), is_causal=False)
+    assert_pcc(torch.nn.functional.scaled_dot_product_attention(x, x, x), ttnn.to_torch(out), 0.999)

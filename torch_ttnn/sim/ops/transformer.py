@@ -62,7 +62,7 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     is_causal defaults to True, as in the real op; an attn_mask [B, 1|NH, Sq, Sk] is added to the scores
     (with is_causal also set, both apply). scale defaults to 1/sqrt(D). sliding_window_size limits each query
     to the last that many keys. Validation per tt-metal sdpa_device_operation: rank 4, TILE, float dtypes, not
-    sharded (DRAM or L1 interleaved), matching batch and head dim, NH divisible by NKV. output_concat_heads=True
+    sharded (DRAM or L1 interleaved), the mask in DRAM, matching batch and head dim, NH divisible by NKV. output_concat_heads=True
     writes the heads side by side, [B, 1, S, NH*D], as concatenate_heads would lay them out.
     """
     op = "ttnn.transformer.scaled_dot_product_attention"
@@ -91,6 +91,9 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     scores = E.round_to(scores, DataType.BFLOAT16) * sc   # S packed to bfloat16; the scale applied in the SFPU
     if attn_mask is not None:
         m = attn_mask.value.float()
+        _check(attn_mask.memory_config().buffer_type == BufferType.DRAM, op, "When mask is provided to SDPA, it "
+               f"must be in DRAM (it is in {attn_mask.memory_config().buffer_type.name}: pass the op that makes it "
+               "memory_config=ttnn.DRAM_MEMORY_CONFIG)")
         _check(m.dim() == 4 and m.shape[-2:] == (sq, sk) and m.shape[0] in (1, b) and m.shape[1] in (1, nh), op,
                f"attn_mask must be [B|1, 1|NH, {sq}, {sk}], got {list(m.shape)}")
         scores = scores + m
