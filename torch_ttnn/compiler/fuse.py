@@ -492,7 +492,10 @@ def fuse_sdpa_concat_heads(graph: fx.Graph, ctx: FuseContext) -> int:
         if scale is not None:
             x.meta["shape"] = (b, 1, s, h * d)
         merged = _new(graph, c, "sdpa_concat_heads", ctx.ttnn.reshape, (x, [b, s, h * d]), shape=(b, s, h * d),
-                      ttnn_name="reshape", dtype=x.meta.get("dtype"), layout=x.meta.get("layout"))
+                      ttnn_name="reshape", dtype=c.meta.get("dtype"), layout=c.meta.get("layout"))
+        for n in (sdpa, x):   # what the concat's output was, as later passes read it (the shard planner's tiles)
+            n.meta.update(dtype=n.meta.get("dtype") or c.meta.get("dtype"),
+                          layout=n.meta.get("layout") or c.meta.get("layout"))
         _replace(graph, c, merged)
         count += 1
     return count
