@@ -665,11 +665,17 @@ def _flat_linear(graph, ctx, n) -> bool:
     if xs is None or len(xs) < 3 or any(w is None or len(w) != 2 for w in widths) or not _op(out, "reshape") \
             or out.kwargs or _target(flat) != (math.prod(xs[:-1]), xs[-1]):
         return False
-    if _target(out) != xs[:-1] + (widths[-1][1],):
+    lead = (_target(out) or ())[:-1]
+    if not lead or _target(out) != lead + (widths[-1][1],) or [d for d in lead if d != 1] != [d for d in xs[:-1] if d != 1]:
         return False
-    if xs[-2] == 1 and math.prod(xs[:-2]) > 1:
+    if lead[-1] == 1 and math.prod(lead[:-1]) > 1:
         return False   # one row per matrix (a decode step's [B, 1, K]): flat, the rows share tiles (32x fewer)
-    n.replace_input_with(flat, flat.args[0])
+    src = flat.args[0]
+    if lead != xs[:-1]:   # x differs from [B, S, K] by size-1 dims only (SDPA's [B, 1, S, K]): a view of it
+        src = _new(graph, flat, "reshapes", ctx.ttnn.reshape, (src, [*lead, xs[-1]]), shape=lead + (xs[-1],),
+                   ttnn_name="reshape", dtype=src.meta.get("dtype"), layout=src.meta.get("layout"))
+        xs = lead + (xs[-1],)
+    n.replace_input_with(flat, src)
     for p, w in zip(chain, widths):
         p.meta["shape"] = xs[:-1] + (w[1],)
     _drop(graph, flat)
