@@ -306,3 +306,17 @@ def test_sdpa_concat_heads_needs_the_attention_as_sole_reader(device):
     _, opt = run(Twice().eval(), (torch.randn(2, 32, 64),), device, {"qkv_heads", "concat_heads",
                                                                       "sdpa_concat_heads"})
     assert opt.metrics[0]["fusions"]["sdpa_concat_heads"] == 0 and per_call_ops(opt)["concatenate_heads"] == 1
+
+
+def test_out_projection_reads_the_attention_as_rows_of_three_dims(device):
+    """With every pass, the output projection after SDPA(output_concat_heads=True) [B, 1, S, H*D] reads a free
+    [B, S, H*D] view and writes [B, S, H] (rank 3, as after concatenate_heads: the shard planner's candidates)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 64)
+    model = Attention().eval()
+    out, opt = run(model, (x,), device, True)
+    linears = fused_nodes(opt, lambda n: _is("linear")(n) and not n.meta.get("const"))
+    assert all(len(n.meta["shape"]) == 3 for n in linears), [n.meta["shape"] for n in linears]
+    assert per_call_ops(opt)["concatenate_heads"] == 0
+    with torch.no_grad():
+        assert_pcc(model(x), out, 0.999)
