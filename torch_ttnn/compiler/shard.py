@@ -35,8 +35,8 @@ The attention head split and merge stay interleaved. TT-NN's sharded split (crea
 block-sharded fused QKV with one batch per core along the height and writes height-sharded Q, K and V; its
 sharded merge (nlp_concat_heads) reads height-sharded heads. Between them TT's hand-written BERT runs matmuls
 and a sharded softmax on those shards, but the compiled attention is SDPA, which refuses sharded operands
-(sdpa_device_operation: "DRAM/L1 interleaved"): Q, K and V would each need a conversion back, which moves the
-bytes the interleaved split moves, plus a dispatch each. The merge goes instead: SDPA writes the heads side by
+(sdpa_device_operation: "DRAM/L1 interleaved"): Q, K and V would each need a conversion back to interleaved,
+their bytes over the NoC again and a dispatch each, for a split that then saves about that much. The merge goes instead: SDPA writes the heads side by
 side itself (compiler/fuse.py, `sdpa_concat_heads`).
 
 Every config emitted is checked the way the real op checks it (divisibility of M, N and K tiles by the
