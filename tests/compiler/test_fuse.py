@@ -274,3 +274,64 @@ def test_tanh_gelu_is_the_tanh_variant_not_the_lut(device):
     assert len(gelus) == 1 and gelus[0].kwargs.get("variant").name == "Tanh"
     assert not fused_nodes(opt, lambda n: n.kwargs.get("activation") == "gelu_approx")
     assert (out.float() - ref).abs().max() <= 2 ** -7 * ref.abs().max() * 2
+
+
+class MaskedAttention(Attention):
+    """Attention under a boolean padding mask [B, 1, S, S] (its rows that attend nothing give 0: the lowering
+    multiplies the attention's result per query row)."""
+    def forward(self, x, mask):
+        q, k, v = self.split(self.q(x)), self.split(self.k(x)), self.split(self.v(x))
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        b, _, s, _ = a.shape
+        return self.o(a.transpose(1, 2).reshape(b, s, -1))
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["plain", "row-scaled"])
+def test_sdpa_writes_the_concatenated_heads(masked, device):
+    """concatenate_heads(SDPA) -> SDPA(output_concat_heads=True) + a view: one op fewer per attention, the same
+    values bit for bit (a row scale between them moves after the attention)."""
+    torch.manual_seed(0)
+    model, x = MaskedAttention().eval(), torch.randn(2, 32, 64)
+    keys = torch.rand(2, 1, 1, 32) > 0.3
+    keys[..., 0] = True
+    mask = keys.expand(2, 1, 32, 32).clone()
+    mask[1, :, 5] = False                                       # a row that attends nothing
+    args = (x, mask) if masked else (x, None)
+    with torch.no_grad():
+        ref = model(*args)
+    on_out, on = run(model, args, device, {"qkv_heads", "concat_heads", "sdpa_concat_heads"})
+    off_out, off = run(model, args, device, {"qkv_heads", "concat_heads"})
+    assert on.metrics[0]["fusions"]["sdpa_concat_heads"] == 1
+    assert fused_nodes(on, _is("scaled_dot_product_attention", output_concat_heads=True))
+    ops_on, ops_off = per_call_ops(on), per_call_ops(off)
+    assert ops_off["concatenate_heads"] == 1 and ops_on["concatenate_heads"] == 0
+    assert ops_on["multiply"] == ops_off["multiply"] == (1 if masked else 0)
+    assert torch.equal(on_out, off_out)
+    assert_pcc(ref, on_out, 0.99)
+
+
+def test_sdpa_concat_heads_needs_the_attention_as_sole_reader(device):
+    """An attention result read by something else as well keeps its own concatenate_heads."""
+    class Twice(Attention):
+        def forward(self, x):
+            q, k, v = self.split(self.q(x)), self.split(self.k(x)), self.split(self.v(x))
+            a = F.scaled_dot_product_attention(q, k, v)
+            b, _, s, _ = a.shape
+            return self.o(a.transpose(1, 2).reshape(b, s, -1)), a.sum()
+    _, opt = run(Twice().eval(), (torch.randn(2, 32, 64),), device, {"qkv_heads", "concat_heads",
+                                                                      "sdpa_concat_heads"})
+    assert opt.metrics[0]["fusions"]["sdpa_concat_heads"] == 0 and per_call_ops(opt)["concatenate_heads"] == 1
+
+
+def test_out_projection_reads_the_attention_as_rows_of_three_dims(device):
+    """With every pass, the output projection after SDPA(output_concat_heads=True) [B, 1, S, H*D] reads a free
+    [B, S, H*D] view and writes [B, S, H] (rank 3, as after concatenate_heads: the shard planner's candidates)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 64)
+    model = Attention().eval()
+    out, opt = run(model, (x,), device, True)
+    linears = fused_nodes(opt, lambda n: _is("linear")(n) and not n.meta.get("const"))
+    assert all(len(n.meta["shape"]) == 3 for n in linears), [n.meta["shape"] for n in linears]
+    assert per_call_ops(opt)["concatenate_heads"] == 0
+    with torch.no_grad():
+        assert_pcc(model(x), out, 0.999)

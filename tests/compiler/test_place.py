@@ -76,3 +76,30 @@ def test_l1_off_by_option_and_unknown_shapes_left_alone():
     assert bank_bytes({"shape": None, "dtype": ttnn.bfloat16, "layout": ttnn.TILE_LAYOUT}, 64) is None
     with pytest.raises(TypeError, match="l1 must be True or False"):
         torch_ttnn.TorchTtnnOption(l1="yes")
+
+
+class _MaskedAttention(torch.nn.Module):
+    """A linear (its output goes to L1) then SDPA under a mask computed from it on the device."""
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(32, 32)
+
+    def forward(self, x):
+        y = self.lin(x)
+        return torch.nn.functional.scaled_dot_product_attention(y, y, y, attn_mask=y > 0)
+
+
+@pytest.mark.parametrize("l1", [True, False])
+def test_sdpa_mask_is_written_to_dram(device, l1):
+    """SDPA reads its mask from DRAM only: the op making it gets a DRAM memory config even where its input is in
+    L1 (it would write there too); the program runs on the device (the emulator checks the real rule)."""
+    torch.manual_seed(0)
+    model, x = _MaskedAttention().eval(), torch.randn(1, 2, 32, 32)
+    cm, opt = _compile(model, device, l1=l1)
+    with torch.no_grad():
+        ref, out = model(x), cm(x)
+    torch.testing.assert_close(out, ref, atol=0.05, rtol=0.05)
+    assert opt.metrics[-1]["cpu_ops"] == 0
+    sdpa = [n for g in opt._out_fx_graphs for n in g.nodes if n.meta.get("ttnn_name") == "scaled_dot_product_attention"]
+    mask = sdpa[0].kwargs["attn_mask"]
+    assert mask.kwargs.get("memory_config", ttnn.DRAM_MEMORY_CONFIG).buffer_type == ttnn.BufferType.DRAM

@@ -42,7 +42,8 @@ def test_sdpa_concat_heads_output(ttnn, device):
     q = torch.randn(2, 3, 32, 32)
     x = tt(ttnn, device, q)
     out = ttnn.transformer.scaled_dot_product_attention(x, x, x, is_causal=False, output_concat_heads=True)
-    ref = torch.nn.functional.scaled_dot_product_attention(q, q, q).permute(0, 2, 1, 3).reshape(2, 32, 96)
+    ref = torch.nn.functional.scaled_dot_product_attention(q, q, q).permute(0, 2, 1, 3).reshape(2, 1, 32, 96)
+    assert list(out.shape) == [2, 1, 32, 96]   # [B, 1, S, NH*D], as tt-metal's test_sdpa_output_concat_heads
     assert_pcc(ref, ttnn.to_torch(out), 0.999)
 
 
@@ -201,3 +202,116 @@ def test_sdpa_rejects_what_the_real_op_rejects(ttnn, device, case):
              "causal_lengths": "same sequence length"}[case]
     with pytest.raises(RuntimeError, match=match):
         ttnn.transformer.scaled_dot_product_attention(q, k, k, attn_mask=mask)
+
+
+# --- the sharded head split and concat: tt-metal create_qkv_heads / nlp_concat_heads validation ---------------
+def _block_sharded(ttnn, device, x, grid, orientation="ROW_MAJOR", dtype="bfloat16"):
+    """x [B, S, W] block-sharded on grid (x, y) = cores along the width, the height (ROW_MAJOR) or the reverse."""
+    gx, gy = grid
+    rows, cols = (gy, gx) if orientation == "ROW_MAJOR" else (gx, gy)
+    cores = ttnn.CoreRangeSet({ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(gx - 1, gy - 1))})
+    spec = ttnn.ShardSpec(cores, [x.shape[0] * x.shape[1] // rows, x.shape[2] // cols],
+                          getattr(ttnn.ShardOrientation, orientation))
+    mc = ttnn.MemoryConfig(ttnn.TensorMemoryLayout.BLOCK_SHARDED, ttnn.BufferType.L1, spec)
+    return ttnn.to_memory_config(tt(ttnn, device, x, dtype), mc)
+
+
+@pytest.mark.parametrize("orientation,grid", [("ROW_MAJOR", (4, 2)), ("COL_MAJOR", (2, 4))])
+@pytest.mark.parametrize("transpose_key", [False, True])
+def test_sharded_split_then_concat(ttnn, device, orientation, grid, transpose_key):
+    """One batch per core along the height, 4 heads over 4 cores along the width: each core splits its own
+    |q_i k_i v_i| columns, and concatenate_heads puts the heads back on the same cores; costs no data movement
+    beyond the cores (launch-bound)."""
+    b, s, nh, d = 2, 64, 4, 32
+    x = torch.randn(b, s, 3 * nh * d)
+    fused = _block_sharded(ttnn, device, x, grid, orientation)
+    q, k, v = ttnn.transformer.split_query_key_value_and_split_heads(
+        fused, num_heads=nh, transpose_key=transpose_key, memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)
+    groups = x.bfloat16().reshape(b, s, nh, 3, d)
+    heads = [groups[:, :, :, i].permute(0, 2, 1, 3) for i in range(3)]
+    assert torch.equal(ttnn.to_torch(q), heads[0]) and torch.equal(ttnn.to_torch(v), heads[2])
+    assert torch.equal(ttnn.to_torch(k), heads[1].transpose(-1, -2) if transpose_key else heads[1])
+    assert q.memory_config().shard_spec.shard_shape == (b * nh * s // 8, d)
+    assert k.memory_config().shard_spec.shard_shape == ((b * nh * d // 8, s) if transpose_key else (b * nh * s // 8, d))
+    assert device.op_records[-1].bound == "launch"
+    merged = ttnn.transformer.concatenate_heads(v, memory_config=ttnn.L1_BLOCK_SHARDED_MEMORY_CONFIG)
+    assert merged.memory_config().shard_spec == fused.memory_config().shard_spec.__class__(
+        fused.memory_config().shard_spec.grid, (s, nh * d // 4), getattr(ttnn.ShardOrientation, orientation))
+    assert torch.equal(ttnn.to_torch(merged), heads[2].permute(0, 2, 1, 3).reshape(b, s, nh * d))
+    assert device.op_records[-1].bound == "launch"
+
+
+@pytest.mark.parametrize("case,message", [
+    ("no output config", "Output memory config layout must be HEIGHT_SHARDED but got BLOCK_SHARDED"),
+    ("block output", "Output memory config layout must be HEIGHT_SHARDED but got BLOCK_SHARDED"),
+    ("batch != height cores", "Batch size 2 must be equal to num cores 4"),
+    ("heads over width cores", "number of groups 4 must be a multiple of the number of width cores 8"),
+    ("height-sharded input", "Input tensor memory layout must be BLOCK_SHARDED but got HEIGHT_SHARDED"),
+    ("kv tensor", "KV tensor should not be provided when the input tensor is sharded"),
+])
+def test_sharded_split_rejects_what_create_qkv_heads_rejects(ttnn, device, case, message):
+    b, s, nh, d = 2, 64, 4, 32
+    x = torch.randn(b, s, 3 * nh * d)
+    out = {"no output config": None, "block output": ttnn.L1_BLOCK_SHARDED_MEMORY_CONFIG}.get(
+        case, ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)
+    kv = None
+    if case == "batch != height cores":
+        fused = _block_sharded(ttnn, device, x, (2, 4))               # 4 rows of cores for 2 batches
+    elif case == "heads over width cores":
+        fused = _block_sharded(ttnn, device, torch.randn(b, s, 3 * nh * 64), (8, 2))   # 8 width cores, 4 heads
+    elif case == "height-sharded input":
+        fused = ttnn.to_memory_config(tt(ttnn, device, x), ttnn.create_sharded_memory_config(
+            x.shape, ttnn.CoreGrid(x=2, y=1), ttnn.ShardStrategy.HEIGHT))
+    else:
+        fused = _block_sharded(ttnn, device, x, (4, 2))
+        if case == "kv tensor":
+            fused = _block_sharded(ttnn, device, x[..., : nh * d].contiguous(), (4, 2))
+            kv = tt(ttnn, device, x[..., nh * d:].contiguous())
+    with pytest.raises(RuntimeError, match=message):
+        ttnn.transformer.split_query_key_value_and_split_heads(fused, kv, num_heads=nh, memory_config=out)
+
+
+@pytest.mark.parametrize("case,message", [
+    ("height output", "Output memory config layout must not be HEIGHT_SHARDED"),
+    ("interleaved input, sharded output", "Output memory config layout must be INTERLEAVED but got BLOCK_SHARDED"),
+    ("shard narrower than a head", r"shard width \(32\) must equal padded width \(64\)"),
+])
+def test_concat_heads_rejects_what_nlp_concat_heads_rejects(ttnn, device, case, message):
+    b, nh, s, d = 2, 4, 64, 64
+    x = torch.randn(b, nh, s, d)
+    if case == "height output":
+        t = ttnn.to_memory_config(tt(ttnn, device, x), ttnn.create_sharded_memory_config(
+            x.shape, ttnn.CoreGrid(x=8, y=1), ttnn.ShardStrategy.HEIGHT))
+        out = None                                        # defaults to the input's: height-sharded
+    elif case == "interleaved input, sharded output":
+        t, out = tt(ttnn, device, x), ttnn.L1_BLOCK_SHARDED_MEMORY_CONFIG
+    else:
+        t = ttnn.to_memory_config(tt(ttnn, device, x), ttnn.create_sharded_memory_config(
+            x.shape, ttnn.CoreGrid(x=2, y=4), ttnn.ShardStrategy.BLOCK))
+        out = ttnn.L1_BLOCK_SHARDED_MEMORY_CONFIG
+    with pytest.raises(RuntimeError, match=message):
+        ttnn.transformer.concatenate_heads(t, memory_config=out)
+
+
+def test_sdpa_rejects_sharded_operands(ttnn, device):
+    """TT-NN's SDPA reads DRAM or L1 interleaved operands only (tt-metal sdpa_device_operation)."""
+    x = torch.randn(1, 2, 64, 32)
+    q = ttnn.to_memory_config(tt(ttnn, device, x), ttnn.create_sharded_memory_config(
+        x.shape, ttnn.CoreGrid(x=2, y=1), ttnn.ShardStrategy.HEIGHT))
+    k = tt(ttnn, device, x)
+    with pytest.raises(RuntimeError, match="Operands to SDPA need to be DRAM/L1 interleaved"):
+        ttnn.transformer.scaled_dot_product_attention(q, k, k, is_causal=False)
+
+
+def test_sdpa_wants_its_mask_in_dram(ttnn, device):
+    """Q, K and V may be in L1, the mask may not (tt-metal sdpa_device_operation)."""
+    x = torch.randn(1, 2, 64, 32)
+    q = ttnn.from_torch(x, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device,
+                        memory_config=ttnn.L1_MEMORY_CONFIG)
+    mask = torch.zeros(1, 1, 64, 64)
+    in_l1 = ttnn.from_torch(mask, dtype=ttnn.bfloat16, layout=ttnn.TILE_LAYOUT, device=device,
+                            memory_config=ttnn.L1_MEMORY_CONFIG)
+    with pytest.raises(RuntimeError, match="When mask is provided to SDPA, it must be in DRAM"):
+        ttnn.transformer.scaled_dot_product_attention(q, q, q, attn_mask=in_l1, is_causal=False)
+    out = ttnn.transformer.scaled_dot_product_attention(q, q, q, attn_mask=tt(ttnn, device, mask), is_causal=False)
+    assert_pcc(torch.nn.functional.scaled_dot_product_attention(x, x, x), ttnn.to_torch(out), 0.999)

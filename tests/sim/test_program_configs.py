@@ -305,5 +305,6 @@ def test_sharded_split_heads_reads_per_head_groups(ttnn, device):
 
 def test_sharded_split_heads_needs_heads_per_width_core(ttnn, device):
     fused = _block(ttnn, device, torch.randn(2, 64, 6 * 64), grid=(2, 3))  # 3 width cores, 2 heads of 64
-    with pytest.raises(RuntimeError, match=r"num_heads \(2\) must be divisible by the number of cores along the width"):
-        ttnn.transformer.split_query_key_value_and_split_heads(fused, num_heads=2)
+    with pytest.raises(RuntimeError, match=r"number of groups 2 must be a multiple of the number of width cores 3"):
+        ttnn.transformer.split_query_key_value_and_split_heads(fused, num_heads=2,
+                                                               memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)

@@ -268,7 +268,8 @@ class CompiledGraph:
             self.shard_stats = shard(lo.graph, self.ttnn, self.device,
                                      trace=opt.trace and will_trace(lo.graph)).as_dict()
         if opt.l1:
-            self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device))
+            self.l1_placed = place_l1(lo.graph, self.ttnn.L1_MEMORY_CONFIG, *_l1_banks(self.device),
+                                      dram_config=self.ttnn.DRAM_MEMORY_CONFIG)
         if opt.run_mem_analysis:
             banks, bank_size = _l1_banks(self.device)
             if opt.run_eviction_opt:

@@ -29,6 +29,9 @@ Passes, in the order they run:
   head size a multiple of 32 (the op's own check).
 - `concat_heads`: `permute [0, 2, 1, 3]` + `reshape [B, S, H*D]` of attention heads ->
   `transformer.concatenate_heads` (rank 4, TILE, head size a multiple of 32, as the op requires).
+- `sdpa_concat_heads`: `concatenate_heads` of `scaled_dot_product_attention` (or of its result scaled per query
+  row, the lowering's rows that attend nothing) -> the attention with `output_concat_heads=True` and a reshape
+  (a view) to [B, S, H*D]: the kernel writes the heads side by side, the concat op is gone.
 - `gqa_attention`: grouped-query attention's `repeat_kv` (reshape, repeat, reshape of K and V) before
   `scaled_dot_product_attention` removed: TT-NN's SDPA takes fewer K/V heads than Q heads.
 - `rms_norm`: HF's RMSNorm as lowering leaves it (square, mean, add epsilon, rsqrt, multiply, multiply by the
@@ -435,6 +438,72 @@ def fuse_concat_heads(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+# --- sdpa_concat_heads -------------------------------------------------------------------------------------
+def _row_scale(n: fx.Node, x: fx.Node) -> fx.Node | None:
+    """The other operand of `multiply(x, r)` if r scales whole query rows of every head alike ([B|1, 1, S, 1],
+    as the lowering's `keep` of rows that attend nothing): it then scales the concatenated heads the same way."""
+    if not _op(n, "multiply") or n.kwargs or len(n.args) != 2 or x not in n.args or n.args[0] is n.args[1]:
+        return None
+    r = n.args[1] if n.args[0] is x else n.args[0]
+    xs, rs = _shape(n), _row_max_shape(r)
+    if xs is None or rs is None or len(rs) != 4 or len(xs) != 4:
+        return None
+    return r if rs[0] in (1, xs[0]) and rs[1] == 1 and rs[2] == xs[2] and rs[3] == 1 else None
+
+
+def _row_max_shape(r) -> tuple | None:
+    """r's shape, also where the recorder did not know it but r is a row maximum (`max(m, dim=-1, keepdim=True)`,
+    possibly compared with a scalar): m's shape with a last dim of 1."""
+    if not isinstance(r, fx.Node):
+        return None
+    if _shape(r) is not None:
+        return _shape(r)
+    if _op(r, "gt", "ge", "ne") and len(r.args) == 2 and isinstance(r.args[1], (int, float)):
+        return _row_max_shape(r.args[0])
+    if _op(r, "max") and r.kwargs.get("keepdim") and r.kwargs.get("dim") in (-1, 3) and len(r.args) == 1:
+        ms = _shape(r.args[0])
+        return None if ms is None or len(ms) != 4 else ms[:3] + (1,)
+    return None
+
+
+def fuse_sdpa_concat_heads(graph: fx.Graph, ctx: FuseContext) -> int:
+    """concatenate_heads(scaled_dot_product_attention(...)) => scaled_dot_product_attention(...,
+    output_concat_heads=True) -> reshape [B, S, NH*D]: the attention kernel writes each head's rows into its
+    columns of the concatenated output, bit-identical to the separate op (tt-metal test_sdpa_output_concat_heads),
+    so the concat's own read and write of the context (and its dispatch) go. The op's output is [B, 1, S, NH*D];
+    dropping the 1 is a view. A row scale between them (`multiply` by [B|1, 1, S, 1]: the lowering's rows that
+    attend nothing) moves after the attention unchanged, since it scales every head's row alike."""
+    count = 0
+    for c in list(graph.nodes):
+        if not _op(c, "concatenate_heads") or c.kwargs or len(c.args) != 1:
+            continue
+        x = c.args[0]
+        sdpa, scale = x, None
+        if _op(x, "multiply"):
+            sdpa = next((a for a in x.args if _op(a, "scaled_dot_product_attention")), None)
+            scale = _row_scale(x, sdpa) if sdpa is not None else None
+            if scale is None:
+                continue
+        xs = _shape(x)
+        if not _op(sdpa, "scaled_dot_product_attention") or sdpa.kwargs.get("output_concat_heads") \
+                or _sole_user(sdpa) is not (x if scale is not None else c) or _sole_user(x) is not c \
+                or xs is None or len(xs) != 4:
+            continue
+        b, h, s, d = xs
+        sdpa.kwargs = {**sdpa.kwargs, "output_concat_heads": True}
+        sdpa.meta["shape"] = (b, 1, s, h * d)
+        if scale is not None:
+            x.meta["shape"] = (b, 1, s, h * d)
+        merged = _new(graph, c, "sdpa_concat_heads", ctx.ttnn.reshape, (x, [b, s, h * d]), shape=(b, s, h * d),
+                      ttnn_name="reshape", dtype=c.meta.get("dtype"), layout=c.meta.get("layout"))
+        for n in (sdpa, x):   # what the concat's output was, as later passes read it (the shard planner's tiles)
+            n.meta.update(dtype=n.meta.get("dtype") or c.meta.get("dtype"),
+                          layout=n.meta.get("layout") or c.meta.get("layout"))
+        _replace(graph, c, merged)
+        count += 1
+    return count
+
+
 # --- residual_layer_norm -----------------------------------------------------------------------------------
 def fuse_residual_layer_norm(graph: fx.Graph, ctx: FuseContext) -> int:
     """layer_norm(add(x, r)) => layer_norm(x, residual_input_tensor=r) (same for rms_norm): x and r of one
@@ -599,11 +668,17 @@ def _flat_linear(graph, ctx, n) -> bool:
     if xs is None or len(xs) < 3 or any(w is None or len(w) != 2 for w in widths) or not _op(out, "reshape") \
             or out.kwargs or _target(flat) != (math.prod(xs[:-1]), xs[-1]):
         return False
-    if _target(out) != xs[:-1] + (widths[-1][1],):
+    lead = (_target(out) or ())[:-1]
+    if not lead or _target(out) != lead + (widths[-1][1],) or [d for d in lead if d != 1] != [d for d in xs[:-1] if d != 1]:
         return False
-    if xs[-2] == 1 and math.prod(xs[:-2]) > 1:
+    if lead[-1] == 1 and math.prod(lead[:-1]) > 1:
         return False   # one row per matrix (a decode step's [B, 1, K]): flat, the rows share tiles (32x fewer)
-    n.replace_input_with(flat, flat.args[0])
+    src = flat.args[0]
+    if lead != xs[:-1]:   # x differs from [B, S, K] by size-1 dims only (SDPA's [B, 1, S, K]): a view of it
+        src = _new(graph, flat, "reshapes", ctx.ttnn.reshape, (src, [*lead, xs[-1]]), shape=lead + (xs[-1],),
+                   ttnn_name="reshape", dtype=src.meta.get("dtype"), layout=src.meta.get("layout"))
+        xs = lead + (xs[-1],)
+    n.replace_input_with(flat, src)
     for p, w in zip(chain, widths):
         p.meta["shape"] = xs[:-1] + (w[1],)
     _drop(graph, flat)
@@ -1074,6 +1149,7 @@ PASSES = (
     FusionPass("linear_activation", fuse_linear_activation),
     FusionPass("qkv_heads", fuse_qkv_heads),
     FusionPass("concat_heads", fuse_concat_heads),
+    FusionPass("sdpa_concat_heads", fuse_sdpa_concat_heads),
     FusionPass("gqa_attention", fuse_gqa_attention),
     FusionPass("rms_norm", fuse_rms_norm),
     FusionPass("rotate_half", fuse_rotate_half),

@@ -25,14 +25,17 @@ from ..sim import types as tt_types   # TT-NN byte sizes by dtype name (the same
 from .passes import alias_members
 
 DEFAULT_BUDGET = 0.5
-# Ops that read some inputs from DRAM only (their validation refuses interleaved L1): name -> argument positions.
-# Flash-decode wants Q in DRAM (or height-sharded) and streams K and V from DRAM (sdpa_decode_device_operation).
-DRAM_INPUTS = {"scaled_dot_product_attention_decode": (0, 1, 2)}
+# Ops that read some inputs from DRAM only (their validation refuses interleaved L1): name -> argument positions
+# or keyword names. Flash-decode wants Q in DRAM (or height-sharded) and streams K and V from DRAM
+# (sdpa_decode_device_operation); SDPA takes Q, K, V from DRAM or L1 but its mask from DRAM only ("When mask is
+# provided to SDPA, it must be in DRAM", sdpa_device_operation).
+DRAM_INPUTS = {"scaled_dot_product_attention_decode": (0, 1, 2), "scaled_dot_product_attention": ("attn_mask",)}
 
 
 def _needs_dram(m: fx.Node, user: fx.Node) -> bool:
     where = DRAM_INPUTS.get(user.meta.get("ttnn_name"), ())
-    return any(i < len(user.args) and user.args[i] is m for i in where)
+    return any(user.kwargs.get(i) is m if isinstance(i, str) else i < len(user.args) and user.args[i] is m
+               for i in where)
 
 
 @functools.cache
@@ -80,9 +83,11 @@ def bank_bytes(meta: dict, banks: int, alignment: int = 16) -> int | None:
     return -(-max(pages, 1) // banks) * page
 
 
-def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: float = DEFAULT_BUDGET) -> int:
+def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: float = DEFAULT_BUDGET,
+             dram_config=None) -> int:
     """Give `memory_config=l1_config` to the per-call device tensors that fit (see the module docstring);
-    returns how many tensors were placed."""
+    returns how many tensors were placed. A tensor some op reads from DRAM only (DRAM_INPUTS) gets
+    `memory_config=dram_config`, if given: an op without a memory config writes where its input is."""
     nodes = list(graph.nodes)
     order = {n: i for i, n in enumerate(nodes)}
     group_of, members = alias_members(graph)
@@ -100,8 +105,11 @@ def place_l1(graph: fx.Graph, l1_config, banks: int, bank_size: int, budget: flo
         size = bank_bytes(n.meta, banks)
         group = members[n]
         users = [u for m in group for u in m.users]
-        if size is None or any(u.op == "output" for u in users) or any(m.meta.get("kept") for m in group) \
-                or any(_needs_dram(m, u) for m in group for u in m.users):
+        if any(_needs_dram(m, u) for m in group for u in m.users):
+            if dram_config is not None:   # else it would inherit its input's L1 placement
+                n.update_kwarg("memory_config", dram_config)
+            continue
+        if size is None or any(u.op == "output" for u in users) or any(m.meta.get("kept") for m in group):
             continue
         start, end = order[n], max((order[u] for u in users), default=order[n])
         if max(usage[start:end + 1]) + size > limit:

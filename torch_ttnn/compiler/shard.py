@@ -31,6 +31,14 @@ What this pass does, after fusion and before L1 placement:
    bound of its dispatch, every device op at the interleaved figure) so the host never waits on dispatch.
    Otherwise the region stays interleaved: nothing is sharded that could make a call slower.
 
+The attention head split and merge stay interleaved. TT-NN's sharded split (create_qkv_heads) takes a
+block-sharded fused QKV with one batch per core along the height and writes height-sharded Q, K and V; its
+sharded merge (nlp_concat_heads) reads height-sharded heads. Between them TT's hand-written BERT runs matmuls
+and a sharded softmax on those shards, but the compiled attention is SDPA, which refuses sharded operands
+(sdpa_device_operation: "DRAM/L1 interleaved"): Q, K and V would each need a conversion back to interleaved,
+their bytes over the NoC again and a dispatch each, for a split that then saves about that much. The merge goes instead: SDPA writes the heads side by
+side itself (compiler/fuse.py, `sdpa_concat_heads`).
+
 Every config emitted is checked the way the real op checks it (divisibility of M, N and K tiles by the
 blocks, blocks within the grid, subblocks within the Dst registers, sharded outputs' subblock rule), so the
 emulator, which runs those checks, accepts it; a shape that fits no grid or no L1 keeps today's placement.

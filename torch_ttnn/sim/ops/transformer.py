@@ -31,7 +31,8 @@ from ._sfpu_approx import exp_fast
 from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operand, operands, require_device
-from ..types import INTEGERS, BufferType, DataType, Layout, MathFidelity, MemoryConfig, ShardSpec, TensorMemoryLayout
+from ..types import (INTEGERS, BufferType, DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, ShardSpec,
+                     TensorMemoryLayout, tile_bytes)
 from . import _eltwise as E
 from .data_movement import _check, _finish
 from .matmul import _BITS, _accumulate, _phases
@@ -63,8 +64,10 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     is_causal defaults to True, as in the real op; an attn_mask [B, 1|NH, Sq, Sk] is added to the scores
     (is_causal=False must go with it). scale defaults to 1/sqrt(D). sliding_window_size limits each query
     to the last that many keys. Validation per tt-metal sdpa_device_operation (0.81.1 messages): rank 4, TILE,
-    float dtypes, matching batch and head dim, NH divisible by NKV, no tile padding of the head dim (D a
-    multiple of 32), is_causal and attn_mask not both, causal only with Sq == Sk.
+    float dtypes, not sharded (DRAM or L1 interleaved), the mask in DRAM, matching batch and head dim, NH
+    divisible by NKV, no tile padding of the head dim (D a multiple of 32), is_causal and attn_mask not both,
+    causal only with Sq == Sk. output_concat_heads=True writes the heads side by side, [B, 1, S, NH*D], as
+    concatenate_heads would lay them out.
     """
     op = "ttnn.transformer.scaled_dot_product_attention"
     dev = require_device(op, input_tensor_q, input_tensor_k, input_tensor_v, attn_mask)
@@ -73,6 +76,8 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
         _check(len(t.shape) == 4, op, f"{name} must be rank 4 [B, heads, S, D], got {list(t.shape)}")
         _check(t.layout == Layout.TILE, op, f"{name} must be in TILE layout; use ttnn.to_layout")
         _check(t.dtype not in INTEGERS, op, f"{name} must be a float type, got {t.dtype}")
+        _check(not t.is_sharded(), op, f"Operands to SDPA need to be DRAM/L1 interleaved ({name} is "
+               f"{t.memory_config().memory_layout.name}; ttnn.to_memory_config it to an interleaved config)")
     b, nh, sq, d = q.shape
     _check(k.shape[0] == b and v.shape[0] == b, op, f"batch mismatch: Q {list(q.shape)}, K {list(k.shape)}, "
            f"V {list(v.shape)}")
@@ -97,6 +102,9 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     scores = E.round_to(scores, DataType.BFLOAT16) * sc   # S packed to bfloat16; the scale applied in the SFPU
     if attn_mask is not None:
         m = attn_mask.value.float()
+        _check(attn_mask.memory_config().buffer_type == BufferType.DRAM, op, "When mask is provided to SDPA, it "
+               f"must be in DRAM (it is in {attn_mask.memory_config().buffer_type.name}: pass the op that makes it "
+               "memory_config=ttnn.DRAM_MEMORY_CONFIG)")
         _check(m.dim() == 4 and m.shape[-2:] == (sq, sk) and m.shape[0] in (1, b) and m.shape[1] in (1, nh), op,
                f"attn_mask must be [B|1, 1|NH, {sq}, {sk}], got {list(m.shape)}")
         scores = scores + m
@@ -119,8 +127,8 @@ def scaled_dot_product_attention(input_tensor_q, input_tensor_k, input_tensor_v,
     inv_sum = E.round_to(torch.reciprocal(E.round_to(e.sum(-1, keepdim=True), DataType.BFLOAT16)),
                          DataType.BFLOAT16)
     out = E.round_to(_engine(e, vv, fid, fp32_acc, 7, _BITS.get(v.dtype, 7)), DataType.BFLOAT16) * inv_sum
-    if output_concat_heads:
-        out = out.permute(0, 2, 1, 3).reshape(b, sq, nh * d)
+    if output_concat_heads:   # the heads side by side, [B, 1, S, NH*D] (tt-metal test_sdpa_output_concat_heads)
+        out = out.permute(0, 2, 1, 3).reshape(b, 1, sq, nh * d)
     flops = 4.0 * b * nh * sq * sk * d
     # Priced as flash attention runs it: per (batch, head), Q K^T and P V as tile products on the matrix
     # engine (scores stay in L1), softmax on the vector engine; Q, K, V and the mask read once.
@@ -331,7 +339,9 @@ def attention_softmax_(tensor, *, head_size=None, attention_mask=None, program_c
 @operation("ttnn.transformer.concatenate_heads",
            golden_function=lambda t, **_: t.permute(0, 2, 1, 3).reshape(t.shape[0], t.shape[2], -1))
 def concatenate_heads(input_tensor, *, memory_config=None):
-    """[B, NH, S, D] -> [B, S, NH*D] (rank 4, TILE, D a multiple of 32, as the real op requires)."""
+    """[B, NH, S, D] -> [B, S, NH*D] (rank 4, TILE, D a multiple of 32, as the real op requires). The output
+    memory config defaults to the input's; validation and the sharded output follow tt-metal's
+    ConcatenateHeads / NLPConcatHeadsDeviceOperation (see `_concat_heads_placement`)."""
     op = "ttnn.transformer.concatenate_heads"
     dev = require_device(op, input_tensor)
     _check(len(input_tensor.shape) == 4, op, f"input must be rank 4 [B, NH, S, D], got {list(input_tensor.shape)}")
@@ -344,18 +354,34 @@ def concatenate_heads(input_tensor, *, memory_config=None):
 
 
 def _concat_heads_placement(op, t, memory_config):
-    """A height-sharded input whose shards hold whole heads (heads_per_core x S rows) concatenates on the same
-    cores: each core writes its S rows x heads_per_core*D columns (block sharding over the same grid)."""
-    if memory_config is None or not memory_config.is_sharded() or memory_config.shard_spec is not None:
+    """The output's memory config, checked as tt-metal's nlp_concat_heads validates it. A sharded input (not
+    width-sharded) must hold whole heads per shard: shard width = D, shard height a multiple of S, and the heads
+    split evenly into shards; its output may not be height-sharded. An interleaved input gives an interleaved
+    output only. A sharded output always takes the input's grid and orientation, each shard S rows x
+    heads_per_shard*D columns (a shard spec passed in is replaced, as the real op does)."""
+    mc = memory_config or t.memory_config()
+    if not t.is_sharded():
+        _check(not mc.is_sharded(), op, f"Output memory config layout must be INTERLEAVED but got "
+               f"{mc.memory_layout.name} (an interleaved input concatenates to an interleaved output; shard the "
+               f"input to get sharded heads out)")
         return memory_config
-    _check(t.is_sharded(), op, "a sharded output without a shard spec needs a sharded input to derive it from")
+    layout = t.memory_config().memory_layout
+    _check(layout != TensorMemoryLayout.WIDTH_SHARDED, op, "Input tensor memory layout must not be WIDTH_SHARDED "
+           "but got WIDTH_SHARDED")
     spec = t.memory_config().shard_spec
-    rows = spec.shard_shape[0]
-    s, d = t.padded_shape[-2], t.padded_shape[-1]
-    _check(rows % s == 0, op, f"input shards of {rows} rows do not hold whole heads of {s} rows")
-    shard = (s, rows // s * d)
-    return MemoryConfig(memory_config.memory_layout, memory_config.buffer_type,
-                        ShardSpec(spec.grid, shard, spec.shard_orientation))
+    rows, width = spec.shard_shape
+    nh, s, d = t.padded_shape[1], t.padded_shape[-2], t.padded_shape[-1]
+    _check(width == d, op, f"Input tensor shard width ({width}) must equal padded width ({d})")
+    _check(rows % s == 0, op, f"Input tensor shard height ({rows}) must be divisible by padded height ({s})")
+    _check(nh % (rows // s) == 0, op, f"Input tensor padded height ({nh}) must be divisible by shard height / "
+           f"padded height ({rows} / {s})")
+    _check(mc.memory_layout != TensorMemoryLayout.HEIGHT_SHARDED, op, "Output memory config layout must not be "
+           "HEIGHT_SHARDED but got HEIGHT_SHARDED (pass memory_config=ttnn.L1_BLOCK_SHARDED_MEMORY_CONFIG)")
+    if not mc.is_sharded():
+        return mc
+    heads = rows // s
+    return MemoryConfig(mc.memory_layout, mc.buffer_type,
+                        ShardSpec(spec.grid, (rows // heads, width * heads), spec.shard_orientation))
 
 
 def _split_golden(input_tensor, kv_input_tensor=None, *, num_heads, num_kv_heads=None, transpose_key=True, **_):
@@ -386,26 +412,50 @@ def _split_grouped(x, nh, nkv, transpose_key):
     return q, (k.transpose(-1, -2) if transpose_key else k), v
 
 
-def _split_shards(op, t, nh, nkv, seq, d, transpose_key, memory_config):
-    """Height-sharded Q, K, V memory configs on the input's grid: each core keeps the heads of its width slice
-    for the rows of its height slice (num_heads must split evenly over the cores along the width)."""
-    spec = t.memory_config().shard_spec
-    _check(memory_config is None or memory_config.is_sharded(), op,
-           "a sharded input gives sharded Q, K and V: memory_config must be sharded (e.g. "
-           "ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG) or None")
-    rows, width = spec.shard_shape
-    w_cores = -(-t.padded_shape[-1] // width)
-    _check(nh % w_cores == 0, op, f"num_heads ({nh}) must be divisible by the number of cores along the width "
-           f"({w_cores}): each core splits the heads of its own slice of the fused QKV")
-    q_heads = nh // w_cores
-    kv_heads = nkv * q_heads // nh
-    buffer = (memory_config or t.memory_config()).buffer_type
+def _split_shards(op, dev, t, nh, nkv, d, transpose_key, memory_config):
+    """Height-sharded Q, K, V memory configs of the sharded kernel, checked as tt-metal's create_qkv_heads
+    validates its input and builds its program: a BLOCK_SHARDED input on one rectangle of the compute grid,
+    one batch per core along the height (batch = cores along the height, the shard's rows within one sequence),
+    the KV heads (one group each: |q_i k_i v_i| columns) split evenly over the cores along the width, and a
+    HEIGHT_SHARDED output (memory_config defaults to the input's, which is block-sharded: pass
+    ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG). Along the height are the grid's rows with ROW_MAJOR orientation, its
+    columns with COL_MAJOR. Each output keeps the input's grid and orientation, its shards the heads of one
+    core: [B*heads*S / cores, D] (K transposed: [B*NKV*D / cores, S])."""
+    mc = t.memory_config()
+    _check(t.dtype in (DataType.FLOAT32, DataType.BFLOAT16, DataType.BFLOAT8_B), op,
+           f"Unsupported data format {t.dtype.name} (the sharded kernel takes float32, bfloat16 or bfloat8_b)")
+    _check(mc.memory_layout == TensorMemoryLayout.BLOCK_SHARDED, op, f"Input tensor memory layout must be "
+           f"BLOCK_SHARDED but got {mc.memory_layout.name}")
+    out = memory_config or mc
+    _check(out.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED, op, f"Output memory config layout must be "
+           f"HEIGHT_SHARDED but got {out.memory_layout.name} (a sharded input gives height-sharded Q, K and V: "
+           f"pass memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)")
+    spec = mc.shard_spec
+    box, grid = spec.grid.bounding_box(), dev.compute_with_storage_grid_size()
+    _check(box.end.x < grid.x and box.end.y < grid.y, op, f"the input's shard grid {box} is outside the compute "
+           f"grid {grid.x}x{grid.y}")
+    row_major = spec.shard_orientation == ShardOrientation.ROW_MAJOR
+    h_cores, w_cores = (box.end.y + 1, box.end.x + 1) if row_major else (box.end.x + 1, box.end.y + 1)
+    b, s, hidden = t.padded_shape
+    _check(hidden % (w_cores * 32) == 0, op, f"Flattened hidden dimension {hidden} must be a multiple of width "
+           f"cores {w_cores} * tile width 32 to ensure that each core gets an even amount of tiles")
+    _check(b == h_cores, op, f"Batch size {b} must be equal to num cores {h_cores} (one batch per core along the "
+           f"height: {'rows' if row_major else 'columns'} of the shard grid with "
+           f"{spec.shard_orientation.name} orientation)")
+    _check(nkv % w_cores == 0, op, f"number of groups {nkv} must be a multiple of the number of width cores "
+           f"{w_cores}")
+    _check(s % 32 == 0, op, f"Sequence length {s} must divide evenly into Tiles of Tile Height 32")
+    cores = (box.end.x - box.start.x + 1) * (box.end.y - box.start.y + 1)
+    per_core_tiles = (b * s // 32 // h_cores) * (hidden // 32 // w_cores)
+    tile = tile_bytes(t.dtype)
+    _check(2 * per_core_tiles * tile <= dev.spec.l1_bank_size, op, f"Workload of Tiles {per_core_tiles} at Tile "
+           f"Size {tile} (times 2 for output) exceeds L1 capacity {dev.spec.l1_bank_size}")
 
-    def height(shape):
-        return MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, buffer, ShardSpec(spec.grid, shape,
-                                                                               spec.shard_orientation))
-    k_shape = (kv_heads * d, rows) if transpose_key else (kv_heads * rows, d)
-    return height((q_heads * rows, d)), height(k_shape), height((kv_heads * rows, d))
+    def height(rows, cols):
+        return MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, out.buffer_type,
+                            ShardSpec(spec.grid, (rows, cols), spec.shard_orientation))
+    k_spec = height(b * nkv * d // cores, s) if transpose_key else height(b * nkv * s // cores, d)
+    return height(b * nh * s // cores, d), k_spec, height(b * nkv * s // cores, d)
 
 
 @operation("ttnn.transformer.split_query_key_value_and_split_heads", golden_function=_split_golden)
@@ -440,7 +490,7 @@ def split_query_key_value_and_split_heads(input_tensor, kv_input_tensor=None, *,
            f"that produces the heads)")
     if input_tensor.is_sharded():
         parts = _split_grouped(x, num_heads, nkv, transpose_key)
-        configs = _split_shards(op, input_tensor, num_heads, nkv, x.shape[1], d, transpose_key, memory_config)
+        configs = _split_shards(op, dev, input_tensor, num_heads, nkv, d, transpose_key, memory_config)
     else:
         parts = _split_values(x, num_heads, nkv, transpose_key)
         configs = [memory_config or input_tensor.memory_config()] * 3
