@@ -19,6 +19,8 @@ exchanged over torch.distributed (gloo), then every process computes as one proc
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from .. import formats, multiprocess
@@ -135,9 +137,20 @@ def _group_values(t: MeshTensor, groups: list[list[int]]) -> dict[int, torch.Ten
     return {**values, **multiprocess.exchange({i: v for i, v in values.items() if i in spanning})}
 
 
-def _local(t: MeshTensor, group: list[int]) -> list[int]:
-    """The chips of `group` whose shards this process holds (all of them in one process)."""
-    return [i for i in group if t._shards[i] is not None]
+class _Group(NamedTuple):
+    chips: list[int]   # the group's chips, in mesh order
+    kind: str          # "ring" or "linear" (the topology the collective runs over)
+    local: list[int]   # the chips of the group whose shards this process holds (all of them in one process)
+
+
+def _local_groups(op: str, t: MeshTensor, cluster_axis, topology) -> tuple[dict[int, torch.Tensor], list[_Group]]:
+    """The groups along `cluster_axis` this process takes part in, and every value they read (by chip): the
+    preamble all three collectives share."""
+    mesh = t._mesh
+    groups = mesh.axis_chips(cluster_axis)
+    vals = _group_values(t, groups)
+    runs = [_Group(g, _topology(op, mesh, g, topology), [i for i in g if t._shards[i] is not None]) for g in groups]
+    return vals, [r for r in runs if r.local]
 
 
 def _output(op, output_tensor):
@@ -156,12 +169,8 @@ def all_gather(input_tensor, dim, *, cluster_axis=None, memory_config=None, outp
     mesh, d = t._mesh, _norm_dim(dim, len(t.shape), op)
     links = _links(op, mesh, num_links)
     out = list(t._shards)
-    groups = mesh.axis_chips(cluster_axis)
-    vals = _group_values(t, groups)
-    for group in groups:
-        kind, local = _topology(op, mesh, group, topology), _local(t, group)
-        if not local:
-            continue
+    vals, groups = _local_groups(op, t, cluster_axis, topology)
+    for group, kind, local in groups:
         values = torch.cat([vals[i] for i in group], dim=d)
         for i in local:
             s = t._shards[i]
@@ -183,17 +192,14 @@ def reduce_scatter(input_tensor, dim, *, cluster_axis=None, subdevice_id=None, m
     mesh, d = t._mesh, _norm_dim(dim, len(t.shape), op)
     links = _links(op, mesh, num_links)
     out = list(t._shards)
-    groups = mesh.axis_chips(cluster_axis)
-    for group in groups:
+    for group in mesh.axis_chips(cluster_axis):
         n = len(group)
         if t.shape[d] % n:
             raise RuntimeError(f"{op}: dim {dim} of size {t.shape[d]} cannot be scattered evenly over {n} chips; "
                                f"pad it to a multiple of {n}")
-    vals = _group_values(t, groups)
-    for group in groups:
-        n, kind, local = len(group), _topology(op, mesh, group, topology), _local(t, group)
-        if not local:
-            continue
+    vals, groups = _local_groups(op, t, cluster_axis, topology)
+    for group, kind, local in groups:
+        n = len(group)
         pieces = [torch.chunk(vals[i], n, dim=d) for i in group]
         for k, i in enumerate(group):
             if i not in local:
@@ -216,12 +222,8 @@ def all_reduce(input_tensor, *, cluster_axis=None, subdevice_id=None, memory_con
     mesh = t._mesh
     links = _links(op, mesh, num_links)
     out = list(t._shards)
-    groups = mesh.axis_chips(cluster_axis)
-    vals = _group_values(t, groups)
-    for group in groups:
-        kind, local = _topology(op, mesh, group, topology), _local(t, group)
-        if not local:
-            continue
+    vals, groups = _local_groups(op, t, cluster_axis, topology)
+    for group, kind, local in groups:
         s0 = t._shards[local[0]]
         total = _bf16_sum([vals[i] for i in group], s0.dtype)
         for i in local:
