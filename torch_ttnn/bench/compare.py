@@ -243,7 +243,8 @@ def render(rows: list[Row], meta: dict) -> str:
              "", "Kernel: device kernel time summed; host-visible: as the host sees a call without trace (host "
              "dispatch overlapping the device); traced: replayed from a captured trace (no dispatch; compiled "
              "programs: compiled with trace=True and measured on a real replay, PCC the lower of both runs). The "
-             "hand-written programs are bfloat8_b with LoFi throughout, as 'compiled (all bf8, LoFi)' is; "
+             "hand-written BERT and ViT programs are bfloat8_b with LoFi throughout, as 'compiled (all bf8, LoFi)' is "
+             "(the Llama decode's dtypes: below); "
              "'compiled (defaults)' keeps bfloat16 with HiFi2 and float32 accumulation, so it is compared at "
              "higher precision."]
     if any(r.model == "llama-1b-decode" for r in rows):
