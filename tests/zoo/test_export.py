@@ -51,8 +51,8 @@ print(json.dumps({"calls": rows, "load_ops": load_ops}))
 ODD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_models.py:odd")
 # Block-sharded in L1 with program configs when traced (compiler/shard.py).
 WIDE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "export_models.py:wide")
-CASES = [("bert", {}), ("resnet", {"trace": True}), ("bert", {"weight_dtype": "bfloat8_b"}), (ODD, {}),
-         (WIDE, {"trace": True})]
+# (BERT with default options adds nothing the bfloat8_b case and ODD's defaults do not check: left out for time.)
+CASES = [("resnet", {"trace": True}), ("bert", {"weight_dtype": "bfloat8_b"}), (ODD, {}), (WIDE, {"trace": True})]
 
 
 def _run_exported(script, tmp_path):
