@@ -18,8 +18,8 @@ import torch
 from .. import formats
 from ..operation import operation, record
 from ..tensor import Tensor, new_device_tensor, nbytes, operand, operands, require_device
-from ..types import (populate_sharding, BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,
-                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, tile_bytes)
+from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,
+                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, populate_sharding, tile_bytes)
 
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
            "expand", "squeeze", "unsqueeze", "gather", "scatter", "scatter_add", "embedding", "fill", "tilize",

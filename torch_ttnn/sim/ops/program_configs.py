@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..tensor import Tensor
-from ..types import (shard_spec_2d, TILE_SIZE, CoreCoord, CoreRange, CoreRangeSet, MemoryConfig, ShardOrientation,
+from ..types import (TILE_SIZE, CoreCoord, CoreRange, CoreRangeSet, MemoryConfig, ShardOrientation, shard_spec_2d,
                      ShardSpec, TensorMemoryLayout, num_cores_to_corerangeset)
 from ._eltwise import UnaryOpType, UnaryWithParam
 

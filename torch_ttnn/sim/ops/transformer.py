@@ -31,8 +31,8 @@ from ._sfpu_approx import exp_fast
 from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operand, operands, require_device
-from ..types import (shard_spec_2d, INTEGERS, BufferType, DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, ShardSpec,
-                     TensorMemoryLayout, tile_bytes)
+from ..types import (INTEGERS, BufferType, DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, ShardSpec,
+                     TensorMemoryLayout, shard_spec_2d, tile_bytes)
 from . import _eltwise as E
 from .data_movement import _check, _finish
 from .matmul import _BITS, _accumulate, _phases
