@@ -7,7 +7,7 @@ of each tile only; 4 (RC) all; anything else is the real op's TT_FATAL."""
 import pytest
 import torch
 
-from tests.helpers import pcc
+from helpers import pcc
 from torch_ttnn.sim.ops import _sfpu_approx as A
 
 

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from tests.helpers import pcc
+from helpers import pcc
 
 
 def _grid(ttnn, x1=3, y1=1):
