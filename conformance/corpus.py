@@ -164,3 +164,43 @@ ND_EQ_PAIRS = [("nd_a", "nd_a2"), ("nd_a", "nd_b"), ("nd_a", "nd_col"), ("nd_a",
                ("height", "block"), ("placed_nd_a", "nd_a"), ("placed_nd_h", "placed_height"),
                ("nd_h", "placed_height"), ("height", "placed_nd_h"), ("height", "placed_height"),
                ("nd_empty", "nd_a"), ("nd_empty", "l1"), ("l1", "dram")]
+# TensorSpec's sharding helpers on the 4x2 grid: (shape, dtype, layout, method, argument); each answers with the
+# memory config the resulting spec reports (or its error).
+_TS = ([2, 50, 70], "bfloat16")
+ND_TENSOR_SPEC_CASES = [
+    (*_TS, layout, method, arg) for layout in ("TILE", "ROW_MAJOR") for method, arg in (
+        ("sharded", ([1, 20, 30], None)), ("sharded", ([1, 20, 30], "REQUIRED")), ("sharded", ([1, 20, 30], "NONE")),
+        ("sharded_nd", [1, 20, 30]), ("sharded_across_dims", [0]), ("sharded_across_dims", [1]),
+        ("sharded_across_dims_except", [0]), ("sharded_across_dims_except", [-1]), ("height_sharded", "ROW_MAJOR"),
+        ("width_sharded", "ROW_MAJOR"), ("block_sharded", "ROW_MAJOR"), ("block_sharded", "COL_MAJOR"),
+        ("block_sharded_range", "ROW_MAJOR"))
+] + [([2, 50, 70], dt, "ROW_MAJOR", "sharded", ([1, 20, 3], al)) for dt in ("float32", "uint8")
+     for al in (None, "REQUIRED")] + [([2, 64, 128], "bfloat16", "TILE", "constructor_nd", [1, 32, 128]),
+                                      ([64, 128], "bfloat16", "TILE", "constructor_legacy", [32, 32])]
+
+
+def tensor_spec_case(ttnn, shape, dtype, layout, method, arg):
+    """One ND_TENSOR_SPEC_CASES entry, built with the given ttnn module (the real one on the real side, the
+    emulator in tests/real_ttnn/test_nd_sharding.py)."""
+    g = ttnn.CoreRangeSet([ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 1))])
+    dt, lay, l1 = getattr(ttnn, dtype), getattr(ttnn, f"{layout}_LAYOUT"), ttnn.BufferType.L1
+    if method == "constructor_nd":
+        return ttnn.TensorSpec(ttnn.Shape(shape), dt, lay, ttnn.NdShardSpec(ttnn.Shape(arg), g), l1)
+    if method == "constructor_legacy":
+        return ttnn.TensorSpec(ttnn.Shape(shape), dt, lay, ttnn.TensorMemoryLayout.BLOCK_SHARDED,
+                               ttnn.ShardSpec(g, arg, ttnn.ShardOrientation.ROW_MAJOR), l1)
+    ts = ttnn.TensorSpec(ttnn.Shape(shape), dt, lay, l1)
+    if method == "sharded":
+        shard, align = arg
+        if align is None:
+            return ts.sharded(ttnn.Shape(shard), g)
+        return ts.sharded(ttnn.Shape(shard), g, getattr(ttnn.ShardShapeAlignment, align))
+    if method == "sharded_nd":
+        return ts.sharded(ttnn.NdShardSpec(ttnn.Shape(arg), g))
+    if method in ("sharded_across_dims", "sharded_across_dims_except"):
+        return getattr(ts, method)(arg, g)
+    orientation = getattr(ttnn.ShardOrientation, arg)
+    if method == "block_sharded_range":
+        return ts.block_sharded(ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 1)), orientation)
+    return getattr(ts, method)(g, orientation)
+

@@ -18,6 +18,7 @@ import ttnn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from corpus import (FORMATS, LAYOUTS, METHOD_CLASSES, ND_CONFIGS, ND_EQ_PAIRS, ND_SPEC_CASES,  # noqa: E402
+                    ND_TENSOR_SPEC_CASES, tensor_spec_case,
                     TYPECAST_TARGETS, integer_source)  # (numpy only, shared)
 
 NAMESPACES = ("", "transformer", "experimental", "device")
@@ -302,7 +303,13 @@ def nd_sharding():
     configs = {n: _nd_config(n) for n in ND_CONFIGS}
     eq = {f"{a}|{b}": bool(configs[a] == configs[b]) for a, b in ND_EQ_PAIRS}
     reprs = {n: repr(c) for n, c in configs.items()}
-    return {"specs": specs, "eq": eq, "reprs": reprs}
+    helpers = []
+    for case in ND_TENSOR_SPEC_CASES:
+        try:
+            helpers.append({"outcome": "ok", "repr": repr(tensor_spec_case(ttnn, *case).memory_config)})
+        except Exception as e:  # noqa: BLE001
+            helpers.append({"outcome": "raised", "message": str(e).split("backtrace:")[0].strip()[-300:]})
+    return {"specs": specs, "eq": eq, "reprs": reprs, "tensor_specs": helpers}
 
 
 def main():

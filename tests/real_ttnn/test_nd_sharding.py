@@ -3,7 +3,7 @@ HEIGHT/WIDTH/BLOCK layout and 2-D shard it fills in, stays ND_SHARDED, or reject
 MemoryConfig, and MemoryConfig equality between configs built the two ways and placed on tensors."""
 import pytest
 
-from conformance.corpus import ND_CONFIGS, ND_EQ_PAIRS, ND_SPEC_CASES
+from conformance.corpus import ND_CONFIGS, ND_EQ_PAIRS, ND_SPEC_CASES, ND_TENSOR_SPEC_CASES
 
 
 def _grid(ttnn, rects):
@@ -63,3 +63,17 @@ def test_memory_config_equality(real, ttnn, pair):
 @pytest.mark.parametrize("name", sorted(ND_CONFIGS))
 def test_memory_config_repr(real, ttnn, name):
     assert repr(_config(ttnn, name)) == real["nd"]["reprs"][name]
+
+
+@pytest.mark.parametrize("i", range(len(ND_TENSOR_SPEC_CASES)),
+                         ids=[f"{c[2]}-{c[1]}-{c[3]}-{c[4]}" for c in ND_TENSOR_SPEC_CASES])
+def test_tensor_spec_sharding_helpers(real, ttnn, i):
+    """TensorSpec(..., nd_shard_spec) and its helpers (sharded with each ShardShapeAlignment, sharded_across_dims
+    [_except], height/width/block_sharded) give the memory config the real ones give, or fail where they do."""
+    from conformance.corpus import tensor_spec_case
+    want = real["nd"]["tensor_specs"][i]
+    if want["outcome"] == "raised":
+        with pytest.raises(RuntimeError):
+            tensor_spec_case(ttnn, *ND_TENSOR_SPEC_CASES[i])
+        return
+    assert repr(tensor_spec_case(ttnn, *ND_TENSOR_SPEC_CASES[i]).memory_config) == want["repr"]

@@ -19,7 +19,8 @@ from .device import Device
 from .operation import Operation, operation, record
 from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, BufferType, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
                     DataType, Layout, MemoryConfig, Shape, StorageType, TensorMemoryLayout, element_size,
-                    nd_shard_allocation, populate_sharding, shard_allocation, tile_bytes)
+                    nd_shard_allocation, populate_sharding, shard_allocation, sharded_padded_shape,
+                    tile_bytes)
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
                    np.dtype(np.uint32): torch.int64, np.dtype(np.float64): torch.float32,
@@ -284,8 +285,8 @@ def _place(t: Tensor, device: Device, memory_config: MemoryConfig):
                 device.compute_with_storage_grid_size()
             shard = nd_shard_allocation(memory_config, t.padded_shape, t._layout, t._dtype, limit)
         else:  # one shard per core
-            shard = shard_allocation(memory_config, t.padded_shape, t._layout, t._dtype,
-                                     device.compute_with_storage_grid_size())
+            shard = shard_allocation(memory_config, sharded_padded_shape(memory_config, t.padded_shape, t._layout),
+                                     t._layout, t._dtype, device.compute_with_storage_grid_size())
         buf = device.allocate(memory_config.buffer_type, shard.pages_per_core * shard.cores, shard.page_size,
                               shard.cores)
     else:

@@ -748,13 +748,24 @@ def _legacy_from_nd(mc: MemoryConfig, padded_shape) -> MemoryConfig | None:
     return MemoryConfig._prepopulated(kind, mc.buffer_type, spec, nd, True)
 
 
+def sharded_padded_shape(mc: MemoryConfig, padded_shape, layout: Layout) -> tuple:
+    """The padded shape sharding sees: in ROW_MAJOR a config created with an ND spec pads the width up to a
+    multiple of the shard width (its pages are shard-wide rows), which is why [2, 50, 70] in [1, 50, 96] shards
+    is HEIGHT_SHARDED on the real 0.81.1; otherwise the tensor's padded shape."""
+    padded = tuple(padded_shape) or (1,)
+    if layout == Layout.ROW_MAJOR and mc.created_with_nd_shard_spec and mc.nd_shard_spec is not None:
+        w = mc.nd_shard_spec.shard_shape[-1]
+        padded = padded[:-1] + (_ceil_div(padded[-1], w) * w if w else padded[-1],)
+    return padded
+
+
 def populate_sharding(mc: MemoryConfig, padded_shape, layout: Layout) -> MemoryConfig:
     """The memory config a tensor placed with `mc` reports, as the real TensorSpec fills it in: an ND-created
     config gains the equivalent 2-D shard spec and layout where one exists (else stays ND_SHARDED); a 2-D
     sharded config gains its ND spec ([height, width], GRID_2D for BLOCK). Validates the ND shard first."""
     if mc.created_with_nd_shard_spec:
         _check_nd_shard(mc.nd_shard_spec, padded_shape, layout)
-        return _legacy_from_nd(mc, padded_shape) or mc
+        return _legacy_from_nd(mc, sharded_padded_shape(mc, padded_shape, layout)) or mc
     spec = mc.shard_spec
     if spec is None or mc.nd_shard_spec is not None:
         return mc
