@@ -194,3 +194,36 @@ def test_legacy_sharded_tensor_reports_its_nd_spec(ttnn, device):
     got = t.memory_config()
     assert got == mc and got.nd_shard_spec.shard_shape == [32, 32]
     assert got.nd_shard_spec.shard_distribution_strategy == ttnn.ShardDistributionStrategy.GRID_2D
+
+
+# --- TensorSpec forms ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("make, layout", [
+    (lambda t, g: t.TensorSpec(t.Shape([2, 64, 128]), t.bfloat16, t.TILE_LAYOUT,
+                               t.NdShardSpec(t.Shape([1, 32, 32]), g), t.BufferType.L1), "ND_SHARDED"),
+    (lambda t, g: t.TensorSpec(t.Shape([2, 64, 128]), t.bfloat16, t.TILE_LAYOUT,
+                               nd_shard_spec=t.NdShardSpec(t.Shape([1, 32, 128]), g), buffer_type=t.BufferType.L1),
+     "HEIGHT_SHARDED"),
+    (lambda t, g: t.TensorSpec(t.Shape([64, 128]), t.bfloat16, t.TILE_LAYOUT, t.TensorMemoryLayout.BLOCK_SHARDED,
+                               t.ShardSpec(g, [32, 32], t.ShardOrientation.ROW_MAJOR), t.BufferType.L1),
+     "BLOCK_SHARDED"),
+    (lambda t, g: t.TensorSpec(t.Shape([2, 64, 128]), t.bfloat16, t.TILE_LAYOUT, t.BufferType.L1).sharded(
+        t.Shape([1, 20, 20]), g), "ND_SHARDED"),
+    (lambda t, g: t.TensorSpec(t.Shape([2, 64, 128]), t.bfloat16, t.TILE_LAYOUT, t.BufferType.L1).height_sharded(g),
+     "HEIGHT_SHARDED"),
+])
+def test_tensor_spec_forms_place_tensors(ttnn, device, make, layout):
+    spec = make(ttnn, _grid(ttnn))
+    assert spec.memory_config.memory_layout.name == layout
+    x = torch.randn(*spec.shape)
+    t = ttnn.from_torch(x, spec=spec, device=device)
+    assert t.memory_config() == spec.memory_config
+    assert torch.equal(ttnn.to_torch(t), x.bfloat16())
+    empty = ttnn.allocate_tensor_on_device(spec, device)
+    assert empty.memory_config() == spec.memory_config and tuple(empty.shape) == tuple(spec.shape)
+
+
+def test_tensor_spec_rejects_unknown_forms(ttnn):
+    with pytest.raises(TypeError, match="TensorSpec"):
+        ttnn.TensorSpec(ttnn.Shape([32, 32]), ttnn.bfloat16, ttnn.TILE_LAYOUT, ttnn.BufferType.L1, None, 3)
+    with pytest.raises(TypeError, match="buffer_type"):
+        ttnn.TensorSpec(ttnn.Shape([32, 32]), ttnn.bfloat16, ttnn.TILE_LAYOUT, "L1")
