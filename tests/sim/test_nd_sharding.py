@@ -227,3 +227,14 @@ def test_tensor_spec_rejects_unknown_forms(ttnn):
         ttnn.TensorSpec(ttnn.Shape([32, 32]), ttnn.bfloat16, ttnn.TILE_LAYOUT, ttnn.BufferType.L1, None, 3)
     with pytest.raises(TypeError, match="buffer_type"):
         ttnn.TensorSpec(ttnn.Shape([32, 32]), ttnn.bfloat16, ttnn.TILE_LAYOUT, "L1")
+
+
+@pytest.mark.parametrize("strategy, orientation", [("ROUND_ROBIN_1D", "ROW_MAJOR"), ("GRID_2D", "COL_MAJOR")])
+def test_exported_code_rebuilds_nd_configs(ttnn, strategy, orientation):
+    """`torch-ttnn export` writes memory configs as Python (compiler/codegen.literal): an ND config as the ND
+    constructor, so the script rebuilds an equal config."""
+    from torch_ttnn.compiler.codegen import literal
+    mc = _nd(ttnn, [1, 32, 64], strategy, orientation)
+    src = literal(mc, {}, {})
+    assert src.startswith("ttnn.MemoryConfig(ttnn.BufferType.L1, ttnn.NdShardSpec(")
+    assert eval(src, {"ttnn": ttnn}) == mc  # noqa: S307  (our own generated source)
