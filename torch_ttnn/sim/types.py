@@ -362,7 +362,7 @@ class NdShardSpec:
     def __init__(self, shard_shape, grid, orientation=ShardOrientation.ROW_MAJOR,
                  shard_distribution_strategy=ShardDistributionStrategy.ROUND_ROBIN_1D):
         if not isinstance(shard_shape, (Shape, list, tuple, torch.Size)) or \
-                not all(isinstance(d, int) and d >= 0 for d in shard_shape):
+                not all(hasattr(d, "__index__") and not isinstance(d, bool) and int(d) >= 0 for d in shard_shape):
             raise TypeError(f"NdShardSpec shard_shape must be a ttnn.Shape (or a list of non-negative ints), got "
                             f"{shard_shape!r}")
         if not isinstance(grid, CoreRangeSet):
