@@ -49,3 +49,9 @@ ALLOWED.update({
     "MeshMapperConfig": _MESH_OVERLOADS.format("placements, ... / row_dim, col_dim, ..."),
     "MeshComposerConfig": _MESH_OVERLOADS.format("dims, ... / row_dim, col_dim, ..."),
 })
+ALLOWED["MemoryConfig"] = ("one constructor covers both real overloads, (memory_layout, buffer_type, shard_spec) and "
+                           "(buffer_type, nd_shard_spec), told apart by the first argument's type (a BufferType "
+                           "first is the ND form); nd_shard_spec= is the ND form's keyword, so it is keyword-only")
+ALLOWED["TensorSpec"] = ("one constructor covers the three real overloads: after (shape, dtype, layout) come "
+                         "(buffer_type, tile), (memory_layout, shard_spec, buffer_type, tile) or (nd_shard_spec, "
+                         "buffer_type, tile), told apart by the fourth argument's type or by keyword (*args)")

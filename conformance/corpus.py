@@ -107,3 +107,100 @@ def generate(seed=9):
 # MeshDevice.create_submesh, reshape, get_device_ids, ...). Shared by both sides like the corpus itself.
 METHOD_CLASSES = ("MeshDevice", "MeshShape", "MeshCoordinate", "PlacementShard", "MeshMapperConfig",
                   "CppTensorToMesh")
+
+
+# --- ND sharding (issue 16): memory configs the real TensorSpec fills in, reprs, equality ----------------------
+# A grid is a list of inclusive [x0, y0, x1, y1] rectangles; the default is 4 columns x 2 rows.
+_G8 = [[0, 0, 3, 1]]
+ND_SPEC_CASES = [  # (tensor shape, shard shape, layout, distribution strategy, orientation, grid)
+    ([2, 64, 128], [1, 32, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [2, 64, 32], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 32, 32], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [2, 32, 64], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 64, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [64, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [2, 64, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 16, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 16, 128], "ROW_MAJOR", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 30, 100], "ROW_MAJOR", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 1, 2, 64, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([4, 64, 128], [1, 32, 32], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([64, 128], [32, 64], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([64, 128], [64, 32], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([64, 128], [32, 32], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([64, 128], [32, 32], "TILE", "GRID_2D", "ROW_MAJOR", _G8),
+    ([64, 256], [32, 32], "TILE", "GRID_2D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 32, 128], "TILE", "GRID_2D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 32, 128], "TILE", "CONTIGUOUS_1D", "ROW_MAJOR", _G8),
+    ([2, 64, 128], [1, 32, 128], "TILE", "ROUND_ROBIN_1D", "COL_MAJOR", _G8),
+    ([64, 128], [32, 32], "TILE", "ROUND_ROBIN_1D", "COL_MAJOR", [[0, 0, 1, 3]]),
+    ([1, 64, 128], [1, 32, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([128], [32], "ROW_MAJOR", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 3, 64, 128], [1, 3, 32, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([2, 3, 64, 128], [2, 1, 32, 128], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", _G8),
+    ([64, 128], [32, 32], "TILE", "ROUND_ROBIN_1D", "ROW_MAJOR", [[0, 0, 3, 0], [0, 1, 3, 1]]),
+]
+# Memory configs named for the equality probes: ("nd", buffer, shard, orientation, strategy), ("legacy", layout,
+# buffer, shard) or ("placed", tensor shape, name of another config) = that config as a TILE bfloat16 tensor of
+# that shape reports it (the real TensorSpec's memory_config).
+ND_CONFIGS = {
+    "nd_a": ("nd", "L1", [1, 32, 64], "ROW_MAJOR", "ROUND_ROBIN_1D"),
+    "nd_a2": ("nd", "L1", [1, 32, 64], "ROW_MAJOR", "ROUND_ROBIN_1D"),
+    "nd_b": ("nd", "L1", [1, 32, 32], "ROW_MAJOR", "ROUND_ROBIN_1D"),
+    "nd_col": ("nd", "L1", [1, 32, 64], "COL_MAJOR", "ROUND_ROBIN_1D"),
+    "nd_grid2d": ("nd", "L1", [1, 32, 64], "ROW_MAJOR", "GRID_2D"),
+    "nd_dram": ("nd", "DRAM", [1, 32, 64], "ROW_MAJOR", "ROUND_ROBIN_1D"),
+    "nd_h": ("nd", "L1", [32, 128], "ROW_MAJOR", "ROUND_ROBIN_1D"),
+    "height": ("legacy", "HEIGHT_SHARDED", "L1", [32, 128]),
+    "block": ("legacy", "BLOCK_SHARDED", "L1", [32, 128]),
+    "nd_empty": ("legacy", "ND_SHARDED", "L1", None),
+    "l1": ("legacy", "INTERLEAVED", "L1", None),
+    "dram": ("legacy", "INTERLEAVED", "DRAM", None),
+    "placed_nd_a": ("placed", [2, 64, 128], "nd_a"),
+    "placed_nd_h": ("placed", [64, 128], "nd_h"),
+    "placed_height": ("placed", [64, 128], "height"),
+}
+ND_EQ_PAIRS = [("nd_a", "nd_a2"), ("nd_a", "nd_b"), ("nd_a", "nd_col"), ("nd_a", "nd_grid2d"), ("nd_a", "nd_dram"),
+               ("height", "block"), ("placed_nd_a", "nd_a"), ("placed_nd_h", "placed_height"),
+               ("nd_h", "placed_height"), ("height", "placed_nd_h"), ("height", "placed_height"),
+               ("nd_empty", "nd_a"), ("nd_empty", "l1"), ("l1", "dram")]
+# TensorSpec's sharding helpers on the 4x2 grid: (shape, dtype, layout, method, argument); each answers with the
+# memory config the resulting spec reports (or its error).
+_TS = ([2, 50, 70], "bfloat16")
+ND_TENSOR_SPEC_CASES = [
+    (*_TS, layout, method, arg) for layout in ("TILE", "ROW_MAJOR") for method, arg in (
+        ("sharded", ([1, 20, 30], None)), ("sharded", ([1, 20, 30], "REQUIRED")), ("sharded", ([1, 20, 30], "NONE")),
+        ("sharded_nd", [1, 20, 30]), ("sharded_across_dims", [0]), ("sharded_across_dims", [1]),
+        ("sharded_across_dims_except", [0]), ("sharded_across_dims_except", [-1]), ("height_sharded", "ROW_MAJOR"),
+        ("width_sharded", "ROW_MAJOR"), ("block_sharded", "ROW_MAJOR"), ("block_sharded", "COL_MAJOR"),
+        ("block_sharded_range", "ROW_MAJOR"))
+] + [([2, 50, 70], dt, "ROW_MAJOR", "sharded", ([1, 20, 3], al)) for dt in ("float32", "uint8")
+     for al in (None, "REQUIRED")] + [([2, 64, 128], "bfloat16", "TILE", "constructor_nd", [1, 32, 128]),
+                                      ([64, 128], "bfloat16", "TILE", "constructor_legacy", [32, 32])]
+
+
+def tensor_spec_case(ttnn, shape, dtype, layout, method, arg):
+    """One ND_TENSOR_SPEC_CASES entry, built with the given ttnn module (the real one on the real side, the
+    emulator in tests/real_ttnn/test_nd_sharding.py)."""
+    g = ttnn.CoreRangeSet([ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 1))])
+    dt, lay, l1 = getattr(ttnn, dtype), getattr(ttnn, f"{layout}_LAYOUT"), ttnn.BufferType.L1
+    if method == "constructor_nd":
+        return ttnn.TensorSpec(ttnn.Shape(shape), dt, lay, ttnn.NdShardSpec(ttnn.Shape(arg), g), l1)
+    if method == "constructor_legacy":
+        return ttnn.TensorSpec(ttnn.Shape(shape), dt, lay, ttnn.TensorMemoryLayout.BLOCK_SHARDED,
+                               ttnn.ShardSpec(g, arg, ttnn.ShardOrientation.ROW_MAJOR), l1)
+    ts = ttnn.TensorSpec(ttnn.Shape(shape), dt, lay, l1)
+    if method == "sharded":
+        shard, align = arg
+        if align is None:
+            return ts.sharded(ttnn.Shape(shard), g)
+        return ts.sharded(ttnn.Shape(shard), g, getattr(ttnn.ShardShapeAlignment, align))
+    if method == "sharded_nd":
+        return ts.sharded(ttnn.NdShardSpec(ttnn.Shape(arg), g))
+    if method in ("sharded_across_dims", "sharded_across_dims_except"):
+        return getattr(ts, method)(arg, g)
+    orientation = getattr(ttnn.ShardOrientation, arg)
+    if method == "block_sharded_range":
+        return ts.block_sharded(ttnn.CoreRange(ttnn.CoreCoord(0, 0), ttnn.CoreCoord(3, 1)), orientation)
+    return getattr(ts, method)(g, orientation)
+

@@ -66,7 +66,7 @@ def real() -> dict:
     fmt = dict(np.load(work / "formats.npz"))
     casts = dict(np.load(work / "typecasts.npz"))
     return {"meta": surface["meta"], "surface": surface["names"], "shapes": data["shapes"],
-            "errors": data["errors"], "formats": fmt, "typecasts": casts, "probes": probes}
+            "errors": data["errors"], "formats": fmt, "typecasts": casts, "probes": probes, "nd": data["nd"]}
 
 
 # --- emulator surface -------------------------------------------------------------------------------------

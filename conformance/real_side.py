@@ -17,7 +17,9 @@ import numpy as np
 import ttnn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from corpus import FORMATS, LAYOUTS, METHOD_CLASSES, TYPECAST_TARGETS, integer_source  # noqa: E402  (numpy only, shared)
+from corpus import (FORMATS, LAYOUTS, METHOD_CLASSES, ND_CONFIGS, ND_EQ_PAIRS, ND_SPEC_CASES,  # noqa: E402
+                    ND_TENSOR_SPEC_CASES, tensor_spec_case,
+                    TYPECAST_TARGETS, integer_source)  # (numpy only, shared)
 
 NAMESPACES = ("", "transformer", "experimental", "device")
 
@@ -255,6 +257,61 @@ def errors(probe_ops):
     return res
 
 
+# --- ND sharding ------------------------------------------------------------------------------------------
+def _grid(rects):
+    return ttnn.CoreRangeSet([ttnn.CoreRange(ttnn.CoreCoord(a, b), ttnn.CoreCoord(c, d)) for a, b, c, d in rects])
+
+
+def _nd_spec(shard, orientation, strategy, rects):
+    return ttnn.NdShardSpec(ttnn.Shape(shard), _grid(rects), getattr(ttnn.ShardOrientation, orientation),
+                            getattr(ttnn.ShardDistributionStrategy, strategy))
+
+
+def _nd_config(name):
+    kind, *rest = ND_CONFIGS[name]
+    if kind == "nd":
+        buffer, shard, orientation, strategy = rest
+        return ttnn.MemoryConfig(getattr(ttnn.BufferType, buffer), _nd_spec(shard, orientation, strategy,
+                                                                          [[0, 0, 3, 1]]))
+    if kind == "legacy":
+        layout, buffer, shard = rest
+        spec = None if shard is None else ttnn.ShardSpec(_grid([[0, 0, 3, 1]]), shard, ttnn.ShardOrientation.ROW_MAJOR)
+        return ttnn.MemoryConfig(getattr(ttnn.TensorMemoryLayout, layout), getattr(ttnn.BufferType, buffer), spec)
+    shape, of = rest
+    base = _nd_config(of)
+    if base.nd_shard_spec is not None and "created_with_nd_shard_spec=1" in repr(base):
+        return ttnn.TensorSpec(ttnn.Shape(shape), ttnn.bfloat16, ttnn.TILE_LAYOUT, base.nd_shard_spec,
+                               base.buffer_type).memory_config
+    return ttnn.TensorSpec(ttnn.Shape(shape), ttnn.bfloat16, ttnn.TILE_LAYOUT, base.memory_layout, base.shard_spec,
+                           base.buffer_type).memory_config
+
+
+def nd_sharding():
+    """What the real TensorSpec makes of ND shard specs (the layout and 2-D shard it fills in, or its error), the
+    reprs of NdShardSpec and MemoryConfig, and MemoryConfig equality between named configs."""
+    specs = []
+    for shape, shard, layout, strategy, orientation, rects in ND_SPEC_CASES:
+        try:
+            nd = _nd_spec(shard, orientation, strategy, rects)
+            mc = ttnn.TensorSpec(ttnn.Shape(shape), ttnn.bfloat16, getattr(ttnn, f"{layout}_LAYOUT"), nd,
+                                 ttnn.BufferType.L1).memory_config
+            specs.append({"outcome": "ok", "layout": mc.memory_layout.name,
+                          "shard": None if mc.shard_spec is None else list(mc.shard_spec.shape),
+                          "repr": repr(mc), "nd_repr": repr(nd)})
+        except Exception as e:  # noqa: BLE001
+            specs.append({"outcome": "raised", "message": str(e).split("backtrace:")[0].strip()[-300:]})
+    configs = {n: _nd_config(n) for n in ND_CONFIGS}
+    eq = {f"{a}|{b}": bool(configs[a] == configs[b]) for a, b in ND_EQ_PAIRS}
+    reprs = {n: repr(c) for n, c in configs.items()}
+    helpers = []
+    for case in ND_TENSOR_SPEC_CASES:
+        try:
+            helpers.append({"outcome": "ok", "repr": repr(tensor_spec_case(ttnn, *case).memory_config)})
+        except Exception as e:  # noqa: BLE001
+            helpers.append({"outcome": "raised", "message": str(e).split("backtrace:")[0].strip()[-300:]})
+    return {"specs": specs, "eq": eq, "reprs": reprs, "tensor_specs": helpers}
+
+
 def main():
     mode = sys.argv[1]
     if mode == "surface":
@@ -270,7 +327,7 @@ def main():
     with open(probe_path) as f:
         probe_ops = json.load(f)
     with open(f"{out_dir}/data.json", "w") as f:
-        json.dump({"shapes": shapes, "errors": errors(probe_ops)}, f)
+        json.dump({"shapes": shapes, "errors": errors(probe_ops), "nd": nd_sharding()}, f)
 
 
 if __name__ == "__main__":

@@ -180,6 +180,27 @@ def test_core_grid_larger_than_the_device_falls_back_to_the_device_grid(ttnn, de
     assert torch.equal(ttnn.to_torch(big), ttnn.to_torch(fits))
 
 
+@pytest.mark.parametrize("grid, used", [
+    ((8, 12), (8, 8)),   # TT's BERT passes CoreGrid(y=8, x=12), written for a 12x8 card: runs on the device grid
+    ((4, 12), (8, 8)),   # one dim too large: the whole user grid is dropped, not clamped per dim
+    ((12, 4), (8, 8)),
+    ((4, 6), (4, 6)),    # a grid that fits is used as given
+    ((8, 8), (8, 8)),
+])
+def test_core_grid_is_used_only_when_it_fits(ttnn, device, grid, used):
+    """0.81.1's create_matmul_program_config (matmul_program_config.cpp) takes the user core_grid only when both
+    x <= grid.x and y <= grid.y, else the device's compute grid; nothing raises (no check rejects a large
+    core_grid host-side or in validate). Later tt-metal clamps each dim instead; we follow the fit-or-device-grid
+    version, the one we read as 0.81.1's (its matmul.cpp has no grid bound check either)."""
+    from torch_ttnn.sim.ops.matmul import matmul_tiles_work
+    y, x = grid
+    work = matmul_tiles_work(device.core_grid, 1, 256, 128, 384, 1, False, core_grid=ttnn.CoreGrid(y=y, x=x))
+    assert (work.grid_y, work.grid_x) == used
+    a, b = dev(ttnn, device, torch.randn(256, 128)), dev(ttnn, device, torch.randn(128, 384))
+    out = ttnn.matmul(a, b, core_grid=ttnn.CoreGrid(y=y, x=x))
+    assert device.op_records[-1].name == "ttnn.matmul" and tuple(out.shape) == (256, 384)
+
+
 def test_block_sharded_input_orientation_must_match_transpose_mcast(ttnn, device):
     x = torch.randn(2, 64, 128)
     row = ttnn.create_sharded_memory_config(x.shape, ttnn.CoreGrid(y=4, x=2), ttnn.ShardStrategy.BLOCK)

@@ -71,6 +71,9 @@ def literal(a, names: dict, consts: dict) -> str:
     if isinstance(a, enum.Enum) or (hasattr(a, "name") and hasattr(type(a), "__members__")):
         return f"ttnn.{cls}.{a.name}"
     if cls == "MemoryConfig":
+        if getattr(a, "created_with_nd_shard_spec", False):  # the ND form: MemoryConfig(buffer_type, nd_shard_spec)
+            return (f"ttnn.MemoryConfig({literal(a.buffer_type, names, consts)}, "
+                    f"{literal(a.nd_shard_spec, names, consts)})")
         spec = getattr(a, "shard_spec", None)
         tail = "" if spec is None else f", {literal(spec, names, consts)}"
         return (f"ttnn.MemoryConfig({literal(a.memory_layout, names, consts)}, "
@@ -84,6 +87,9 @@ def literal(a, names: dict, consts: dict) -> str:
         return f"ttnn.CoreRangeSet([{', '.join(literal(r, names, consts) for r in a.ranges())}])"
     if cls == "UnaryWithParam" and len(a.params) <= 1:   # a fused activation: ttnn.UnaryWithParam(op_type[, param])
         return f"ttnn.UnaryWithParam({', '.join([literal(a.op_type, names, consts)] + [_float(p) for p in a.params])})"
+    if cls == "NdShardSpec":
+        return (f"ttnn.NdShardSpec(ttnn.Shape({list(a.shard_shape)!r}), {literal(a.grid, names, consts)}, "
+                f"{literal(a.orientation, names, consts)}, {literal(a.shard_distribution_strategy, names, consts)})")
     if cls == "ShardSpec":
         return (f"ttnn.ShardSpec({literal(a.grid, names, consts)}, {list(a.shape)!r}, "
                 f"{literal(a.orientation, names, consts)})")

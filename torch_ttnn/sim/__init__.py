@@ -22,7 +22,7 @@ from . import ops as _ops  # noqa: E402  registers the operation library into th
 from .ops import *  # noqa: F401,F403,E402
 # Modules and descriptions TT-NN programs import beyond the operations (issue 16).
 from . import dot_access, graph, model_preprocessing, operations  # noqa: E402,F401
-from .spec import (DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType, TensorSpec,  # noqa: E402,F401
+from .spec import (DispatchCoreAxis, DispatchCoreConfig, DispatchCoreType, ShardShapeAlignment, TensorSpec,  # noqa
                    TileReshapeMapMode, allocate_tensor_on_device, allocate_tensor_on_host, set_printoptions)
 
 __version__ = "0.81.1+sim"

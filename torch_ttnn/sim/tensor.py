@@ -18,7 +18,8 @@ from .cost import Operand, Storage
 from .device import Device
 from .operation import Operation, operation, record
 from .types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, BufferType, FROM_TORCH_DTYPE, TILE_SIZE, TORCH_DTYPE,
-                    DataType, Layout, MemoryConfig, Shape, StorageType, element_size, shard_allocation,
+                    DataType, Layout, MemoryConfig, Shape, StorageType, TensorMemoryLayout, element_size,
+                    nd_shard_allocation, populate_sharding, shard_allocation, sharded_padded_shape,
                     tile_bytes)
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
@@ -274,9 +275,18 @@ def _place(t: Tensor, device: Device, memory_config: MemoryConfig):
     if not isinstance(memory_config, MemoryConfig):
         raise TypeError(f"memory_config must be a ttnn.MemoryConfig, got {type(memory_config).__name__}")
     device.check_open()
-    if memory_config.is_sharded():  # one shard per core of the shard grid, validated against the tensor
-        shard = shard_allocation(memory_config, t.padded_shape, t._layout, t._dtype,
-                                 device.compute_with_storage_grid_size())
+    if memory_config.is_sharded():  # shards on the cores of the shard grid, validated against the tensor
+        memory_config = populate_sharding(memory_config, t.padded_shape, t._layout)  # as the real TensorSpec does
+        if memory_config.memory_layout == TensorMemoryLayout.ND_SHARDED:
+            if memory_config.nd_shard_spec is None:
+                raise RuntimeError("An ND_SHARDED MemoryConfig needs an NdShardSpec: build it as "
+                                   "ttnn.MemoryConfig(buffer_type, ttnn.NdShardSpec(shard_shape, grid))")
+            limit = device.dram_grid_size() if memory_config.buffer_type == BufferType.DRAM else \
+                device.compute_with_storage_grid_size()
+            shard = nd_shard_allocation(memory_config, t.padded_shape, t._layout, t._dtype, limit)
+        else:  # one shard per core
+            shard = shard_allocation(memory_config, sharded_padded_shape(memory_config, t.padded_shape, t._layout),
+                                     t._layout, t._dtype, device.compute_with_storage_grid_size())
         buf = device.allocate(memory_config.buffer_type, shard.pages_per_core * shard.cores, shard.page_size,
                               shard.cores)
     else:
@@ -318,7 +328,10 @@ def operand(t: Tensor) -> Operand:
     else:
         where = Storage.L1_SHARDED if mc.is_sharded() else Storage.L1
     tile = tile_bytes(t._dtype) if t._layout == Layout.TILE else TILE_SIZE * TILE_SIZE * element_size(t._dtype)
-    cores = mc.shard_spec.num_cores() if where == Storage.L1_SHARDED and mc.shard_spec is not None else None
+    cores = None
+    if where == Storage.L1_SHARDED:
+        spec = mc.shard_spec if mc.shard_spec is not None else mc.nd_shard_spec
+        cores = spec.num_cores() if spec is not None else None
     return Operand(pages * size, where, tile, cores)
 
 

@@ -298,6 +298,12 @@ class CoreGrid:
         return f"ttnn.CoreGrid(x={self.x}, y={self.y})"
 
 
+def _json_core_range(r: CoreRange, closed: bool = True) -> str:
+    """A core range as the real library prints it inside shard specs (`{"start":{...},"end":{...}}`)."""
+    text = f'{{"start":{{"x":{r.start.x},"y":{r.start.y}}},"end":{{"x":{r.end.x},"y":{r.end.y}}}'
+    return text + "}" if closed else text
+
+
 @dataclass(frozen=True)
 class ShardSpec:
     """Which cores hold the shards (grid), each shard's [height, width] in elements, and the order the shards
@@ -327,21 +333,127 @@ class ShardSpec:
         return self.grid.num_cores()
 
     def __repr__(self):
-        return (f"ShardSpec{{grid={self.grid!r}, shape={list(self.shard_shape)}, "
+        # The real text, including its quirk: each range lacks its closing brace (seen in ttnn 0.81.1).
+        grid = ", ".join(_json_core_range(r, closed=False) for r in self.grid.ranges())
+        return (f"ShardSpec{{grid=[{grid}], shape={list(self.shard_shape)}, "
                 f"orientation=ShardOrientation::{self.shard_orientation.name}}}")
 
 
-@dataclass(frozen=True)
-class MemoryConfig:
-    memory_layout: TensorMemoryLayout = TensorMemoryLayout.INTERLEAVED
-    buffer_type: BufferType = BufferType.DRAM
-    shard_spec: ShardSpec | None = None
+class ShardDistributionStrategy(_Enum):
+    """How an ND-sharded buffer deals its shards to the cores (tt-metal's BufferDistributionSpec):
+    ROUND_ROBIN_1D: shard i to core i mod N of the grid's cores listed in the shard orientation's order;
+    GRID_2D: a 2-D grid of shards onto the same 2-D grid of cores, one each (2-D shard shapes only);
+    CONTIGUOUS_1D: each core a contiguous run of shards."""
+    ROUND_ROBIN_1D = 0
+    GRID_2D = 1
+    CONTIGUOUS_1D = 2
 
-    def __post_init__(self):
-        sharded = self.memory_layout not in (TensorMemoryLayout.INTERLEAVED,)
+
+class NdShardSpec:
+    """An N-dimensional shard spec (ttnn 0.81.1, "experimental" there): the tensor is cut into shards of
+    `shard_shape` (any rank up to the tensor's, aligned to its last dims) dealt to the cores of `grid` by
+    `shard_distribution_strategy`, possibly several shards per core. Built as
+    `ttnn.NdShardSpec(shard_shape, grid, orientation=ROW_MAJOR, shard_distribution_strategy=ROUND_ROBIN_1D)`
+    and placed with `ttnn.MemoryConfig(buffer_type, nd_shard_spec)`. As in the real class, the attributes are
+    writable, `==` compares all four, and the hash is the object's identity (the real one defines no hash)."""
+
+    __slots__ = ("shard_shape", "grid", "orientation", "shard_distribution_strategy")
+
+    def __init__(self, shard_shape, grid, orientation=ShardOrientation.ROW_MAJOR,
+                 shard_distribution_strategy=ShardDistributionStrategy.ROUND_ROBIN_1D):
+        if not isinstance(shard_shape, (Shape, list, tuple, torch.Size)) or \
+                not all(hasattr(d, "__index__") and not isinstance(d, bool) and int(d) >= 0 for d in shard_shape):
+            raise TypeError(f"NdShardSpec shard_shape must be a ttnn.Shape (or a list of non-negative ints), got "
+                            f"{shard_shape!r}")
+        if not isinstance(grid, CoreRangeSet):
+            raise TypeError(f"NdShardSpec grid must be a ttnn.CoreRangeSet, got {type(grid).__name__} (wrap a "
+                            f"CoreRange as ttnn.CoreRangeSet([core_range]))")
+        if not isinstance(orientation, ShardOrientation):
+            raise TypeError(f"NdShardSpec orientation must be a ttnn.ShardOrientation, got {orientation!r}")
+        if not isinstance(shard_distribution_strategy, ShardDistributionStrategy):
+            raise TypeError(f"NdShardSpec shard_distribution_strategy must be a ttnn.ShardDistributionStrategy, got "
+                            f"{shard_distribution_strategy!r}")
+        self.shard_shape = Shape(shard_shape)
+        self.grid = grid
+        self.orientation = orientation
+        self.shard_distribution_strategy = shard_distribution_strategy
+
+    def num_cores(self) -> int:
+        return self.grid.num_cores()
+
+    def _key(self) -> tuple:
+        return (tuple(self.shard_shape), self.grid, self.orientation, self.shard_distribution_strategy)
+
+    def __eq__(self, other):
+        return isinstance(other, NdShardSpec) and self._key() == other._key()
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        grid = ", ".join(_json_core_range(r) for r in self.grid.ranges())
+        return (f'{{"shard_shape":{list(self.shard_shape)},"grid":[{grid}],'
+                f'"orientation":"ShardOrientation::{self.orientation.name}",'
+                f'"shard_distribution_strategy":"ShardDistributionStrategy::{self.shard_distribution_strategy.name}"}}')
+
+
+_MC_FORMS = ("ttnn.MemoryConfig takes (memory_layout=INTERLEAVED, buffer_type=DRAM, shard_spec=None) or "
+             "(buffer_type, nd_shard_spec)")
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class MemoryConfig:
+    """Where a tensor lives: its memory layout, buffer type and shard spec. Two real constructors:
+    MemoryConfig(memory_layout, buffer_type, shard_spec) and MemoryConfig(buffer_type, nd_shard_spec); the
+    second makes an ND_SHARDED config. When a tensor is placed, the real TensorSpec fills in the other spec
+    where an equivalent exists (populate_sharding); `==` then compares only the spec the config was created
+    with, as the real operator does, so a tensor's config equals the one it was placed with."""
+    memory_layout: TensorMemoryLayout
+    buffer_type: BufferType
+    shard_spec: ShardSpec | None
+    nd_shard_spec: NdShardSpec | None
+    created_with_nd_shard_spec: bool
+
+    def __init__(self, memory_layout=TensorMemoryLayout.INTERLEAVED, buffer_type=BufferType.DRAM, shard_spec=None,
+                 *, nd_shard_spec=None):
+        if isinstance(memory_layout, BufferType):  # the (buffer_type, nd_shard_spec) form, positionally
+            if not isinstance(buffer_type, NdShardSpec) or shard_spec is not None or nd_shard_spec is not None:
+                raise TypeError(f"{_MC_FORMS}; got a BufferType first, so the second argument must be a "
+                                f"ttnn.NdShardSpec, got {type(buffer_type).__name__}")
+            memory_layout, buffer_type, nd_shard_spec = TensorMemoryLayout.INTERLEAVED, memory_layout, buffer_type
+        if nd_shard_spec is not None:
+            if not isinstance(nd_shard_spec, NdShardSpec):
+                raise TypeError(f"{_MC_FORMS}; nd_shard_spec must be a ttnn.NdShardSpec, got "
+                                f"{type(nd_shard_spec).__name__}")
+            if memory_layout != TensorMemoryLayout.INTERLEAVED or shard_spec is not None:
+                raise TypeError(f"{_MC_FORMS}: an nd_shard_spec cannot be combined with a memory_layout or "
+                                f"shard_spec (the ND form's layout is ND_SHARDED)")
+            memory_layout = TensorMemoryLayout.ND_SHARDED
+        if not isinstance(memory_layout, TensorMemoryLayout) or not isinstance(buffer_type, BufferType):
+            raise TypeError(f"{_MC_FORMS}; got memory_layout={memory_layout!r}, buffer_type={buffer_type!r}")
+        if shard_spec is not None and not isinstance(shard_spec, ShardSpec):
+            raise TypeError(f"{_MC_FORMS}; shard_spec must be a ttnn.ShardSpec or None, got "
+                            f"{type(shard_spec).__name__} (an NdShardSpec goes in the (buffer_type, nd_shard_spec) "
+                            f"form)")
+        self._set(memory_layout, buffer_type, shard_spec, nd_shard_spec, nd_shard_spec is not None)
+        sharded = self.memory_layout not in (TensorMemoryLayout.INTERLEAVED, TensorMemoryLayout.ND_SHARDED)
         if sharded and self.buffer_type == BufferType.DRAM and self.shard_spec is None:
             raise RuntimeError("A sharded MemoryConfig needs a shard_spec (which cores hold which shard); "
                                "pass ttnn.ShardSpec(grid, shard_shape, orientation) or use INTERLEAVED")
+
+    def _set(self, memory_layout, buffer_type, shard_spec, nd_shard_spec, created_nd):
+        for k, v in (("memory_layout", memory_layout), ("buffer_type", buffer_type), ("shard_spec", shard_spec),
+                     ("nd_shard_spec", nd_shard_spec), ("created_with_nd_shard_spec", bool(created_nd))):
+            object.__setattr__(self, k, v)
+
+    @classmethod
+    def _prepopulated(cls, memory_layout, buffer_type, shard_spec, nd_shard_spec, created_nd) -> "MemoryConfig":
+        """The real create_with_prepopulated_shard_specs: both specs filled in, the creation path kept."""
+        mc = cls.__new__(cls)
+        mc._set(memory_layout, buffer_type, shard_spec, nd_shard_spec, created_nd)
+        return mc
 
     def is_sharded(self) -> bool:
         return self.memory_layout != TensorMemoryLayout.INTERLEAVED
@@ -350,9 +462,32 @@ class MemoryConfig:
     def interleaved(self) -> bool:
         return not self.is_sharded()
 
+    def __eq__(self, other):
+        """The real operator (0.81.1, checked with the package): buffer types must match; two configs created
+        with an ND spec compare by it alone (a placed tensor's config may have turned HEIGHT_SHARDED); two
+        created with a 2-D spec compare layout and shard_spec; mixed ones compare everything."""
+        if not isinstance(other, MemoryConfig):
+            return NotImplemented
+        if self.buffer_type != other.buffer_type:
+            return False
+        if self.created_with_nd_shard_spec and other.created_with_nd_shard_spec:
+            return self.nd_shard_spec == other.nd_shard_spec
+        if self.memory_layout != other.memory_layout or self.shard_spec != other.shard_spec:
+            return False
+        return self.created_with_nd_shard_spec == other.created_with_nd_shard_spec or \
+            self.nd_shard_spec == other.nd_shard_spec
+
+    def __hash__(self):  # over every field, as the real hash (so equal configs may hash apart, as there)
+        nd = None if self.nd_shard_spec is None else self.nd_shard_spec._key()
+        return hash((self.memory_layout, self.buffer_type, self.shard_spec, nd, self.created_with_nd_shard_spec))
+
     def __repr__(self):
+        opt = lambda v: "std::nullopt" if v is None else repr(v)  # noqa: E731
         return (f"MemoryConfig(memory_layout=TensorMemoryLayout::{self.memory_layout.name},"
-                f"buffer_type=BufferType::{self.buffer_type.name},shard_spec={self.shard_spec})")
+                f"buffer_type=BufferType::{self.buffer_type.name},shard_spec={opt(self.shard_spec)},"
+                f"nd_shard_spec={opt(self.nd_shard_spec)},"
+                f"created_with_nd_shard_spec={int(self.created_with_nd_shard_spec)},per_core_allocation=0,"
+                f"range_lockstep_allocation=0)")
 
 
 DRAM_MEMORY_CONFIG = MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
@@ -536,3 +671,174 @@ def shard_allocation(memory_config: MemoryConfig, padded_shape, layout: Layout, 
     else:
         pages, page = sh, sw * element_size(dtype)
     return ShardAllocation(spec.num_cores(), pages, page)
+
+
+# --- ND sharding: the real TensorSpec's spec population and the BufferDistributionSpec's footprint ----------
+def _physical_2d(padded_shape) -> tuple[int, int]:
+    """The tensor seen as [prod(leading dims), last dim], as sharding sees it."""
+    dims = tuple(padded_shape) or (1,)
+    return math.prod(dims[:-1]), dims[-1]
+
+
+def _check_nd_shard(nd: NdShardSpec, padded_shape, layout: Layout):
+    """What the real TensorLayout rejects when an ND shard spec meets a tensor (host side, checked against 0.81.1):
+    a shard of higher rank than the tensor, and in TILE layout a shard that is not whole tiles."""
+    shard = tuple(nd.shard_shape)
+    if not shard:
+        raise RuntimeError("NdShardSpec shard_shape must have at least one dimension")
+    if len(shard) > len(padded_shape):
+        raise RuntimeError(f"NdShardSpec shard_shape {list(shard)} has rank {len(shard)}, more than the tensor's rank "
+                           f"{len(padded_shape)} (shape {list(padded_shape)}): give one shard size per tensor dim, "
+                           f"or fewer (the shard then spans the leading dims)")
+    if math.prod(shard) == 0:  # the real library divides by zero here (the process dies with SIGFPE)
+        raise RuntimeError(f"Shard shape must have non zero volume! (NdShardSpec shard_shape {list(shard)})")
+    if layout == Layout.TILE and (shard[-1] % TILE_SIZE or (len(shard) > 1 and shard[-2] % TILE_SIZE)):
+        raise RuntimeError(f"Physical shard shape Shape({list(shard)}) must be tile {{{TILE_SIZE}, {TILE_SIZE}}} "
+                           f"sized! (TILE layout shards hold whole tiles: make the last two shard dims multiples of "
+                           f"{TILE_SIZE}, or use ROW_MAJOR)")
+
+
+def _nd_as_2d(nd_shape: tuple, padded: tuple) -> tuple[int, int] | None:
+    """Fold an ND shard shape into [height, width] when it cuts the tensor as a 2-D shard would: every shard dim
+    above the first one that differs from the tensor's is 1, and that dim divides the tensor's (or is the shard's
+    top dim, or everything above it is 1). None when no 2-D shard is equivalent (tt-metal's TensorSpec rule)."""
+    height, width = 1, nd_shape[-1]
+    tensor_volume, seen = math.prod(padded), padded[-1]
+    for dim in range(-2, -len(nd_shape) - 1, -1):
+        t, s = padded[dim], nd_shape[dim]
+        seen *= t
+        height *= s
+        if t == s:
+            continue
+        if math.prod(nd_shape) != height * width:
+            return None
+        if dim == -len(nd_shape) or t % s == 0 or seen == tensor_volume:
+            break
+        return None
+    return height, width
+
+
+def _legacy_from_nd(mc: MemoryConfig, padded_shape) -> MemoryConfig | None:
+    """The HEIGHT/WIDTH/BLOCK config equivalent to an ND-sharded one, or None (the tensor stays ND_SHARDED)."""
+    nd, padded = mc.nd_shard_spec, tuple(padded_shape) or (1,)
+    hw = _nd_as_2d(tuple(nd.shard_shape), padded)
+    if hw is None:
+        return None
+    (sh, sw), (height, width) = hw, _physical_2d(padded)
+    along_h, along_w = _ceil_div(height, sh), _ceil_div(width, sw)
+    if nd.orientation != ShardOrientation.ROW_MAJOR:
+        along_h, along_w = along_w, along_h
+    if along_h * along_w > nd.grid.num_cores():
+        return None
+    spec = ShardSpec(nd.grid, (sh, sw), nd.orientation)
+    kind = TensorMemoryLayout.BLOCK_SHARDED
+    if nd.shard_distribution_strategy == ShardDistributionStrategy.ROUND_ROBIN_1D:
+        if sh == height:
+            kind = TensorMemoryLayout.WIDTH_SHARDED
+        elif sw == width:
+            kind = TensorMemoryLayout.HEIGHT_SHARDED
+    if kind == TensorMemoryLayout.BLOCK_SHARDED:
+        if len(nd.grid.ranges()) != 1:
+            return None
+        size = nd.grid.ranges()[0].grid_size()
+        if nd.shard_distribution_strategy == ShardDistributionStrategy.ROUND_ROBIN_1D and along_w != size.x:
+            return None
+        if along_w > size.x or along_h > size.y:
+            return None
+    return MemoryConfig._prepopulated(kind, mc.buffer_type, spec, nd, True)
+
+
+def sharded_padded_shape(mc: MemoryConfig, padded_shape, layout: Layout) -> tuple:
+    """The padded shape sharding sees: in ROW_MAJOR a config created with an ND spec pads the width up to a
+    multiple of the shard width (its pages are shard-wide rows), which is why [2, 50, 70] in [1, 50, 96] shards
+    is HEIGHT_SHARDED on the real 0.81.1; otherwise the tensor's padded shape."""
+    padded = tuple(padded_shape) or (1,)
+    if layout == Layout.ROW_MAJOR and mc.created_with_nd_shard_spec and mc.nd_shard_spec is not None:
+        w = mc.nd_shard_spec.shard_shape[-1]
+        padded = padded[:-1] + (_ceil_div(padded[-1], w) * w if w else padded[-1],)
+    return padded
+
+
+def populate_sharding(mc: MemoryConfig, padded_shape, layout: Layout) -> MemoryConfig:
+    """The memory config a tensor placed with `mc` reports, as the real TensorSpec fills it in: an ND-created
+    config gains the equivalent 2-D shard spec and layout where one exists (else stays ND_SHARDED); a 2-D
+    sharded config gains its ND spec ([height, width], GRID_2D for BLOCK). Validates the ND shard first."""
+    if mc.created_with_nd_shard_spec:
+        _check_nd_shard(mc.nd_shard_spec, padded_shape, layout)
+        return _legacy_from_nd(mc, sharded_padded_shape(mc, padded_shape, layout)) or mc
+    spec = mc.shard_spec
+    if spec is None or mc.nd_shard_spec is not None:
+        return mc
+    sh, sw = spec.shard_shape
+    if len(tuple(padded_shape)) == 1:
+        if sh != 1:
+            raise RuntimeError(f"Shard shape must be 1D for 1D tensor! (shard shape {[sh, sw]} on a rank-1 tensor)")
+        nd_shape = [sw]
+    else:
+        nd_shape = [sh, sw]
+    strategy = ShardDistributionStrategy.GRID_2D if mc.memory_layout == TensorMemoryLayout.BLOCK_SHARDED else \
+        ShardDistributionStrategy.ROUND_ROBIN_1D
+    return MemoryConfig._prepopulated(mc.memory_layout, mc.buffer_type, spec,
+                                      NdShardSpec(nd_shape, spec.grid, spec.shard_orientation, strategy), False)
+
+
+def _in_pages(shape: tuple, page_h: int, page_w: int) -> list:
+    out = list(shape)
+    out[-1] = _ceil_div(out[-1], page_w)
+    if len(out) > 1:
+        out[-2] = _ceil_div(out[-2], page_h)
+    return out
+
+
+def nd_shard_allocation(memory_config: MemoryConfig, padded_shape, layout: Layout, dtype: DataType,
+                        grid_limit: CoreCoord) -> ShardAllocation:
+    """Per-core footprint of an ND_SHARDED tensor (tt-metal's BufferDistributionSpec): shapes in pages (a tile,
+    or one shard-wide row in ROW_MAJOR), the tensor's dims above the shard's rank folded into its top dim, one
+    shard per step of the shard grid; every core holding data reserves room for the most shards any core gets
+    (ceil(shards / cores)), at the same address on each core as the real lockstep allocator does."""
+    nd = memory_config.nd_shard_spec
+    _check_nd_shard(nd, padded_shape, layout)
+    full = CoreRange(CoreCoord(0, 0), CoreCoord(grid_limit.x - 1, grid_limit.y - 1))
+    if not full.contains(nd.grid):
+        raise RuntimeError(f"Invalid shard grid: NdShardSpec grid {nd.grid!r} does not lie within the device's "
+                           f"{memory_config.buffer_type.name} grid ({grid_limit.x}, {grid_limit.y})")
+    shard = tuple(nd.shard_shape)
+    if layout == Layout.TILE:
+        page_h, page_w, page_size = TILE_SIZE, TILE_SIZE, tile_bytes(dtype)
+    else:
+        page_h, page_w, page_size = 1, shard[-1], shard[-1] * element_size(dtype)
+    tensor = _in_pages(tuple(padded_shape) or (1,), page_h, page_w)
+    shard_pages = _in_pages(shard, page_h, page_w)
+    lead = len(tensor) - len(shard_pages)
+    tensor = [math.prod(tensor[:lead + 1])] + tensor[lead + 1:]
+    num_shards = math.prod(_ceil_div(t, s) for t, s in zip(tensor, shard_pages)) if math.prod(tensor) else 0
+    cores = nd.grid.num_cores()
+    if nd.shard_distribution_strategy == ShardDistributionStrategy.GRID_2D:
+        if len(nd.grid.ranges()) != 1:
+            raise RuntimeError("2D grid distribution is only supported for one contiguous core grid!")
+        along_w = max(_ceil_div(tensor[-1], shard_pages[-1]), 1)
+        along_h = max(_ceil_div(tensor[-2], shard_pages[-2]), 1) if len(tensor) > 1 else 1
+        if nd.orientation != ShardOrientation.ROW_MAJOR:
+            along_h, along_w = along_w, along_h
+        size = nd.grid.ranges()[0].grid_size()
+        if along_w > size.x:
+            raise RuntimeError("Number of shards along width must not exceed core grid width!")
+        if along_h > size.y:
+            raise RuntimeError("Number of shards along height must not exceed core grid height!")
+        cores = along_w * along_h
+    if num_shards and not cores:
+        raise RuntimeError("Can't distribute non zero volume tensor over an empty set of cores")
+    per_core = _ceil_div(num_shards, cores) if cores else 0
+    return ShardAllocation(min(cores, num_shards), per_core * math.prod(shard_pages), page_size)
+
+
+def shard_spec_2d(memory_config: MemoryConfig, op: str) -> ShardSpec:
+    """The 2-D shard spec an op's program reads (its shard height/width, grid, orientation). ND-sharded tensors
+    without an equivalent 2-D spec have none: those ops reject them, as the real ones do (they read
+    shard_spec().value() or accept only HEIGHT/WIDTH/BLOCK layouts)."""
+    if memory_config.shard_spec is None:
+        raise RuntimeError(f"{op}: needs a HEIGHT/WIDTH/BLOCK sharded tensor (it reads a 2-D shard spec), got "
+                           f"memory_layout {memory_config.memory_layout.name} with nd_shard_spec "
+                           f"{memory_config.nd_shard_spec!r}. ND-sharded tensors are not supported by this op: move "
+                           f"the tensor with ttnn.to_memory_config to a 2-D sharded or an interleaved config first")
+    return memory_config.shard_spec

@@ -197,3 +197,58 @@ def max_rel_error_exp_fast() -> float:
     documentation and tests: derived from the algorithm, not measured on a card."""
     x = torch.linspace(0.0, math.log(2.0), 20001, dtype=torch.float32)
     return float(((exp_fast(x, True).double() - torch.exp(x.double())) / torch.exp(x.double())).abs().max())
+
+
+# --- reciprocal and division (Wormhole ckernel_sfpu_recip.h / ckernel_sfpu_binary.h, read as facts) -----------
+# _init_reciprocal_: the quadratic y = k2 - k1*x + k0*x**2 minimising the absolute error of 1/x on [1, 2).
+_RECIP_K0 = 0.343145549297332763671875
+_RECIP_K1 = 1.51471805572509765625
+_RECIP_K2 = 2.1642131805419921875
+
+
+def _flush_denormals(x: torch.Tensor) -> torch.Tensor:
+    """The SFPU has no denormals: a result below 2**-126 in magnitude is a (signed) zero."""
+    return torch.where(x.abs() < 2.0 ** -126, torch.zeros_like(x).copysign(x), x)
+
+
+def reciprocal_sfpu(x: torch.Tensor, newton_steps: int) -> torch.Tensor:
+    """1/x as _sfpu_reciprocal_<max_iter> computes it on Wormhole: the mantissa m of x (as -m, m in [1, 2))
+    gets the quadratic estimate, then `newton_steps` Newton-Raphson steps y += y*(1 - m*y) (each an SFPMAD
+    rounded to float32), then the power of two 2**(127 - exp) (built as ~exp with a cleared mantissa, halved),
+    then x's sign. max_iter=0 (the approximate mode) does one step, as max_iter=1 does ("the same effect at the
+    moment", per the source); 1 step is ~bfloat16-exact, 2 steps ~1 float32 ulp. x = +-0 (and denormals, which
+    the SFPU reads as zero) give +-inf; +-inf and NaN give +-0."""
+    x = x.to(torch.float32)
+    bits = _bits(x)
+    exp = (bits >> 23) & 0xFF
+    neg_m = _from_bits(torch.tensor(-1082130432, dtype=torch.int32) | (bits & 0x7FFFFF))  # 0xBF800000 | mantissa
+    y = _fma32(_RECIP_K0, neg_m, _RECIP_K1)
+    y = _fma32(y, neg_m, _RECIP_K2)
+    for _ in range(max(newton_steps, 1)):
+        t = _fma32(neg_m, y, 1.0)
+        y = _fma32(y, t, y)
+    scale = _from_bits(((255 - exp) << 23).to(torch.int32))  # 2**(128 - exp): +inf for exp 0, 0 for exp 255
+    scale = _flush_denormals(scale * 0.5)
+    y = _flush_denormals((y.to(torch.float64) * scale.to(torch.float64)).to(torch.float32))
+    return y.abs().copysign(x)
+
+
+def divide_sfpu(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a / b as div_binary_tile computes it (calculate_sfpu_binary_div): a * _sfpu_reciprocal_<2>(b) in float32,
+    with b == 0 giving NaN for a == 0 and otherwise inf carrying a's sign (setsgn(inf, a), whatever b's sign), and
+    a == b giving exactly 1. The kernel's APPROXIMATION_MODE is unused: its error is that of the 2-step
+    reciprocal times one rounding (within ~2 float32 ulp of a/b)."""
+    a, b = a.to(torch.float32), b.to(torch.float32)
+    a_in = _flush_denormals(a)
+    b_in = _flush_denormals(b)
+    q = _flush_denormals((a_in.to(torch.float64) * reciprocal_sfpu(b_in, 2).to(torch.float64)).to(torch.float32))
+    inf = torch.full_like(a, float("inf")).copysign(a_in)
+    q = torch.where(b_in == 0, torch.where(a_in == 0, torch.full_like(a, float("nan")), inf), q)
+    return torch.where((b_in != 0) & (a_in == b_in), torch.ones_like(a), q)
+
+
+def max_rel_error_reciprocal(newton_steps: int) -> float:
+    """The largest relative error of reciprocal_sfpu over one octave of mantissas (it scales exactly by powers
+    of two), for tests and docs."""
+    x = torch.linspace(1.0, 2.0, 1 << 16, dtype=torch.float32)
+    return float(((reciprocal_sfpu(x, newton_steps).double() - 1.0 / x.double()) * x.double()).abs().max())

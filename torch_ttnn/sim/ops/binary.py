@@ -21,6 +21,7 @@ import torch
 from ..tensor import Tensor, require_device
 from ..types import INTEGERS, DataType
 from . import _eltwise as E
+from . import _sfpu_approx as A
 from .program_configs import sharded_like
 from .unary import activation_fn
 
@@ -125,9 +126,17 @@ def _flag(fn):
     return lambda a, b: fn(a, b).to(torch.float32)
 
 
-def _divide_compute(on_sfpu, rounding_mode):
+def _divide_compute(path, rounding_mode):
+    """a / b on the path binary_ng picks (is_binary_sfpu_op): "sfpu" is div_binary_tile (A.divide_sfpu); "fpu"
+    (fast_and_approximate_mode on non-float32 operands) is the RECIP pre-activation of b, stored in the bfloat16
+    intermediate buffer, times a on the matrix engine; "exact" keeps integer operands' previous reading."""
     def compute(a, b):
-        q = a / b if on_sfpu else a * E.round_to(torch.reciprocal(b.to(torch.float32)), DataType.BFLOAT16)
+        if path == "sfpu":
+            q = A.divide_sfpu(a, b)
+        elif path == "fpu":
+            q = a * E.round_to(A.store_dst(A.reciprocal_sfpu(b, 0), False), DataType.BFLOAT16)
+        else:
+            q = a / b
         if rounding_mode == "trunc":
             q = torch.trunc(q)
         elif rounding_mode == "floor":
@@ -138,14 +147,27 @@ def _divide_compute(on_sfpu, rounding_mode):
     return compute
 
 
+def _divide_path(ops, fast_and_approximate_mode) -> str:
+    """binary_ng (0.81.1): DIV runs on the SFPU unless fast_and_approximate_mode is set and the operands are not
+    both FLOAT32 (nor both INT32), in which case the FPU multiplies by a reciprocal. Integer operands keep the
+    emulator's exact quotient."""
+    dtypes = [t.dtype for t in ops if isinstance(t, Tensor)]
+    if any(d in INTEGERS for d in dtypes):
+        return "exact"
+    if fast_and_approximate_mode and not all(d == DataType.FLOAT32 for d in dtypes):
+        return "fpu"
+    return "sfpu"
+
+
 def _divide_impl(input_tensor_a, input_tensor_b, fast_and_approximate_mode=False, rounding_mode=None, dtype=None,
                  memory_config=None, output_tensor=None, activations=None, input_tensor_a_activations=None,
                  input_tensor_b_activations=None, _qual="ttnn.divide", **ignored):
-    """a / b. Non-float32 operands: a times the bfloat16-rounded reciprocal of b (see the module docstring)."""
+    """a / b: the SFPU division kernel, or with fast_and_approximate_mode=True on non-float32 operands a times
+    the bfloat16-held approximate reciprocal of b on the FPU (see _divide_compute)."""
     ops = (input_tensor_a, input_tensor_b)
-    exact = all(t.dtype == DataType.FLOAT32 for t in ops if isinstance(t, Tensor))
-    return _nary(_qual, ops, _divide_compute(exact, rounding_mode), engine="sfpu", dtype=dtype,
-                 memory_config=memory_config, output_tensor=output_tensor, cycles=8.0,
+    path = _divide_path(ops, fast_and_approximate_mode)
+    return _nary(_qual, ops, _divide_compute(path, rounding_mode), engine="fpu" if path == "fpu" else "sfpu",
+                 dtype=dtype, memory_config=memory_config, output_tensor=output_tensor, cycles=8.0,
                  pre=(input_tensor_a_activations, input_tensor_b_activations), post=activations)
 
 
@@ -390,7 +412,8 @@ def _div_inplace_impl(input_a, input_b, activations=None, input_tensor_a_activat
     """a / b written into a (same reciprocal-multiply numerics as ttnn.divide)."""
     if not isinstance(input_a, Tensor):
         raise TypeError(f"ttnn.div_: the first operand must be a ttnn.Tensor, got {type(input_a).__name__}")
-    return _divide_impl(input_a, input_b, output_tensor=input_a, activations=activations,
+    return _divide_impl(input_a, input_b, fast_and_approximate_mode=fast_and_approximate_mode, output_tensor=input_a,
+                        activations=activations,
                         input_tensor_a_activations=input_tensor_a_activations,
                         input_tensor_b_activations=input_tensor_b_activations, _qual="ttnn.div_")
 

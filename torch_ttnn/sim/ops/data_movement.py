@@ -19,7 +19,7 @@ from .. import formats
 from ..operation import operation, record
 from ..tensor import Tensor, new_device_tensor, nbytes, operand, operands, require_device
 from ..types import (BLOCK_FLOAT, BufferType, CoreCoord, CoreRange, CoreRangeSet, DataType, Layout, MemoryConfig,
-                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, tile_bytes)
+                     ShardOrientation, ShardSpec, TensorMemoryLayout, _Enum, populate_sharding, tile_bytes)
 
 __all__ = ["permute", "transpose", "concat", "split", "chunk", "slice", "pad", "repeat", "repeat_interleave",
            "expand", "squeeze", "unsqueeze", "gather", "scatter", "scatter_add", "embedding", "fill", "tilize",
@@ -528,6 +528,9 @@ def untilize_with_unpadding(input_tensor, output_tensor_end, *, memory_config=No
 def sharded_to_interleaved(input_tensor, memory_config=None, output_dtype=None) -> Tensor:
     dev = require_device("ttnn.sharded_to_interleaved", input_tensor)
     _check(input_tensor.is_sharded(), "ttnn.sharded_to_interleaved", "input tensor must be sharded")
+    _check(input_tensor.memory_config().memory_layout != TensorMemoryLayout.ND_SHARDED, "ttnn.sharded_to_interleaved",
+           "sharded_to_interleaved does not support ND sharding. Please use ttnn.to_memory_config or ttnn.copy "
+           "instead.")
     mc = memory_config or MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.L1)
     _check(not mc.is_sharded(), "ttnn.sharded_to_interleaved", "memory_config must be INTERLEAVED")
     return _finish("ttnn.sharded_to_interleaved", dev, input_tensor.value, input_tensor, dtype=output_dtype,
@@ -549,6 +552,13 @@ def interleaved_to_sharded(input_tensor, grid, shard_shape=None, shard_scheme=No
                           ShardSpec(grid, tuple(shard_shape), shard_orientation or ShardOrientation.ROW_MAJOR))
     _check(mc.is_sharded(), "ttnn.interleaved_to_sharded", "the memory config must be sharded")
     _check(not input_tensor.is_sharded(), "ttnn.interleaved_to_sharded", "input tensor must be interleaved")
+    if mc.memory_layout == TensorMemoryLayout.ND_SHARDED or mc.created_with_nd_shard_spec:
+        # the real op builds its program from a 2-D shard spec: an ND config that has one passes (it becomes
+        # HEIGHT/WIDTH/BLOCK when placed), one that has none is rejected
+        placed = populate_sharding(mc, input_tensor.padded_shape, input_tensor.layout)
+        _check(placed.shard_spec is not None, "ttnn.interleaved_to_sharded",
+               f"the ND shard spec {mc.nd_shard_spec!r} has no 2-D equivalent for shape "
+               f"{list(input_tensor.shape)}, and this op needs one: use ttnn.to_memory_config for ND sharding")
     return _finish("ttnn.interleaved_to_sharded", dev, input_tensor.value, input_tensor, dtype=output_dtype,
                    memory_config=mc)
 

@@ -32,7 +32,8 @@ import torch
 
 from ..cost import MatmulWork
 from ..tensor import require_device
-from ..types import BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FLOATS, TILE_SIZE, CoreGrid, DataType, Layout, MathFidelity
+from ..types import (BLOCK_FLOAT, DRAM_MEMORY_CONFIG, FLOATS, TILE_SIZE, CoreGrid, DataType, Layout, MathFidelity,
+                     shard_spec_2d)
 from . import _eltwise as E
 from . import program_configs as P
 from .unary import activation_fn
@@ -109,6 +110,8 @@ def _validate(qual, a, b, transpose_a, transpose_b):
             raise RuntimeError(f"{qual}: input tensor {i} must be in TILE layout, got {t.layout.name}; "
                                f"convert it with ttnn.to_layout(tensor, ttnn.TILE_LAYOUT)")
         E.check_dtype(qual, t.dtype, FLOATS, what=f"input tensor {i}")
+        if t.is_sharded():  # matmul's program selection reads a sharded operand's 2-D shard spec
+            shard_spec_2d(t.memory_config(), qual)
     if len(b.shape) < 2:
         raise RuntimeError(f"{qual}: expects input B rank >= 2, got {len(b.shape)} (shape {list(b.shape)})")
     if len(a.shape) < 1 or (transpose_a and len(a.shape) < 2):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..tensor import Tensor
-from ..types import (TILE_SIZE, CoreCoord, CoreRange, CoreRangeSet, MemoryConfig, ShardOrientation,
+from ..types import (TILE_SIZE, CoreCoord, CoreRange, CoreRangeSet, MemoryConfig, ShardOrientation, shard_spec_2d,
                      ShardSpec, TensorMemoryLayout, num_cores_to_corerangeset)
 from ._eltwise import UnaryOpType, UnaryWithParam
 
@@ -217,7 +217,7 @@ def _fatal(cond: bool, msg: str):
 
 
 def _shard_tiles(t: Tensor) -> tuple[int, int]:
-    h, w = t.memory_config().shard_spec.shard_shape
+    h, w = shard_spec_2d(t.memory_config(), "ttnn.matmul").shard_shape
     return h // TILE_SIZE, w // TILE_SIZE
 
 
@@ -267,7 +267,7 @@ def _check_sharded_output_subblocks(name: str, cfg, out_mc: MemoryConfig):
 
 def _check_block_sharded_a(name: str, cfg, a: Tensor, out_mc: MemoryConfig):
     want = ShardOrientation.COL_MAJOR if cfg.transpose_mcast else ShardOrientation.ROW_MAJOR
-    got = a.memory_config().shard_spec.shard_orientation
+    got = shard_spec_2d(a.memory_config(), name).shard_orientation
     kind = "transpose MCAST" if cfg.transpose_mcast else "non-transpose MCAST"
     _fatal(got == want, f"{name}: Input tensor A must have {want.name} shard orientation for {kind}, got: "
                         f"ShardOrientation::{got.name}")
@@ -425,7 +425,7 @@ def matmul_output_memory_config(cfg, a: Tensor, b: Tensor, dims: MatmulTiles, ou
         ex, ey = (blocks_y, blocks_x) if cfg.transpose_mcast else (blocks_x, blocks_y)
         cores = user or CoreRangeSet([CoreRange(CoreCoord(0, 0), CoreCoord(ex - 1, ey - 1))])
     elif isinstance(cfg, MatmulMultiCoreReuseProgramConfig):
-        orient = next((t.memory_config().shard_spec.shard_orientation for t in (a, b) if t.is_sharded()),
+        orient = next((shard_spec_2d(t.memory_config(), "ttnn.matmul").shard_orientation for t in (a, b) if t.is_sharded()),
                       ShardOrientation.COL_MAJOR)
         cores = user or num_cores_to_corerangeset(blocks_x * blocks_y, grid, orient == ShardOrientation.ROW_MAJOR)
     else:
@@ -469,7 +469,7 @@ def validate_layer_norm(qual: str, cfg, x: Tensor, residual: Tensor | None, devi
                            device_grid):
         return
     grid = cfg.compute_with_storage_grid_size
-    spec = x.memory_config().shard_spec
+    spec = shard_spec_2d(x.memory_config(), qual)
     box = spec.grid.bounding_box()
     _fatal(box.end.x - box.start.x < grid.x and box.end.y - box.start.y < grid.y,
            "Shard grid bounding box must fit within compute grid size")

@@ -32,7 +32,7 @@ from ..operation import operation, record
 from ..cost import MatmulWork
 from ..tensor import nbytes, new_device_tensor, operand, operands, require_device
 from ..types import (INTEGERS, BufferType, DataType, Layout, MathFidelity, MemoryConfig, ShardOrientation, ShardSpec,
-                     TensorMemoryLayout, tile_bytes)
+                     TensorMemoryLayout, shard_spec_2d, tile_bytes)
 from . import _eltwise as E
 from .data_movement import _check, _finish
 from .matmul import _BITS, _accumulate, _phases
@@ -368,7 +368,7 @@ def _concat_heads_placement(op, t, memory_config):
     layout = t.memory_config().memory_layout
     _check(layout != TensorMemoryLayout.WIDTH_SHARDED, op, "Input tensor memory layout must not be WIDTH_SHARDED "
            "but got WIDTH_SHARDED")
-    spec = t.memory_config().shard_spec
+    spec = shard_spec_2d(t.memory_config(), op)
     rows, width = spec.shard_shape
     nh, s, d = t.padded_shape[1], t.padded_shape[-2], t.padded_shape[-1]
     _check(width == d, op, f"Input tensor shard width ({width}) must equal padded width ({d})")
@@ -430,7 +430,7 @@ def _split_shards(op, dev, t, nh, nkv, d, transpose_key, memory_config):
     _check(out.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED, op, f"Output memory config layout must be "
            f"HEIGHT_SHARDED but got {out.memory_layout.name} (a sharded input gives height-sharded Q, K and V: "
            f"pass memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)")
-    spec = mc.shard_spec
+    spec = shard_spec_2d(mc, op)
     box, grid = spec.grid.bounding_box(), dev.compute_with_storage_grid_size()
     _check(box.end.x < grid.x and box.end.y < grid.y, op, f"the input's shard grid {box} is outside the compute "
            f"grid {grid.x}x{grid.y}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from ..tensor import Tensor, require_device
-from ..types import INTEGERS, DataType
+from ..types import INTEGERS, TILE_SIZE, DataType, Layout
 from . import _eltwise as E
 from . import _sfpu_approx as A
 from ._eltwise import GeluVariant, SigmoidMode, UnaryOpType, UnaryWithParam  # noqa: F401  (ttnn names)
@@ -243,6 +243,38 @@ _TABLE = {
     "std_hw": ("input_tensor, *, memory_config=None", _hw_stat(True), 6),
 }
 
+_VECTOR_MODES = {2: "C", 4: "RC"}  # ckernel VectorMode values sigmoid takes (unary_op_utils: "C (2) or RC (4)")
+
+
+def _vector_mode_mask(shape, layout: Layout, vector_mode: int) -> torch.Tensor:
+    """Which elements the SFPU computes under a vector mode (_llk_math_eltwise_unary_sfpu_params_): a 32x32 tile is
+    four 16x16 faces (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right); RC runs all four, C runs faces 0
+    and 2 (the tile's left 16 columns). The rest of the Dst tile keeps the unpacked input. In TILE layout an
+    element's place in its tile is (row mod 32, column mod 32); for ROW_MAJOR data we take each run of 1024
+    elements as one tile in face order (256 per face), our reading of how row-major pages reach the Dst."""
+    if vector_mode == 4:
+        return torch.ones(shape, dtype=torch.bool)
+    if layout == Layout.TILE:
+        cols = torch.arange(shape[-1] if len(shape) else 1) % TILE_SIZE
+        mask = cols < TILE_SIZE // 2
+        return torch.broadcast_to(mask, shape) if len(shape) else mask.reshape(())
+    flat = torch.arange(max(1, int(torch.tensor(shape).prod().item())) if len(shape) else 1)
+    face = (flat % (TILE_SIZE * TILE_SIZE)) // (TILE_SIZE * TILE_SIZE // 4)
+    return ((face == 0) | (face == 2)).reshape(shape)
+
+
+def _apply_vector_mode(qual, x, out, vector_mode, layout):
+    """sigmoid's vector_mode: 4 (RC, every element) or 2 (C, the left half-columns of each tile; the other
+    elements come back as the input). Any other value is the real op's TT_FATAL."""
+    if not isinstance(vector_mode, int) or isinstance(vector_mode, bool) or vector_mode not in _VECTOR_MODES:
+        raise RuntimeError(f"{qual}: Invalid Vector mode value. Expected vector mode C (2) or RC (4) for sigmoid, "
+                           f"got {vector_mode!r} (4 computes every element, 2 only the left 16 columns of each "
+                           f"tile)")
+    if vector_mode == 4:
+        return out
+    return torch.where(_vector_mode_mask(tuple(x.shape), layout, vector_mode), out, x.to(out.dtype))
+
+
 def _make_unary(name, params, fn, cycles):
     qual = f"ttnn.{name}"
 
@@ -255,6 +287,8 @@ def _make_unary(name, params, fn, cycles):
             out = _APPROX[name](x, input_tensor.dtype == DataType.FLOAT32, **op_params)
         if out is None:
             out = fn(x, **op_params)
+        if "vector_mode" in op_params:
+            out = _apply_vector_mode(qual, x, out, op_params["vector_mode"], input_tensor.layout)
         return E.finish(qual, out, input_tensor.dtype, input_tensor.layout, dev,
                         memory_config or input_tensor.memory_config(), (input_tensor,),
                         output_tensor=output_tensor, sfpu_cycles=cycles)
