@@ -302,8 +302,8 @@ def main(argv=None):
         update_readme(str(RESULTS.parents[1] / "README.md"), body, "<!-- compare:begin -->", "<!-- compare:end -->")
         return
     names = [m.strip() for m in a.models.split(",")]
+    info = meta({"what": "compiled vs hand-written TT-NN"})   # before measuring: the commit of the code that runs
     rows = [r for m in names for r in measure(m)]
-    info = meta({"what": "compiled vs hand-written TT-NN"})
     if a.merge:
         rows, info = _merged(rows, names, info)
     text = render(rows, info)
