@@ -49,7 +49,7 @@ def run(args) -> int:
     if args.compile_repeats is None:
         args.compile_repeats = 3 if args.size == "tiny" else 2
     t0 = time.perf_counter()
-    started = suite.meta({})   # the commit and date of the code that runs (HEAD may move during a long run)
+    commit = suite.meta({})["commit"]   # the code that runs: HEAD may move during a long run
     settings = {"size": args.size, "batch": args.batch, "models": names, "repeats": args.repeats,
                 "compile_repeats": args.compile_repeats, "threads": args.threads}
     old = {"runs": [], "rows": []} if args.fresh else suite.load(f"{args.out}/latest.json")
@@ -62,7 +62,8 @@ def run(args) -> int:
         # Written after every model, merged with what another run may have written meanwhile: an interrupted
         # run keeps the rows it measured.
         latest = old if args.fresh else suite.load(f"{args.out}/latest.json")
-        run_meta = {**started, **settings, "seconds": round(time.perf_counter() - t0)}
+        # dated when written (report.run_of pairs rows with the run that ended after them)
+        run_meta = {**suite.meta({**settings, "seconds": round(time.perf_counter() - t0)}), "commit": commit}
         paths = suite.write(suite.merge(latest, rows, run_meta, replace_run=len(rows) > 1), args.out)
     bar.close()
     print(table(rows))
