@@ -123,12 +123,57 @@ rotary_embedding = E.make_op("ttnn.experimental.rotary_embedding", "input_tensor
                              _rotary_embedding_impl)
 
 
+def _check_rotary_hf(qual, x, cos, sin, is_decode_mode, memory_config):
+    """tt-metal's RotaryEmbeddingHfDeviceOperation validation (rotary_embedding_hf_device_operation.cpp), in its
+    order: TILE operands; the last dim one tile or a multiple of two (rotate_half's midpoint on a tile edge);
+    cos and sin alike, [1, ., ., D]; decode mode: x [1, B, NH, D] HEIGHT_SHARDED, cos/sin [1, B, 1, D] sharded;
+    prefill: x [.., S, D], cos/sin [1, 1, >= S, D], x not WIDTH_SHARDED; the output never WIDTH_SHARDED."""
+    from ..types import TensorMemoryLayout
+    for name, t in (("Input", x), ("Cos", cos), ("Sin", sin)):
+        _dm._check(t.layout == Layout.TILE, qual, f"{name} must be tilized (TILE layout), got {t.layout.name}")
+    d = x.padded_shape[-1]
+    _dm._check(d == 32 or d % 64 == 0, qual, f"Input X dim ({d}) must be either 32 (single tile) or divisible by 64 "
+               f"(rotate_half midpoint must align with a tile boundary).")
+    _dm._check(cos.dtype == sin.dtype, qual, f"Cos and Sin dtypes must match ({cos.dtype.name}, {sin.dtype.name})")
+    _dm._check(tuple(cos.padded_shape) == tuple(sin.padded_shape), qual,
+               f"Cos and Sin shapes must match ({list(cos.shape)}, {list(sin.shape)})")
+    _dm._check(len(cos.shape) == 4 and len(x.shape) == 4, qual,
+               f"input and cos/sin must be rank 4, got {list(x.shape)} and {list(cos.shape)}")
+    _dm._check(cos.padded_shape[0] == 1 and cos.padded_shape[-1] == d, qual,
+               f"Cos dims must match input dims: cos {list(cos.shape)} must be [1, ., ., {x.shape[-1]}]")
+    if is_decode_mode:
+        _dm._check(x.is_sharded() and x.memory_config().memory_layout == TensorMemoryLayout.HEIGHT_SHARDED, qual,
+                   "Input must be HEIGHT_SHARDED in decode mode ([1, B, NH, D], each core a user's heads: "
+                   "ttnn.interleaved_to_sharded with ttnn.create_sharded_memory_config(..., ShardStrategy.HEIGHT))")
+        _dm._check(cos.is_sharded() and sin.is_sharded(), qual, "Cos and Sin must be sharded in decode mode")
+        _dm._check(x.shape[0] == 1 and cos.padded_shape[1] == x.padded_shape[1], qual,
+                   f"decode mode: input [1, B, NH, D] and cos/sin [1, B, 1, D] (Cos batch dim must match input), "
+                   f"got {list(x.shape)} and {list(cos.shape)}")
+        _dm._check(cos.shape[2] == 1, qual, f"Cos seq_len must be 1 in decode mode, got {list(cos.shape)}")
+    else:
+        _dm._check(cos.padded_shape[1] == 1, qual, f"Cos must have batch dim = 1 in prefill mode, got "
+                   f"{list(cos.shape)} (per-user cos/sin: is_decode_mode=True)")
+        _dm._check(cos.shape[-2] >= x.shape[-2], qual, f"Cos seq_len must be >= input seq_len. Input seq_len: "
+                   f"{x.shape[-2]}, Cos seq_len: {cos.shape[-2]}.")
+        _dm._check(not x.is_sharded() or x.memory_config().memory_layout != TensorMemoryLayout.WIDTH_SHARDED, qual,
+                   "Input cannot be WIDTH_SHARDED")
+    _dm._check(memory_config is None or memory_config.memory_layout != TensorMemoryLayout.WIDTH_SHARDED, qual,
+               "Output cannot be WIDTH_SHARDED")
+
+
 def _rotary_embedding_hf_impl(input_tensor, cos_cache, sin_cache, is_decode_mode=False, memory_config=None,
                               compute_kernel_config=None):
-    """HuggingFace-style RoPE: x * cos + rotate_half(x) * sin with cos/sin already gathered for these positions
-    (broadcast over batch and heads)."""
-    return _rope("ttnn.experimental.rotary_embedding_hf", input_tensor, cos_cache, sin_cache,
-                 builtins_slice(None), memory_config)
+    """HuggingFace-style RoPE: x * cos + rotate_half(x) * sin with cos/sin already gathered for these positions.
+    Prefill: x [1, NH, S, D], cos/sin [1, 1, S', D] (S' >= S, rows 0..S-1 used) broadcast over the heads.
+    Decode (is_decode_mode=True): x [1, B, NH, D] height-sharded (a user's heads per core), cos/sin
+    [1, B, 1, D] sharded: user b's row rotates all of its heads. The output keeps the input's memory config
+    unless one is given. Priced as one eltwise pass reading x, cos and sin (the kernel's rotate_half is a
+    matmul with a fixed matrix per tile; the emulator charges it as vector work)."""
+    qual = "ttnn.experimental.rotary_embedding_hf"
+    require_device(qual, input_tensor, cos_cache, sin_cache)
+    _check_rotary_hf(qual, input_tensor, cos_cache, sin_cache, is_decode_mode, memory_config)
+    rows = builtins_slice(None) if is_decode_mode else builtins_slice(0, input_tensor.shape[-2])
+    return _rope(qual, input_tensor, cos_cache, sin_cache, rows, memory_config)
 
 
 rotary_embedding_hf = E.make_op("ttnn.experimental.rotary_embedding_hf", "input_tensor, cos_cache, sin_cache, *, "
