@@ -51,6 +51,9 @@ Passes, in the order they run:
   row per user) -> `ttnn.experimental.rotary_embedding_hf(..., is_decode_mode=True)` on the heads height-sharded
   one user per core, handed sharded to flash-decode and to the KV-cache write (runs last: it reads the
   decode layout the passes before leave).
+- `qkv_heads_decode`: a decode step's Q, K and V projections of one [1, 1, B, K] input, each split into heads
+  and moved to user shards (by the passes and rules before) -> one product over [Wq | Wk | Wv] +
+  `ttnn.experimental.nlp_create_qkv_heads_decode` (grouped-query included), whose outputs are those shards.
 """
 from __future__ import annotations
 
@@ -1296,6 +1299,101 @@ def fuse_rotary_embedding(graph: fx.Graph, ctx: FuseContext) -> int:
     return count
 
 
+# --- qkv_heads_decode -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShardedHeads:
+    """One projection of a decode step moved to user shards: product(x [1, 1, B, K], w) -> reshape(s) to
+    [1, B, H, D] -> interleaved_to_sharded (`move`, one user's H heads per core), each read only by the next."""
+    product: fx.Node
+    move: fx.Node
+    users: int
+    heads: int
+    head_dim: int
+
+
+def _sharded_heads(move: fx.Node) -> ShardedHeads | None:
+    if not (_op(move, "interleaved_to_sharded") and len(move.args) == 2 and not move.kwargs):
+        return None
+    out, cur = _shape(move) or _shape(move.args[0]), move.args[0]   # a move made by a lowering rule: its input's
+    while _op(cur, "reshape") and not cur.kwargs and len(cur.users) == 1:
+        cur = cur.args[0]
+    xs, ws = (_shape(cur.args[0]), _shape(cur.args[1])) if _plain_product(cur) else (None, None)
+    if cur is move.args[0] or len(cur.users) != 1 or out is None or len(out) != 4 or out[0] != 1 \
+            or xs is None or ws is None or len(ws) != 2 or xs != (1, 1, out[1], ws[0]) or ws[1] != out[2] * out[3]:
+        return None
+    return ShardedHeads(cur, move, out[1], out[2], out[3])
+
+
+def _heads_config(ctx: FuseContext, users: int, heads: int, d: int):
+    """The memory config nlp_create_qkv_heads_decode gives an output of `heads` heads: user b's heads (padded to
+    whole tiles) on core b of the first `users` cores, row by row."""
+    t, g = ctx.ttnn, ctx.core_grid
+    spec = t.ShardSpec(t.num_cores_to_corerangeset(users, t.CoreCoord(g.x, g.y), True),
+                       (_TILE * -(-heads // _TILE), d), t.ShardOrientation.ROW_MAJOR)
+    return t.MemoryConfig(t.TensorMemoryLayout.HEIGHT_SHARDED, t.BufferType.L1, spec)
+
+
+def _decode_qkv(parts: list[ShardedHeads], ctx: FuseContext) -> list[ShardedHeads] | None:
+    """The three projections in nlp_create_qkv_heads_decode's order (Q, then the two with num_kv_heads), if the
+    op applies: same input and options, at most 32 users and query heads, head dim a multiple of 32, bfloat16 or
+    float32, and every move's shards where the op puts its outputs."""
+    if len(parts) != 3:
+        return None
+    q = max(parts, key=lambda p: p.heads)
+    kv = [p for p in parts if p is not q]
+    first = q.product
+    if kv[0].heads != kv[1].heads or any(p.head_dim != q.head_dim or p.users != q.users
+                                         or p.product.target is not first.target or p.product.kwargs != first.kwargs
+                                         for p in parts):
+        return None
+    if q.users > 32 or q.heads > 32 or q.head_dim % _TILE or first.meta.get("dtype") not in (ctx.ttnn.bfloat16,
+                                                                                             ctx.ttnn.float32):
+        return None
+    if any(p.move.args[1] != _heads_config(ctx, p.users, p.heads, p.head_dim) for p in parts):
+        return None
+    return [q, *kv]
+
+
+def fuse_qkv_heads_decode(graph: fx.Graph, ctx: FuseContext) -> int:
+    """A decode step's three projections of one [1, 1, B, K] input, each split into heads and moved to user
+    shards (query heads for flash-decode or the rope, key and value heads for the KV-cache write) => one
+    product over [Wq | Wk | Wv] (a constant, concatenated once per module) + ttnn.experimental.
+    nlp_create_qkv_heads_decode, whose height-sharded outputs are those shards: the three products, the three
+    head reshapes (copies: B rows become B tile rows) and the three moves become two ops, as TT's decode
+    (models/tt_transformers) computes it. Grouped-query attention included (the op takes num_kv_heads).
+    Counts the projections fused."""
+    by_input: dict[fx.Node, list[ShardedHeads]] = {}
+    for n in graph.nodes:
+        sh = _sharded_heads(n)
+        if sh is not None:
+            by_input.setdefault(sh.product.args[0], []).append(sh)
+    count, t = 0, ctx.ttnn
+    for x, parts in by_input.items():
+        order = _decode_qkv(parts, ctx)
+        if order is None:
+            continue
+        q, first = order[0], order[0].product
+        meta = dict(dtype=first.meta.get("dtype"), layout=first.meta.get("layout"))
+        k = _shape(first.args[1])[0]
+        width = sum(p.heads for p in order) * q.head_dim
+        w = _new(graph, first, "qkv_heads_decode", t.concat, ([p.product.args[1] for p in order], 1),
+                 shape=(k, width), ttnn_name="concat", **meta)
+        qkv = _new(graph, first, "qkv_heads_decode", first.target, (x, w), dict(first.kwargs),
+                   shape=(1, 1, q.users, width), ttnn_name=first.meta["ttnn_name"], **meta)
+        split = _new(graph, first, "qkv_heads_decode", t.experimental.nlp_create_qkv_heads_decode, (qkv,),
+                     dict(num_heads=q.heads, num_kv_heads=order[1].heads,
+                          memory_config=t.L1_HEIGHT_SHARDED_MEMORY_CONFIG),
+                     ttnn_name="nlp_create_qkv_heads_decode", multi=True, **meta)
+        outs = [_new(graph, first, "qkv_heads_decode", operator.getitem, (split, i),
+                     shape=(1, p.users, p.heads, p.head_dim), l1_shard_bytes=_shard_bytes(p.heads, p.head_dim,
+                                                                                          meta["dtype"]), **meta)
+                for i, p in enumerate(order)]
+        for p, out in zip(order, outs):
+            _replace(graph, p.move, out)
+        count += 3
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -1312,6 +1410,7 @@ PASSES = (
     FusionPass("decode_rows", fuse_decode_rows),
     FusionPass("reshapes", fuse_reshapes),
     FusionPass("rotary_embedding", fuse_rotary_embedding),
+    FusionPass("qkv_heads_decode", fuse_qkv_heads_decode),
 )
 PASS_NAMES = tuple(p.name for p in PASSES)
 
