@@ -366,3 +366,33 @@ def test_rotary_embedding_hf_rejects(ttnn, device, change, msg):
         cs = ttnn.from_torch(row, dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
     with pytest.raises(RuntimeError, match=msg):
         ttnn.experimental.rotary_embedding_hf(xs, cs, cs, is_decode_mode=decode)
+
+
+@pytest.mark.parametrize("users,nh,nkv,d", [(32, 32, 8, 64), (8, 4, 2, 32), (5, 8, 8, 128)])
+def test_nlp_create_qkv_heads_decode(ttnn, device, users, nh, nkv, d):
+    """[1, 1, B, (NH + 2 NKV) D] -> Q [1, B, NH, D], K/V [1, B, NKV, D], exact copies, height-sharded with user
+    b's heads (padded to whole tiles) on core b of the first B cores row by row."""
+    x = torch.randn(1, 1, users, (nh + 2 * nkv) * d)
+    q, k, v = ttnn.experimental.nlp_create_qkv_heads_decode(tt(ttnn, device, x), num_heads=nh, num_kv_heads=nkv,
+                                                           memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)
+    heads = x.bfloat16().reshape(users, nh + 2 * nkv, d)
+    for t, want, h in ((q, heads[:, :nh], nh), (k, heads[:, nh:nh + nkv], nkv), (v, heads[:, nh + nkv:], nkv)):
+        assert torch.equal(ttnn.to_torch(t)[0], want)
+        spec = t.memory_config().shard_spec
+        assert t.memory_config().memory_layout == ttnn.TensorMemoryLayout.HEIGHT_SHARDED
+        assert tuple(spec.shape) == (32 * -(-h // 32), d) and spec.grid.num_cores() == users
+
+
+@pytest.mark.parametrize("change,msg", [
+    ("users_33", "at most 32 users"), ("heads_64", "at most 32 query heads"), ("head_dim_48", "multiple of 32"),
+    ("bfloat8_b", "Unsupported data format"), ("interleaved_out", "must be HEIGHT_SHARDED"),
+    ("rank_3", "Unsupported input shape"),
+])
+def test_nlp_create_qkv_heads_decode_rejects(ttnn, device, change, msg):
+    users, nh, nkv, d = (33 if change == "users_33" else 8), (64 if change == "heads_64" else 4), 2, \
+        (48 if change == "head_dim_48" else 32)
+    shape = (1, users, (nh + 2 * nkv) * d) if change == "rank_3" else (1, 1, users, (nh + 2 * nkv) * d)
+    x = tt(ttnn, device, torch.randn(shape), "bfloat8_b" if change == "bfloat8_b" else "bfloat16")
+    mc = ttnn.L1_MEMORY_CONFIG if change == "interleaved_out" else None
+    with pytest.raises(RuntimeError, match=msg):
+        ttnn.experimental.nlp_create_qkv_heads_decode(x, num_heads=nh, num_kv_heads=nkv, memory_config=mc)
