@@ -1,6 +1,6 @@
 """ttnn.experimental (emulated): the experimental ops torch-ttnn and TT-NN model code reach for.
 
-view (with its (N, C, H, W) overload), the NLP head helpers (nlp_create_qkv_heads, nlp_concat_heads,
+view (with its (N, C, H, W) overload), the NLP head helpers (nlp_create_qkv_heads and its decode form, nlp_concat_heads,
 concatenate_heads and split_query_key_value_and_split_heads with their experimental signatures, which take a
 compute grid), rotary embeddings (rotate_half, rotary_embedding, rotary_embedding_hf), typecast, dropout, isin,
 broadcast_to, minimal_matmul (matmul's device numerics), KV-cache slices and layout conversions.
@@ -22,7 +22,8 @@ from . import data_movement as _dm
 from . import transformer as _tr
 from .matmul import _matmul_core
 
-__all__ = ["view", "nlp_create_qkv_heads", "nlp_create_qkv_heads_decode", "nlp_concat_heads", "typecast", "rotate_half", "rotary_embedding",
+__all__ = ["view", "nlp_create_qkv_heads", "nlp_create_qkv_heads_decode", "nlp_concat_heads", "typecast", "rotate_half",
+           "rotary_embedding",
            "rotary_embedding_hf", "dropout", "isin", "broadcast_to", "concatenate_heads",
            "split_query_key_value_and_split_heads", "nlp_kv_cache_load_slice", "slice_write", "padded_slice",
            "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg",
