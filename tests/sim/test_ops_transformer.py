@@ -315,3 +315,84 @@ def test_sdpa_wants_its_mask_in_dram(ttnn, device):
         ttnn.transformer.scaled_dot_product_attention(q, q, q, attn_mask=in_l1, is_causal=False)
     out = ttnn.transformer.scaled_dot_product_attention(q, q, q, attn_mask=tt(ttnn, device, mask), is_causal=False)
     assert_pcc(torch.nn.functional.scaled_dot_product_attention(x, x, x), ttnn.to_torch(out), 0.999)
+
+
+def _rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), -1)
+
+
+def _user_shards(ttnn, device, t, users, rows):
+    mc = ttnn.create_sharded_memory_config((32 * -(-rows // 32), t.shape[-1]), ttnn.CoreGrid(x=users, y=1),
+                                           ttnn.ShardStrategy.HEIGHT, use_height_and_width_as_shard_shape=True)
+    return ttnn.interleaved_to_sharded(tt(ttnn, device, t), mc)
+
+
+@pytest.mark.parametrize("heads,d", [(4, 64), (32, 64), (8, 128), (2, 32)])
+def test_rotary_embedding_hf_decode(ttnn, device, heads, d):
+    """Decode mode: x [1, B, NH, D] height-sharded one user per core, cos/sin [1, B, 1, D] sharded: each
+    user's row rotates all its heads; the output stays sharded like x."""
+    b = 8
+    g = torch.Generator().manual_seed(0)
+    x, cos, sin = torch.randn(1, b, heads, d, generator=g), torch.randn(1, b, 1, d, generator=g), \
+        torch.randn(1, b, 1, d, generator=g)
+    xs = _user_shards(ttnn, device, x, b, heads)
+    out = ttnn.experimental.rotary_embedding_hf(xs, _user_shards(ttnn, device, cos, b, 1),
+                                                _user_shards(ttnn, device, sin, b, 1), is_decode_mode=True)
+    assert out.memory_config() == xs.memory_config() and list(out.shape) == [1, b, heads, d]
+    assert_pcc(x * cos + _rotate_half(x) * sin, ttnn.to_torch(out).float(), 0.999)
+
+
+@pytest.mark.parametrize("change,msg", [
+    ("interleaved_x", "Input must be HEIGHT_SHARDED in decode mode"),
+    ("interleaved_cos", "Cos and Sin must be sharded in decode mode"),
+    ("head_dim_96", "must be either 32 .single tile. or divisible by 64"),
+    ("prefill_per_user_cos", "Cos must have batch dim = 1 in prefill mode"),
+    ("prefill_short_cos", "Cos seq_len must be >= input seq_len"),
+    ("row_major_cos", "Cos must be tilized"),
+])
+def test_rotary_embedding_hf_rejects(ttnn, device, change, msg):
+    """The real op's checks (rotary_embedding_hf_device_operation.cpp), with its messages."""
+    b, h, d = 4, 4, 96 if change == "head_dim_96" else 64
+    x, row = torch.randn(1, b, h, d), torch.randn(1, b, 1, d)
+    xs = tt(ttnn, device, x) if change in ("interleaved_x", "prefill_per_user_cos") else \
+        _user_shards(ttnn, device, x, b, h)
+    cs = tt(ttnn, device, row) if change in ("interleaved_cos", "prefill_per_user_cos") else \
+        _user_shards(ttnn, device, row, b, 1)
+    decode = not change.startswith("prefill")
+    if change == "prefill_short_cos":
+        xs, cs = tt(ttnn, device, torch.randn(1, h, 64, d)), tt(ttnn, device, torch.randn(1, 1, 32, d))
+    if change == "row_major_cos":
+        cs = ttnn.from_torch(row, dtype=ttnn.bfloat16, layout=ttnn.ROW_MAJOR_LAYOUT, device=device)
+    with pytest.raises(RuntimeError, match=msg):
+        ttnn.experimental.rotary_embedding_hf(xs, cs, cs, is_decode_mode=decode)
+
+
+@pytest.mark.parametrize("users,nh,nkv,d", [(32, 32, 8, 64), (8, 4, 2, 32), (5, 8, 8, 128)])
+def test_nlp_create_qkv_heads_decode(ttnn, device, users, nh, nkv, d):
+    """[1, 1, B, (NH + 2 NKV) D] -> Q [1, B, NH, D], K/V [1, B, NKV, D], exact copies, height-sharded with user
+    b's heads (padded to whole tiles) on core b of the first B cores row by row."""
+    x = torch.randn(1, 1, users, (nh + 2 * nkv) * d)
+    q, k, v = ttnn.experimental.nlp_create_qkv_heads_decode(tt(ttnn, device, x), num_heads=nh, num_kv_heads=nkv,
+                                                           memory_config=ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)
+    heads = x.bfloat16().reshape(users, nh + 2 * nkv, d)
+    for t, want, h in ((q, heads[:, :nh], nh), (k, heads[:, nh:nh + nkv], nkv), (v, heads[:, nh + nkv:], nkv)):
+        assert torch.equal(ttnn.to_torch(t)[0], want)
+        spec = t.memory_config().shard_spec
+        assert t.memory_config().memory_layout == ttnn.TensorMemoryLayout.HEIGHT_SHARDED
+        assert tuple(spec.shape) == (32 * -(-h // 32), d) and spec.grid.num_cores() == users
+
+
+@pytest.mark.parametrize("change,msg", [
+    ("users_33", "at most 32 users"), ("heads_64", "at most 32 query heads"), ("head_dim_48", "multiple of 32"),
+    ("bfloat8_b", "Unsupported data format"), ("interleaved_out", "must be HEIGHT_SHARDED"),
+    ("rank_3", "Unsupported input shape"),
+])
+def test_nlp_create_qkv_heads_decode_rejects(ttnn, device, change, msg):
+    users, nh, nkv, d = (33 if change == "users_33" else 8), (64 if change == "heads_64" else 4), 2, \
+        (48 if change == "head_dim_48" else 32)
+    shape = (1, users, (nh + 2 * nkv) * d) if change == "rank_3" else (1, 1, users, (nh + 2 * nkv) * d)
+    x = tt(ttnn, device, torch.randn(shape), "bfloat8_b" if change == "bfloat8_b" else "bfloat16")
+    mc = ttnn.L1_MEMORY_CONFIG if change == "interleaved_out" else None
+    with pytest.raises(RuntimeError, match=msg):
+        ttnn.experimental.nlp_create_qkv_heads_decode(x, num_heads=nh, num_kv_heads=nkv, memory_config=mc)

@@ -103,3 +103,15 @@ def test_exp_follows_math_approx_mode(ttnn, device):
         tq, tk, tv, cur_pos=pos, compute_kernel_config=exact_cfg)).float()
     assert not torch.equal(fast, exact)
     assert pcc(ref, fast) > 0.999 and (exact - ref).abs().mean() < (fast - ref).abs().mean()
+
+
+def test_height_sharded_q_gives_a_dram_output(ttnn, device):
+    """Q may come height-sharded (a user's heads per core, as rotary_embedding_hf leaves it); the output goes
+    to DRAM interleaved unless memory_config says otherwise (sdpa_decode.cpp's default), not where Q is."""
+    (q, k, v), (tq, tk, tv) = _tensors(ttnn, device)
+    mc = ttnn.create_sharded_memory_config((32, 64), ttnn.CoreGrid(x=4, y=1), ttnn.ShardStrategy.HEIGHT,
+                                           use_height_and_width_as_shard_shape=True)
+    out = ttnn.transformer.scaled_dot_product_attention_decode(ttnn.interleaved_to_sharded(tq, mc), tk, tv,
+                                                               cur_pos=[3, 3, 3, 3])
+    assert not out.is_sharded() and out.memory_config().buffer_type == ttnn.BufferType.DRAM
+    assert pcc(_reference(q, k, v, [3] * 4), ttnn.to_torch(out).float()) > 0.999

@@ -47,6 +47,13 @@ Passes, in the order they run:
   permutes that compose (or cancel), to_layout there and back, `to_layout(ROW_MAJOR) -> reshape ->
   to_layout(TILE)` (a reshape works in TILE layout), and `reshape [B*S, K] -> linear(s) -> reshape [B, S, N]`
   (a linear takes the rank-3 input directly).
+- `rotary_embedding`: a decode step's RoPE on query and key heads (`x * cos + rotate_half(x) * sin`, one cos/sin
+  row per user) -> `ttnn.experimental.rotary_embedding_hf(..., is_decode_mode=True)` on the heads height-sharded
+  one user per core, handed sharded to flash-decode and to the KV-cache write (runs last: it reads the
+  decode layout the passes before leave).
+- `qkv_heads_decode`: a decode step's Q, K and V projections of one [1, 1, B, K] input, each split into heads
+  and moved to user shards (by the passes and rules before) -> one product over [Wq | Wk | Wv] +
+  `ttnn.experimental.nlp_create_qkv_heads_decode` (grouped-query included), whose outputs are those shards.
 """
 from __future__ import annotations
 
@@ -1142,6 +1149,251 @@ def _rewrite_rows(graph: fx.Graph, region: set, entries: list, exits: list) -> N
             u.replace_input_with(n, r)
 
 
+# --- rotary_embedding ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RopeDecode:
+    """HF's apply_rotary_pos_emb on one decode step's heads, as the passes before leave it:
+    add(multiply(x, cos), multiply(rotate_half(x), sin)) with x [B, 1, H, D] or [1, B, H, D] (one token per
+    user) and cos/sin one row per user ([B, 1, 1, D] or [1, B, 1, D]), each intermediate read only by the next."""
+    out: fx.Node        # the add
+    x: fx.Node
+    cos: fx.Node
+    sin: fx.Node
+    users: int
+    heads: int
+    head_dim: int
+
+
+def _split_product(m: fx.Node, rotated: bool):
+    """(tensor, other operand) of multiply m where the tensor is (rotated: a rotate_half read only by m), else
+    (None, None)."""
+    if not (_op(m, "multiply") and len(m.args) == 2 and not set(m.kwargs) - {"memory_config"}):
+        return None, None
+    for a, b in (m.args, tuple(reversed(m.args))):
+        if isinstance(a, fx.Node) and isinstance(b, fx.Node) and \
+                (not rotated or (_op(a, "rotate_half") and _sole_user(a) is m and len(a.args) == 1)):
+            return a, b
+    return None, None
+
+
+def _rope_decode(add: fx.Node) -> RopeDecode | None:
+    if not (_op(add, "add") and len(add.args) == 2 and not set(add.kwargs) - {"memory_config"}):
+        return None
+    for plain, rot in (add.args, tuple(reversed(add.args))):
+        if not (isinstance(plain, fx.Node) and isinstance(rot, fx.Node) and plain is not rot
+                and _sole_user(plain) is add and _sole_user(rot) is add):
+            continue
+        r, sin = _split_product(rot, True)
+        if r is None:
+            continue
+        x = r.args[0]
+        first, second = _split_product(plain, False)
+        cos = second if first is x else first if second is x else None
+        xs = _shape(x)
+        if cos is None or xs is None or len(xs) != 4 or 1 not in xs[:2]:
+            continue
+        b = xs[0] if xs[1] == 1 else xs[1]
+        row = tuple(b if d == b and i < 2 else 1 for i, d in enumerate(xs[:3])) + (xs[3],)
+        if _shape(cos) != row or _shape(sin) != row:
+            continue
+        return RopeDecode(add, x, cos, sin, b, xs[2], xs[3])
+    return None
+
+
+def _user_grid(users: int, grid) -> tuple[int, int] | None:
+    """(x, y) with x * y == users within the device grid, widest first: one user per core."""
+    for x in range(min(users, grid.x), 0, -1):
+        if users % x == 0 and users // x <= grid.y:
+            return x, users // x
+    return None
+
+
+def _rope_fits(r: RopeDecode, ctx: FuseContext) -> bool:
+    """What the decode-mode op accepts (rotary_embedding_hf_device_operation.cpp): head dim one tile or a
+    multiple of two tiles, TILE operands, cos and sin of one dtype; and one user per core on the grid."""
+    tile = ctx.ttnn.TILE_LAYOUT
+    return ((r.head_dim == _TILE or r.head_dim % (2 * _TILE) == 0)
+            and all(n.meta.get("layout") == tile for n in (r.x, r.cos, r.sin))
+            and r.cos.meta.get("dtype") == r.sin.meta.get("dtype") is not None
+            and r.x.meta.get("dtype") in (ctx.ttnn.bfloat16, ctx.ttnn.bfloat8_b)
+            and _user_grid(r.users, ctx.core_grid) is not None)
+
+
+def _height_shards(ctx: FuseContext, users: int, rows: int, d: int):
+    """The memory config with user b's [rows, d] block (rows padded to whole tiles) on core b."""
+    t = ctx.ttnn
+    gx, gy = _user_grid(users, ctx.core_grid)
+    return t.create_sharded_memory_config((_TILE * -(-rows // _TILE), d), t.CoreGrid(x=gx, y=gy),
+                                          t.ShardStrategy.HEIGHT, use_height_and_width_as_shard_shape=True)
+
+
+def _shard_bytes(rows: int, d: int, dtype) -> int:
+    from ..sim import types as tt_types
+    return -(-rows // _TILE) * -(-d // _TILE) * tt_types.tile_bytes(tt_types.DataType[dtype.name])
+
+
+def _to_user_shards(graph, ctx, origin, t, shape, mc, cache: dict) -> fx.Node:
+    """t viewed as `shape` ([1, B, rows, D]) and height-sharded by `mc` (made once per tensor and config)."""
+    key = (t, repr(mc))
+    if key not in cache:
+        meta = dict(dtype=t.meta.get("dtype"), layout=t.meta.get("layout"))
+        src = t if _shape(t) == tuple(shape) else _new(graph, origin, "rotary_embedding", ctx.ttnn.reshape,
+                                                      (t, list(shape)), shape=tuple(shape), ttnn_name="reshape",
+                                                      **meta)
+        cache[key] = _new(graph, origin, "rotary_embedding", ctx.ttnn.interleaved_to_sharded, (src, mc),
+                          shape=tuple(shape), ttnn_name="interleaved_to_sharded",
+                          l1_shard_bytes=_shard_bytes(shape[2], shape[3], meta["dtype"]), **meta)
+    return cache[key]
+
+
+def _hand_over(graph, ctx, r: RopeDecode, y: fx.Node, mc) -> None:
+    """Give the rotated heads y ([1, B, H, D], height-sharded by mc) to the add's readers: a view to [1, B, H, D]
+    read by flash-decode as Q (it takes height-sharded Q) or by an interleaved_to_sharded to mc (the KV-cache
+    write's) takes y itself; anything else reads it back interleaved in the add's shape."""
+    b, h, d = r.users, r.heads, r.head_dim
+    back = None
+    for u in list(r.out.users):
+        if _op(u, "reshape") and _target(u) == (1, b, h, d):
+            for w in list(u.users):
+                if _op(w, "interleaved_to_sharded") and len(w.args) == 2 and not w.kwargs and w.args[1] == mc:
+                    _replace(graph, w, y)
+                elif _op(w, "scaled_dot_product_attention_decode") and w.args[0] is u and w.args.count(u) == 1:
+                    w.replace_input_with(u, y)
+            if not u.users:
+                _drop(graph, u)
+                continue
+        if back is None:
+            meta = dict(dtype=r.out.meta.get("dtype"), layout=r.out.meta.get("layout"))
+            flat = _new(graph, r.out, "rotary_embedding", ctx.ttnn.sharded_to_interleaved, (y,), shape=(1, b, h, d),
+                        ttnn_name="sharded_to_interleaved", **meta)
+            back = _new(graph, r.out, "rotary_embedding", ctx.ttnn.reshape, (flat, list(_shape(r.out))),
+                        shape=_shape(r.out), ttnn_name="reshape", **meta)
+        u.replace_input_with(r.out, back)
+
+
+def fuse_rotary_embedding(graph: fx.Graph, ctx: FuseContext) -> int:
+    """A decode step's RoPE, x * cos + rotate_half(x) * sin per query and key heads (four ops each, as the
+    rotate_half pass leaves them) => ttnn.experimental.rotary_embedding_hf(x, cos, sin, is_decode_mode=True):
+    one op reading each head once. Its decode mode wants x as [1, B, H, D] height-sharded in L1 (a user's heads
+    per core) and cos/sin as [1, B, 1, D] sharded the same way (one row per user; sharded once per step and
+    shared by every layer), so the pass adds those moves; the rotated heads stay sharded where the reader
+    takes them so (flash-decode's Q, the KV-cache write's height-sharded rows, whose own move then goes), and
+    are read back interleaved elsewhere. Counts the RoPEs fused."""
+    count, shards = 0, {}
+    for add in list(graph.nodes):
+        r = _rope_decode(add) if not getattr(add, "_erased", False) else None
+        if r is None or not _rope_fits(r, ctx):
+            continue
+        b, h, d = r.users, r.heads, r.head_dim
+        mc_x, mc_row = _height_shards(ctx, b, h, d), _height_shards(ctx, b, 1, d)
+        xs = _to_user_shards(graph, ctx, add, r.x, (1, b, h, d), mc_x, shards)
+        cs = _to_user_shards(graph, ctx, add, r.cos, (1, b, 1, d), mc_row, shards)
+        ss = _to_user_shards(graph, ctx, add, r.sin, (1, b, 1, d), mc_row, shards)
+        y = _new(graph, add, "rotary_embedding", ctx.ttnn.experimental.rotary_embedding_hf, (xs, cs, ss),
+                 dict(is_decode_mode=True, memory_config=mc_x), shape=(1, b, h, d), dtype=r.x.meta.get("dtype"),
+                 layout=r.x.meta.get("layout"), ttnn_name="rotary_embedding_hf",
+                 l1_shard_bytes=_shard_bytes(h, d, r.x.meta.get("dtype")))
+        _hand_over(graph, ctx, r, y, mc_x)
+        _drop(graph, add)
+        count += 1
+    return count
+
+
+# --- qkv_heads_decode -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShardedHeads:
+    """One projection of a decode step moved to user shards: product(x [1, 1, B, K], w) -> reshape(s) to
+    [1, B, H, D] -> interleaved_to_sharded (`move`, one user's H heads per core), each read only by the next."""
+    product: fx.Node
+    move: fx.Node
+    users: int
+    heads: int
+    head_dim: int
+
+
+def _sharded_heads(move: fx.Node) -> ShardedHeads | None:
+    if not (_op(move, "interleaved_to_sharded") and len(move.args) == 2 and not move.kwargs):
+        return None
+    out, cur = _shape(move) or _shape(move.args[0]), move.args[0]   # a move made by a lowering rule: its input's
+    while _op(cur, "reshape") and not cur.kwargs and len(cur.users) == 1:
+        cur = cur.args[0]
+    xs, ws = (_shape(cur.args[0]), _shape(cur.args[1])) if _plain_product(cur) else (None, None)
+    if cur is move.args[0] or len(cur.users) != 1 or out is None or len(out) != 4 or out[0] != 1 \
+            or xs is None or ws is None or len(ws) != 2 or xs != (1, 1, out[1], ws[0]) or ws[1] != out[2] * out[3]:
+        return None
+    return ShardedHeads(cur, move, out[1], out[2], out[3])
+
+
+def _heads_config(ctx: FuseContext, users: int, heads: int, d: int):
+    """The memory config nlp_create_qkv_heads_decode gives an output of `heads` heads: user b's heads (padded to
+    whole tiles) on core b of the first `users` cores, row by row."""
+    t, g = ctx.ttnn, ctx.core_grid
+    spec = t.ShardSpec(t.num_cores_to_corerangeset(users, t.CoreCoord(g.x, g.y), True),
+                       (_TILE * -(-heads // _TILE), d), t.ShardOrientation.ROW_MAJOR)
+    return t.MemoryConfig(t.TensorMemoryLayout.HEIGHT_SHARDED, t.BufferType.L1, spec)
+
+
+def _decode_qkv(parts: list[ShardedHeads], ctx: FuseContext) -> list[ShardedHeads] | None:
+    """The three projections in nlp_create_qkv_heads_decode's order (Q, then the two with num_kv_heads), if the
+    op applies: same input and options, at most 32 users and query heads, head dim a multiple of 32, bfloat16 or
+    float32, and every move's shards where the op puts its outputs."""
+    if len(parts) != 3:
+        return None
+    q = max(parts, key=lambda p: p.heads)
+    kv = [p for p in parts if p is not q]
+    first = q.product
+    if kv[0].heads != kv[1].heads or any(p.head_dim != q.head_dim or p.users != q.users
+                                         or p.product.target is not first.target or p.product.kwargs != first.kwargs
+                                         for p in parts):
+        return None
+    if q.users > 32 or q.heads > 32 or q.head_dim % _TILE or first.meta.get("dtype") not in (ctx.ttnn.bfloat16,
+                                                                                             ctx.ttnn.float32):
+        return None
+    if any(p.move.args[1] != _heads_config(ctx, p.users, p.heads, p.head_dim) for p in parts):
+        return None
+    return [q, *kv]
+
+
+def fuse_qkv_heads_decode(graph: fx.Graph, ctx: FuseContext) -> int:
+    """A decode step's three projections of one [1, 1, B, K] input, each split into heads and moved to user
+    shards (query heads for flash-decode or the rope, key and value heads for the KV-cache write) => one
+    product over [Wq | Wk | Wv] (a constant, concatenated once per module) + ttnn.experimental.
+    nlp_create_qkv_heads_decode, whose height-sharded outputs are those shards: the three products, the three
+    head reshapes (copies: B rows become B tile rows) and the three moves become two ops, as TT's decode
+    (models/tt_transformers) computes it. Grouped-query attention included (the op takes num_kv_heads).
+    Counts the projections fused."""
+    by_input: dict[fx.Node, list[ShardedHeads]] = {}
+    for n in graph.nodes:
+        sh = _sharded_heads(n)
+        if sh is not None:
+            by_input.setdefault(sh.product.args[0], []).append(sh)
+    count, t = 0, ctx.ttnn
+    for x, parts in by_input.items():
+        order = _decode_qkv(parts, ctx)
+        if order is None:
+            continue
+        q, first = order[0], order[0].product
+        meta = dict(dtype=first.meta.get("dtype"), layout=first.meta.get("layout"))
+        k = _shape(first.args[1])[0]
+        width = sum(p.heads for p in order) * q.head_dim
+        w = _new(graph, first, "qkv_heads_decode", t.concat, ([p.product.args[1] for p in order], 1),
+                 shape=(k, width), ttnn_name="concat", **meta)
+        qkv = _new(graph, first, "qkv_heads_decode", first.target, (x, w), dict(first.kwargs),
+                   shape=(1, 1, q.users, width), ttnn_name=first.meta["ttnn_name"], **meta)
+        split = _new(graph, first, "qkv_heads_decode", t.experimental.nlp_create_qkv_heads_decode, (qkv,),
+                     dict(num_heads=q.heads, num_kv_heads=order[1].heads,
+                          memory_config=t.L1_HEIGHT_SHARDED_MEMORY_CONFIG),
+                     ttnn_name="nlp_create_qkv_heads_decode", multi=True, **meta)
+        outs = [_new(graph, first, "qkv_heads_decode", operator.getitem, (split, i),
+                     shape=(1, p.users, p.heads, p.head_dim), l1_shard_bytes=_shard_bytes(p.heads, p.head_dim,
+                                                                                          meta["dtype"]), **meta)
+                for i, p in enumerate(order)]
+        for p, out in zip(order, outs):
+            _replace(graph, p.move, out)
+        count += 3
+    return count
+
+
 # --- the pipeline ------------------------------------------------------------------------------------------
 PASSES = (
     FusionPass("common_ops", fuse_common_ops),
@@ -1157,6 +1409,8 @@ PASSES = (
     FusionPass("residual_layer_norm", fuse_residual_layer_norm),
     FusionPass("decode_rows", fuse_decode_rows),
     FusionPass("reshapes", fuse_reshapes),
+    FusionPass("rotary_embedding", fuse_rotary_embedding),
+    FusionPass("qkv_heads_decode", fuse_qkv_heads_decode),
 )
 PASS_NAMES = tuple(p.name for p in PASSES)
 

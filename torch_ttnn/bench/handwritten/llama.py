@@ -3,14 +3,16 @@ TT-NN the way Tenstorrent's Llama decode is laid out (tt-metal models/tt_transfo
 
 activations are [1, 1, users, hidden] (users on the tile rows, so one tile row serves 32 users), rms_norm ->
 fused QKV linear -> nlp_create_qkv_heads (Q [1, NH, users, D], K/V [1, NKV, users, D]) -> rotary embedding
-(x * cos + rotate_half(x) * sin, rotate_half as a matmul with a fixed [D, D] matrix; cos/sin rows looked up
-on the device by ttnn.embedding of the positions) -> update_cache writes K and V at the position ->
+(x * cos + rotate_half(x) * sin in one ttnn.experimental.rotary_embedding_hf per Q and K: with the users on the
+tile rows, user u's cos/sin row is row u of a [1, 1, users, D] table, the op's prefill form; cos/sin rows looked
+up on the device by ttnn.embedding of the positions) -> update_cache writes K and V at the position ->
 grouped-query attention as matmul + attention_softmax_ (scale and the additive position mask fused) + matmul,
 each KV head serving its group of Q heads with no repeat -> output linear + residual add -> rms_norm ->
 gate and up linears, SiLU fused into the multiply (input_tensor_a_activations) -> down linear + residual add.
 
 Weights bfloat8_b, activations bfloat16, cache bfloat8_b, as TT's decode keeps them. Not used here (not in
-the emulator): scaled_dot_product_attention_decode, paged caches and rotary_embedding_llama's trans-mat form.
+the emulator): scaled_dot_product_attention_decode, paged caches and rotary_embedding_llama's trans-mat form
+(rotary_embedding_hf computes the same rotation from the HF cos/sin tables).
 """
 from __future__ import annotations
 
@@ -67,18 +69,8 @@ class LlamaLayerParams:
     w2: Any
     cos: Any        # [max_seq, D] bfloat16 row-major tables, looked up per position
     sin: Any
-    rotate_half: Any  # [D, D]: x @ R == rotate_half(x)
     k_cache: Any    # [users, NKV, max_seq, D]
     v_cache: Any
-
-
-def rotate_half_matrix(d: int) -> torch.Tensor:
-    """R with x @ R == cat(-x[d/2:], x[:d/2]) (HF's rotate_half), exact in any float format (entries 0, +-1)."""
-    r = torch.zeros(d, d)
-    half = d // 2
-    r[torch.arange(half) + half, torch.arange(half)] = -1.0
-    r[torch.arange(half), torch.arange(half) + half] = 1.0
-    return r
 
 
 def rope_tables(config, max_seq: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,7 +103,7 @@ def preprocess_parameters(ttnn, state_dict: dict, config, device, users: int, ma
         on_device(sd["post_attention_layernorm.weight"].reshape(1, -1), ttnn.bfloat16),
         weight(sd["mlp.gate_proj.weight"]), weight(sd["mlp.up_proj.weight"]), weight(sd["mlp.down_proj.weight"]),
         on_device(cos, ttnn.bfloat16, ttnn.ROW_MAJOR_LAYOUT), on_device(sin, ttnn.bfloat16, ttnn.ROW_MAJOR_LAYOUT),
-        on_device(rotate_half_matrix(dims.head_dim), ttnn.bfloat16), on_device(cache, ttnn.bfloat8_b),
+        on_device(cache, ttnn.bfloat8_b),
         on_device(cache, ttnn.bfloat8_b))
 
 
@@ -125,11 +117,9 @@ class DecodeInputs:
     position: int
 
 
-def _rope(ttnn, x, cos, sin, rot):
-    """x * cos + rotate_half(x) * sin, cos/sin [1, 1, users, D] broadcast over the heads."""
-    rotated = ttnn.matmul(x, rot)
-    out = ttnn.add(ttnn.multiply(x, cos), ttnn.multiply(rotated, sin))
-    return out
+def _rope(ttnn, x, cos, sin):
+    """x * cos + rotate_half(x) * sin for x [1, H, users, D], cos/sin [1, 1, users, D] broadcast over the heads."""
+    return ttnn.experimental.rotary_embedding_hf(x, cos, sin)
 
 
 def _attention(ttnn, x, inp: DecodeInputs, p: LlamaLayerParams, dims: LlamaDims):
@@ -140,7 +130,7 @@ def _attention(ttnn, x, inp: DecodeInputs, p: LlamaLayerParams, dims: LlamaDims)
     ttnn.deallocate(qkv)
     cos = ttnn.reshape(ttnn.embedding(inp.positions, p.cos, layout=ttnn.TILE_LAYOUT), (1, 1, users, dims.head_dim))
     sin = ttnn.reshape(ttnn.embedding(inp.positions, p.sin, layout=ttnn.TILE_LAYOUT), (1, 1, users, dims.head_dim))
-    q, k = _rope(ttnn, q, cos, sin, p.rotate_half), _rope(ttnn, k, cos, sin, p.rotate_half)
+    q, k = _rope(ttnn, q, cos, sin), _rope(ttnn, k, cos, sin)
     ttnn.update_cache(p.k_cache, k, inp.position)
     ttnn.update_cache(p.v_cache, v, inp.position)
     # Q [1, NH, users, D] -> [users, NKV, group, D]: each KV head's group of query heads as matmul rows

@@ -1,6 +1,6 @@
 """ttnn.experimental (emulated): the experimental ops torch-ttnn and TT-NN model code reach for.
 
-view (with its (N, C, H, W) overload), the NLP head helpers (nlp_create_qkv_heads, nlp_concat_heads,
+view (with its (N, C, H, W) overload), the NLP head helpers (nlp_create_qkv_heads and its decode form, nlp_concat_heads,
 concatenate_heads and split_query_key_value_and_split_heads with their experimental signatures, which take a
 compute grid), rotary embeddings (rotate_half, rotary_embedding, rotary_embedding_hf), typecast, dropout, isin,
 broadcast_to, minimal_matmul (matmul's device numerics), KV-cache slices and layout conversions.
@@ -22,7 +22,8 @@ from . import data_movement as _dm
 from . import transformer as _tr
 from .matmul import _matmul_core
 
-__all__ = ["view", "nlp_create_qkv_heads", "nlp_concat_heads", "typecast", "rotate_half", "rotary_embedding",
+__all__ = ["view", "nlp_create_qkv_heads", "nlp_create_qkv_heads_decode", "nlp_concat_heads", "typecast", "rotate_half",
+           "rotary_embedding",
            "rotary_embedding_hf", "dropout", "isin", "broadcast_to", "concatenate_heads",
            "split_query_key_value_and_split_heads", "nlp_kv_cache_load_slice", "slice_write", "padded_slice",
            "minimal_matmul", "complex_mul", "convert_to_chw", "convert_to_hwc", "transpose_rm", "intimg",
@@ -47,6 +48,58 @@ def nlp_create_qkv_heads(input, input_kv=None, *, num_heads, num_kv_heads=None, 
     return _tr.split_query_key_value_and_split_heads.function(x, kv, num_heads=num_heads, num_kv_heads=num_kv_heads,
                                                               transpose_key=transpose_k_heads,
                                                               memory_config=memory_config)
+
+
+@operation("ttnn.experimental.nlp_create_qkv_heads_decode")
+def nlp_create_qkv_heads_decode(input, *, num_heads, num_kv_heads=None, overlap_qk_coregrid=True, batch_offset=None,
+                                slice_size=None, memory_config=None):
+    """A decode step's fused QKV [1, 1, B, (NH + 2*NKV)*D] (one row per user) -> Q [1, B, NH, D], K and V
+    [1, B, NKV, D], each height-sharded in L1 with user b's heads (padded to whole tiles) on core b of the
+    first B cores row by row, as flash-decode, rotary_embedding_hf and paged_update_cache read them.
+    Validation per tt-metal nlp_create_qkv_heads_decode_device_operation (interleaved input; at most 32 users
+    and 32 query heads; one user per core, Q and K on the same cores). One data-movement pass: each user's row
+    read once, its heads written as tile rows."""
+    from ..tensor import new_device_tensor
+    from ..types import (BufferType, CoreCoord, MemoryConfig, ShardOrientation, ShardSpec, TensorMemoryLayout,
+                         num_cores_to_corerangeset)
+    op = "ttnn.experimental.nlp_create_qkv_heads_decode"
+    dev = require_device(op, input)
+    nkv = num_heads if num_kv_heads is None else num_kv_heads
+    shape = list(input.shape)
+    _dm._check(input.dtype in (DataType.FLOAT32, DataType.BFLOAT16), op, f"Unsupported data format {input.dtype.name}: "
+               f"bfloat16 or float32 (ttnn.typecast first)")
+    _dm._check(input.layout == Layout.TILE, op, "input must be in TILE layout")
+    _dm._check(len(shape) == 4 and shape[0] == 1 and shape[1] == 1, op,
+               f"Unsupported input shape {shape}: [1, 1, users, (num_heads + 2 * num_kv_heads) * head_dim]")
+    users, width = shape[2], shape[3]
+    _dm._check(width % (num_heads + 2 * nkv) == 0 and (width // (num_heads + 2 * nkv)) % 32 == 0, op,
+               f"Unsupported input shape {shape}: its last dim must be (num_heads + 2 * num_kv_heads) = "
+               f"{num_heads + 2 * nkv} heads of a head_dim that is a multiple of 32")
+    _dm._check(users <= 32, op, f"Unsupported input shape {shape}: at most 32 users, got {users}")
+    _dm._check(not input.is_sharded(), op, "a sharded (WIDTH_SHARDED) input is not emulated: pass it interleaved")
+    _dm._check(batch_offset is None and slice_size is None, op, "batch_offset/slice_size are not emulated")
+    mc = memory_config or MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
+    _dm._check(mc.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED, op,
+               "the output memory config must be HEIGHT_SHARDED (e.g. ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)")
+    _dm._check(num_heads <= 32, op, f"at most 32 query heads are supported, got {num_heads}")
+    grid = dev.compute_with_storage_grid_size()
+    cores = grid.x * grid.y
+    _dm._check(cores >= (users if overlap_qk_coregrid else 2 * users), op,
+               f"Need at least {users if overlap_qk_coregrid else 2 * users} cores for {users} users, the grid has "
+               f"{cores}")
+    _dm._check(overlap_qk_coregrid, op, "overlap_qk_coregrid=False (K on its own cores) is not emulated")
+    _dm._check(num_heads >= nkv, op, f"num_heads ({num_heads}) must be >= num_kv_heads ({nkv})")
+    d = width // (num_heads + 2 * nkv)
+    cores_of = num_cores_to_corerangeset(users, CoreCoord(grid.x, grid.y), True)
+    x = input.value.reshape(users, num_heads + 2 * nkv, d)
+    outs = []
+    for part, heads in ((x[:, :num_heads], num_heads), (x[:, num_heads:num_heads + nkv], nkv),
+                        (x[:, num_heads + nkv:], nkv)):
+        spec = ShardSpec(cores_of, (32 * -(-heads // 32), d), ShardOrientation.ROW_MAJOR)
+        out_mc = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, mc.buffer_type, spec)
+        outs.append(new_device_tensor(part.unsqueeze(0).contiguous(), input.dtype, Layout.TILE, dev, out_mc))
+    record(dev, op, operands=operands(input, *outs))
+    return tuple(outs)
 
 
 @operation("ttnn.experimental.nlp_concat_heads",
@@ -123,12 +176,57 @@ rotary_embedding = E.make_op("ttnn.experimental.rotary_embedding", "input_tensor
                              _rotary_embedding_impl)
 
 
+def _check_rotary_hf(qual, x, cos, sin, is_decode_mode, memory_config):
+    """tt-metal's RotaryEmbeddingHfDeviceOperation validation (rotary_embedding_hf_device_operation.cpp), in its
+    order: TILE operands; the last dim one tile or a multiple of two (rotate_half's midpoint on a tile edge);
+    cos and sin alike, [1, ., ., D]; decode mode: x [1, B, NH, D] HEIGHT_SHARDED, cos/sin [1, B, 1, D] sharded;
+    prefill: x [.., S, D], cos/sin [1, 1, >= S, D], x not WIDTH_SHARDED; the output never WIDTH_SHARDED."""
+    from ..types import TensorMemoryLayout
+    for name, t in (("Input", x), ("Cos", cos), ("Sin", sin)):
+        _dm._check(t.layout == Layout.TILE, qual, f"{name} must be tilized (TILE layout), got {t.layout.name}")
+    d = x.padded_shape[-1]
+    _dm._check(d == 32 or d % 64 == 0, qual, f"Input X dim ({d}) must be either 32 (single tile) or divisible by 64 "
+               f"(rotate_half midpoint must align with a tile boundary).")
+    _dm._check(cos.dtype == sin.dtype, qual, f"Cos and Sin dtypes must match ({cos.dtype.name}, {sin.dtype.name})")
+    _dm._check(tuple(cos.padded_shape) == tuple(sin.padded_shape), qual,
+               f"Cos and Sin shapes must match ({list(cos.shape)}, {list(sin.shape)})")
+    _dm._check(len(cos.shape) == 4 and len(x.shape) == 4, qual,
+               f"input and cos/sin must be rank 4, got {list(x.shape)} and {list(cos.shape)}")
+    _dm._check(cos.padded_shape[0] == 1 and cos.padded_shape[-1] == d, qual,
+               f"Cos dims must match input dims: cos {list(cos.shape)} must be [1, ., ., {x.shape[-1]}]")
+    if is_decode_mode:
+        _dm._check(x.is_sharded() and x.memory_config().memory_layout == TensorMemoryLayout.HEIGHT_SHARDED, qual,
+                   "Input must be HEIGHT_SHARDED in decode mode ([1, B, NH, D], each core a user's heads: "
+                   "ttnn.interleaved_to_sharded with ttnn.create_sharded_memory_config(..., ShardStrategy.HEIGHT))")
+        _dm._check(cos.is_sharded() and sin.is_sharded(), qual, "Cos and Sin must be sharded in decode mode")
+        _dm._check(x.shape[0] == 1 and cos.padded_shape[1] == x.padded_shape[1], qual,
+                   f"decode mode: input [1, B, NH, D] and cos/sin [1, B, 1, D] (Cos batch dim must match input), "
+                   f"got {list(x.shape)} and {list(cos.shape)}")
+        _dm._check(cos.shape[2] == 1, qual, f"Cos seq_len must be 1 in decode mode, got {list(cos.shape)}")
+    else:
+        _dm._check(cos.padded_shape[1] == 1, qual, f"Cos must have batch dim = 1 in prefill mode, got "
+                   f"{list(cos.shape)} (per-user cos/sin: is_decode_mode=True)")
+        _dm._check(cos.shape[-2] >= x.shape[-2], qual, f"Cos seq_len must be >= input seq_len. Input seq_len: "
+                   f"{x.shape[-2]}, Cos seq_len: {cos.shape[-2]}.")
+        _dm._check(not x.is_sharded() or x.memory_config().memory_layout != TensorMemoryLayout.WIDTH_SHARDED, qual,
+                   "Input cannot be WIDTH_SHARDED")
+    _dm._check(memory_config is None or memory_config.memory_layout != TensorMemoryLayout.WIDTH_SHARDED, qual,
+               "Output cannot be WIDTH_SHARDED")
+
+
 def _rotary_embedding_hf_impl(input_tensor, cos_cache, sin_cache, is_decode_mode=False, memory_config=None,
                               compute_kernel_config=None):
-    """HuggingFace-style RoPE: x * cos + rotate_half(x) * sin with cos/sin already gathered for these positions
-    (broadcast over batch and heads)."""
-    return _rope("ttnn.experimental.rotary_embedding_hf", input_tensor, cos_cache, sin_cache,
-                 builtins_slice(None), memory_config)
+    """HuggingFace-style RoPE: x * cos + rotate_half(x) * sin with cos/sin already gathered for these positions.
+    Prefill: x [1, NH, S, D], cos/sin [1, 1, S', D] (S' >= S, rows 0..S-1 used) broadcast over the heads.
+    Decode (is_decode_mode=True): x [1, B, NH, D] height-sharded (a user's heads per core), cos/sin
+    [1, B, 1, D] sharded: user b's row rotates all of its heads. The output keeps the input's memory config
+    unless one is given. Priced as one eltwise pass reading x, cos and sin (the kernel's rotate_half is a
+    matmul with a fixed matrix per tile; the emulator charges it as vector work)."""
+    qual = "ttnn.experimental.rotary_embedding_hf"
+    require_device(qual, input_tensor, cos_cache, sin_cache)
+    _check_rotary_hf(qual, input_tensor, cos_cache, sin_cache, is_decode_mode, memory_config)
+    rows = builtins_slice(None) if is_decode_mode else builtins_slice(0, input_tensor.shape[-2])
+    return _rope(qual, input_tensor, cos_cache, sin_cache, rows, memory_config)
 
 
 rotary_embedding_hf = E.make_op("ttnn.experimental.rotary_embedding_hf", "input_tensor, cos_cache, sin_cache, *, "

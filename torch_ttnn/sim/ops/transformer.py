@@ -281,7 +281,10 @@ def scaled_dot_product_attention_decode(input_tensor_q, input_tensor_k, input_te
     work = MatmulWork(b * nkv, group_rows, t(d), 2 * t(s), dev.spec.grid.y, dev.spec.grid.x, passes,
                       bool(cfg is not None and cfg.fp32_dest_acc_en))
     kv_read = [dataclasses.replace(operand(x), bytes=operand(x).bytes * read_chunks) for x in (k, v)]
-    return _finish(op, dev, out, q, (q, attn_mask), memory_config=memory_config, read=kv_read,
+    # the output goes where memory_config says, else to DRAM interleaved (sdpa_decode.cpp: value_or(
+    # DEFAULT_OUTPUT_MEMORY_CONFIG)), not where Q is: a height-sharded Q gives an interleaved output
+    out_mc = memory_config or MemoryConfig(TensorMemoryLayout.INTERLEAVED, BufferType.DRAM)
+    return _finish(op, dev, out, q, (q, attn_mask), memory_config=out_mc, read=kv_read,
                    flops=4.0 * b * nh * s * d * read_chunks, matmul=work,
                    sfpu_ops=float(b * nkv * group_rows * t(s) * 1024 * read_chunks), sfpu_cycles=4.0)
 
