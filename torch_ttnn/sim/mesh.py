@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import multiprocess
+from . import mesh_share, multiprocess
 from .device import ARCHS, Device, _arch_from_env
 from .operation import Operation, operation
 from .tensor import Tensor, to_device
@@ -1067,8 +1067,9 @@ def _dispatch(op: Operation, args, kwargs):
     procs = next((x._procs for x in found if x._procs is not None), None)
     n = counts.pop()
     run = range(n) if procs is None else procs.local
-    outs = [op.function(*[_per_chip(a, i) for a in args], **{k: _per_chip(v, i) for k, v in kwargs.items()})
-            if i in run else _ABSENT for i in range(n)]
+    # chips whose inputs hold the same host values compute once and share the result (sim/mesh_share.py)
+    done = mesh_share.run_shared(op, args, kwargs, run, _per_chip, tensors)
+    outs = [done[i] if i in run else _ABSENT for i in range(n)]
     return _combine(outs, mesh, mesh_shape, placements, procs)
 
 
