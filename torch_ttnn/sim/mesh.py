@@ -246,7 +246,8 @@ class CppTensorToMesh:
         return self._shape
 
     def map(self, x: torch.Tensor, what: str = "mesh_mapper") -> list[torch.Tensor]:
-        """One tensor per chip, row-major over the mesh."""
+        """One tensor per chip, row-major over the mesh; chips that get the same piece get the same object (from_torch
+        converts each distinct piece once, and the chips share it: sim/mesh_share.py)."""
         pieces = [x]
         for axis, (size, p) in enumerate(zip(self._shape, self._config.placements)):
             if isinstance(p, PlacementReplicate):
@@ -257,7 +258,8 @@ class CppTensorToMesh:
                 raise RuntimeError(f"{what}: dim {p.dim} of size {x.shape[d]} cannot be split evenly over the "
                                    f"{size} chips of mesh axis {axis} (shape {list(x.shape)}); pad it to a "
                                    f"multiple of {size} or shard another dim")
-            pieces = [c for q in pieces for c in torch.chunk(q, size, dim=d)]
+            chunks: dict = {}   # a piece replicated along an earlier axis is split once: its chips share the parts
+            pieces = [c for q in pieces for c in chunks.setdefault(id(q), torch.chunk(q, size, dim=d))]
         return pieces
 
 
