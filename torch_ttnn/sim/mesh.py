@@ -8,7 +8,9 @@ topology keeps it. Every operation called with a mesh tensor (or with a mesh dev
 chip's shard: the `Operation` wrapper hands the call to `_dispatch`, which calls the op's own single-chip
 function once per chip and gathers the results into mesh tensors. So the emulated op library works on meshes
 unchanged, each chip charges its own memory (a chip that runs out raises OutOfMemoryError naming it) and
-records its own device time; the chips run in parallel, so a mesh's time is its slowest chip's.
+records its own device time; the chips run in parallel, so a mesh's time is its slowest chip's. Chips whose
+inputs hold the same host values (replicated tensors, collective results) compute an op once and share its result
+(`sim/mesh_share.py`): one host copy, each chip's own allocations and op records, bit for bit.
 
 Moving data between chips is what the collectives do (`sim/ops/ccl.py`: all_gather, reduce_scatter,
 all_reduce), priced from TT's measured Ethernet figures (`cost.ccl_time_ns`). Nothing here assumes the chips
