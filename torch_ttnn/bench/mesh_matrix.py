@@ -18,9 +18,10 @@ over one chip and the cell would be the tp cell again, so it is recorded as not 
 The configs. Tiny: the zoo's tiny configs (2 layers, hidden 64, 2 attention heads; Llama 1 key/value head), so
 their attention cannot split over more chips than it has heads and tensor parallel leaves it replicated (the
 record says which linears and why); their MLPs split. Full: the zoo's full configs (bert-base-uncased;
-Llama-3.2-1B), with `--full-layers model=N` layers of that config where all of them do not fit this machine's
-memory beside other work: the emulator holds every chip's tensors in the host's memory, so a model's footprint
-grows with the chips it is replicated over (Llama-3.2-1B's 128256 x 2048 embedding and LM head above all). Every
+Llama-3.2-1B), all their layers by default; `--full-layers model=N` runs N layers of that config (where a run
+must be cut short: the host's memory or time). The emulator holds the chips' tensors in the host's memory, but
+chips holding the same values share one copy (sim/mesh_share.py), so a weight replicated over 32 chips costs
+one host copy, not 32 (Llama-3.2-1B's 128256 x 2048 embedding and LM head above all). Every
 layer has the same shapes, so N layers exercise what all do; the record names the layer count run. Sequences
 are short (32 tokens).
 
@@ -50,8 +51,8 @@ MESHES = {"1x2": "n300", "2x4": "t3000", "8x4": "galaxy"}
 MODES = ("dp", "tp", "dp+tp")
 SEQ = 32
 PCC_MIN = 0.99
-# Full-config layers run by default (of 12 for bert-base, 16 for Llama-3.2-1B): what fits beside other work.
-FULL_LAYERS = {"bert": 12, "llama": 2}
+# Full-config layers run by default: all of them (12 for bert-base, 16 for Llama-3.2-1B).
+FULL_LAYERS = {"bert": 12, "llama": 16}
 
 
 @dataclass
@@ -269,14 +270,16 @@ def markdown(record: dict) -> str:
             full.setdefault(c.model, {})[c.layers] = c.of_layers
     layers = "; ".join(m + " " + " or ".join(f"{n} of {of}" if n != of else f"all {of}" for n, of in sorted(d.items()))
                        + " layers" for m, d in full.items())
+    cut = any(n != of for d in full.values() for n, of in d.items())
     lines = ["# Mesh matrix: BERT and Llama on emulated meshes", "",
              f"{_provenance(record['cells'], record.get('commands') or [record.get('command', '')])}. "
              f"{ok} of {len(ran)} cells run pass (PCC >= {PCC_MIN} against CPU float32; n/a cells not counted)"
              f"{f'; {len(missing)} cells not run' if missing else ''}. "
              f"Sequence {record['seq']}; batch: one sample per chip (dp), 1 (tp), one per mesh row (dp+tp). "
-             f"Full configs (bert-base-uncased, Llama-3.2-1B): {layers or 'not run'}; where fewer than the "
-             f"config's own count, the emulator's host memory (every chip's copies and activations) beside other "
-             f"work was the limit.", "",
+             f"Full configs (bert-base-uncased, Llama-3.2-1B): {layers or 'not run'}"
+             f"{'; where fewer than the config has, the notes say why' if cut else ''}. "
+             f"Chips holding the same values share one host copy in the emulator (sim/mesh_share.py); every "
+             f"chip's memory and device time are its own.", "",
              "Est. device ms / chip is the busiest chip's est. device time per call (the chips run in parallel); "
              "collective ms is the time the chips spend in all_reduce / all_gather (priced from TT's measured "
              "Ethernet figures). TP linears: column-parallel / row-parallel / left replicated (why, per linear, is "
