@@ -170,7 +170,7 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
     t0 = time.perf_counter()
     saved = os.environ.get("TORCH_TTNN_SIM_ARCH")
     os.environ["TORCH_TTNN_SIM_ARCH"] = cell.preset
-    mesh = None
+    mesh = ex = compiled = option = ref = got = None
     try:
         ex, cell.layers, cell.of_layers = build(cell.model, cell.size, cell.batch,
                                                 full_layers.get(cell.model) if cell.size == "full" else None)
@@ -204,6 +204,9 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
         else:
             os.environ["TORCH_TTNN_SIM_ARCH"] = saved
         torch._dynamo.reset()
+        # this cell's model, program and device values go before the next cell builds its own (a full Llama's are
+        # GBs: a run of several cells in one process was OOM-killed holding two cells' worth)
+        mesh = ex = compiled = option = ref = got = None
         gc.collect()
         cell.wall_s = round(time.perf_counter() - t0, 2)
         from torch_ttnn import provenance
