@@ -81,6 +81,8 @@ class Cell:
     wall_s: float | None = None
     date: str = ""                     # when, and at which commit, the cell was measured
     commit: str = ""
+    free_host_params: bool = False     # compiled with free_host_params=True (the CPU model's weights freed once
+    #                                    uploaded: host memory only, the device figures are the same)
 
     @property
     def key(self) -> tuple:
@@ -114,11 +116,11 @@ def build(model: str, size: str, batch: int, layers: int | None):
     return Example(net, (), kwargs, attr(output), output, name=model, size=size), cfg.num_hidden_layers, full_layers
 
 
-def _option(mesh, mode: str):
+def _option(mesh, mode: str, free_host_params: bool = False):
     import torch_ttnn
     kw = {"dp": dict(data_parallel=True), "tp": dict(tensor_parallel=True),
           "dp+tp": dict(data_parallel=True, data_parallel_axis=0, tensor_parallel=True)}[mode]
-    return torch_ttnn.TorchTtnnOption(device=mesh, verbose=False, **kw)
+    return torch_ttnn.TorchTtnnOption(device=mesh, verbose=False, free_host_params=free_host_params, **kw)
 
 
 def _batch(shape: tuple[int, int], mode: str) -> int:
@@ -176,7 +178,7 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
                                                 full_layers.get(cell.model) if cell.size == "full" else None)
         ref = ex.run().float()
         mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
-        option = _option(mesh, cell.mode)
+        option = _option(mesh, cell.mode, cell.free_host_params)
         torch._dynamo.reset()
         compiled = torch.compile(ex.model, backend=torch_ttnn.backend, options=option)
         got = ex.run(compiled).float()
@@ -214,8 +216,9 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
     return cell
 
 
-def cells(models, sizes, meshes, modes) -> list[Cell]:
-    return [Cell(m, s, mesh, MESHES[mesh], mode) for m in models for s in sizes for mesh in meshes for mode in modes]
+def cells(models, sizes, meshes, modes, free_host_params: bool = False) -> list[Cell]:
+    return [Cell(m, s, mesh, MESHES[mesh], mode, free_host_params=free_host_params)
+            for m in models for s in sizes for mesh in meshes for mode in modes]
 
 
 def _fmt(v, f):
@@ -392,6 +395,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--full-layers", default=",".join(f"{k}={v}" for k, v in FULL_LAYERS.items()),
                     help="layers of each full config to run, e.g. bert=12,llama=2")
+    ap.add_argument("--free-host-params", action="store_true", help="compile with free_host_params=True: the CPU "
+                    "model's weights are freed once on the mesh (after its CPU reference ran), for a cell that does "
+                    "not fit the host's memory otherwise; the device figures do not change")
     ap.add_argument("--write", action="store_true", help=f"write {JSON_PATH.name} and {MD_PATH.name} under --out "
                                                          f"after every cell (merged with the cells already there)")
     ap.add_argument("--out", default=str(RESULTS))
@@ -411,7 +417,7 @@ def main(argv=None) -> dict:
         if bad:
             ap.error(f"--{k}: {', '.join(bad)} not one of {', '.join(allowed)}")
     full_layers = {k: int(v) for k, v in (kv.split("=") for kv in a.full_layers.split(",") if kv)}
-    todo = cells(pick["models"], pick["sizes"], pick["meshes"], pick["modes"])
+    todo = cells(pick["models"], pick["sizes"], pick["meshes"], pick["modes"], a.free_host_params)
     command = "python -m torch_ttnn.bench.mesh_matrix " + " ".join(argv if argv is not None else sys.argv[1:])
     done: list[Cell] = []
     bar = tqdm(todo, unit="cell")
