@@ -180,6 +180,8 @@ def _replay(log: _Log, chip, result):
 
 
 def _mirror(x, chip, ids):
+    """The logged run's output as `chip`'s: each Tensor a new one on `chip` with its replayed buffer, holding the
+    same host values."""
     if isinstance(x, Tensor):
         t = Tensor.__new__(Tensor)
         t._init(x._values, x._dtype, x._layout)
@@ -188,8 +190,12 @@ def _mirror(x, chip, ids):
         if x._device is not None:
             t._device, t._buffer = chip, (ids[x._buffer] if x._buffer is not None else None)
         return t
-    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+    if isinstance(x, tuple) and hasattr(x, "_fields"):    # a NamedTuple
+        return type(x)(*(_mirror(y, chip, ids) for y in x))
+    if isinstance(x, (list, tuple)):
         return type(x)(_mirror(y, chip, ids) for y in x)
+    if isinstance(x, dict):
+        return {k: _mirror(v, chip, ids) for k, v in x.items()}
     return x
 
 
