@@ -18,9 +18,10 @@ over one chip and the cell would be the tp cell again, so it is recorded as not 
 The configs. Tiny: the zoo's tiny configs (2 layers, hidden 64, 2 attention heads; Llama 1 key/value head), so
 their attention cannot split over more chips than it has heads and tensor parallel leaves it replicated (the
 record says which linears and why); their MLPs split. Full: the zoo's full configs (bert-base-uncased;
-Llama-3.2-1B), with `--full-layers model=N` layers of that config where all of them do not fit this machine's
-memory beside other work: the emulator holds every chip's tensors in the host's memory, so a model's footprint
-grows with the chips it is replicated over (Llama-3.2-1B's 128256 x 2048 embedding and LM head above all). Every
+Llama-3.2-1B), all their layers by default; `--full-layers model=N` runs N layers of that config (where a run
+must be cut short: the host's memory or time). The emulator holds the chips' tensors in the host's memory, but
+chips holding the same values share one copy (sim/mesh_share.py), so a weight replicated over 32 chips costs
+one host copy, not 32 (Llama-3.2-1B's 128256 x 2048 embedding and LM head above all). Every
 layer has the same shapes, so N layers exercise what all do; the record names the layer count run. Sequences
 are short (32 tokens).
 
@@ -50,8 +51,8 @@ MESHES = {"1x2": "n300", "2x4": "t3000", "8x4": "galaxy"}
 MODES = ("dp", "tp", "dp+tp")
 SEQ = 32
 PCC_MIN = 0.99
-# Full-config layers run by default (of 12 for bert-base, 16 for Llama-3.2-1B): what fits beside other work.
-FULL_LAYERS = {"bert": 12, "llama": 2}
+# Full-config layers run by default: all of them (12 for bert-base, 16 for Llama-3.2-1B).
+FULL_LAYERS = {"bert": 12, "llama": 16}
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Cell:
     wall_s: float | None = None
     date: str = ""                     # when, and at which commit, the cell was measured
     commit: str = ""
+    free_host_params: bool = False     # compiled with free_host_params=True (the CPU model's weights freed once
+    #                                    uploaded: host memory only, the device figures are the same)
 
     @property
     def key(self) -> tuple:
@@ -113,11 +116,11 @@ def build(model: str, size: str, batch: int, layers: int | None):
     return Example(net, (), kwargs, attr(output), output, name=model, size=size), cfg.num_hidden_layers, full_layers
 
 
-def _option(mesh, mode: str):
+def _option(mesh, mode: str, free_host_params: bool = False):
     import torch_ttnn
     kw = {"dp": dict(data_parallel=True), "tp": dict(tensor_parallel=True),
           "dp+tp": dict(data_parallel=True, data_parallel_axis=0, tensor_parallel=True)}[mode]
-    return torch_ttnn.TorchTtnnOption(device=mesh, verbose=False, **kw)
+    return torch_ttnn.TorchTtnnOption(device=mesh, verbose=False, free_host_params=free_host_params, **kw)
 
 
 def _batch(shape: tuple[int, int], mode: str) -> int:
@@ -169,13 +172,13 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
     t0 = time.perf_counter()
     saved = os.environ.get("TORCH_TTNN_SIM_ARCH")
     os.environ["TORCH_TTNN_SIM_ARCH"] = cell.preset
-    mesh = None
+    mesh = ex = compiled = option = ref = got = None
     try:
         ex, cell.layers, cell.of_layers = build(cell.model, cell.size, cell.batch,
                                                 full_layers.get(cell.model) if cell.size == "full" else None)
         ref = ex.run().float()
         mesh = ttnn.open_mesh_device(ttnn.MeshShape(*shape))
-        option = _option(mesh, cell.mode)
+        option = _option(mesh, cell.mode, cell.free_host_params)
         torch._dynamo.reset()
         compiled = torch.compile(ex.model, backend=torch_ttnn.backend, options=option)
         got = ex.run(compiled).float()
@@ -203,6 +206,9 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
         else:
             os.environ["TORCH_TTNN_SIM_ARCH"] = saved
         torch._dynamo.reset()
+        # this cell's model, program and device values go before the next cell builds its own (a full Llama's are
+        # GBs: a run of several cells in one process was OOM-killed holding two cells' worth)
+        mesh = ex = compiled = option = ref = got = None
         gc.collect()
         cell.wall_s = round(time.perf_counter() - t0, 2)
         from torch_ttnn import provenance
@@ -210,8 +216,9 @@ def run_cell(cell: Cell, full_layers: dict) -> Cell:
     return cell
 
 
-def cells(models, sizes, meshes, modes) -> list[Cell]:
-    return [Cell(m, s, mesh, MESHES[mesh], mode) for m in models for s in sizes for mesh in meshes for mode in modes]
+def cells(models, sizes, meshes, modes, free_host_params: bool = False) -> list[Cell]:
+    return [Cell(m, s, mesh, MESHES[mesh], mode, free_host_params=free_host_params)
+            for m in models for s in sizes for mesh in meshes for mode in modes]
 
 
 def _fmt(v, f):
@@ -269,14 +276,16 @@ def markdown(record: dict) -> str:
             full.setdefault(c.model, {})[c.layers] = c.of_layers
     layers = "; ".join(m + " " + " or ".join(f"{n} of {of}" if n != of else f"all {of}" for n, of in sorted(d.items()))
                        + " layers" for m, d in full.items())
+    cut = any(n != of for d in full.values() for n, of in d.items())
     lines = ["# Mesh matrix: BERT and Llama on emulated meshes", "",
              f"{_provenance(record['cells'], record.get('commands') or [record.get('command', '')])}. "
              f"{ok} of {len(ran)} cells run pass (PCC >= {PCC_MIN} against CPU float32; n/a cells not counted)"
              f"{f'; {len(missing)} cells not run' if missing else ''}. "
              f"Sequence {record['seq']}; batch: one sample per chip (dp), 1 (tp), one per mesh row (dp+tp). "
-             f"Full configs (bert-base-uncased, Llama-3.2-1B): {layers or 'not run'}; where fewer than the "
-             f"config's own count, the emulator's host memory (every chip's copies and activations) beside other "
-             f"work was the limit.", "",
+             f"Full configs (bert-base-uncased, Llama-3.2-1B): {layers or 'not run'}"
+             f"{'; where fewer than the config has, the notes say why' if cut else ''}. "
+             f"Chips holding the same values share one host copy in the emulator (sim/mesh_share.py); every "
+             f"chip's memory and device time are its own.", "",
              "Est. device ms / chip is the busiest chip's est. device time per call (the chips run in parallel); "
              "collective ms is the time the chips spend in all_reduce / all_gather (priced from TT's measured "
              "Ethernet figures). TP linears: column-parallel / row-parallel / left replicated (why, per linear, is "
@@ -386,6 +395,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--full-layers", default=",".join(f"{k}={v}" for k, v in FULL_LAYERS.items()),
                     help="layers of each full config to run, e.g. bert=12,llama=2")
+    ap.add_argument("--free-host-params", action="store_true", help="compile with free_host_params=True: the CPU "
+                    "model's weights are freed once on the mesh (after its CPU reference ran), for a cell that does "
+                    "not fit the host's memory otherwise; the device figures do not change")
     ap.add_argument("--write", action="store_true", help=f"write {JSON_PATH.name} and {MD_PATH.name} under --out "
                                                          f"after every cell (merged with the cells already there)")
     ap.add_argument("--out", default=str(RESULTS))
@@ -405,7 +417,7 @@ def main(argv=None) -> dict:
         if bad:
             ap.error(f"--{k}: {', '.join(bad)} not one of {', '.join(allowed)}")
     full_layers = {k: int(v) for k, v in (kv.split("=") for kv in a.full_layers.split(",") if kv)}
-    todo = cells(pick["models"], pick["sizes"], pick["meshes"], pick["modes"])
+    todo = cells(pick["models"], pick["sizes"], pick["meshes"], pick["modes"], a.free_host_params)
     command = "python -m torch_ttnn.bench.mesh_matrix " + " ".join(argv if argv is not None else sys.argv[1:])
     done: list[Cell] = []
     bar = tqdm(todo, unit="cell")

@@ -8,7 +8,9 @@ topology keeps it. Every operation called with a mesh tensor (or with a mesh dev
 chip's shard: the `Operation` wrapper hands the call to `_dispatch`, which calls the op's own single-chip
 function once per chip and gathers the results into mesh tensors. So the emulated op library works on meshes
 unchanged, each chip charges its own memory (a chip that runs out raises OutOfMemoryError naming it) and
-records its own device time; the chips run in parallel, so a mesh's time is its slowest chip's.
+records its own device time; the chips run in parallel, so a mesh's time is its slowest chip's. Chips whose
+inputs hold the same host values (replicated tensors, collective results) compute an op once and share its result
+(`sim/mesh_share.py`): one host copy, each chip's own allocations and op records, bit for bit.
 
 Moving data between chips is what the collectives do (`sim/ops/ccl.py`: all_gather, reduce_scatter,
 all_reduce), priced from TT's measured Ethernet figures (`cost.ccl_time_ns`). Nothing here assumes the chips
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import multiprocess
+from . import mesh_share, multiprocess
 from .device import ARCHS, Device, _arch_from_env
 from .operation import Operation, operation
 from .tensor import Tensor, to_device
@@ -246,7 +248,8 @@ class CppTensorToMesh:
         return self._shape
 
     def map(self, x: torch.Tensor, what: str = "mesh_mapper") -> list[torch.Tensor]:
-        """One tensor per chip, row-major over the mesh."""
+        """One tensor per chip, row-major over the mesh; chips that get the same piece get the same object (from_torch
+        converts each distinct piece once, and the chips share it: sim/mesh_share.py)."""
         pieces = [x]
         for axis, (size, p) in enumerate(zip(self._shape, self._config.placements)):
             if isinstance(p, PlacementReplicate):
@@ -257,7 +260,8 @@ class CppTensorToMesh:
                 raise RuntimeError(f"{what}: dim {p.dim} of size {x.shape[d]} cannot be split evenly over the "
                                    f"{size} chips of mesh axis {axis} (shape {list(x.shape)}); pad it to a "
                                    f"multiple of {size} or shard another dim")
-            pieces = [c for q in pieces for c in torch.chunk(q, size, dim=d)]
+            chunks: dict = {}   # a piece replicated along an earlier axis is split once: its chips share the parts
+            pieces = [c for q in pieces for c in chunks.setdefault(id(q), torch.chunk(q, size, dim=d))]
         return pieces
 
 
@@ -1067,8 +1071,9 @@ def _dispatch(op: Operation, args, kwargs):
     procs = next((x._procs for x in found if x._procs is not None), None)
     n = counts.pop()
     run = range(n) if procs is None else procs.local
-    outs = [op.function(*[_per_chip(a, i) for a in args], **{k: _per_chip(v, i) for k, v in kwargs.items()})
-            if i in run else _ABSENT for i in range(n)]
+    # chips whose inputs hold the same host values compute once and share the result (sim/mesh_share.py)
+    done = mesh_share.run_shared(op, args, kwargs, run, _per_chip, tensors)
+    outs = [done[i] if i in run else _ABSENT for i in range(n)]
     return _combine(outs, mesh, mesh_shape, placements, procs)
 
 

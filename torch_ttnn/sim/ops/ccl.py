@@ -158,6 +158,17 @@ def _output(op, output_tensor):
         raise RuntimeError(f"{op}: output_tensor= (a preallocated output) is not emulated; leave it None")
 
 
+def _same_on_chip(out: list, local: list[int], i: int, values: torch.Tensor, s: Tensor, memory_config) -> Tensor:
+    """Chip i's copy of a result every chip of its group gets alike: the group's first chip converts the values
+    to the device format; the others hold that same host tensor (sim/mesh_share.py: no op writes host values in
+    place), each with its own buffer on its own chip."""
+    first = out[local[0]]
+    mc = memory_config or s.memory_config()
+    if i == local[0] or first._dtype != s.dtype or first._layout != s.layout:
+        return new_device_tensor(values, s.dtype, s.layout, s.device(), mc)
+    return Tensor._make(first._values, s.dtype, s.layout, s.device(), mc)
+
+
 @operation("ttnn.all_gather")
 def all_gather(input_tensor, dim, *, cluster_axis=None, memory_config=None, output_tensor=None, subdevice_id=None,
                sub_core_grids=None, num_links=None, topology=None, chunks_per_sync=None, num_workers_per_link=None,
@@ -174,7 +185,7 @@ def all_gather(input_tensor, dim, *, cluster_axis=None, memory_config=None, outp
         values = torch.cat([vals[i] for i in group], dim=d)
         for i in local:
             s = t._shards[i]
-            out[i] = new_device_tensor(values, s.dtype, s.layout, s.device(), memory_config or s.memory_config())
+            out[i] = _same_on_chip(out, local, i, values, s, memory_config)
         _charge(op, mesh, group, local, nbytes(out[local[0]]), kind, links)
     return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementReplicate()))
 
@@ -228,7 +239,7 @@ def all_reduce(input_tensor, *, cluster_axis=None, subdevice_id=None, memory_con
         total = _bf16_sum([vals[i] for i in group], s0.dtype)
         for i in local:
             s = t._shards[i]
-            out[i] = new_device_tensor(total, s.dtype, s.layout, s.device(), memory_config or s.memory_config())
+            out[i] = _same_on_chip(out, local, i, total, s, memory_config)
         _charge(op, mesh, group, local, nbytes(s0), kind, links)
     return MeshTensor._of(out, mesh, _dist_shape(t, cluster_axis), _placements(t, cluster_axis, PlacementReplicate()))
 
