@@ -51,8 +51,8 @@ def nlp_create_qkv_heads(input, input_kv=None, *, num_heads, num_kv_heads=None, 
 
 
 @operation("ttnn.experimental.nlp_create_qkv_heads_decode")
-def nlp_create_qkv_heads_decode(input, *, num_heads, num_kv_heads=None, overlap_qk_coregrid=True, batch_offset=None,
-                                slice_size=None, memory_config=None):
+def nlp_create_qkv_heads_decode(input_tensor, *, num_heads, num_kv_heads=None, output_tensors=None,
+                                overlap_qk_coregrid=True, batch_offset=None, slice_size=None, memory_config=None):
     """A decode step's fused QKV [1, 1, B, (NH + 2*NKV)*D] (one row per user) -> Q [1, B, NH, D], K and V
     [1, B, NKV, D], each height-sharded in L1 with user b's heads (padded to whole tiles) on core b of the
     first B cores row by row, as flash-decode, rotary_embedding_hf and paged_update_cache read them.
@@ -63,12 +63,13 @@ def nlp_create_qkv_heads_decode(input, *, num_heads, num_kv_heads=None, overlap_
     from ..types import (BufferType, CoreCoord, MemoryConfig, ShardOrientation, ShardSpec, TensorMemoryLayout,
                          num_cores_to_corerangeset)
     op = "ttnn.experimental.nlp_create_qkv_heads_decode"
-    dev = require_device(op, input)
+    dev = require_device(op, input_tensor)
     nkv = num_heads if num_kv_heads is None else num_kv_heads
-    shape = list(input.shape)
-    _dm._check(input.dtype in (DataType.FLOAT32, DataType.BFLOAT16), op, f"Unsupported data format {input.dtype.name}: "
+    shape = list(input_tensor.shape)
+    _dm._check(input_tensor.dtype in (DataType.FLOAT32, DataType.BFLOAT16), op,
+               f"Unsupported data format {input_tensor.dtype.name}: "
                f"bfloat16 or float32 (ttnn.typecast first)")
-    _dm._check(input.layout == Layout.TILE, op, "input must be in TILE layout")
+    _dm._check(input_tensor.layout == Layout.TILE, op, "input must be in TILE layout")
     _dm._check(len(shape) == 4 and shape[0] == 1 and shape[1] == 1, op,
                f"Unsupported input shape {shape}: [1, 1, users, (num_heads + 2 * num_kv_heads) * head_dim]")
     users, width = shape[2], shape[3]
@@ -76,8 +77,9 @@ def nlp_create_qkv_heads_decode(input, *, num_heads, num_kv_heads=None, overlap_
                f"Unsupported input shape {shape}: its last dim must be (num_heads + 2 * num_kv_heads) = "
                f"{num_heads + 2 * nkv} heads of a head_dim that is a multiple of 32")
     _dm._check(users <= 32, op, f"Unsupported input shape {shape}: at most 32 users, got {users}")
-    _dm._check(not input.is_sharded(), op, "a sharded (WIDTH_SHARDED) input is not emulated: pass it interleaved")
+    _dm._check(not input_tensor.is_sharded(), op, "a sharded (WIDTH_SHARDED) input is not emulated: pass it interleaved")
     _dm._check(batch_offset is None and slice_size is None, op, "batch_offset/slice_size are not emulated")
+    _dm._check(output_tensors is None, op, "output_tensors= (preallocated outputs) is not emulated; leave it None")
     mc = memory_config or MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, BufferType.L1)
     _dm._check(mc.memory_layout == TensorMemoryLayout.HEIGHT_SHARDED, op,
                "the output memory config must be HEIGHT_SHARDED (e.g. ttnn.L1_HEIGHT_SHARDED_MEMORY_CONFIG)")
@@ -91,14 +93,14 @@ def nlp_create_qkv_heads_decode(input, *, num_heads, num_kv_heads=None, overlap_
     _dm._check(num_heads >= nkv, op, f"num_heads ({num_heads}) must be >= num_kv_heads ({nkv})")
     d = width // (num_heads + 2 * nkv)
     cores_of = num_cores_to_corerangeset(users, CoreCoord(grid.x, grid.y), True)
-    x = input.value.reshape(users, num_heads + 2 * nkv, d)
+    x = input_tensor.value.reshape(users, num_heads + 2 * nkv, d)
     outs = []
     for part, heads in ((x[:, :num_heads], num_heads), (x[:, num_heads:num_heads + nkv], nkv),
                         (x[:, num_heads + nkv:], nkv)):
         spec = ShardSpec(cores_of, (32 * -(-heads // 32), d), ShardOrientation.ROW_MAJOR)
         out_mc = MemoryConfig(TensorMemoryLayout.HEIGHT_SHARDED, mc.buffer_type, spec)
-        outs.append(new_device_tensor(part.unsqueeze(0).contiguous(), input.dtype, Layout.TILE, dev, out_mc))
-    record(dev, op, operands=operands(input, *outs))
+        outs.append(new_device_tensor(part.unsqueeze(0).contiguous(), input_tensor.dtype, Layout.TILE, dev, out_mc))
+    record(dev, op, operands=operands(input_tensor, *outs))
     return tuple(outs)
 
 
