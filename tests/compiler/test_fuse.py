@@ -1,4 +1,4 @@
-"""Fusion passes (compiler/fuse.py): each on its own on a small module (the fused op appears, the unfused ones
+"""Fusion passes (compiler/fuse/): each on its own on a small module (the fused op appears, the unfused ones
 are gone, the output is the unfused program's within one bfloat16 rounding), switched off by the option, the
 graph helpers, and the zoo's tiny BERT end to end."""
 import collections

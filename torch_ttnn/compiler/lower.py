@@ -334,5 +334,5 @@ def _settle(res, meta, rule) -> TT:
     if not isinstance(res, TT):
         raise TypeError(f"rule {rule.name} returned {type(res).__name__}, expected a TT-NN tensor")
     res.node.meta.setdefault("rule", rule.name)
-    res.node.meta["shape"] = tuple(meta.shape) or (1,)  # the ATen shape, for graph passes (compiler/fuse.py)
+    res.node.meta["shape"] = tuple(meta.shape) or (1,)  # the ATen shape, for graph passes (compiler/fuse/)
     return TT(res.node, tuple(meta.shape) or (1,), res.dtype, res.layout)

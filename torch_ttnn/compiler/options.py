@@ -16,7 +16,7 @@ CPU float32 run of the same ATen graph, first call only), `math_fidelity` and `f
 compute config of every matmul, linear, SDPA and conv: "auto", TT-NN's own default fidelity for the op and its
 operands' dtypes (HiFi4 for float32 products), with float32 accumulation by default, why in
 lowering.policy.make_compute_configs; math_fidelity="default",
-fp32_accumulation=False for TT-NN's own), `fuse` (the fusion passes over the lowered graph, compiler/fuse.py:
+fp32_accumulation=False for TT-NN's own), `fuse` (the fusion passes over the lowered graph, compiler/fuse/:
 True for all, False for none, or a set of pass names; the metrics count the fusions each applied),
 `trace` (steady-state calls replayed from a captured TT-NN trace: no host dispatch per op, compiler/trace.py),
 `weight_dtype` ("bfloat8_b"/"bfloat4_b": matmul and linear weights stored in that block-float format, as TT's

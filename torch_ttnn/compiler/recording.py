@@ -142,5 +142,5 @@ class Recorder:
             layout = kwargs["layout"]
         node.meta["ttnn_name"] = name
         node.meta["device"] = name not in ("to_torch", "deallocate")
-        node.meta.update(shape=shape, dtype=dtype, layout=layout)  # what graph passes know (compiler/fuse.py)
+        node.meta.update(shape=shape, dtype=dtype, layout=layout)  # what graph passes know (compiler/fuse/)
         return TT(node, shape, dtype, layout)

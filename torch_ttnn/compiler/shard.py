@@ -37,7 +37,7 @@ sharded merge (nlp_concat_heads) reads height-sharded heads. Between them TT's h
 and a sharded softmax on those shards, but the compiled attention is SDPA, which refuses sharded operands
 (sdpa_device_operation: "DRAM/L1 interleaved"): Q, K and V would each need a conversion back to interleaved,
 their bytes over the NoC again and a dispatch each, for a split that then saves about that much. The merge goes instead: SDPA writes the heads side by
-side itself (compiler/fuse.py, `sdpa_concat_heads`).
+side itself (compiler/fuse/attention.py, `sdpa_concat_heads`).
 
 Every config emitted is checked the way the real op checks it (divisibility of M, N and K tiles by the
 blocks, blocks within the grid, subblocks within the Dst registers, sharded outputs' subblock rule), so the
