@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch.fx as fx
 
+from ...sim import types as tt_types   # TT-NN byte sizes by dtype (the same for the real package), as place.py
 from ._graph import FuseContext, _TILE, _arg, _drop, _new, _op, _replace, _shape, _sole_user, _target
 
 
@@ -128,7 +129,6 @@ def _height_shards(ctx: FuseContext, users: int, rows: int, d: int):
 
 
 def _shard_bytes(rows: int, d: int, dtype) -> int:
-    from ...sim import types as tt_types
     return -(-rows // _TILE) * -(-d // _TILE) * tt_types.tile_bytes(tt_types.DataType[dtype.name])
 
 
